@@ -1,0 +1,206 @@
+//! The real file-system backend: std files, `fallocate` and `flock` through rustix, and
+//! shared memory maps through memmap2 (see `mapping.rs`).
+#![forbid(unsafe_code)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::{
+    Access, DirEntry, DirLockGuard, EntryKind, LOCK_FILE_NAME, MappedFile, Mapping, Storage,
+    SyncHandle,
+};
+
+/// Bytes written per call while zero-filling a new segment.
+const ZERO_FILL_CHUNK_BYTES: usize = 1 << 20;
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FsStorage;
+
+impl FsStorage {
+    /// The real file system backend.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[derive(Debug)]
+struct FsSync {
+    file: File,
+    path: PathBuf,
+}
+
+impl SyncHandle for FsSync {
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn is_real_file(&self) -> bool {
+        true
+    }
+}
+
+#[derive(Debug)]
+struct FsLock {
+    _file: File,
+}
+
+impl DirLockGuard for FsLock {}
+
+fn zero_fill(file: &File, from: u64, len: u64) -> io::Result<()> {
+    if len <= from {
+        return Ok(());
+    }
+    rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), from, len - from)
+        .map_err(io::Error::from)?;
+    let zeros = vec![0u8; ZERO_FILL_CHUNK_BYTES.min((len - from) as usize)];
+    let mut offset = from;
+    while offset < len {
+        let n = (len - offset).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], offset)?;
+        offset += n as u64;
+    }
+    file.sync_data()
+}
+
+impl Storage for FsStorage {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<DirEntry>> {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let file_type = entry.file_type()?;
+            let kind = if file_type.is_file() {
+                EntryKind::File
+            } else if file_type.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::Other
+            };
+            entries.push(DirEntry { name, kind });
+        }
+        Ok(entries)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
+    }
+
+    fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        fs::read(path)
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.write_all_at(bytes, 0)?;
+        file.sync_data()
+    }
+
+    fn write_file_unsynced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        file.write_all_at(bytes, 0)
+    }
+
+    fn create_segment(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        if let Err(err) = zero_fill(&file, 0, len) {
+            drop(file);
+            let _ = fs::remove_file(path);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    fn extend_zeroed(&self, path: &Path, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let from = file.metadata()?.len();
+        zero_fill(&file, from, len)
+    }
+
+    fn map(
+        &self,
+        path: &Path,
+        len: usize,
+        access: Access,
+        readable_start: usize,
+    ) -> io::Result<MappedFile> {
+        let file = match access {
+            Access::ReadOnly => File::open(path)?,
+            Access::ReadWrite => OpenOptions::new().read(true).write(true).open(path)?,
+        };
+        let mapping = Mapping::map_file(&file, len, access, readable_start)?;
+        Ok(MappedFile {
+            mapping,
+            sync: Box::new(FsSync {
+                file,
+                path: path.to_path_buf(),
+            }),
+        })
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        fs::remove_file(path)
+    }
+
+    fn remove_dir_all(&self, dir: &Path) -> io::Result<()> {
+        fs::remove_dir_all(dir)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn DirLockGuard>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE_NAME))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |errno| {
+                if errno == rustix::io::Errno::WOULDBLOCK {
+                    io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!("{} is locked by another open instance", dir.display()),
+                    )
+                } else {
+                    io::Error::from(errno)
+                }
+            },
+        )?;
+        Ok(Box::new(FsLock { _file: file }))
+    }
+}

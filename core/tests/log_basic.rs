@@ -1,0 +1,284 @@
+//! Appending and reading the log of one shard: round trips across segments and sizes,
+//! seeks, syncs and reopen.
+
+mod common;
+
+use common::*;
+use tidelog::limits;
+use tidelog::log::{LogConfig, LogError};
+
+#[test]
+fn round_trip_across_segments_and_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let config = LogConfig {
+        segment_bytes_initial: 64 << 10,
+        segment_bytes_max: 256 << 10,
+        ..LogConfig::default()
+    };
+    let (mut log, report) = open(&storage, tmp.path(), &config);
+    assert_eq!(report.segments, 0);
+    let key_1 = "k".to_string();
+    let key_256: String = "é".repeat(256); // 256 chars, 512 bytes
+    let sizes = [0usize, 1, 7, 100, 1024, 4000, 64 << 10, 1 << 20];
+    let mut expected = Vec::new();
+    let mut seq = 1_000u128;
+    for round in 0..3u64 {
+        for (i, &size) in sizes.iter().enumerate() {
+            let key = if i % 2 == 0 { &key_1 } else { &key_256 };
+            // Keep data + key within the 1 MiB limit.
+            let size = size.min(limits::RECORD_BYTES_MAX_DEFAULT as usize - key.len());
+            let data = payload(seq as u64, size);
+            let ts = 1_700_000_000_000 + round * 100 + i as u64;
+            log.append(seq, ts, key, &data).unwrap();
+            expected.push((seq, ts, key.clone(), data));
+            seq += 3; // sequence numbers need not be contiguous
+        }
+    }
+    assert!(
+        segment_files(tmp.path()).len() > 3,
+        "rolled several segments"
+    );
+    assert_eq!(read_all(&log), expected);
+    log.sync().unwrap();
+    assert_eq!(read_all(&log), expected);
+    log.close().unwrap();
+
+    let (log, report) = open(&storage, tmp.path(), &config);
+    assert!(report.clean_shutdown, "{report:?}");
+    assert_eq!(report.tail, None);
+    assert_eq!(
+        report.segments_scanned, 1,
+        "only the active segment is scanned"
+    );
+    assert_eq!(read_all(&log), expected);
+    assert_eq!(log.last_seq(), Some(expected.last().unwrap().0));
+}
+
+#[test]
+fn reads_respect_limits_and_continue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    for i in 0..500u64 {
+        log.append(i as u128 + 1, i, "key", &payload(i, 100))
+            .unwrap();
+    }
+    let reader = log.reader();
+    let batch = reader.read(1, 10, usize::MAX).unwrap();
+    assert_eq!(batch.len(), 10);
+    assert_eq!(batch.get(0).unwrap().seq, 1);
+    assert_eq!(batch.next_seq(), 11);
+    // Byte limit: each record carries 3 + 100 payload bytes.
+    let batch = reader.read(11, 1000, 103 * 5 + 50).unwrap();
+    assert_eq!(batch.len(), 5);
+    assert_eq!(batch.payload_bytes(), 103 * 5);
+    // A record larger than the byte limit is still returned, alone.
+    let batch = reader.read(16, 1000, 10).unwrap();
+    assert_eq!(batch.len(), 1);
+    // Reading from the middle of a later segment.
+    let batch = reader.read(377, 3, usize::MAX).unwrap();
+    let seqs: Vec<u128> = batch.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![377, 378, 379]);
+    assert_eq!(batch.get(1).unwrap().data, &payload(377, 100)[..]);
+    // At the tip: empty, and the next position stays put.
+    let batch = reader.read(501, 10, usize::MAX).unwrap();
+    assert!(batch.is_empty());
+    assert_eq!(batch.next_seq(), 501);
+    assert_eq!(reader.first_seq(), Some(1));
+    assert_eq!(reader.last_seq(), Some(500));
+    assert_eq!(reader.record_count(), 500);
+}
+
+#[test]
+fn seek_by_sequence_and_timestamp() {
+    let (_mem, storage) = mem();
+    let dir = std::path::Path::new("/log");
+    let (mut log, _) = open(&storage, dir, &small_config());
+    // Timestamps mostly rise but sometimes step back, as wall clocks do.
+    let mut ts_of = Vec::new();
+    for i in 0..2000u64 {
+        let ts = 10_000 + i * 10 - if i % 7 == 0 { 25 } else { 0 };
+        log.append(i as u128 * 2 + 2, ts, "k", &payload(i, 50))
+            .unwrap();
+        ts_of.push((i as u128 * 2 + 2, ts));
+    }
+    let reader = log.reader();
+    for probe in [0u128, 1, 2, 3, 1000, 1001, 3999, 4000] {
+        let expected = ts_of.iter().map(|(s, _)| *s).find(|s| *s >= probe);
+        assert_eq!(reader.seek_seq(probe), expected, "seek_seq({probe})");
+    }
+    assert_eq!(reader.seek_seq(4001), None);
+    for probe in [
+        0u64, 9_975, 10_000, 10_001, 10_500, 15_000, 29_985, 29_990, 30_000,
+    ] {
+        let expected = ts_of.iter().find(|(_, t)| *t >= probe).map(|(s, _)| *s);
+        assert_eq!(
+            reader.seek_timestamp(probe),
+            expected,
+            "seek_timestamp({probe})"
+        );
+    }
+}
+
+#[test]
+fn views_outlive_the_log_and_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    log.append(1, 5, "a", b"first").unwrap();
+    log.append(2, 6, "b", b"second").unwrap();
+    let batch = log.reader().read(1, 10, usize::MAX).unwrap();
+    let view = batch.view(1).unwrap();
+    drop(batch);
+    log.close().unwrap();
+    for file in std::fs::read_dir(tmp.path()).unwrap() {
+        std::fs::remove_file(file.unwrap().path()).unwrap();
+    }
+    assert_eq!(view.data(), b"second");
+    assert_eq!(view.key(), b"b");
+    assert_eq!((view.seq(), view.timestamp_ms()), (2, 6));
+    assert_eq!(view.record().data, b"second");
+}
+
+#[test]
+fn readers_on_other_threads_see_whole_records_in_order() {
+    let (_mem, storage) = mem();
+    let dir = std::path::Path::new("/log");
+    let (mut log, _) = open(&storage, dir, &small_config());
+    let reader = log.reader();
+    let total = 20_000u64;
+    let consumer = std::thread::spawn(move || {
+        let mut next = 1u128;
+        let mut seen = 0u64;
+        while seen < total {
+            let batch = match reader.read(next, 100, usize::MAX) {
+                Ok(batch) => batch,
+                Err(LogError::Trimmed { .. }) => continue, // nothing written yet
+                Err(e) => panic!("{e}"),
+            };
+            for r in batch.iter() {
+                assert_eq!(r.seq, next, "in order, none skipped");
+                assert_eq!(r.data, &payload(r.seq as u64, (r.seq % 300) as usize)[..]);
+                next += 1;
+                seen += 1;
+            }
+        }
+        seen
+    });
+    for seq in 1..=total as u128 {
+        log.append(seq, 0, "k", &payload(seq as u64, (seq % 300) as usize))
+            .unwrap();
+    }
+    assert_eq!(consumer.join().unwrap(), total);
+}
+
+#[test]
+fn spare_segments_are_prepared_ahead_and_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    // An empty log wants its first segment prepared.
+    let request = log.spare_request().expect("first segment due");
+    assert!(log.spare_request().is_none(), "one request at a time");
+    storage
+        .create_segment(&request.path, request.capacity)
+        .unwrap();
+    let spare_path = request.path.clone();
+    log.install_spare(request);
+    log.append(1, 0, "k", b"x").unwrap();
+    assert!(!spare_path.exists(), "the spare became the first segment");
+    assert_eq!(segment_files(tmp.path()).len(), 1);
+    // Half full: the next one is requested.
+    assert!(log.spare_request().is_none());
+    let mut seq = 2;
+    while log.spare_request().is_none() {
+        log.append(seq, 0, "k", &[0u8; 500]).unwrap();
+        seq += 1;
+    }
+    // A spare left over at close is removed.
+    log.prepare_spare().unwrap_or(());
+    log.close().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".spare"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (_log, _) = open(&storage, tmp.path(), &small_config());
+    let err = tidelog::log::Log::open(storage.clone(), tmp.path(), ID, small_config()).unwrap_err();
+    assert!(matches!(err, LogError::Locked { .. }), "{err}");
+}
+
+#[test]
+fn segments_of_another_shard_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    log.append(1, 0, "k", b"x").unwrap();
+    log.close().unwrap();
+    let other = tidelog::log::ShardIdentity {
+        stream_id: 7,
+        shard_index: 4,
+    };
+    let err =
+        tidelog::log::Log::open(storage.clone(), tmp.path(), other, small_config()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LogError::IdentityMismatch {
+                found_shard: 3,
+                expected_shard: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn sync_plan_covers_dirty_segments_oldest_first() {
+    let (_mem, storage) = mem();
+    let dir = std::path::Path::new("/log");
+    let (mut log, _) = open(&storage, dir, &small_config());
+    assert!(log.plan_sync().is_empty());
+    for seq in 1..=100u128 {
+        log.append(seq, 0, "k", &[1u8; 400]).unwrap();
+    }
+    let plan = log.plan_sync();
+    assert!(
+        plan.targets.len() >= 2,
+        "a roll happened: {} targets",
+        plan.targets.len()
+    );
+    assert!(
+        plan.targets
+            .windows(2)
+            .all(|w| w[0].base_seq < w[1].base_seq)
+    );
+    assert!(
+        plan.sync_dir.is_some(),
+        "new segments were linked into the directory"
+    );
+    // Appends after planning are not covered.
+    log.append(101, 0, "k", b"late").unwrap();
+    for target in &plan.targets {
+        log.sync_target(target).unwrap();
+    }
+    log.sync_directory(plan.sync_dir.as_deref().unwrap())
+        .unwrap();
+    log.complete_sync(plan).unwrap();
+    assert!(
+        log.needs_sync(),
+        "the late record and the seals still need a sync"
+    );
+    log.sync().unwrap();
+    log.sync().unwrap();
+    assert!(!log.needs_sync());
+}
