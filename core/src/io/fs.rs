@@ -8,8 +8,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Access, DirEntry, DirLockGuard, EntryKind, LOCK_FILE_NAME, MappedFile, Mapping, Storage,
-    SyncHandle,
+    Access, DirEntry, DirLockGuard, EntryKind, FileHandle, LOCK_FILE_NAME, MappedFile, Mapping,
+    Preallocation, Storage,
 };
 
 /// Bytes written per call while zero-filling a new segment.
@@ -27,12 +27,31 @@ impl FsStorage {
 }
 
 #[derive(Debug)]
-struct FsSync {
+struct FsFile {
     file: File,
     path: PathBuf,
 }
 
-impl SyncHandle for FsSync {
+impl FileHandle for FsFile {
+    fn write_at(&self, offset: u64, parts: &[&[u8]]) -> io::Result<()> {
+        let mut slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+        let mut slices = &mut slices[..];
+        let mut offset = offset;
+        while !slices.is_empty() {
+            let written =
+                rustix::io::pwritev(&self.file, slices, offset).map_err(io::Error::from)?;
+            if written == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "pwritev wrote nothing",
+                ));
+            }
+            offset += written as u64;
+            io::IoSlice::advance_slices(&mut slices, written);
+        }
+        Ok(())
+    }
+
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
     }
@@ -125,13 +144,21 @@ impl Storage for FsStorage {
         file.write_all_at(bytes, 0)
     }
 
-    fn create_segment(&self, path: &Path, len: u64) -> io::Result<()> {
+    fn create_segment(&self, path: &Path, len: u64, fill: Preallocation) -> io::Result<()> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .open(path)?;
-        if let Err(err) = zero_fill(&file, 0, len) {
+        let prepared = match fill {
+            Preallocation::Zeroed => zero_fill(&file, 0, len),
+            Preallocation::Allocated => {
+                rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
+                    .map_err(io::Error::from)
+                    .and_then(|()| file.sync_all())
+            }
+        };
+        if let Err(err) = prepared {
             drop(file);
             let _ = fs::remove_file(path);
             return Err(err);
@@ -159,7 +186,7 @@ impl Storage for FsStorage {
         let mapping = Mapping::map_file(&file, len, access, readable_start)?;
         Ok(MappedFile {
             mapping,
-            sync: Box::new(FsSync {
+            file: Box::new(FsFile {
                 file,
                 path: path.to_path_buf(),
             }),

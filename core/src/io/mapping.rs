@@ -349,7 +349,10 @@ impl MappingWriter {
         &self.mapping
     }
 
-    fn check_writable(&self, offset: usize, len: usize) -> Result<(), WriteOutOfBounds> {
+    /// Checks that `len` bytes at `offset` may be written: in the header area, or at or
+    /// above the frontier and inside the region. Writers that write the bytes by other
+    /// means (a pwrite to the mapped file) check with this first.
+    pub fn check_writable(&self, offset: usize, len: usize) -> Result<(), WriteOutOfBounds> {
         let m = &self.mapping;
         let frontier = m.frontier.load(Ordering::Relaxed);
         let end = offset.checked_add(len);

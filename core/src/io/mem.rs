@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::mapping::HeapBuffer;
 use super::{
-    Access, DirEntry, DirLockGuard, EntryKind, LOCK_FILE_NAME, MappedFile, Mapping, Storage,
-    SyncHandle,
+    Access, DirEntry, DirLockGuard, EntryKind, FileHandle, LOCK_FILE_NAME, MappedFile, Mapping,
+    Preallocation, Storage,
 };
 
 #[derive(Debug, Default)]
@@ -73,11 +73,18 @@ impl MemStorage {
 }
 
 #[derive(Debug)]
-struct MemSync {
+struct MemFile {
     path: PathBuf,
 }
 
-impl SyncHandle for MemSync {
+impl FileHandle for MemFile {
+    fn write_at(&self, _offset: u64, _parts: &[&[u8]]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "in-memory files are written through their mapping",
+        ))
+    }
+
     fn sync_data(&self) -> io::Result<()> {
         Ok(())
     }
@@ -185,7 +192,7 @@ impl Storage for MemStorage {
         Ok(())
     }
 
-    fn create_segment(&self, path: &Path, len: u64) -> io::Result<()> {
+    fn create_segment(&self, path: &Path, len: u64, _fill: Preallocation) -> io::Result<()> {
         let mut state = self.lock();
         if !Self::parent_exists(&state, path) {
             return Err(not_found(path.parent().unwrap_or(path)));
@@ -240,7 +247,7 @@ impl Storage for MemStorage {
         let mapping = Mapping::map_heap(Arc::clone(buffer), access, readable_start)?;
         Ok(MappedFile {
             mapping,
-            sync: Box::new(MemSync {
+            file: Box::new(MemFile {
                 path: path.to_path_buf(),
             }),
         })

@@ -45,11 +45,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+pub use crate::io::Preallocation;
 pub use error::{ConfigError, Corruption, CorruptionKind, KeyError, LogError, LogResult};
 pub use reader::{LogReader, ReadBatch, Record, RecordView};
 pub use recovery::{RecoveryReport, TailTruncation};
 pub use retention::{RetentionPolicy, RetentionReport};
-pub use segment::ShardIdentity;
+pub use segment::{ShardIdentity, WriteVia};
 
 use crate::io::{Access, DirLockGuard, Storage};
 use crate::limits;
@@ -72,6 +73,8 @@ pub struct LogConfig {
     pub record_bytes_max: u32,
     /// Check each record's CRC when it is read.
     pub verify_crc_on_read: bool,
+    /// How new segment files are prepared.
+    pub preallocation: Preallocation,
     /// Take an exclusive lock on the directory (an engine that locks its whole data
     /// directory may turn this off).
     pub lock_directory: bool,
@@ -84,6 +87,7 @@ impl Default for LogConfig {
             segment_bytes_max: limits::SEGMENT_BYTES_MAX_DEFAULT,
             record_bytes_max: limits::RECORD_BYTES_MAX_DEFAULT,
             verify_crc_on_read: true,
+            preallocation: Preallocation::Zeroed,
             lock_directory: true,
         }
     }
@@ -129,6 +133,8 @@ pub struct SpareRequest {
     pub path: PathBuf,
     /// Its size in bytes.
     pub capacity: u64,
+    /// How to prepare its blocks.
+    pub fill: Preallocation,
 }
 
 /// One file a sync must flush, and what flushing it will make durable.
@@ -359,6 +365,19 @@ impl Log {
         key: &str,
         data: &[u8],
     ) -> LogResult<()> {
+        self.append_via(seq, timestamp_ms, key, data, WriteVia::Mapping)
+    }
+
+    /// [`append`](Self::append), choosing how the bytes reach the page cache (see
+    /// [`WriteVia`]: `Syscall` for records about to be synced).
+    pub fn append_via(
+        &mut self,
+        seq: u128,
+        timestamp_ms: u64,
+        key: &str,
+        data: &[u8],
+        via: WriteVia,
+    ) -> LogResult<()> {
         self.check_failed()?;
         self.check_record(Some(seq), key, data)?;
         let frame = align_up(RECORD_HEADER_BYTES + key.len() + data.len());
@@ -387,7 +406,7 @@ impl Log {
         let Some(active) = self.active.as_mut() else {
             unreachable!()
         };
-        active.append(seq, timestamp_ms, key.as_bytes(), data)?;
+        active.append(seq, timestamp_ms, key.as_bytes(), data, via)?;
         self.last_seq = Some(seq);
         Ok(())
     }
@@ -408,18 +427,20 @@ impl Log {
     }
 
     fn create_file(&self, path: &Path, capacity: u64) -> LogResult<()> {
-        self.storage.create_segment(path, capacity).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::StorageFull
-                || e.kind() == std::io::ErrorKind::QuotaExceeded
-            {
-                LogError::StorageFull {
-                    path: path.to_path_buf(),
-                    bytes: capacity,
+        self.storage
+            .create_segment(path, capacity, self.config.preallocation)
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::StorageFull
+                    || e.kind() == std::io::ErrorKind::QuotaExceeded
+                {
+                    LogError::StorageFull {
+                        path: path.to_path_buf(),
+                        bytes: capacity,
+                    }
+                } else {
+                    LogError::io("create segment", path, e)
                 }
-            } else {
-                LogError::io("create segment", path, e)
-            }
-        })
+            })
     }
 
     /// Starts a new segment whose first record will be `seq` and needs `frame` bytes.
@@ -471,7 +492,7 @@ impl Log {
         let mut next = SegmentWriter::new(
             Arc::clone(&seg),
             writer,
-            mapped.sync,
+            mapped.file,
             builder,
             empty,
             empty,
@@ -511,6 +532,7 @@ impl Log {
         Some(SpareRequest {
             path: self.next_spare_path(),
             capacity,
+            fill: self.config.preallocation,
         })
     }
 

@@ -630,7 +630,7 @@ pub fn recover(storage: &dyn Storage, dir: &Path, identity: ShardIdentity) -> Lo
         let mut seg_writer = SegmentWriter::new(
             Arc::clone(&seg),
             writer,
-            mapped.sync,
+            mapped.file,
             builder,
             state,
             durable,

@@ -31,7 +31,20 @@ use super::format::{
 };
 use super::index::{IndexBuilder, IndexPoint, SegmentIndex};
 use super::record::{self, Decoded, FrameInfo};
-use crate::io::{Mapping, MappingWriter, SyncHandle};
+use crate::io::{FileHandle, Mapping, MappingWriter};
+
+/// How an append puts its bytes into the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteVia {
+    /// A copy into the shared mapping: no system call, the lowest latency. Pages
+    /// dirtied this way make the next fdatasync slower (measured here: ~290 µs against
+    /// ~140-160 µs), so use it for appends that will not be synced right away.
+    #[default]
+    Mapping,
+    /// A `pwritev` to the file: a system call (~2-5 µs here), but the fdatasync that
+    /// follows is as fast as the device allows. For appends about to be synced.
+    Syscall,
+}
 
 /// Which stream and shard a log belongs to (written into every segment header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -174,7 +187,7 @@ pub struct SegmentWriter {
     /// The shared part.
     pub seg: Arc<Segment>,
     writer: MappingWriter,
-    sync: Box<dyn SyncHandle>,
+    file: Box<dyn FileHandle>,
     index_builder: IndexBuilder,
     /// State covered by the last completed sync.
     pub durable: DurableState,
@@ -197,7 +210,7 @@ impl SegmentWriter {
     pub fn new(
         seg: Arc<Segment>,
         writer: MappingWriter,
-        sync: Box<dyn SyncHandle>,
+        file: Box<dyn FileHandle>,
         index_builder: IndexBuilder,
         current: DurableState,
         durable: DurableState,
@@ -206,7 +219,7 @@ impl SegmentWriter {
         Self {
             seg,
             writer,
-            sync,
+            file,
             index_builder,
             durable,
             current,
@@ -274,6 +287,7 @@ impl SegmentWriter {
     }
 
     /// Appends one frame (the caller checked room and ordering) and publishes it.
+    /// Returns the frame's size in bytes.
     #[inline]
     pub fn append(
         &mut self,
@@ -281,21 +295,37 @@ impl SegmentWriter {
         timestamp_ms: u64,
         key: &[u8],
         data: &[u8],
+        via: WriteVia,
     ) -> LogResult<usize> {
         let offset = self.current.end;
         let header = record::encode_header(seq, timestamp_ms, key, data);
         let frame_bytes = RECORD_HEADER_BYTES + key.len() + data.len();
-        let map_err =
-            |e| LogError::io("append to", self.seg.path.clone(), std::io::Error::other(e));
+        let path = &self.seg.path;
+        let bounds = |e| LogError::io("append to", path.clone(), std::io::Error::other(e));
         self.writer
-            .write(offset, header.as_bytes())
-            .map_err(map_err)?;
-        self.writer
-            .write(offset + RECORD_HEADER_BYTES, key)
-            .map_err(map_err)?;
-        self.writer
-            .write(offset + RECORD_HEADER_BYTES + key.len(), data)
-            .map_err(map_err)?;
+            .check_writable(offset, frame_bytes)
+            .map_err(bounds)?;
+        let parts = [header.as_bytes(), key, data];
+        let written = match via {
+            WriteVia::Syscall => match self.file.write_at(offset as u64, &parts) {
+                Ok(()) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::Unsupported => false,
+                Err(e) => {
+                    // Part of the frame may have landed: put the zeros back so the bytes
+                    // after the log's end stay zero. Nothing was published.
+                    let _ = self.writer.zero(offset, frame_bytes);
+                    return Err(LogError::io("append to", path.clone(), e));
+                }
+            },
+            WriteVia::Mapping => false,
+        };
+        if !written {
+            let mut at = offset;
+            for part in parts {
+                self.writer.write(at, part).map_err(bounds)?;
+                at += part.len();
+            }
+        }
         if let Some(point) = self.index_builder.observe(offset as u64, seq, timestamp_ms) {
             self.seg.index.push(point);
         }
@@ -351,8 +381,8 @@ impl SegmentWriter {
     }
 
     /// The sync handle (for drivers that issue the fdatasync themselves).
-    pub fn sync_handle(&self) -> &dyn SyncHandle {
-        self.sync.as_ref()
+    pub fn sync_handle(&self) -> &dyn FileHandle {
+        self.file.as_ref()
     }
 
     /// Zeroes `[offset, end)` (a torn tail found by recovery).

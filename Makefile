@@ -1,0 +1,10 @@
+# The two commands of the README's quick start.
+.PHONY: bench test
+
+# The main job: measure tidelog on a temporary data directory and print the figures.
+bench:
+	cargo run --release --locked -p tidelog --example log_tour
+
+# Every check and every test (formatting, lints, Rust tests).
+test:
+	tests/run_all.sh
