@@ -1,6 +1,11 @@
 //! tidelog: an embedded storage engine for Kinesis-style data streams.
 //!
 //! The layers, top to bottom (ARCHITECTURE.md has the full map):
+//! - [`engine`]: the thread-safe front door ([`Engine`]): streams, puts, reads,
+//!   subscriptions, administration;
+//! - [`runtime`]: one glommio executor per core, mailboxes, group commit;
+//! - [`stream`]: the Kinesis model: names, routing, sequence numbers, iterators,
+//!   limits, metrics, the catalog;
 //! - [`log`]: the durable, segmented, memory-mapped log of one shard;
 //! - [`io`]: the one seam to the file system (real and in-memory backends);
 //! - [`clock`]: injected time; [`limits`]: every bound in one place.
@@ -10,8 +15,18 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+pub mod engine;
+pub mod error;
 pub mod io;
 pub mod limits;
 pub mod log;
+pub mod runtime;
+pub mod stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{
+    Durability, Engine, EngineConfig, GetRecordsOutput, Limits, PutOptions, PutRecordOutput,
+    PutRecordsEntry, PutRecordsOutput, StartingPosition, Subscription, SubscriptionEvent,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use log::Record;

@@ -1,0 +1,569 @@
+//! Stream administration: create, delete, list, describe; tags; retention; metrics.
+//! Every change goes through the catalog (written atomically first) and then takes
+//! effect on the cores and in memory.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Engine, RETENTION_HOURS_MAX, Streams, lock, stream_dir};
+use crate::error::{Error, InvalidArgument, Result, Validation};
+use crate::runtime::core::Request;
+use crate::runtime::reply;
+use crate::stream::catalog::{
+    self, ShardRecord, ShardState, StreamRecord, StreamStatus, TAG_KEY_CHARS_MAX,
+    TAG_VALUE_CHARS_MAX, TAGS_PER_STREAM_MAX,
+};
+use crate::stream::hashkey::{HashRange, even_split};
+use crate::stream::metrics::{self, ShardMetrics};
+use crate::stream::names::{self, validate_stream_name};
+use crate::stream::sequence::SeqParts;
+
+/// One shard as describe and list calls show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardDescription {
+    /// `shardId-000000000000`.
+    pub shard_id: String,
+    /// The shard it was split from or merged from.
+    pub parent_shard_id: Option<String>,
+    /// The other parent of a merge.
+    pub adjacent_parent_shard_id: Option<String>,
+    /// Its hash keys.
+    pub hash_range: HashRange,
+    /// Lower bound of its sequence numbers.
+    pub starting_sequence_number: u128,
+    /// Its last sequence number, once closed.
+    pub ending_sequence_number: Option<u128>,
+    /// Open, closed or expired.
+    pub state: ShardState,
+    /// The core that owns it.
+    pub core: u16,
+}
+
+/// A stream as DescribeStream shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDescription {
+    /// The name.
+    pub name: String,
+    /// Numeric id.
+    pub stream_id: u64,
+    /// Status.
+    pub status: StreamStatus,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Retention period, hours.
+    pub retention_hours: u32,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Every shard not yet expired, in index order.
+    pub shards: Vec<ShardDescription>,
+}
+
+/// DescribeStreamSummary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// The name.
+    pub name: String,
+    /// Numeric id.
+    pub stream_id: u64,
+    /// Status.
+    pub status: StreamStatus,
+    /// Creation time, ms since the epoch.
+    pub created_ms: u64,
+    /// Retention period, hours.
+    pub retention_hours: u32,
+    /// Open shards.
+    pub open_shard_count: usize,
+    /// Consumers registered (always 0: subscriptions are not registered objects).
+    pub consumer_count: usize,
+}
+
+/// A page of ListStreams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListStreamsOutput {
+    /// Names, in order.
+    pub names: Vec<String>,
+    /// True if more names follow the last one.
+    pub has_more: bool,
+}
+
+/// Which shards ListShards returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShardFilter {
+    /// Every shard not yet expired.
+    #[default]
+    All,
+    /// Shards whose data is at the trim horizon: every shard not yet expired.
+    AtTrimHorizon,
+    /// The open shards (those at the tip).
+    AtLatest,
+    /// Shards open at this time (ms): created at or before it and not closed before it.
+    AtTimestamp(u64),
+    /// Shards with an index greater than this one's.
+    AfterShardId(u32),
+}
+
+fn describe_shard(s: &ShardRecord) -> ShardDescription {
+    ShardDescription {
+        shard_id: names::shard_id(s.index),
+        parent_shard_id: s.parent.map(names::shard_id),
+        adjacent_parent_shard_id: s.adjacent_parent.map(names::shard_id),
+        hash_range: s.hash_range,
+        starting_sequence_number: s.starting_seq,
+        ending_sequence_number: s.ending_seq,
+        state: s.state,
+        core: s.core,
+    }
+}
+
+fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
+    for (key, value) in tags {
+        let chars = key.chars().count();
+        if chars == 0 || chars > TAG_KEY_CHARS_MAX {
+            return Err(Validation::Tag {
+                key: key.chars().take(40).collect(),
+                rule: "keys are 1 to 128 characters",
+            }
+            .into());
+        }
+        if value.chars().count() > TAG_VALUE_CHARS_MAX {
+            return Err(Validation::Tag {
+                key: key.clone(),
+                rule: "values are at most 256 characters",
+            }
+            .into());
+        }
+        if key.chars().chain(value.chars()).any(char::is_control) {
+            return Err(Validation::Tag {
+                key: key.chars().take(40).collect(),
+                rule: "no control characters",
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub(crate) fn save_catalog(&self, data: &catalog::CatalogData) -> Result<()> {
+        let dir = &self.inner.config.data_dir;
+        catalog::save(self.inner.config.storage.as_ref(), dir, data)
+            .map_err(|e| Error::io("write catalog", dir.join(catalog::CATALOG_FILE), e))
+    }
+
+    /// Cores sorted by how many open shards they own (least first), for placement.
+    pub(crate) fn least_loaded_cores(&self, data: &catalog::CatalogData, count: usize) -> Vec<u16> {
+        let cores = self.inner.senders.len();
+        let mut load = vec![0u64; cores];
+        for shard in data
+            .streams
+            .iter()
+            .flat_map(|s| &s.shards)
+            .filter(|s| s.state == ShardState::Open)
+        {
+            load[shard.core as usize % cores] += 1;
+        }
+        (0..count)
+            .map(|_| {
+                let (core, _) = load
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(i, l)| (**l, *i))
+                    .unwrap_or((0, &0));
+                load[core] += 1;
+                core as u16
+            })
+            .collect()
+    }
+
+    /// Creates a stream of `shard_count` shards splitting the hash key space evenly.
+    pub fn create_stream(&self, name: &str, shard_count: u32) -> Result<()> {
+        self.check_open()?;
+        validate_stream_name(name).map_err(Validation::StreamName)?;
+        let max = self.inner.config.max_shards;
+        if shard_count == 0 || shard_count > max {
+            return Err(Validation::ShardCount {
+                given: shard_count.into(),
+                min: 1,
+                max: max.into(),
+            }
+            .into());
+        }
+        let mut data = lock(&self.inner.catalog);
+        if data.stream(name).is_some() {
+            return Err(Error::StreamExists {
+                stream: name.to_string(),
+            });
+        }
+        let open: u64 = data
+            .streams
+            .iter()
+            .map(|s| s.open_shards().count() as u64)
+            .sum();
+        if open + u64::from(shard_count) > u64::from(max) {
+            return Err(Error::LimitExceeded {
+                what: "open shards",
+                requested: open + u64::from(shard_count),
+                limit: max.into(),
+            });
+        }
+        let now_ms = self.inner.config.clock.now_ms();
+        let cores = self.least_loaded_cores(&data, shard_count as usize);
+        let id = data.next_stream_id;
+        let shards: Vec<ShardRecord> = even_split(shard_count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, hash_range)| ShardRecord {
+                index: i as u32,
+                hash_range,
+                state: ShardState::Open,
+                parent: None,
+                adjacent_parent: None,
+                starting_seq: SeqParts {
+                    epoch: self.inner.epoch,
+                    shard_index: i as u32,
+                    counter: 0,
+                }
+                .pack(),
+                ending_seq: None,
+                core: cores[i],
+                created_ms: now_ms,
+                closed_ms: 0,
+            })
+            .collect();
+        let record = StreamRecord {
+            id,
+            name: name.to_string(),
+            status: StreamStatus::Active,
+            created_ms: now_ms,
+            retention_hours: self.inner.config.retention_hours_default,
+            next_shard_index: shard_count,
+            tags: BTreeMap::new(),
+            shards,
+        };
+        let mut next = data.clone();
+        next.next_stream_id += 1;
+        next.streams.push(record.clone());
+        self.save_catalog(&next)?;
+        *data = next;
+        match self.start_stream(&record) {
+            Ok(runtime) => {
+                self.inner.streams.rcu(|streams| {
+                    let mut streams = Streams::clone(streams);
+                    streams
+                        .by_name
+                        .insert(Arc::clone(&runtime.name), Arc::clone(&runtime));
+                    streams.by_id.insert(runtime.id, Arc::clone(&runtime));
+                    streams
+                });
+                Ok(())
+            }
+            Err(e) => {
+                // Undo: forget the stream again (its shards may be partly open).
+                data.streams.retain(|s| s.id != id);
+                let _ = self.save_catalog(&data);
+                let keys = record
+                    .shards
+                    .iter()
+                    .map(|s| (id, s.index))
+                    .collect::<Vec<_>>();
+                let _ = self.drop_on_cores(&keys, true);
+                Err(e)
+            }
+        }
+    }
+
+    fn drop_on_cores(&self, keys: &[(u64, u32)], delete_files: bool) -> Result<()> {
+        let mut waits = Vec::new();
+        for core in 0..self.inner.senders.len() {
+            let (reply, wait) = reply::channel();
+            self.sender(core)?.send(Request::Drop {
+                keys: keys.to_vec(),
+                delete_files,
+                reply,
+            })?;
+            waits.push(wait);
+        }
+        let mut result = Ok(());
+        for wait in waits {
+            if let Err(e) = wait.wait(std::time::Duration::ZERO) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
+    /// Deletes a stream and all its data.
+    pub fn delete_stream(&self, name: &str) -> Result<()> {
+        self.check_open()?;
+        validate_stream_name(name).map_err(Validation::StreamName)?;
+        let mut data = lock(&self.inner.catalog);
+        let Some(record) = data.stream(name).cloned() else {
+            return Err(Error::StreamNotFound {
+                stream: name.to_string(),
+            });
+        };
+        let mut next = data.clone();
+        next.streams.retain(|s| s.id != record.id);
+        self.save_catalog(&next)?;
+        *data = next;
+        self.inner.streams.rcu(|streams| {
+            let mut streams = Streams::clone(streams);
+            streams.by_name.remove(name);
+            streams.by_id.remove(&record.id);
+            streams
+        });
+        drop(data);
+        let keys: Vec<(u64, u32)> = record.shards.iter().map(|s| (record.id, s.index)).collect();
+        self.drop_on_cores(&keys, true)?;
+        let dir = stream_dir(&self.inner.config.data_dir, record.id);
+        match self.inner.config.storage.remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("delete stream directory", dir, e)),
+        }
+    }
+
+    /// Stream names in order: at most `limit` (1 to 10,000) after
+    /// `exclusive_start_name`.
+    pub fn list_streams(
+        &self,
+        limit: Option<usize>,
+        exclusive_start_name: Option<&str>,
+    ) -> Result<ListStreamsOutput> {
+        self.check_open()?;
+        let limit = limit.unwrap_or(10_000);
+        if limit == 0 || limit > 10_000 {
+            return Err(Validation::ReadLimit {
+                given: limit,
+                max: 10_000,
+            }
+            .into());
+        }
+        let data = lock(&self.inner.catalog);
+        let mut names: Vec<String> = data.streams.iter().map(|s| s.name.clone()).collect();
+        names.sort();
+        if let Some(start) = exclusive_start_name {
+            names.retain(|n| n.as_str() > start);
+        }
+        let has_more = names.len() > limit;
+        names.truncate(limit);
+        Ok(ListStreamsOutput { names, has_more })
+    }
+
+    pub(crate) fn with_record<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&StreamRecord) -> R,
+    ) -> Result<R> {
+        self.check_open()?;
+        validate_stream_name(name).map_err(Validation::StreamName)?;
+        let data = lock(&self.inner.catalog);
+        let record = data.stream(name).ok_or_else(|| Error::StreamNotFound {
+            stream: name.to_string(),
+        })?;
+        Ok(f(record))
+    }
+
+    /// DescribeStream: status, shards (not yet expired) with ranges and lineage,
+    /// retention, tags, creation time.
+    pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
+        self.with_record(name, |r| StreamDescription {
+            name: r.name.clone(),
+            stream_id: r.id,
+            status: r.status,
+            created_ms: r.created_ms,
+            retention_hours: r.retention_hours,
+            tags: r.tags.clone(),
+            shards: r
+                .shards
+                .iter()
+                .filter(|s| s.state != ShardState::Expired)
+                .map(describe_shard)
+                .collect(),
+        })
+    }
+
+    /// DescribeStreamSummary.
+    pub fn describe_stream_summary(&self, name: &str) -> Result<StreamSummary> {
+        self.with_record(name, |r| StreamSummary {
+            name: r.name.clone(),
+            stream_id: r.id,
+            status: r.status,
+            created_ms: r.created_ms,
+            retention_hours: r.retention_hours,
+            open_shard_count: r.open_shards().count(),
+            consumer_count: 0,
+        })
+    }
+
+    /// ListShards with a filter (expired shards are never listed).
+    pub fn list_shards(&self, name: &str, filter: ShardFilter) -> Result<Vec<ShardDescription>> {
+        self.with_record(name, |r| {
+            r.shards
+                .iter()
+                .filter(|s| s.state != ShardState::Expired)
+                .filter(|s| match filter {
+                    ShardFilter::All | ShardFilter::AtTrimHorizon => true,
+                    ShardFilter::AtLatest => s.state == ShardState::Open,
+                    ShardFilter::AtTimestamp(ts) => {
+                        s.created_ms <= ts && (s.state == ShardState::Open || s.closed_ms > ts)
+                    }
+                    ShardFilter::AfterShardId(index) => s.index > index,
+                })
+                .map(describe_shard)
+                .collect()
+        })
+    }
+
+    fn update_record(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut StreamRecord) -> Result<()>,
+    ) -> Result<StreamRecord> {
+        self.check_open()?;
+        validate_stream_name(name).map_err(Validation::StreamName)?;
+        let mut data = lock(&self.inner.catalog);
+        let mut next = data.clone();
+        let record = next.stream_mut(name).ok_or_else(|| Error::StreamNotFound {
+            stream: name.to_string(),
+        })?;
+        change(record)?;
+        let updated = record.clone();
+        self.save_catalog(&next)?;
+        *data = next;
+        Ok(updated)
+    }
+
+    /// Adds (or overwrites) tags; at most 50 tags per stream.
+    pub fn add_tags_to_stream(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        validate_tags(tags)?;
+        self.update_record(name, |record| {
+            let mut merged = record.tags.clone();
+            merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if merged.len() > TAGS_PER_STREAM_MAX {
+                return Err(Error::LimitExceeded {
+                    what: "tags on a stream",
+                    requested: merged.len() as u64,
+                    limit: TAGS_PER_STREAM_MAX as u64,
+                });
+            }
+            record.tags = merged;
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    /// Removes tags by key (absent keys are ignored).
+    pub fn remove_tags_from_stream(&self, name: &str, keys: &[String]) -> Result<()> {
+        if keys.len() > TAGS_PER_STREAM_MAX {
+            return Err(Validation::Tag {
+                key: String::new(),
+                rule: "at most 50 keys per call",
+            }
+            .into());
+        }
+        self.update_record(name, |record| {
+            for key in keys {
+                record.tags.remove(key);
+            }
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
+    /// The stream's tags.
+    pub fn list_tags_for_stream(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        self.with_record(name, |r| r.tags.clone())
+    }
+
+    fn set_retention(&self, name: &str, hours: u32, raise: bool) -> Result<()> {
+        let min = self.inner.config.retention_hours_min;
+        if hours < min || hours > RETENTION_HOURS_MAX {
+            let rule = if hours < min {
+                "below the minimum retention"
+            } else {
+                "above the maximum of 8760 hours"
+            };
+            return Err(InvalidArgument::RetentionHours { given: hours, rule }.into());
+        }
+        let record = self.update_record(name, |record| {
+            if raise && hours < record.retention_hours {
+                return Err(InvalidArgument::RetentionHours {
+                    given: hours,
+                    rule: "an increase must not be below the current period",
+                }
+                .into());
+            }
+            if !raise && hours > record.retention_hours {
+                return Err(InvalidArgument::RetentionHours {
+                    given: hours,
+                    rule: "a decrease must not be above the current period",
+                }
+                .into());
+            }
+            record.retention_hours = hours;
+            Ok(())
+        })?;
+        if let Ok(runtime) = self.stream(name) {
+            runtime.retention_ms.store(
+                u64::from(record.retention_hours) * 3_600_000,
+                Ordering::Release,
+            );
+        }
+        Ok(())
+    }
+
+    /// IncreaseStreamRetentionPeriod (up to 8,760 hours). Raising it does not bring back
+    /// data already deleted.
+    pub fn increase_stream_retention_period(&self, name: &str, hours: u32) -> Result<()> {
+        self.set_retention(name, hours, true)
+    }
+
+    /// DecreaseStreamRetentionPeriod (down to the configured minimum, 24 hours by
+    /// default). Records older than the new period become unreadable at once.
+    pub fn decrease_stream_retention_period(&self, name: &str, hours: u32) -> Result<()> {
+        self.set_retention(name, hours, false)
+    }
+
+    /// A metrics snapshot of every live shard of a stream.
+    pub fn stream_metrics(&self, name: &str) -> Result<Vec<ShardMetrics>> {
+        let stream = self.stream(name)?;
+        let shards = stream.shards.load();
+        Ok(shards
+            .values()
+            .map(|s| s.counters.snapshot(&stream.name, &s.shard_id))
+            .collect())
+    }
+
+    /// A metrics snapshot of every live shard of every stream.
+    pub fn metrics(&self) -> Result<Vec<ShardMetrics>> {
+        self.check_open()?;
+        let streams = self.inner.streams.load();
+        let mut names: Vec<&Arc<str>> = streams.by_name.keys().collect();
+        names.sort();
+        let mut all = Vec::new();
+        for name in names {
+            let stream = &streams.by_name[name];
+            all.extend(
+                stream
+                    .shards
+                    .load()
+                    .values()
+                    .map(|s| s.counters.snapshot(&stream.name, &s.shard_id)),
+            );
+        }
+        Ok(all)
+    }
+
+    /// Stream-level totals of [`stream_metrics`](Self::stream_metrics).
+    pub fn stream_metrics_total(&self, name: &str) -> Result<ShardMetrics> {
+        Ok(metrics::stream_totals(name, &self.stream_metrics(name)?))
+    }
+
+    /// Every shard's metrics as OpenMetrics text.
+    pub fn metrics_openmetrics(&self) -> Result<String> {
+        Ok(metrics::render_openmetrics(&self.metrics()?))
+    }
+}

@@ -1,0 +1,556 @@
+//! The engine: the thread-safe front door users call (from Rust, and through the C ABI
+//! and Python). `Engine` is `Send + Sync + Clone`; every clone is a handle on the same
+//! running engine.
+//!
+//! ```text
+//! <data_dir>/
+//!   LOCK                      flock: one engine per data directory
+//!   catalog                   streams, shards, epoch, iterator secret (catalog.rs)
+//!   streams/<stream id, 16 hex digits>/<shard index, 12 digits>/   one log per shard
+//! ```
+//!
+//! Invariants:
+//! - Writes go to the core that owns the shard (mailbox hop); reads, iterators and
+//!   subscriptions read the log directly from the caller's thread.
+//! - The epoch is bumped and the catalog synced before any core starts, so sequence
+//!   numbers of this run are above every number of earlier runs.
+//! - Catalog changes are serialized by one mutex and written atomically before they
+//!   take effect in memory; a failed write leaves the engine as it was.
+//! - Stream names are validated before use and never become paths (directories are
+//!   named by numeric id).
+#![forbid(unsafe_code)]
+
+mod admin;
+mod read;
+mod subscription;
+mod write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+pub use admin::{
+    ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription, StreamSummary,
+};
+pub use read::{ChildShard, GetRecordsOutput};
+pub use subscription::{Subscription, SubscriptionEvent};
+pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
+
+pub use crate::runtime::Durability;
+pub use crate::stream::iterator::StartingPosition;
+pub use crate::stream::throttle::Limits;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::io::{DirLockGuard, FsStorage, Storage};
+use crate::log::LogConfig;
+use crate::runtime::core::{CoreContext, MaintenanceReport, Request, ShardSpec};
+use crate::runtime::mailbox::MailboxSender;
+use crate::runtime::{Runtime, envcheck, reply};
+use crate::stream::catalog::{self, CatalogData, ShardState, StreamRecord};
+use crate::stream::hashkey::Routing;
+use crate::stream::shard::ShardShared;
+
+/// Hours in the longest retention period (Kinesis: 8,760 = 365 days).
+pub const RETENTION_HOURS_MAX: u32 = 8760;
+/// Kinesis's shortest (and default) retention period.
+pub const RETENTION_HOURS_KINESIS_MIN: u32 = 24;
+
+/// How to open an engine. [`EngineConfig::new`] gives the defaults.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// How many cores (executors) to run; `None`: one per CPU this process may use.
+    pub cores: Option<usize>,
+    /// Pin each core to its own CPU.
+    pub pin_cores: bool,
+    /// Default durability of puts (a put may ask for another).
+    pub durability: Durability,
+    /// Per-shard limits.
+    pub limits: Limits,
+    /// Retention of new streams, hours.
+    pub retention_hours_default: u32,
+    /// Shortest retention allowed, hours. Kinesis: 24; an embedded user may lower it
+    /// (down to 1) for short-lived data.
+    pub retention_hours_min: u32,
+    /// Most open shards across all streams.
+    pub max_shards: u32,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// File system.
+    pub storage: Arc<dyn Storage>,
+    /// Segment sizes and checks of every shard's log.
+    pub log: LogConfig,
+    /// How long a core keeps polling its mailbox after the last request before parking.
+    pub core_spin: Duration,
+    /// How long a blocked caller spins for its reply before parking.
+    pub reply_spin: Duration,
+    /// How long a subscriber spins for new records before parking.
+    pub subscriber_spin: Duration,
+    /// How often each core runs retention.
+    pub maintenance_interval: Duration,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("data_dir", &self.data_dir)
+            .field("cores", &self.cores)
+            .field("durability", &self.durability)
+            .field("limits", &self.limits)
+            .field("retention_hours_default", &self.retention_hours_default)
+            .field("retention_hours_min", &self.retention_hours_min)
+            .field("max_shards", &self.max_shards)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineConfig {
+    /// Defaults: one core per CPU, pinned; `sync` durability; Kinesis limits; 24 h
+    /// retention; up to 10,000 open shards; the real clock and file system.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            cores: None,
+            pin_cores: true,
+            durability: Durability::Sync,
+            limits: Limits::kinesis(),
+            retention_hours_default: RETENTION_HOURS_KINESIS_MIN,
+            retention_hours_min: RETENTION_HOURS_KINESIS_MIN,
+            max_shards: 10_000,
+            clock: SystemClock::shared(),
+            storage: Arc::new(FsStorage::new()),
+            log: LogConfig {
+                segment_bytes_initial: 128 << 10,
+                ..LogConfig::default()
+            },
+            core_spin: Duration::from_micros(200),
+            reply_spin: Duration::from_micros(300),
+            subscriber_spin: Duration::from_micros(200),
+            maintenance_interval: Duration::from_secs(1),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |field, value: String, rule| Err(Error::Config { field, value, rule });
+        if self.cores == Some(0) || self.cores.is_some_and(|c| c > 1024) {
+            return bad("cores", format!("{:?}", self.cores), "must be 1 to 1024");
+        }
+        if self.retention_hours_min == 0 || self.retention_hours_min > RETENTION_HOURS_MAX {
+            return bad(
+                "retention_hours_min",
+                self.retention_hours_min.to_string(),
+                "must be 1 to 8760",
+            );
+        }
+        if self.retention_hours_default < self.retention_hours_min
+            || self.retention_hours_default > RETENTION_HOURS_MAX
+        {
+            return bad(
+                "retention_hours_default",
+                self.retention_hours_default.to_string(),
+                "must be within [retention_hours_min, 8760]",
+            );
+        }
+        if self.max_shards == 0 || self.max_shards > 1_000_000 {
+            return bad(
+                "max_shards",
+                self.max_shards.to_string(),
+                "must be 1 to 1,000,000",
+            );
+        }
+        if self.limits.put_records_entries_max == 0 || self.limits.read_records_per_call_max == 0 {
+            return bad(
+                "limits",
+                format!("{:?}", self.limits),
+                "per-call maxima must be at least 1",
+            );
+        }
+        self.log.validate().map_err(|e| Error::Config {
+            field: "log",
+            value: e.to_string(),
+            rule: "see the log configuration rules",
+        })?;
+        Ok(())
+    }
+}
+
+/// A stream as the running engine holds it.
+#[derive(Debug)]
+pub(crate) struct StreamRuntime {
+    pub id: u64,
+    pub name: Arc<str>,
+    pub routing: ArcSwap<Routing>,
+    pub shards: ArcSwap<BTreeMap<u32, Arc<ShardShared>>>,
+    pub retention_ms: Arc<AtomicU64>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Streams {
+    pub by_name: HashMap<Arc<str>, Arc<StreamRuntime>>,
+    pub by_id: HashMap<u64, Arc<StreamRuntime>>,
+}
+
+pub(crate) struct Inner {
+    pub config: EngineConfig,
+    pub senders: Vec<MailboxSender<Request>>,
+    pub runtime: Mutex<Option<Runtime>>,
+    pub catalog: Mutex<CatalogData>,
+    pub streams: ArcSwap<Streams>,
+    pub secret: [u8; 32],
+    pub epoch: u32,
+    pub closed: AtomicBool,
+    /// Released by `close` (not only on drop), so the directory can be reopened while
+    /// old handles linger.
+    lock: Mutex<Option<Box<dyn DirLockGuard>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(mut runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = runtime.shutdown();
+        }
+    }
+}
+
+/// A running tidelog engine: streams of shards on a thread-per-core runtime.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.inner.config.data_dir)
+            .field("cores", &self.inner.senders.len())
+            .field("epoch", &self.inner.epoch)
+            .finish()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn stream_dir(data_dir: &Path, stream_id: u64) -> PathBuf {
+    data_dir.join("streams").join(format!("{stream_id:016x}"))
+}
+
+pub(crate) fn shard_dir(data_dir: &Path, stream_id: u64, index: u32) -> PathBuf {
+    stream_dir(data_dir, stream_id).join(format!("{index:012}"))
+}
+
+impl Engine {
+    /// Opens (or creates) the engine in `config.data_dir`: checks the environment, locks
+    /// the directory, bumps the epoch, starts the cores and opens every shard.
+    pub fn open(config: EngineConfig) -> Result<Self> {
+        config.validate()?;
+        let storage = Arc::clone(&config.storage);
+        let dir = config.data_dir.clone();
+        storage
+            .create_dir_all(&dir)
+            .map_err(|e| Error::io("create data directory", &dir, e))?;
+        let lock = storage.lock_dir(&dir).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::DataDirLocked { path: dir.clone() }
+            } else {
+                Error::io("lock data directory", &dir, e)
+            }
+        })?;
+        let mut data = match catalog::load(storage.as_ref(), &dir)
+            .map_err(|e| Error::io("read catalog", dir.join(catalog::CATALOG_FILE), e))?
+        {
+            Some(Ok(data)) => data,
+            Some(Err(problem)) => {
+                return Err(Error::Catalog {
+                    path: dir.join(catalog::CATALOG_FILE),
+                    problem,
+                });
+            }
+            None => {
+                CatalogData::new().map_err(|e| Error::io("generate iterator secret", &dir, e))?
+            }
+        };
+        data.epoch = data
+            .epoch
+            .checked_add(1)
+            .ok_or(Error::Internal("epoch exhausted"))?;
+        let open_shards: u64 = data
+            .streams
+            .iter()
+            .flat_map(|s| &s.shards)
+            .filter(|s| s.state != ShardState::Expired)
+            .count() as u64;
+        envcheck::check(open_shards * 2 + 256)?;
+        catalog::save(storage.as_ref(), &dir, &data)
+            .map_err(|e| Error::io("write catalog", dir.join(catalog::CATALOG_FILE), e))?;
+
+        let cpus = crate::runtime::allowed_cpus();
+        let core_count = config.cores.unwrap_or(cpus.len().max(1));
+        if config.pin_cores && core_count > cpus.len() {
+            return Err(Error::Config {
+                field: "cores",
+                value: core_count.to_string(),
+                rule: "with pin_cores, at most one core per CPU this process may use",
+            });
+        }
+        let mut log_config = config.log.clone();
+        log_config.lock_directory = false; // the data directory's LOCK covers every shard
+        let contexts: Vec<Arc<CoreContext>> = (0..core_count)
+            .map(|index| {
+                Arc::new(CoreContext {
+                    index,
+                    storage: Arc::clone(&storage),
+                    clock: Arc::clone(&config.clock),
+                    limits: config.limits,
+                    log_config: log_config.clone(),
+                    epoch: data.epoch,
+                    spin: config.core_spin,
+                    maintenance_interval: config.maintenance_interval,
+                })
+            })
+            .collect();
+        let runtime = Runtime::start(contexts, config.pin_cores.then_some(&cpus[..]))?;
+        let senders = (0..runtime.len())
+            .map(|i| runtime.core(i).clone())
+            .collect();
+        let secret = data.secret;
+        let epoch = data.epoch;
+        let inner = Arc::new(Inner {
+            config,
+            senders,
+            runtime: Mutex::new(Some(runtime)),
+            catalog: Mutex::new(data),
+            streams: ArcSwap::from_pointee(Streams::default()),
+            secret,
+            epoch,
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(Some(lock)),
+        });
+        let engine = Self { inner };
+        engine.open_catalog_streams()?;
+        engine.remove_stray_stream_dirs();
+        Ok(engine)
+    }
+
+    fn open_catalog_streams(&self) -> Result<()> {
+        let records: Vec<StreamRecord> = lock(&self.inner.catalog).streams.clone();
+        for record in &records {
+            let runtime = self.start_stream(record)?;
+            self.inner.streams.rcu(|streams| {
+                let mut streams = Streams::clone(streams);
+                streams
+                    .by_name
+                    .insert(Arc::clone(&runtime.name), Arc::clone(&runtime));
+                streams.by_id.insert(runtime.id, Arc::clone(&runtime));
+                streams
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_stray_stream_dirs(&self) {
+        let storage = &self.inner.config.storage;
+        let root = self.inner.config.data_dir.join("streams");
+        let Ok(entries) = storage.list_dir(&root) else {
+            return;
+        };
+        let known: Vec<u64> = lock(&self.inner.catalog)
+            .streams
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        for entry in entries {
+            // Only directories named like ours (16 hex digits) for ids the catalog does not
+            // know: leftovers of a delete that crashed after the catalog was written.
+            if entry.name.len() == 16
+                && let Ok(id) = u64::from_str_radix(&entry.name, 16)
+                && !known.contains(&id)
+            {
+                let _ = storage.remove_dir_all(&root.join(&entry.name));
+            }
+        }
+    }
+
+    /// Opens a stream's live shards on their cores and builds its runtime record.
+    pub(crate) fn start_stream(&self, record: &StreamRecord) -> Result<Arc<StreamRuntime>> {
+        let name: Arc<str> = Arc::from(record.name.as_str());
+        let retention_ms = Arc::new(AtomicU64::new(
+            u64::from(record.retention_hours) * 3_600_000,
+        ));
+        let specs: Vec<(usize, ShardSpec)> = record
+            .shards
+            .iter()
+            .filter(|s| s.state != ShardState::Expired)
+            .map(|s| {
+                let core = s.core as usize % self.inner.senders.len();
+                (
+                    core,
+                    ShardSpec {
+                        stream_id: record.id,
+                        stream_name: Arc::clone(&name),
+                        index: s.index,
+                        dir: shard_dir(&self.inner.config.data_dir, record.id, s.index),
+                        state: s.state,
+                        ending_seq: s.ending_seq,
+                        retention_ms: Arc::clone(&retention_ms),
+                    },
+                )
+            })
+            .collect();
+        let shards = self.open_on_cores(specs)?;
+        let routing = Routing::new(
+            record
+                .open_shards()
+                .map(|s| (s.hash_range, s.index))
+                .collect(),
+        )
+        .map_err(|_| Error::Internal("open shards do not cover the hash key space"))?;
+        Ok(Arc::new(StreamRuntime {
+            id: record.id,
+            name,
+            routing: ArcSwap::from_pointee(routing),
+            shards: ArcSwap::from_pointee(shards.into_iter().map(|s| (s.index, s)).collect()),
+            retention_ms,
+        }))
+    }
+
+    /// Sends each spec to its core (all cores in parallel) and collects the shared parts.
+    pub(crate) fn open_on_cores(
+        &self,
+        specs: Vec<(usize, ShardSpec)>,
+    ) -> Result<Vec<Arc<ShardShared>>> {
+        let mut per_core: BTreeMap<usize, Vec<ShardSpec>> = BTreeMap::new();
+        for (core, spec) in specs {
+            per_core.entry(core).or_default().push(spec);
+        }
+        let mut waits = Vec::new();
+        for (core, shards) in per_core {
+            let (reply, wait) = reply::channel();
+            self.sender(core)?.send(Request::Open { shards, reply })?;
+            waits.push(wait);
+        }
+        let mut opened = Vec::new();
+        let mut first_error = None;
+        for wait in waits {
+            match wait.wait(Duration::ZERO) {
+                Ok(shards) => opened.extend(shards),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(opened),
+        }
+    }
+
+    pub(crate) fn sender(&self, core: usize) -> Result<&MailboxSender<Request>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        self.inner
+            .senders
+            .get(core)
+            .ok_or(Error::Internal("no such core"))
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn stream(&self, name: &str) -> Result<Arc<StreamRuntime>> {
+        self.check_open()?;
+        self.inner
+            .streams
+            .load()
+            .by_name
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::StreamNotFound {
+                stream: name.to_string(),
+            })
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Number of cores.
+    pub fn cores(&self) -> usize {
+        self.inner.senders.len()
+    }
+
+    /// This run's epoch (the high 32 bits of every sequence number it hands out).
+    pub fn epoch(&self) -> u32 {
+        self.inner.epoch
+    }
+
+    /// Makes every record put so far durable (on every core).
+    pub fn flush(&self) -> Result<()> {
+        let mut waits = Vec::new();
+        for core in 0..self.inner.senders.len() {
+            let (reply, wait) = reply::channel();
+            self.sender(core)?.send(Request::Flush { reply })?;
+            waits.push(wait);
+        }
+        for wait in waits {
+            wait.wait(Duration::ZERO)?;
+        }
+        Ok(())
+    }
+
+    /// Runs retention on every core now (it also runs every `maintenance_interval`).
+    pub fn run_maintenance(&self) -> Result<MaintenanceReport> {
+        let mut waits = Vec::new();
+        for core in 0..self.inner.senders.len() {
+            let (reply, wait) = reply::channel();
+            self.sender(core)?.send(Request::Maintain { reply })?;
+            waits.push(wait);
+        }
+        let mut total = MaintenanceReport::default();
+        for wait in waits {
+            let r = wait.wait(Duration::ZERO)?;
+            total.segments_deleted += r.segments_deleted;
+            total.bytes_freed += r.bytes_freed;
+        }
+        Ok(total)
+    }
+
+    /// Stops the engine: drains acknowledged work, syncs and closes every log, stops the
+    /// cores. Idempotent; later calls on any handle fail with [`Error::Closed`].
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let runtime = lock(&self.inner.runtime).take();
+        let result = match runtime {
+            Some(mut runtime) => runtime.shutdown(),
+            None => Ok(()),
+        };
+        lock(&self.inner.lock).take();
+        result
+    }
+
+    /// True once [`close`](Self::close) ran.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}

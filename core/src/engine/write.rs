@@ -1,0 +1,331 @@
+//! Writes: PutRecord and PutRecords. Validation and routing happen on the caller's
+//! thread (MD5 of the key, binary search of the open shards' ranges); the append happens
+//! on the shard's core. A put that reaches a shard that closed meanwhile (a reshard)
+//! comes back untouched and is routed again against the new ranges, so no record is
+//! written to a closed shard and none is lost.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Durability, Engine, StreamRuntime};
+use crate::error::{Error, Result, Validation};
+use crate::log::validate_key;
+use crate::runtime::core::{PutEntry, PutFailure, PutOutcome, Request};
+use crate::runtime::reply::{self, Pending};
+use crate::stream::catalog::StreamStatus;
+use crate::stream::hashkey::{hash_key, parse_hash_key};
+use crate::stream::names;
+use crate::stream::sequence::parse_sequence_number;
+
+/// Times a put is routed again after its shard closed under it, before giving up.
+const REROUTES_MAX: usize = 16;
+
+/// Options of a put.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PutOptions<'a> {
+    /// Decimal hash key that overrides the partition key's MD5.
+    pub explicit_hash_key: Option<&'a str>,
+    /// The new record's sequence number must be above this one (PutRecord only).
+    pub sequence_number_for_ordering: Option<&'a str>,
+    /// Override the engine's default durability for this call.
+    pub durability: Option<Durability>,
+}
+
+/// PutRecord's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutRecordOutput {
+    /// The shard the record went to.
+    pub shard_id: String,
+    /// Its sequence number.
+    pub sequence_number: u128,
+}
+
+/// One entry of PutRecords.
+#[derive(Debug, Clone, Copy)]
+pub struct PutRecordsEntry<'a> {
+    /// Partition key.
+    pub partition_key: &'a str,
+    /// Data blob.
+    pub data: &'a [u8],
+    /// Decimal hash key that overrides the partition key's MD5.
+    pub explicit_hash_key: Option<&'a str>,
+}
+
+/// PutRecords' answer: one result per entry, in order.
+#[derive(Debug)]
+pub struct PutRecordsOutput {
+    /// Entries that failed.
+    pub failed_record_count: usize,
+    /// Per entry: where it went, or why it failed (others are unaffected).
+    pub records: Vec<Result<PutRecordOutput>>,
+}
+
+/// An entry with the hash key it routes by.
+type Routable = (u128, PutEntry);
+
+fn gave_up(stream: &StreamRuntime) -> Error {
+    Error::StreamBusy {
+        stream: stream.name.to_string(),
+        status: StreamStatus::Updating,
+        reason: "shards kept closing under the put",
+    }
+}
+
+impl Engine {
+    fn check_record(
+        &self,
+        key: &str,
+        data: &[u8],
+        explicit_hash_key: Option<&str>,
+    ) -> Result<u128> {
+        validate_key(key).map_err(Validation::PartitionKey)?;
+        let bytes = key.len() + data.len();
+        let max = self.inner.config.log.record_bytes_max as usize;
+        if bytes > max {
+            return Err(Validation::RecordTooLarge {
+                bytes,
+                max_bytes: max,
+            }
+            .into());
+        }
+        match explicit_hash_key {
+            Some(text) => parse_hash_key(text)
+                .ok_or_else(|| Validation::ExplicitHashKey(text.to_string()).into()),
+            None => Ok(hash_key(key)),
+        }
+    }
+
+    fn route(stream: &StreamRuntime, hash: u128) -> Result<(u32, usize)> {
+        let index = stream
+            .routing
+            .load()
+            .route(hash)
+            .ok_or(Error::Internal("hash key not covered by any open shard"))?;
+        let shards = stream.shards.load();
+        let shard = shards
+            .get(&index)
+            .ok_or(Error::Internal("routed to an unknown shard"))?;
+        Ok((index, shard.core))
+    }
+
+    fn send_put(
+        &self,
+        stream: &StreamRuntime,
+        index: u32,
+        core: usize,
+        entries: Vec<PutEntry>,
+        durability: Durability,
+    ) -> Result<Pending<Vec<PutOutcome>>> {
+        let (reply, pending) = reply::channel();
+        self.sender(core)?.send(Request::Put {
+            key: (stream.id, index),
+            entries,
+            durability,
+            reply,
+        })?;
+        Ok(pending)
+    }
+
+    fn prepare_put(
+        &self,
+        stream: &str,
+        key: &str,
+        data: &[u8],
+        options: &PutOptions<'_>,
+    ) -> Result<(Arc<StreamRuntime>, u128, PutEntry, Durability)> {
+        let hash = self.check_record(key, data, options.explicit_hash_key)?;
+        let seq_for_ordering = match options.sequence_number_for_ordering {
+            Some(text) => Some(
+                parse_sequence_number(text)
+                    .ok_or_else(|| Validation::SequenceNumber(text.to_string()))?,
+            ),
+            None => None,
+        };
+        let runtime = self.stream(stream)?;
+        let durability = options.durability.unwrap_or(self.inner.config.durability);
+        Ok((
+            runtime,
+            hash,
+            PutEntry {
+                key: key.to_string(),
+                data: data.to_vec(),
+                seq_for_ordering,
+            },
+            durability,
+        ))
+    }
+
+    /// PutRecord: appends one record to the shard its partition key (or explicit hash
+    /// key) routes to, and returns its shard and sequence number once it is as durable
+    /// as `options.durability` (default: the engine's) asks.
+    pub fn put_record(
+        &self,
+        stream: &str,
+        partition_key: &str,
+        data: &[u8],
+        options: PutOptions<'_>,
+    ) -> Result<PutRecordOutput> {
+        let (runtime, hash, mut entry, durability) =
+            self.prepare_put(stream, partition_key, data, &options)?;
+        let spin = self.inner.config.reply_spin;
+        for _ in 0..REROUTES_MAX {
+            let (index, core) = Self::route(&runtime, hash)?;
+            let mut outcome = self
+                .send_put(&runtime, index, core, vec![entry], durability)?
+                .wait(spin)?;
+            match outcome.pop() {
+                Some(Ok(seq)) => {
+                    return Ok(PutRecordOutput {
+                        shard_id: names::shard_id(index),
+                        sequence_number: seq,
+                    });
+                }
+                Some(Err(PutFailure::ShardClosed(back))) => entry = back,
+                Some(Err(PutFailure::Failed(e))) => return Err(e),
+                None => return Err(Error::Internal("empty put reply")),
+            }
+        }
+        Err(gave_up(&runtime))
+    }
+
+    /// [`put_record`](Self::put_record) as a future any executor can await (the
+    /// validation happens now; the future waits for the core).
+    pub fn put_record_async(
+        &self,
+        stream: &str,
+        partition_key: &str,
+        data: &[u8],
+        options: PutOptions<'_>,
+    ) -> impl std::future::Future<Output = Result<PutRecordOutput>> + Send + 'static {
+        let prepared = self.prepare_put(stream, partition_key, data, &options);
+        let engine = self.clone();
+        async move {
+            let (runtime, hash, mut entry, durability) = prepared?;
+            for _ in 0..REROUTES_MAX {
+                let (index, core) = Self::route(&runtime, hash)?;
+                let mut outcome = engine
+                    .send_put(&runtime, index, core, vec![entry], durability)?
+                    .await?;
+                match outcome.pop() {
+                    Some(Ok(seq)) => {
+                        return Ok(PutRecordOutput {
+                            shard_id: names::shard_id(index),
+                            sequence_number: seq,
+                        });
+                    }
+                    Some(Err(PutFailure::ShardClosed(back))) => entry = back,
+                    Some(Err(PutFailure::Failed(e))) => return Err(e),
+                    None => return Err(Error::Internal("empty put reply")),
+                }
+            }
+            Err(gave_up(&runtime))
+        }
+    }
+
+    fn prepare_put_records(
+        &self,
+        stream: &str,
+        entries: &[PutRecordsEntry<'_>],
+    ) -> Result<(Arc<StreamRuntime>, Vec<Routable>)> {
+        let limits = &self.inner.config.limits;
+        if entries.is_empty() || entries.len() > limits.put_records_entries_max {
+            return Err(Validation::PutRecordsEntries {
+                given: entries.len(),
+                max: limits.put_records_entries_max,
+            }
+            .into());
+        }
+        let total: usize = entries
+            .iter()
+            .map(|e| e.partition_key.len() + e.data.len())
+            .sum();
+        if total > limits.put_records_bytes_max {
+            return Err(Validation::PutRecordsBytes {
+                given: total,
+                max: limits.put_records_bytes_max,
+            }
+            .into());
+        }
+        let mut prepared = Vec::with_capacity(entries.len());
+        for e in entries {
+            let hash = self.check_record(e.partition_key, e.data, e.explicit_hash_key)?;
+            prepared.push((
+                hash,
+                PutEntry {
+                    key: e.partition_key.to_string(),
+                    data: e.data.to_vec(),
+                    seq_for_ordering: None,
+                },
+            ));
+        }
+        Ok((self.stream(stream)?, prepared))
+    }
+
+    /// PutRecords: up to 500 records and 5 MiB in one call. Each entry succeeds or
+    /// fails on its own (a throttled entry does not fail the others). Entries for the
+    /// same shard are appended in the order given.
+    pub fn put_records(
+        &self,
+        stream: &str,
+        entries: &[PutRecordsEntry<'_>],
+        durability: Option<Durability>,
+    ) -> Result<PutRecordsOutput> {
+        let (runtime, prepared) = self.prepare_put_records(stream, entries)?;
+        let durability = durability.unwrap_or(self.inner.config.durability);
+        let spin = self.inner.config.reply_spin;
+        let mut results: Vec<Option<Result<PutRecordOutput>>> =
+            (0..prepared.len()).map(|_| None).collect();
+        let hashes: Vec<u128> = prepared.iter().map(|(h, _)| *h).collect();
+        let mut todo: Vec<(usize, PutEntry)> =
+            prepared.into_iter().map(|(_, e)| e).enumerate().collect();
+        for _ in 0..REROUTES_MAX {
+            if todo.is_empty() {
+                break;
+            }
+            // Group by shard, keeping the given order within each shard.
+            let mut groups: BTreeMap<(u32, usize), (Vec<usize>, Vec<PutEntry>)> = BTreeMap::new();
+            for (i, entry) in todo {
+                let (index, core) = Self::route(&runtime, hashes[i])?;
+                let group = groups.entry((index, core)).or_default();
+                group.0.push(i);
+                group.1.push(entry);
+            }
+            let mut waits = Vec::with_capacity(groups.len());
+            for ((index, core), (members, batch)) in groups {
+                waits.push((
+                    index,
+                    members,
+                    self.send_put(&runtime, index, core, batch, durability)?,
+                ));
+            }
+            let mut retry = Vec::new();
+            for (index, members, pending) in waits {
+                let outcomes = pending.wait(spin)?;
+                for (i, outcome) in members.into_iter().zip(outcomes) {
+                    match outcome {
+                        Ok(seq) => {
+                            results[i] = Some(Ok(PutRecordOutput {
+                                shard_id: names::shard_id(index),
+                                sequence_number: seq,
+                            }))
+                        }
+                        Err(PutFailure::ShardClosed(back)) => retry.push((i, back)),
+                        Err(PutFailure::Failed(e)) => results[i] = Some(Err(e)),
+                    }
+                }
+            }
+            retry.sort_unstable_by_key(|(i, _)| *i);
+            todo = retry;
+        }
+        let records: Vec<Result<PutRecordOutput>> = results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(gave_up(&runtime))))
+            .collect();
+        let failed_record_count = records.iter().filter(|r| r.is_err()).count();
+        Ok(PutRecordsOutput {
+            failed_record_count,
+            records,
+        })
+    }
+}

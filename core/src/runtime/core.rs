@@ -1,0 +1,844 @@
+//! One core: a glommio executor pinned to a CPU that owns a set of shards.
+//!
+//! The core runs one loop that takes requests from its mailbox and appends to its
+//! shards' logs (the only writer of each), plus background tasks on the same executor:
+//! group commit (io_uring fdatasync), spare segment creation (glommio's blocking pool)
+//! and maintenance (retention).
+//!
+//! # Polling policy
+//! After handling requests the loop keeps polling the mailbox (yielding to its own
+//! tasks) for `spin` (default 200 µs) before parking, so a busy core answers a foreign
+//! thread in about a microsecond; an idle one costs nothing. It never spins while one
+//! of its own fdatasyncs is in flight: io_uring runs the fsync on a kernel worker bound
+//! to the same CPU, and spinning would slow it (measured here: 68 → 176 µs).
+//!
+//! # Group commit
+//! A `sync` put is appended (through `pwritev`, which keeps the following fdatasync
+//! cheap) and its acknowledgement queued. When no sync is running, the core starts
+//! one: it takes every queued acknowledgement, plans a sync of each shard they touch,
+//! runs the fdatasyncs of different shards concurrently on io_uring (one shard's
+//! segments in order), then acknowledges. Puts arriving meanwhile wait for the next
+//! round, so concurrent producers share fsyncs. A failed fdatasync fails every
+//! acknowledgement of that round for that shard and poisons the shard's log.
+#![forbid(unsafe_code)]
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use glommio::io::{BufferedFile, Directory};
+
+use super::Durability;
+use super::mailbox::{MailboxReceiver, Polled};
+use super::reply::Reply;
+use crate::clock::Clock;
+use crate::error::{Error, InvalidArgument, Throttle};
+use crate::io::Storage;
+use crate::log::{Log, LogConfig, RetentionPolicy, ShardIdentity, SyncPlan, WriteVia};
+use crate::stream::catalog::ShardState;
+use crate::stream::sequence::SeqParts;
+use crate::stream::shard::ShardShared;
+use crate::stream::throttle::{Limits, ReadLimiter, WriteLimiter};
+
+/// A shard's address: (stream id, shard index).
+pub type ShardKey = (u64, u32);
+
+/// Records at least this large go through pwritev even when not synced: copying them
+/// through the mapping costs a page fault per 4 KiB (and readahead of unwritten blocks).
+const SYSCALL_WRITE_MIN_BYTES: usize = 16 << 10;
+/// Requests handled before the loop yields to the core's other tasks.
+const BATCH_MAX: usize = 1024;
+/// Spare segments being created at once per core.
+const SPARE_JOBS_MAX: usize = 1;
+
+/// What every core needs to know.
+#[derive(Debug)]
+pub struct CoreContext {
+    /// This core's number.
+    pub index: usize,
+    /// File system.
+    pub storage: Arc<dyn Storage>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Per-shard limits.
+    pub limits: Limits,
+    /// How shard logs are configured.
+    pub log_config: LogConfig,
+    /// The engine epoch (high bits of new sequence numbers).
+    pub epoch: u32,
+    /// How long the loop keeps polling after the last request.
+    pub spin: Duration,
+    /// How often maintenance (retention) runs.
+    pub maintenance_interval: Duration,
+}
+
+/// A shard to open on a core.
+#[derive(Debug, Clone)]
+pub struct ShardSpec {
+    /// Stream id.
+    pub stream_id: u64,
+    /// Stream name.
+    pub stream_name: Arc<str>,
+    /// Shard index.
+    pub index: u32,
+    /// Its log's directory.
+    pub dir: PathBuf,
+    /// Its state in the catalog.
+    pub state: ShardState,
+    /// Its ending sequence number, if closed.
+    pub ending_seq: Option<u128>,
+    /// The stream's retention, ms.
+    pub retention_ms: Arc<AtomicU64>,
+}
+
+/// One record to put.
+#[derive(Debug)]
+pub struct PutEntry {
+    /// Partition key (validated by the caller).
+    pub key: String,
+    /// Data (validated by the caller).
+    pub data: Vec<u8>,
+    /// SequenceNumberForOrdering.
+    pub seq_for_ordering: Option<u128>,
+}
+
+/// Why one put record was not appended.
+#[derive(Debug)]
+pub enum PutFailure {
+    /// The shard closed (resharding): the entry comes back, untouched, to be routed again.
+    ShardClosed(PutEntry),
+    /// Refused or failed, for good.
+    Failed(Error),
+}
+
+/// What happened to one put record: its sequence number, or why not.
+pub type PutOutcome = Result<u128, PutFailure>;
+
+/// What a maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Segments deleted by retention.
+    pub segments_deleted: usize,
+    /// Bytes of disk freed.
+    pub bytes_freed: u64,
+}
+
+/// A request to a core.
+pub enum Request {
+    /// Open (or create) shards and return their shared parts.
+    Open {
+        /// The shards.
+        shards: Vec<ShardSpec>,
+        /// Where to answer.
+        reply: Reply<Vec<Arc<ShardShared>>>,
+    },
+    /// Append records to one shard.
+    Put {
+        /// The shard.
+        key: ShardKey,
+        /// The records.
+        entries: Vec<PutEntry>,
+        /// When to acknowledge.
+        durability: Durability,
+        /// Where to answer (one outcome per entry).
+        reply: Reply<Vec<PutOutcome>>,
+    },
+    /// Stop accepting writes on a shard; answers its ending sequence number.
+    Close {
+        /// The shard.
+        key: ShardKey,
+        /// Where to answer.
+        reply: Reply<u128>,
+    },
+    /// Forget shards (and delete their files).
+    Drop {
+        /// The shards.
+        keys: Vec<ShardKey>,
+        /// Delete the files too.
+        delete_files: bool,
+        /// Where to answer.
+        reply: Reply<()>,
+    },
+    /// Make everything appended so far durable.
+    Flush {
+        /// Where to answer.
+        reply: Reply<()>,
+    },
+    /// Run maintenance now.
+    Maintain {
+        /// Where to answer.
+        reply: Reply<MaintenanceReport>,
+    },
+    /// Sync, close every log, stop.
+    Shutdown {
+        /// Where to answer.
+        reply: Reply<()>,
+    },
+}
+
+struct CoreShard {
+    log: Log,
+    shared: Arc<ShardShared>,
+    writes: WriteLimiter,
+    prefix: u128,
+    next_counter: u64,
+    last_ts: u64,
+    open: bool,
+    touched: bool,
+    spare_pending: bool,
+    sync_files: Vec<(u128, Rc<BufferedFile>)>,
+}
+
+enum Ack {
+    Put {
+        key: ShardKey,
+        outcomes: Vec<PutOutcome>,
+        reply: Reply<Vec<PutOutcome>>,
+    },
+    Flush {
+        reply: Reply<()>,
+    },
+}
+
+struct CoreState {
+    ctx: Arc<CoreContext>,
+    shards: HashMap<ShardKey, CoreShard>,
+    touched: Vec<ShardKey>,
+    acks: Vec<Ack>,
+    sync_running: bool,
+    spares_wanted: VecDeque<ShardKey>,
+    spare_jobs: usize,
+    stop: Option<Reply<()>>,
+}
+
+type State = Rc<RefCell<CoreState>>;
+
+fn shard_not_found(key: ShardKey) -> Error {
+    Error::ShardNotFound {
+        stream: format!("stream id {}", key.0),
+        shard_id: crate::stream::names::shard_id(key.1),
+    }
+}
+
+impl CoreShard {
+    fn put_one(
+        &mut self,
+        entry: PutEntry,
+        durability: Durability,
+        now_ns: u64,
+        now_ms: u64,
+    ) -> PutOutcome {
+        if !self.open {
+            return Err(PutFailure::ShardClosed(entry));
+        }
+        self.append_one(&entry, durability, now_ns, now_ms)
+            .map_err(PutFailure::Failed)
+    }
+
+    fn append_one(
+        &mut self,
+        entry: &PutEntry,
+        durability: Durability,
+        now_ns: u64,
+        now_ms: u64,
+    ) -> Result<u128, Error> {
+        let mut seq = self.prefix | u128::from(self.next_counter);
+        if let Some(after) = entry.seq_for_ordering
+            && after >= seq
+        {
+            let parts = SeqParts::unpack(after);
+            let same_prefix = (after & !u128::from(u64::MAX)) == self.prefix;
+            if !same_prefix || parts.counter == u64::MAX {
+                return Err(InvalidArgument::SequenceForOrdering { seq: after }.into());
+            }
+            seq = after + 1;
+        }
+        let bytes = entry.key.len() + entry.data.len();
+        if !self.writes.can_admit(bytes as u64, now_ns) {
+            self.shared.counters.write_throttled();
+            return Err(Error::ProvisionedThroughputExceeded {
+                stream: self.shared.stream_name.to_string(),
+                shard_id: self.shared.shard_id.clone(),
+                kind: Throttle::Write,
+            });
+        }
+        let ts = now_ms.max(self.last_ts);
+        let via = if durability == Durability::Sync || bytes >= SYSCALL_WRITE_MIN_BYTES {
+            WriteVia::Syscall
+        } else {
+            WriteVia::Mapping
+        };
+        self.log.append_via(seq, ts, &entry.key, &entry.data, via)?;
+        self.writes.charge(bytes as u64, now_ns);
+        self.next_counter = SeqParts::unpack(seq).counter.saturating_add(1);
+        self.last_ts = ts;
+        self.shared.counters.record_in(bytes as u64);
+        Ok(seq)
+    }
+}
+
+impl CoreState {
+    fn open_shards(&mut self, specs: Vec<ShardSpec>) -> Result<Vec<Arc<ShardShared>>, Error> {
+        let ctx = Arc::clone(&self.ctx);
+        let mut opened = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let key = (spec.stream_id, spec.index);
+            if let Some(existing) = self.shards.get(&key) {
+                opened.push(Arc::clone(&existing.shared));
+                continue;
+            }
+            let identity = ShardIdentity {
+                stream_id: spec.stream_id,
+                shard_index: spec.index,
+            };
+            let (log, _report) = Log::open(
+                Arc::clone(&ctx.storage),
+                &spec.dir,
+                identity,
+                ctx.log_config.clone(),
+            )?;
+            let now_ns = ctx.clock.monotonic_ns();
+            let reader = log.reader();
+            let last_ts = reader.last_timestamp_ms();
+            let prefix = SeqParts {
+                epoch: ctx.epoch,
+                shard_index: spec.index,
+                counter: 0,
+            }
+            .pack();
+            let next_counter = match log.last_seq() {
+                Some(last) if last >= prefix => SeqParts::unpack(last).counter.saturating_add(1),
+                _ => 0,
+            };
+            let shared = Arc::new(ShardShared::new(
+                spec.stream_id,
+                Arc::clone(&spec.stream_name),
+                spec.index,
+                ctx.index,
+                reader,
+                ReadLimiter::new(&ctx.limits, now_ns),
+                Arc::clone(&spec.retention_ms),
+                spec.state,
+                spec.ending_seq,
+            ));
+            let open = spec.state == ShardState::Open;
+            self.shards.insert(
+                key,
+                CoreShard {
+                    log,
+                    shared: Arc::clone(&shared),
+                    writes: WriteLimiter::new(&ctx.limits, now_ns),
+                    prefix,
+                    next_counter,
+                    last_ts,
+                    open,
+                    touched: false,
+                    spare_pending: false,
+                    sync_files: Vec::new(),
+                },
+            );
+            if open {
+                self.spares_wanted.push_back(key);
+            }
+            opened.push(shared);
+        }
+        Ok(opened)
+    }
+
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Open { shards, reply } => reply.send(self.open_shards(shards)),
+            Request::Put {
+                key,
+                entries,
+                durability,
+                reply,
+            } => {
+                let Some(shard) = self.shards.get_mut(&key) else {
+                    reply.send(Err(shard_not_found(key)));
+                    return;
+                };
+                let now_ns = self.ctx.clock.monotonic_ns();
+                let now_ms = self.ctx.clock.now_ms();
+                let outcomes: Vec<PutOutcome> = entries
+                    .into_iter()
+                    .map(|e| shard.put_one(e, durability, now_ns, now_ms))
+                    .collect();
+                let any_ok = outcomes.iter().any(|o| o.is_ok());
+                if any_ok && !shard.touched {
+                    shard.touched = true;
+                    self.touched.push(key);
+                }
+                if any_ok && durability == Durability::Sync {
+                    self.acks.push(Ack::Put {
+                        key,
+                        outcomes,
+                        reply,
+                    });
+                } else {
+                    reply.send(Ok(outcomes));
+                }
+            }
+            Request::Close { key, reply } => {
+                let Some(shard) = self.shards.get_mut(&key) else {
+                    reply.send(Err(shard_not_found(key)));
+                    return;
+                };
+                shard.open = false;
+                let ending = shard.log.last_seq().unwrap_or(shard.prefix);
+                shard.shared.close(ending);
+                reply.send(Ok(ending));
+            }
+            Request::Drop {
+                keys,
+                delete_files,
+                reply,
+            } => {
+                let mut result = Ok(());
+                for key in keys {
+                    if let Some(shard) = self.shards.remove(&key) {
+                        let dir = shard.log.dir().to_path_buf();
+                        shard.shared.expire();
+                        drop(shard);
+                        if delete_files
+                            && let Err(e) = self.ctx.storage.remove_dir_all(&dir)
+                            && e.kind() != std::io::ErrorKind::NotFound
+                        {
+                            result = Err(Error::io("delete shard directory", dir, e));
+                        }
+                    }
+                }
+                reply.send(result);
+            }
+            Request::Flush { reply } => self.acks.push(Ack::Flush { reply }),
+            Request::Maintain { reply } => reply.send(Ok(self.maintain())),
+            Request::Shutdown { reply } => self.stop = Some(reply),
+        }
+    }
+
+    fn maintain(&mut self) -> MaintenanceReport {
+        let now_ms = self.ctx.clock.now_ms();
+        let mut report = MaintenanceReport::default();
+        for shard in self.shards.values_mut() {
+            let policy = RetentionPolicy {
+                max_age_ms: Some(shard.shared.retention_ms.load(Ordering::Relaxed)),
+                max_total_bytes: None,
+            };
+            if let Ok(r) = shard.log.enforce_retention(now_ms, &policy) {
+                report.segments_deleted += r.segments_deleted;
+                report.bytes_freed += r.bytes_freed;
+            }
+        }
+        report
+    }
+}
+
+/// Work of one group-commit round for one shard.
+struct SyncJob {
+    key: ShardKey,
+    plan: SyncPlan,
+    real: bool,
+    files: Vec<Option<Rc<BufferedFile>>>,
+}
+
+fn begin_round(state: &State) -> Option<(Vec<Ack>, Vec<SyncJob>)> {
+    let mut st = state.borrow_mut();
+    if st.acks.is_empty() {
+        st.sync_running = false;
+        return None;
+    }
+    let acks = std::mem::take(&mut st.acks);
+    let all = acks.iter().any(|a| matches!(a, Ack::Flush { .. }));
+    let keys: Vec<ShardKey> = if all {
+        st.shards.keys().copied().collect()
+    } else {
+        let set: HashSet<ShardKey> = acks
+            .iter()
+            .filter_map(|a| match a {
+                Ack::Put { key, .. } => Some(*key),
+                _ => None,
+            })
+            .collect();
+        set.into_iter().collect()
+    };
+    let mut jobs = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(shard) = st.shards.get(&key) else {
+            continue;
+        };
+        let plan = shard.log.plan_sync();
+        if plan.is_empty() {
+            continue;
+        }
+        let real = plan.targets.iter().all(|t| t.real_file);
+        let files = plan
+            .targets
+            .iter()
+            .map(|t| {
+                shard
+                    .sync_files
+                    .iter()
+                    .find(|(b, _)| *b == t.base_seq)
+                    .map(|(_, f)| Rc::clone(f))
+            })
+            .collect();
+        jobs.push(SyncJob {
+            key,
+            plan,
+            real,
+            files,
+        });
+    }
+    Some((acks, jobs))
+}
+
+async fn run_job(job: &mut SyncJob) -> Result<(), (PathBuf, std::io::Error)> {
+    if !job.real {
+        return Ok(()); // in-memory storage: synced through the log when the round ends
+    }
+    for (target, file) in job.plan.targets.iter().zip(job.files.iter_mut()) {
+        if file.is_none() {
+            let opened = BufferedFile::open(&target.path)
+                .await
+                .map_err(|e| (target.path.clone(), std::io::Error::from(e)))?;
+            *file = Some(Rc::new(opened));
+        }
+        if let Some(f) = file {
+            f.fdatasync()
+                .await
+                .map_err(|e| (target.path.clone(), std::io::Error::from(e)))?;
+        }
+    }
+    if let Some(dir) = &job.plan.sync_dir {
+        let d = Directory::open(dir)
+            .await
+            .map_err(|e| (dir.clone(), std::io::Error::from(e)))?;
+        d.sync()
+            .await
+            .map_err(|e| (dir.clone(), std::io::Error::from(e)))?;
+    }
+    Ok(())
+}
+
+fn finish_round(
+    state: &State,
+    acks: Vec<Ack>,
+    jobs: Vec<SyncJob>,
+    results: Vec<Result<(), (PathBuf, std::io::Error)>>,
+) {
+    let mut st = state.borrow_mut();
+    let mut failed: HashMap<ShardKey, Error> = HashMap::new();
+    for (job, result) in jobs.into_iter().zip(results) {
+        let Some(shard) = st.shards.get_mut(&job.key) else {
+            continue;
+        };
+        let outcome = match result {
+            Ok(()) if job.real => Ok(()),
+            Ok(()) => (|| {
+                for target in &job.plan.targets {
+                    shard.log.sync_target(target)?;
+                }
+                if let Some(dir) = &job.plan.sync_dir {
+                    shard.log.sync_directory(dir)?;
+                }
+                Ok::<(), crate::log::LogError>(())
+            })()
+            .map_err(Error::from),
+            Err((path, err)) => Err(Error::from(shard.log.sync_failed(&path, err))),
+        };
+        match outcome {
+            Ok(()) => {
+                for (target, file) in job.plan.targets.iter().zip(job.files) {
+                    if let Some(file) = file
+                        && !shard.sync_files.iter().any(|(b, _)| *b == target.base_seq)
+                    {
+                        shard.sync_files.push((target.base_seq, file));
+                    }
+                }
+                while shard.sync_files.len() > 2 {
+                    shard.sync_files.remove(0);
+                }
+                if let Err(e) = shard.log.complete_sync(job.plan) {
+                    failed.insert(job.key, Error::from(e));
+                }
+            }
+            Err(e) => {
+                failed.insert(job.key, e);
+            }
+        }
+    }
+    drop(st);
+    for ack in acks {
+        match ack {
+            Ack::Put {
+                key,
+                mut outcomes,
+                reply,
+            } => {
+                if let Some(err) = failed.get(&key) {
+                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                        *outcome = Err(PutFailure::Failed(clone_sync_error(err)));
+                    }
+                }
+                reply.send(Ok(outcomes));
+            }
+            Ack::Flush { reply } => match failed.values().next() {
+                Some(err) => reply.send(Err(clone_sync_error(err))),
+                None => reply.send(Ok(())),
+            },
+        }
+    }
+}
+
+fn clone_sync_error(err: &Error) -> Error {
+    match err {
+        Error::Storage(crate::log::LogError::Failed {
+            op,
+            path,
+            kind,
+            os_code,
+        }) => Error::Storage(crate::log::LogError::Failed {
+            op,
+            path: path.clone(),
+            kind: *kind,
+            os_code: *os_code,
+        }),
+        Error::Storage(crate::log::LogError::Io { op, path, source }) => {
+            Error::Storage(crate::log::LogError::Io {
+                op,
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            })
+        }
+        _ => Error::Internal("sync failed"),
+    }
+}
+
+async fn group_commit(state: State) {
+    while let Some((acks, jobs)) = begin_round(&state) {
+        // Different shards' files sync concurrently; each task runs one shard's targets
+        // in order.
+        let tasks: Vec<_> = jobs
+            .into_iter()
+            .map(|mut job| {
+                glommio::spawn_local(async move {
+                    let result = run_job(&mut job).await;
+                    (job, result)
+                })
+            })
+            .collect();
+        let mut done = Vec::with_capacity(tasks.len());
+        let mut results = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let (job, result) = task.await;
+            done.push(job);
+            results.push(result);
+        }
+        finish_round(&state, acks, done, results);
+    }
+}
+
+fn after_batch(state: &State) {
+    let start_sync = {
+        let mut st = state.borrow_mut();
+        let touched = std::mem::take(&mut st.touched);
+        for key in touched {
+            if let Some(shard) = st.shards.get_mut(&key) {
+                shard.touched = false;
+                shard.shared.notify.notify();
+                if !shard.spare_pending && shard.open {
+                    st.spares_wanted.push_back(key);
+                }
+            }
+        }
+        let start = !st.acks.is_empty() && !st.sync_running;
+        if start {
+            st.sync_running = true;
+        }
+        start
+    };
+    // glommio runs a spawned task right away: no borrow may be held here.
+    if start_sync {
+        glommio::spawn_local(group_commit(Rc::clone(state))).detach();
+    }
+    start_spares(state);
+}
+
+fn start_spares(state: &State) {
+    loop {
+        let job = {
+            let mut st = state.borrow_mut();
+            if st.spare_jobs >= SPARE_JOBS_MAX {
+                return;
+            }
+            let Some(key) = st.spares_wanted.pop_front() else {
+                return;
+            };
+            let Some(shard) = st.shards.get_mut(&key) else {
+                continue;
+            };
+            if shard.spare_pending || !shard.open {
+                continue;
+            }
+            let Some(request) = shard.log.spare_request() else {
+                continue;
+            };
+            shard.spare_pending = true;
+            st.spare_jobs += 1;
+            (key, request, Arc::clone(&st.ctx.storage))
+        };
+        let (key, request, storage) = job;
+        let state = Rc::clone(state);
+        glommio::spawn_local(async move {
+            let job = request.clone();
+            let result = glommio::executor()
+                .spawn_blocking(move || storage.create_segment(&job.path, job.capacity, job.fill))
+                .await;
+            {
+                let mut st = state.borrow_mut();
+                st.spare_jobs -= 1;
+                match st.shards.get_mut(&key) {
+                    Some(shard) => {
+                        shard.spare_pending = false;
+                        match result {
+                            Ok(()) => shard.log.install_spare(request),
+                            Err(_) => shard.log.spare_failed(&request),
+                        }
+                    }
+                    None => {
+                        let _ = st.ctx.storage.remove_file(&request.path);
+                    }
+                }
+            }
+            start_spares(&state);
+        })
+        .detach();
+    }
+}
+
+async fn shutdown(state: &State) {
+    // Let a running group commit finish, then sync and close every log.
+    while state.borrow().sync_running {
+        glommio::timer::sleep(Duration::from_micros(100)).await;
+    }
+    while state.borrow().spare_jobs > 0 {
+        glommio::timer::sleep(Duration::from_micros(100)).await;
+    }
+    let mut st = state.borrow_mut();
+    let acks = std::mem::take(&mut st.acks);
+    let shards: Vec<CoreShard> = st.shards.drain().map(|(_, s)| s).collect();
+    let reply = st.stop.take();
+    drop(st);
+    let mut first_error = None;
+    let mut synced_ok = HashSet::new();
+    for shard in shards {
+        let key = (shard.shared.stream_id, shard.shared.index);
+        match shard.log.close() {
+            Ok(()) => {
+                synced_ok.insert(key);
+            }
+            Err(e) => {
+                first_error.get_or_insert(Error::from(e));
+            }
+        }
+    }
+    for ack in acks {
+        match ack {
+            Ack::Put {
+                key,
+                mut outcomes,
+                reply,
+            } => {
+                if !synced_ok.contains(&key) {
+                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                        *outcome = Err(PutFailure::Failed(Error::Closed));
+                    }
+                }
+                reply.send(Ok(outcomes));
+            }
+            Ack::Flush { reply } => reply.send(Ok(())),
+        }
+    }
+    if let Some(reply) = reply {
+        reply.send(match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        });
+    }
+}
+
+/// The core's main loop. Returns when the engine shuts down or every sender is gone.
+pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
+    let state: State = Rc::new(RefCell::new(CoreState {
+        ctx: Arc::clone(&ctx),
+        shards: HashMap::new(),
+        touched: Vec::new(),
+        acks: Vec::new(),
+        sync_running: false,
+        spares_wanted: VecDeque::new(),
+        spare_jobs: 0,
+        stop: None,
+    }));
+    let mut last_busy = Instant::now();
+    let mut next_maintenance = Instant::now() + ctx.maintenance_interval;
+    let mut closed = false;
+    loop {
+        let mut handled = 0;
+        while handled < BATCH_MAX {
+            match mailbox.poll_now() {
+                Polled::Item(request) => {
+                    state.borrow_mut().handle(request);
+                    handled += 1;
+                }
+                Polled::Empty => break,
+                Polled::Closed => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if handled > 0 {
+            after_batch(&state);
+            last_busy = Instant::now();
+        }
+        if closed || state.borrow().stop.is_some() {
+            shutdown(&state).await;
+            return;
+        }
+        let now = Instant::now();
+        if now >= next_maintenance {
+            state.borrow_mut().maintain();
+            start_spares(&state);
+            next_maintenance = now + ctx.maintenance_interval;
+        }
+        if handled > 0 {
+            futures_lite::future::yield_now().await;
+            continue;
+        }
+        let syncing = state.borrow().sync_running;
+        if !syncing && last_busy.elapsed() < ctx.spin {
+            futures_lite::future::yield_now().await;
+            continue;
+        }
+        // Park until a request arrives or maintenance is due.
+        let wait = next_maintenance.saturating_duration_since(Instant::now());
+        let woke = futures_lite::future::or(async { Some(mailbox.recv().await) }, async {
+            glommio::timer::sleep(wait).await;
+            None
+        })
+        .await;
+        match woke {
+            Some(Some(request)) => {
+                state.borrow_mut().handle(request);
+                after_batch(&state);
+                last_busy = Instant::now();
+            }
+            Some(None) => closed = true,
+            None => {}
+        }
+    }
+}

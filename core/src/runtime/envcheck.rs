@@ -1,0 +1,89 @@
+//! Checks that this machine can run the engine, before anything starts, with errors that
+//! name the fix: io_uring allowed, enough locked memory for glommio's rings, and enough
+//! file descriptors for the shards.
+#![forbid(unsafe_code)]
+
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+use crate::error::{EnvironmentError, Error};
+
+/// glommio refuses to start below this locked-memory limit.
+pub const MEMLOCK_BYTES_MIN: u64 = 512 << 10;
+
+const IO_URING_FIX: &str = "io_uring is blocked here. Outside containers: `sysctl -w kernel.io_uring_disabled=0`. \
+In Docker, the default seccomp profile blocks io_uring_setup: run with \
+`--security-opt seccomp=unconfined` or a profile that allows io_uring_setup, io_uring_enter and io_uring_register";
+const MEMLOCK_FIX: &str = "raise the locked-memory limit to at least 512 KiB: `ulimit -l 1024` in the shell, \
+`LimitMEMLOCK=1M` in a systemd unit, or `--ulimit memlock=1048576:1048576` for Docker";
+const NOFILE_FIX: &str = "raise the open-file limit: `ulimit -n 65536` (hard limit: /etc/security/limits.conf \
+or `LimitNOFILE=` in a systemd unit, `--ulimit nofile=65536:65536` for Docker)";
+
+/// Runs every check; `files_needed` is how many descriptors the engine expects to hold.
+pub fn check(files_needed: u64) -> Result<(), Error> {
+    if let Ok(value) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        && value.trim() == "2"
+    {
+        return Err(Error::Environment(EnvironmentError {
+            check: "io_uring",
+            found: "kernel.io_uring_disabled = 2".to_string(),
+            fix: IO_URING_FIX,
+        }));
+    }
+    let memlock = getrlimit(Resource::Memlock);
+    if let Some(current) = memlock.current
+        && current < MEMLOCK_BYTES_MIN
+    {
+        return Err(Error::Environment(EnvironmentError {
+            check: "locked memory (RLIMIT_MEMLOCK)",
+            found: format!("{current} bytes"),
+            fix: MEMLOCK_FIX,
+        }));
+    }
+    let nofile = getrlimit(Resource::Nofile);
+    let current = nofile.current.unwrap_or(u64::MAX);
+    if current < files_needed {
+        let maximum = nofile.maximum;
+        let raised = Rlimit {
+            current: maximum,
+            maximum,
+        };
+        let ok = setrlimit(Resource::Nofile, raised).is_ok()
+            && maximum.is_none_or(|m| m >= files_needed);
+        if !ok {
+            return Err(Error::Environment(EnvironmentError {
+                check: "open files (RLIMIT_NOFILE)",
+                found: format!("limit {current}, hard limit {maximum:?}, need {files_needed}"),
+                fix: NOFILE_FIX,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Maps a failure to create an executor (io_uring_setup refused, typically) to an
+/// environment error that names the fix.
+pub fn executor_failed(detail: String) -> Error {
+    Error::Environment(EnvironmentError {
+        check: "io_uring executor",
+        found: detail,
+        fix: IO_URING_FIX,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_machine_passes() {
+        super::check(64).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_fix() {
+        let err = super::executor_failed("Operation not permitted".to_string());
+        let text = err.to_string();
+        assert!(
+            text.contains("seccomp") && text.contains("Operation not permitted"),
+            "{text}"
+        );
+    }
+}

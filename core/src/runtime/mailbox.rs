@@ -1,0 +1,185 @@
+//! The mailbox of a core: how requests from any thread reach the core that owns a shard.
+//!
+//! Senders push onto a lock-free queue and, only if the core is parked, wake it (a
+//! cross-thread wake through glommio's foreign-waker path, an eventfd write). A busy or
+//! spinning core picks requests up with a non-blocking poll (~0.3 µs round trip here),
+//! so a sender pays the wake-up (~45-60 µs on this VM) only when the core had gone idle.
+//!
+//! Invariant: no request is left unseen while the core parks: the core registers its
+//! waker and sets `parked`, then polls the queue once more; a sender pushes, then reads
+//! `parked` (both sequentially consistent), so either the core sees the request or the
+//! sender sees the flag and wakes it.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use crate::error::Error;
+
+#[derive(Debug, Default)]
+struct Shared {
+    parked: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+/// The sending side: cloneable, usable from any thread.
+#[derive(Debug)]
+pub struct MailboxSender<T> {
+    tx: Sender<T>,
+    shared: Arc<Shared>,
+}
+
+impl<T> Clone for MailboxSender<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The receiving side, owned by the core.
+#[derive(Debug)]
+pub struct MailboxReceiver<T> {
+    rx: Receiver<T>,
+    shared: Arc<Shared>,
+}
+
+/// A new mailbox.
+pub fn mailbox<T>() -> (MailboxSender<T>, MailboxReceiver<T>) {
+    let (tx, rx) = channel();
+    let shared = Arc::new(Shared::default());
+    (
+        MailboxSender {
+            tx,
+            shared: Arc::clone(&shared),
+        },
+        MailboxReceiver { rx, shared },
+    )
+}
+
+impl<T> MailboxSender<T> {
+    /// Queues a request and wakes the core if it is parked. Fails if the core has
+    /// stopped.
+    pub fn send(&self, item: T) -> Result<(), Error> {
+        self.tx.send(item).map_err(|_| Error::Closed)?;
+        if self.shared.parked.load(Ordering::SeqCst) {
+            let waker = self
+                .shared
+                .waker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a non-blocking poll found.
+pub enum Polled<T> {
+    /// A request.
+    Item(T),
+    /// Nothing now.
+    Empty,
+    /// Every sender is gone.
+    Closed,
+}
+
+impl<T> MailboxReceiver<T> {
+    /// Takes one request without waiting.
+    #[inline]
+    pub fn poll_now(&self) -> Polled<T> {
+        match self.rx.try_recv() {
+            Ok(item) => Polled::Item(item),
+            Err(TryRecvError::Empty) => Polled::Empty,
+            Err(TryRecvError::Disconnected) => Polled::Closed,
+        }
+    }
+
+    /// Waits (parked, no spinning) until a request arrives or every sender is gone.
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv { mailbox: self }
+    }
+}
+
+/// Future of [`MailboxReceiver::recv`]: `None` when every sender is gone.
+pub struct Recv<'a, T> {
+    mailbox: &'a MailboxReceiver<T>,
+}
+
+impl<T> Future for Recv<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mailbox = self.mailbox;
+        match mailbox.poll_now() {
+            Polled::Item(item) => return Poll::Ready(Some(item)),
+            Polled::Closed => return Poll::Ready(None),
+            Polled::Empty => {}
+        }
+        *mailbox
+            .shared
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        mailbox.shared.parked.store(true, Ordering::SeqCst);
+        match mailbox.poll_now() {
+            Polled::Item(item) => {
+                mailbox.shared.parked.store(false, Ordering::SeqCst);
+                Poll::Ready(Some(item))
+            }
+            Polled::Closed => {
+                mailbox.shared.parked.store(false, Ordering::SeqCst);
+                Poll::Ready(None)
+            }
+            Polled::Empty => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        self.mailbox.shared.parked.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_arrive_in_order_and_wake_a_parked_receiver() {
+        let (tx, rx) = mailbox::<u32>();
+        tx.send(1).unwrap();
+        assert!(matches!(rx.poll_now(), Polled::Item(1)));
+        assert!(matches!(rx.poll_now(), Polled::Empty));
+        let sender = std::thread::spawn(move || {
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+                if i % 100 == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        });
+        let mut got = Vec::new();
+        while got.len() < 1000 {
+            match futures_lite::future::block_on(rx.recv()) {
+                Some(i) => got.push(i),
+                None => break,
+            }
+        }
+        sender.join().unwrap();
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        assert!(
+            futures_lite::future::block_on(rx.recv()).is_none(),
+            "closed once senders are gone"
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! One-shot replies from a core to the thread (or task) that asked.
+//!
+//! The core fills a [`Reply`]; the caller holds the matching [`Pending`], which it can
+//! wait on in three ways: spin briefly then park the thread (blocking calls), or poll it
+//! as a `Future` from any executor (async calls).
+//!
+//! Invariants: a reply is delivered exactly once; a `Reply` dropped unfilled (the core
+//! stopped) delivers [`Error::Closed`]; no wake-up is lost: the filler stores the value
+//! then checks for a registered waiter, the waiter registers then checks for the value,
+//! both with sequentially consistent ordering, so at least one sees the other.
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+enum Waiter {
+    Thread(Thread),
+    Task(Waker),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Self::Thread(thread) => thread.unpark(),
+            Self::Task(waker) => waker.wake(),
+        }
+    }
+}
+
+struct Slot<T> {
+    ready: AtomicBool,
+    value: Mutex<Option<Result<T>>>,
+    has_waiter: AtomicBool,
+    waiter: Mutex<Option<Waiter>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The filling side, held by the core.
+pub struct Reply<T> {
+    slot: Option<Arc<Slot<T>>>,
+}
+
+/// The waiting side, held by the caller.
+pub struct Pending<T> {
+    slot: Arc<Slot<T>>,
+}
+
+/// A connected reply and pending pair.
+pub fn channel<T>() -> (Reply<T>, Pending<T>) {
+    let slot = Arc::new(Slot {
+        ready: AtomicBool::new(false),
+        value: Mutex::new(None),
+        has_waiter: AtomicBool::new(false),
+        waiter: Mutex::new(None),
+    });
+    (
+        Reply {
+            slot: Some(Arc::clone(&slot)),
+        },
+        Pending { slot },
+    )
+}
+
+impl<T> Reply<T> {
+    /// Delivers the result and wakes the waiter, if it sleeps.
+    pub fn send(mut self, value: Result<T>) {
+        if let Some(slot) = self.slot.take() {
+            deliver(&slot, value);
+        }
+    }
+}
+
+fn deliver<T>(slot: &Slot<T>, value: Result<T>) {
+    *lock(&slot.value) = Some(value);
+    slot.ready.store(true, Ordering::SeqCst);
+    if slot.has_waiter.load(Ordering::SeqCst)
+        && let Some(waiter) = lock(&slot.waiter).take()
+    {
+        waiter.wake();
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            deliver(&slot, Err(Error::Closed));
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    fn take(&self) -> Result<T> {
+        lock(&self.slot.value)
+            .take()
+            .unwrap_or(Err(Error::Internal("reply taken twice")))
+    }
+
+    /// True once the reply has arrived.
+    pub fn is_ready(&self) -> bool {
+        self.slot.ready.load(Ordering::Acquire)
+    }
+
+    /// Blocks the thread until the reply arrives: spins for up to `spin` (a core
+    /// usually answers a page-cache write in about a microsecond, far less than the
+    /// cost of parking and waking a thread), then parks.
+    pub fn wait(self, spin: Duration) -> Result<T> {
+        if !spin.is_zero() {
+            let start = Instant::now();
+            let mut rounds = 0u32;
+            while !self.is_ready() {
+                std::hint::spin_loop();
+                rounds += 1;
+                if rounds % 64 == 0 && start.elapsed() >= spin {
+                    break;
+                }
+            }
+        }
+        if !self.is_ready() {
+            *lock(&self.slot.waiter) = Some(Waiter::Thread(std::thread::current()));
+            self.slot.has_waiter.store(true, Ordering::SeqCst);
+            while !self.slot.ready.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+        }
+        self.take()
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.is_ready() {
+            return Poll::Ready(self.take());
+        }
+        *lock(&self.slot.waiter) = Some(Waiter::Task(cx.waker().clone()));
+        self.slot.has_waiter.store(true, Ordering::SeqCst);
+        if self.slot.ready.load(Ordering::SeqCst) {
+            return Poll::Ready(self.take());
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivered_before_and_after_waiting() {
+        let (reply, pending) = channel::<u32>();
+        reply.send(Ok(7));
+        assert_eq!(pending.wait(Duration::ZERO).unwrap(), 7);
+
+        for spin in [Duration::ZERO, Duration::from_micros(50)] {
+            let (reply, pending) = channel::<u32>();
+            let filler = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                reply.send(Ok(9));
+            });
+            assert_eq!(pending.wait(spin).unwrap(), 9);
+            filler.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn dropped_reply_means_closed() {
+        let (reply, pending) = channel::<u32>();
+        drop(reply);
+        assert!(matches!(pending.wait(Duration::ZERO), Err(Error::Closed)));
+    }
+
+    #[test]
+    fn works_as_a_future_from_another_thread() {
+        for _ in 0..200 {
+            let (reply, pending) = channel::<String>();
+            let filler = std::thread::spawn(move || reply.send(Ok("done".to_string())));
+            assert_eq!(futures_lite::future::block_on(pending).unwrap(), "done");
+            filler.join().unwrap();
+        }
+    }
+}

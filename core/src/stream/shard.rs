@@ -1,0 +1,190 @@
+//! The part of a shard that every thread shares: its reader, counters, read limits,
+//! state, and the notification that wakes subscribers when new records commit.
+//!
+//! Invariants: only the owning core changes the log; other threads read through the
+//! `LogReader` and the atomics here. `Notify::notify` is called by the core after the
+//! records it announces are published, so a woken subscriber always finds them.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Waker;
+use std::thread::Thread;
+
+use super::catalog::ShardState;
+use super::metrics::ShardCounters;
+use super::throttle::ReadLimiter;
+use crate::log::LogReader;
+
+/// Something waiting for new records.
+#[derive(Debug)]
+pub enum NotifyWaiter {
+    /// A parked thread.
+    Thread(Thread),
+    /// A task of some executor.
+    Task(Waker),
+}
+
+/// A version counter plus the waiters to wake when it moves.
+#[derive(Debug, Default)]
+pub struct Notify {
+    version: AtomicU64,
+    has_waiters: AtomicBool,
+    waiters: Mutex<Vec<NotifyWaiter>>,
+}
+
+impl Notify {
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    /// Registers a waiter. The caller must re-check its condition (or the version)
+    /// afterwards, before sleeping.
+    pub fn register(&self, waiter: NotifyWaiter) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(waiter);
+        self.has_waiters.store(true, Ordering::SeqCst);
+    }
+
+    /// Moves the version and wakes everyone registered (cheap when nobody is).
+    pub fn notify(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+        if self.has_waiters.load(Ordering::SeqCst) {
+            let waiters = {
+                let mut list = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+                self.has_waiters.store(false, Ordering::SeqCst);
+                std::mem::take(&mut *list)
+            };
+            for waiter in waiters {
+                match waiter {
+                    NotifyWaiter::Thread(t) => t.unpark(),
+                    NotifyWaiter::Task(w) => w.wake(),
+                }
+            }
+        }
+    }
+}
+
+/// A shard as all threads see it.
+#[derive(Debug)]
+pub struct ShardShared {
+    /// The stream's numeric id.
+    pub stream_id: u64,
+    /// The stream's name.
+    pub stream_name: Arc<str>,
+    /// The shard's index.
+    pub index: u32,
+    /// The shard id (`shardId-...`).
+    pub shard_id: String,
+    /// The core that owns it.
+    pub core: usize,
+    /// Reads without going through the core.
+    pub reader: LogReader,
+    /// Metrics.
+    pub counters: ShardCounters,
+    /// Read limits, shared by reader threads.
+    pub read_limiter: Mutex<ReadLimiter>,
+    /// Woken when records commit.
+    pub notify: Notify,
+    /// The stream's retention, ms (shared by all its shards).
+    pub retention_ms: Arc<AtomicU64>,
+    state: AtomicU8,
+    ending_seq: OnceLock<u128>,
+}
+
+impl ShardShared {
+    /// A shared shard record.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        stream_id: u64,
+        stream_name: Arc<str>,
+        index: u32,
+        core: usize,
+        reader: LogReader,
+        read_limiter: ReadLimiter,
+        retention_ms: Arc<AtomicU64>,
+        state: ShardState,
+        ending_seq: Option<u128>,
+    ) -> Self {
+        let ending = OnceLock::new();
+        if let Some(seq) = ending_seq {
+            let _ = ending.set(seq);
+        }
+        Self {
+            stream_id,
+            stream_name,
+            index,
+            shard_id: super::names::shard_id(index),
+            core,
+            reader,
+            counters: ShardCounters::default(),
+            read_limiter: Mutex::new(read_limiter),
+            notify: Notify::default(),
+            retention_ms,
+            state: AtomicU8::new(state_code(state)),
+            ending_seq: ending,
+        }
+    }
+
+    /// Open, closed or expired.
+    pub fn state(&self) -> ShardState {
+        match self.state.load(Ordering::Acquire) {
+            0 => ShardState::Open,
+            1 => ShardState::Closed,
+            _ => ShardState::Expired,
+        }
+    }
+
+    /// Marks the shard closed at `ending_seq` (its last record, or its start if empty).
+    pub fn close(&self, ending_seq: u128) {
+        let _ = self.ending_seq.set(ending_seq);
+        self.state
+            .store(state_code(ShardState::Closed), Ordering::Release);
+        self.notify.notify();
+    }
+
+    /// Marks the shard expired.
+    pub fn expire(&self) {
+        self.state
+            .store(state_code(ShardState::Expired), Ordering::Release);
+        self.notify.notify();
+    }
+
+    /// The last sequence number of a closed shard.
+    pub fn ending_seq(&self) -> Option<u128> {
+        self.ending_seq.get().copied()
+    }
+}
+
+fn state_code(state: ShardState) -> u8 {
+    match state {
+        ShardState::Open => 0,
+        ShardState::Closed => 1,
+        ShardState::Expired => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_wakes_registered_threads() {
+        let notify = Arc::new(Notify::default());
+        let v0 = notify.version();
+        let n = Arc::clone(&notify);
+        let waiter = std::thread::spawn(move || {
+            n.register(NotifyWaiter::Thread(std::thread::current()));
+            while n.version() == v0 {
+                std::thread::park();
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        notify.notify();
+        waiter.join().unwrap();
+        assert_eq!(notify.version(), v0 + 1);
+    }
+}
