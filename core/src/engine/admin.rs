@@ -238,6 +238,7 @@ impl Engine {
             status: StreamStatus::Active,
             created_ms: now_ms,
             retention_hours: self.inner.config.retention_hours_default,
+            retention_floor_ms: 0,
             next_shard_index: shard_count,
             tags: BTreeMap::new(),
             shards,
@@ -488,6 +489,7 @@ impl Engine {
             };
             return Err(InvalidArgument::RetentionHours { given: hours, rule }.into());
         }
+        let now_ms = self.inner.config.clock.now_ms();
         let record = self.update_record(name, |record| {
             if raise && hours < record.retention_hours {
                 return Err(InvalidArgument::RetentionHours {
@@ -503,11 +505,22 @@ impl Engine {
                 }
                 .into());
             }
+            if raise && hours > record.retention_hours {
+                // What is past the old period now stays past: raising never brings
+                // expired records back (their segments may not be reclaimed yet).
+                let old_cutoff =
+                    now_ms.saturating_sub(u64::from(record.retention_hours) * 3_600_000);
+                record.retention_floor_ms = record.retention_floor_ms.max(old_cutoff);
+            }
             record.retention_hours = hours;
             Ok(())
         })?;
         if let Ok(runtime) = self.stream(name) {
-            runtime.retention_ms.store(
+            runtime
+                .retention
+                .floor_ms
+                .store(record.retention_floor_ms, Ordering::Release);
+            runtime.retention.period_ms.store(
                 u64::from(record.retention_hours) * 3_600_000,
                 Ordering::Release,
             );

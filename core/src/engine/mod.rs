@@ -27,7 +27,7 @@ mod write;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ use crate::runtime::mailbox::MailboxSender;
 use crate::runtime::{Runtime, envcheck, reply};
 use crate::stream::catalog::{self, CatalogData, ShardState, StreamRecord};
 use crate::stream::hashkey::Routing;
-use crate::stream::shard::ShardShared;
+use crate::stream::shard::{Retention, ShardShared};
 
 /// Hours in the longest retention period (Kinesis: 8,760 = 365 days).
 pub const RETENTION_HOURS_MAX: u32 = 8760;
@@ -187,7 +187,7 @@ pub(crate) struct StreamRuntime {
     pub name: Arc<str>,
     pub routing: ArcSwap<Routing>,
     pub shards: ArcSwap<BTreeMap<u32, Arc<ShardShared>>>,
-    pub retention_ms: Arc<AtomicU64>,
+    pub retention: Arc<Retention>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -386,8 +386,9 @@ impl Engine {
     /// Opens a stream's live shards on their cores and builds its runtime record.
     pub(crate) fn start_stream(&self, record: &StreamRecord) -> Result<Arc<StreamRuntime>> {
         let name: Arc<str> = Arc::from(record.name.as_str());
-        let retention_ms = Arc::new(AtomicU64::new(
+        let retention = Arc::new(Retention::new(
             u64::from(record.retention_hours) * 3_600_000,
+            record.retention_floor_ms,
         ));
         let specs: Vec<(usize, ShardSpec)> = record
             .shards
@@ -404,7 +405,7 @@ impl Engine {
                         dir: shard_dir(&self.inner.config.data_dir, record.id, s.index),
                         state: s.state,
                         ending_seq: s.ending_seq,
-                        retention_ms: Arc::clone(&retention_ms),
+                        retention: Arc::clone(&retention),
                     },
                 )
             })
@@ -422,7 +423,7 @@ impl Engine {
             name,
             routing: ArcSwap::from_pointee(routing),
             shards: ArcSwap::from_pointee(shards.into_iter().map(|s| (s.index, s)).collect()),
-            retention_ms,
+            retention,
         }))
     }
 

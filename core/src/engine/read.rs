@@ -8,7 +8,6 @@
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use super::{Engine, StreamRuntime, lock};
 use crate::error::{Error, InvalidArgument, Result, Throttle, Validation};
@@ -65,8 +64,7 @@ impl Engine {
     /// deleted segments and records older than the retention period.
     pub(crate) fn readable_start(shard: &ShardShared, now_ms: u64) -> u128 {
         let reader = &shard.reader;
-        let retention = shard.retention_ms.load(Ordering::Acquire);
-        let cutoff = now_ms.saturating_sub(retention);
+        let cutoff = shard.retention.cutoff_ms(now_ms);
         let start = reader.start_seq().unwrap_or(0);
         let unexpired = match reader.seek_timestamp(cutoff) {
             Some(seq) => seq,

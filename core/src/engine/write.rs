@@ -197,7 +197,7 @@ impl Engine {
         partition_key: &str,
         data: &[u8],
         options: PutOptions<'_>,
-    ) -> impl std::future::Future<Output = Result<PutRecordOutput>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<PutRecordOutput>> + Send + 'static + use<> {
         let prepared = self.prepare_put(stream, partition_key, data, &options);
         let engine = self.clone();
         async move {

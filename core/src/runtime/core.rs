@@ -27,7 +27,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use glommio::io::{BufferedFile, Directory};
@@ -41,7 +40,7 @@ use crate::io::Storage;
 use crate::log::{Log, LogConfig, RetentionPolicy, ShardIdentity, SyncPlan, WriteVia};
 use crate::stream::catalog::ShardState;
 use crate::stream::sequence::SeqParts;
-use crate::stream::shard::ShardShared;
+use crate::stream::shard::{Retention, ShardShared};
 use crate::stream::throttle::{Limits, ReadLimiter, WriteLimiter};
 
 /// A shard's address: (stream id, shard index).
@@ -91,8 +90,8 @@ pub struct ShardSpec {
     pub state: ShardState,
     /// Its ending sequence number, if closed.
     pub ending_seq: Option<u128>,
-    /// The stream's retention, ms.
-    pub retention_ms: Arc<AtomicU64>,
+    /// The stream's retention.
+    pub retention: Arc<Retention>,
 }
 
 /// One record to put.
@@ -321,7 +320,7 @@ impl CoreState {
                 ctx.index,
                 reader,
                 ReadLimiter::new(&ctx.limits, now_ns),
-                Arc::clone(&spec.retention_ms),
+                Arc::clone(&spec.retention),
                 spec.state,
                 spec.ending_seq,
             ));
@@ -424,8 +423,10 @@ impl CoreState {
         let now_ms = self.ctx.clock.now_ms();
         let mut report = MaintenanceReport::default();
         for shard in self.shards.values_mut() {
+            // A segment goes once its newest record is older than the cutoff.
+            let cutoff = shard.shared.retention.cutoff_ms(now_ms);
             let policy = RetentionPolicy {
-                max_age_ms: Some(shard.shared.retention_ms.load(Ordering::Relaxed)),
+                max_age_ms: Some(now_ms.saturating_sub(cutoff)),
                 max_total_bytes: None,
             };
             if let Ok(r) = shard.log.enforce_retention(now_ms, &policy) {

@@ -156,6 +156,9 @@ pub struct StreamRecord {
     pub created_ms: u64,
     /// Retention period in hours.
     pub retention_hours: u32,
+    /// Records that arrived before this time (ms since the epoch) stay unreadable even
+    /// if retention is raised (set when it is: raising never brings expired data back).
+    pub retention_floor_ms: u64,
     /// The index the next new shard gets.
     pub next_shard_index: u32,
     /// Tags, by key.
@@ -359,6 +362,7 @@ pub fn encode(data: &CatalogData) -> Vec<u8> {
         w.u8(s.status.code());
         w.u64(s.created_ms);
         w.u32(s.retention_hours);
+        w.u64(s.retention_floor_ms);
         w.u32(s.next_shard_index);
         w.u32(s.tags.len() as u32);
         for (k, v) in &s.tags {
@@ -440,6 +444,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
             })?;
         let created_ms = r.u64("stream.created_ms")?;
         let retention_hours = r.u32("stream.retention_hours")?;
+        let retention_floor_ms = r.u64("stream.retention_floor_ms")?;
         let next_shard_index = r.u32("stream.next_shard_index")?;
         let tag_count = r.count("stream.tag_count", TAGS_PER_STREAM_MAX)?;
         let mut tags = BTreeMap::new();
@@ -494,6 +499,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
             status,
             created_ms,
             retention_hours,
+            retention_floor_ms,
             next_shard_index,
             tags,
             shards,
@@ -548,6 +554,7 @@ mod tests {
                 status: StreamStatus::Updating,
                 created_ms: 1_700_000_000_000,
                 retention_hours: 48,
+                retention_floor_ms: 1_700_000_000_001,
                 next_shard_index: 3,
                 tags,
                 shards: vec![

@@ -68,6 +68,33 @@ impl Notify {
     }
 }
 
+/// A stream's retention, shared by its shards.
+#[derive(Debug, Default)]
+pub struct Retention {
+    /// The retention period, ms.
+    pub period_ms: AtomicU64,
+    /// Records that arrived before this time (ms) stay hidden even if the period is
+    /// raised later: raising retention never brings expired data back.
+    pub floor_ms: AtomicU64,
+}
+
+impl Retention {
+    /// A retention of `period_ms` with a floor.
+    pub fn new(period_ms: u64, floor_ms: u64) -> Self {
+        Self {
+            period_ms: AtomicU64::new(period_ms),
+            floor_ms: AtomicU64::new(floor_ms),
+        }
+    }
+
+    /// The oldest arrival time still readable at `now_ms`.
+    pub fn cutoff_ms(&self, now_ms: u64) -> u64 {
+        now_ms
+            .saturating_sub(self.period_ms.load(Ordering::Acquire))
+            .max(self.floor_ms.load(Ordering::Acquire))
+    }
+}
+
 /// A shard as all threads see it.
 #[derive(Debug)]
 pub struct ShardShared {
@@ -89,8 +116,8 @@ pub struct ShardShared {
     pub read_limiter: Mutex<ReadLimiter>,
     /// Woken when records commit.
     pub notify: Notify,
-    /// The stream's retention, ms (shared by all its shards).
-    pub retention_ms: Arc<AtomicU64>,
+    /// The stream's retention (shared by all its shards).
+    pub retention: Arc<Retention>,
     state: AtomicU8,
     ending_seq: OnceLock<u128>,
 }
@@ -105,7 +132,7 @@ impl ShardShared {
         core: usize,
         reader: LogReader,
         read_limiter: ReadLimiter,
-        retention_ms: Arc<AtomicU64>,
+        retention: Arc<Retention>,
         state: ShardState,
         ending_seq: Option<u128>,
     ) -> Self {
@@ -123,7 +150,7 @@ impl ShardShared {
             counters: ShardCounters::default(),
             read_limiter: Mutex::new(read_limiter),
             notify: Notify::default(),
-            retention_ms,
+            retention,
             state: AtomicU8::new(state_code(state)),
             ending_seq: ending,
         }

@@ -85,3 +85,33 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// An engine configuration for tests: two cores, short spins, the given clock.
+pub fn engine_config(dir: &Path, clock: Option<Arc<dyn tidelog::Clock>>) -> tidelog::EngineConfig {
+    let mut config = tidelog::EngineConfig::new(dir);
+    config.cores = Some(2.min(tidelog::runtime::allowed_cpus().len()));
+    config.core_spin = std::time::Duration::from_micros(20);
+    config.reply_spin = std::time::Duration::from_micros(20);
+    config.subscriber_spin = std::time::Duration::from_micros(20);
+    if let Some(clock) = clock {
+        config.clock = clock;
+    }
+    config
+}
+
+/// Reads every record of a shard from the trim horizon: (seq, data).
+pub fn read_shard(engine: &tidelog::Engine, stream: &str, shard_id: &str) -> Vec<(u128, Vec<u8>)> {
+    let mut iterator = engine
+        .get_shard_iterator(stream, shard_id, tidelog::StartingPosition::TrimHorizon)
+        .expect("iterator");
+    let mut out = Vec::new();
+    loop {
+        let got = engine.get_records(&iterator, None).expect("get_records");
+        let empty = got.records.is_empty();
+        out.extend(got.records.iter().map(|r| (r.seq, r.data.to_vec())));
+        match got.next_shard_iterator {
+            Some(next) if !empty => iterator = next,
+            _ => return out,
+        }
+    }
+}

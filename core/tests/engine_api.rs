@@ -1,0 +1,739 @@
+//! Every engine operation, and each of its error cases.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use tidelog::engine::ShardFilter;
+use tidelog::error::{InvalidArgument, Validation};
+use tidelog::stream::catalog::{ShardState, StreamStatus};
+use tidelog::stream::hashkey::{HashRange, hash_key};
+use tidelog::{Engine, Error, ErrorKind, PutOptions, PutRecordsEntry, StartingPosition};
+
+/// An engine without rate limits (the limits have their own tests).
+fn engine() -> (tempfile::TempDir, Engine) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = engine_config(tmp.path(), None);
+    config.limits = tidelog::Limits::unlimited();
+    let engine = Engine::open(config).unwrap();
+    (tmp, engine)
+}
+
+#[test]
+fn create_list_describe_delete() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("b-stream", 3).unwrap();
+    engine.create_stream("a-stream", 1).unwrap();
+    let list = engine.list_streams(None, None).unwrap();
+    assert_eq!(list.names, vec!["a-stream", "b-stream"]);
+    assert!(!list.has_more);
+    let page = engine.list_streams(Some(1), None).unwrap();
+    assert_eq!(
+        (page.names.clone(), page.has_more),
+        (vec!["a-stream".to_string()], true)
+    );
+    let next = engine.list_streams(Some(1), Some("a-stream")).unwrap();
+    assert_eq!(
+        (next.names, next.has_more),
+        (vec!["b-stream".to_string()], false)
+    );
+
+    let d = engine.describe_stream("b-stream").unwrap();
+    assert_eq!(d.name, "b-stream");
+    assert_eq!(d.status, StreamStatus::Active);
+    assert_eq!(d.retention_hours, 24);
+    assert_eq!(d.shards.len(), 3);
+    let ids: Vec<&str> = d.shards.iter().map(|s| s.shard_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "shardId-000000000000",
+            "shardId-000000000001",
+            "shardId-000000000002"
+        ]
+    );
+    assert_eq!(d.shards[0].hash_range.start, 0);
+    assert_eq!(d.shards[2].hash_range.end, u128::MAX);
+    for w in d.shards.windows(2) {
+        assert_eq!(
+            w[0].hash_range.end + 1,
+            w[1].hash_range.start,
+            "contiguous ranges"
+        );
+    }
+    assert!(
+        d.shards
+            .iter()
+            .all(|s| s.state == ShardState::Open && s.parent_shard_id.is_none())
+    );
+    let cores: std::collections::BTreeSet<u16> = d.shards.iter().map(|s| s.core).collect();
+    assert_eq!(cores.len(), engine.cores().min(3), "spread over the cores");
+
+    let summary = engine.describe_stream_summary("b-stream").unwrap();
+    assert_eq!((summary.open_shard_count, summary.consumer_count), (3, 0));
+    assert_eq!(
+        engine
+            .list_shards("b-stream", ShardFilter::All)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        engine
+            .list_shards("b-stream", ShardFilter::AfterShardId(0))
+            .unwrap()
+            .len(),
+        2
+    );
+
+    engine.delete_stream("b-stream").unwrap();
+    assert_eq!(
+        engine.list_streams(None, None).unwrap().names,
+        vec!["a-stream"]
+    );
+    assert!(matches!(
+        engine.describe_stream("b-stream"),
+        Err(Error::StreamNotFound { .. })
+    ));
+    // The name can be used again, for a new stream.
+    engine.create_stream("b-stream", 1).unwrap();
+    assert!(engine.describe_stream("b-stream").unwrap().stream_id != d.stream_id);
+}
+
+#[test]
+fn stream_errors() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let err = engine.create_stream("s", 1).unwrap_err();
+    assert!(matches!(err, Error::StreamExists { .. }));
+    assert_eq!(err.kind(), ErrorKind::ResourceInUse);
+    assert_eq!(err.kinesis_name(), "ResourceInUseException");
+    for bad in [
+        "",
+        "a/b",
+        "..",
+        ".",
+        "a b",
+        "ünïcode",
+        &"x".repeat(129),
+        "nul\0byte",
+    ] {
+        let err = engine.create_stream(bad, 1).unwrap_err();
+        assert!(
+            matches!(err, Error::Validation(Validation::StreamName(_))),
+            "{bad:?}: {err}"
+        );
+        assert_eq!(err.kinesis_name(), "ValidationException");
+        assert!(matches!(
+            engine.describe_stream(bad),
+            Err(Error::Validation(_))
+        ));
+        assert!(matches!(
+            engine.delete_stream(bad),
+            Err(Error::Validation(_))
+        ));
+    }
+    assert!(matches!(
+        engine.create_stream("z", 0),
+        Err(Error::Validation(Validation::ShardCount { given: 0, .. }))
+    ));
+    assert!(matches!(
+        engine.create_stream("z", 10_001),
+        Err(Error::Validation(Validation::ShardCount { .. }))
+    ));
+    let err = engine.describe_stream("missing").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ResourceNotFound);
+    assert_eq!(err.kinesis_name(), "ResourceNotFoundException");
+    assert!(matches!(
+        engine.delete_stream("missing"),
+        Err(Error::StreamNotFound { .. })
+    ));
+    assert!(matches!(
+        engine.list_streams(Some(0), None),
+        Err(Error::Validation(_))
+    ));
+    // Nothing above created a stream or a directory.
+    assert_eq!(engine.list_streams(None, None).unwrap().names, vec!["s"]);
+}
+
+#[test]
+fn shard_limit_is_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = engine_config(tmp.path(), None);
+    config.max_shards = 5;
+    let engine = Engine::open(config).unwrap();
+    engine.create_stream("a", 3).unwrap();
+    let err = engine.create_stream("b", 3).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                requested: 6,
+                limit: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.kinesis_name(), "LimitExceededException");
+    engine.create_stream("b", 2).unwrap();
+    assert_eq!(engine.list_streams(None, None).unwrap().names.len(), 2);
+}
+
+#[test]
+fn put_record_routes_by_md5_and_explicit_hash_key() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 4).unwrap();
+    let shards = engine.describe_stream("s").unwrap().shards;
+    for key in ["a", "b", "customer-42", "🌊", &"k".repeat(256)] {
+        let out = engine
+            .put_record("s", key, b"x", PutOptions::default())
+            .unwrap();
+        let h = hash_key(key);
+        let owner = shards
+            .iter()
+            .find(|s| s.hash_range.start <= h && h <= s.hash_range.end)
+            .unwrap();
+        assert_eq!(out.shard_id, owner.shard_id, "key {key:?}");
+    }
+    let last = engine
+        .put_record(
+            "s",
+            "any",
+            b"x",
+            PutOptions {
+                explicit_hash_key: Some(&u128::MAX.to_string()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(last.shard_id, "shardId-000000000003");
+    let first = engine
+        .put_record(
+            "s",
+            "any",
+            b"x",
+            PutOptions {
+                explicit_hash_key: Some("0"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(first.shard_id, "shardId-000000000000");
+}
+
+#[test]
+fn put_errors_change_nothing() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let put = |key: &str, data: &[u8], options: PutOptions<'_>| {
+        engine.put_record("s", key, data, options)
+    };
+    assert!(matches!(
+        put("", b"x", PutOptions::default()),
+        Err(Error::Validation(Validation::PartitionKey(_)))
+    ));
+    assert!(matches!(
+        put(&"k".repeat(257), b"x", PutOptions::default()),
+        Err(Error::Validation(Validation::PartitionKey(_)))
+    ));
+    let big = vec![0u8; 1 << 20];
+    assert!(matches!(
+        put("k", &big, PutOptions::default()),
+        Err(Error::Validation(Validation::RecordTooLarge { .. }))
+    ));
+    assert!(
+        put("k", &big[..(1 << 20) - 1], PutOptions::default()).is_ok(),
+        "data + key = 1 MiB exactly"
+    );
+    for bad in ["-1", "abc", "340282366920938463463374607431768211456", ""] {
+        let err = put(
+            "k",
+            b"x",
+            PutOptions {
+                explicit_hash_key: Some(bad),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Validation(Validation::ExplicitHashKey(_))),
+            "{bad:?}"
+        );
+    }
+    let err = put(
+        "k",
+        b"x",
+        PutOptions {
+            sequence_number_for_ordering: Some("12x"),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Validation(Validation::SequenceNumber(_))
+    ));
+    assert!(matches!(
+        engine.put_record("nope", "k", b"x", PutOptions::default()),
+        Err(Error::StreamNotFound { .. })
+    ));
+    assert!(matches!(
+        engine.put_record("a/b", "k", b"x", PutOptions::default()),
+        Err(Error::StreamNotFound { .. } | Error::Validation(_))
+    ));
+    // Only the one valid record is there.
+    assert_eq!(read_shard(&engine, "s", "shardId-000000000000").len(), 1);
+}
+
+#[test]
+fn sequence_number_for_ordering() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let a = engine
+        .put_record("s", "k", b"a", PutOptions::default())
+        .unwrap();
+    // Far ahead in this shard's counter space: the next record must be above it.
+    let ahead = a.sequence_number + 1000;
+    let b = engine
+        .put_record(
+            "s",
+            "k",
+            b"b",
+            PutOptions {
+                sequence_number_for_ordering: Some(&ahead.to_string()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert!(b.sequence_number > ahead);
+    let c = engine
+        .put_record("s", "k", b"c", PutOptions::default())
+        .unwrap();
+    assert!(c.sequence_number > b.sequence_number);
+    // A number from a later epoch or another shard cannot be followed.
+    let foreign = (u128::from(u32::MAX) << 96).to_string();
+    let err = engine
+        .put_record(
+            "s",
+            "k",
+            b"d",
+            PutOptions {
+                sequence_number_for_ordering: Some(&foreign),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidArgument(InvalidArgument::SequenceForOrdering { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(read_shard(&engine, "s", "shardId-000000000000").len(), 3);
+}
+
+#[test]
+fn put_records_per_entry_results() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 3).unwrap();
+    let keys: Vec<String> = (0..500).map(|i| format!("key-{i}")).collect();
+    let entries: Vec<PutRecordsEntry<'_>> = keys
+        .iter()
+        .map(|k| PutRecordsEntry {
+            partition_key: k,
+            data: k.as_bytes(),
+            explicit_hash_key: None,
+        })
+        .collect();
+    let out = engine.put_records("s", &entries, None).unwrap();
+    assert_eq!(out.failed_record_count, 0);
+    assert_eq!(out.records.len(), 500);
+    // Per shard, entries were appended in the order given.
+    let mut per_shard: BTreeMap<String, Vec<(u128, usize)>> = BTreeMap::new();
+    for (i, r) in out.records.iter().enumerate() {
+        let r = r.as_ref().unwrap();
+        per_shard
+            .entry(r.shard_id.clone())
+            .or_default()
+            .push((r.sequence_number, i));
+    }
+    assert_eq!(per_shard.len(), 3);
+    for list in per_shard.values() {
+        assert!(list.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1));
+    }
+    let total: usize = per_shard
+        .keys()
+        .map(|s| read_shard(&engine, "s", s).len())
+        .sum();
+    assert_eq!(total, 500);
+
+    // Request-level limits.
+    let too_many: Vec<PutRecordsEntry<'_>> = (0..501).map(|_| entries[0]).collect();
+    assert!(matches!(
+        engine.put_records("s", &too_many, None),
+        Err(Error::Validation(Validation::PutRecordsEntries {
+            given: 501,
+            max: 500
+        }))
+    ));
+    assert!(matches!(
+        engine.put_records("s", &[], None),
+        Err(Error::Validation(Validation::PutRecordsEntries {
+            given: 0,
+            ..
+        }))
+    ));
+    let blob = vec![1u8; 1 << 20];
+    let six_mib: Vec<PutRecordsEntry<'_>> = (0..6)
+        .map(|_| PutRecordsEntry {
+            partition_key: "k",
+            data: &blob[..(1 << 20) - 1],
+            explicit_hash_key: None,
+        })
+        .collect();
+    assert!(matches!(
+        engine.put_records("s", &six_mib, None),
+        Err(Error::Validation(Validation::PutRecordsBytes { .. }))
+    ));
+    let bad_key = [
+        entries[0],
+        PutRecordsEntry {
+            partition_key: "",
+            data: b"x",
+            explicit_hash_key: None,
+        },
+    ];
+    assert!(
+        matches!(
+            engine.put_records("s", &bad_key, None),
+            Err(Error::Validation(_))
+        ),
+        "a malformed entry fails the request"
+    );
+    let total_after: usize = per_shard
+        .keys()
+        .map(|s| read_shard(&engine, "s", s).len())
+        .sum();
+    assert_eq!(total_after, 500, "refused requests wrote nothing");
+}
+
+#[test]
+fn iterators_of_all_five_types() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let shard = "shardId-000000000000";
+    let latest_before = engine
+        .get_shard_iterator("s", shard, StartingPosition::Latest)
+        .unwrap();
+    let mut seqs = Vec::new();
+    for i in 0..10u8 {
+        seqs.push(
+            engine
+                .put_record("s", "k", &[i], PutOptions::default())
+                .unwrap()
+                .sequence_number,
+        );
+    }
+    let data = |it: &str| -> Vec<u8> {
+        engine
+            .get_records(it, None)
+            .unwrap()
+            .records
+            .iter()
+            .map(|r| r.data[0])
+            .collect()
+    };
+    assert_eq!(
+        data(&latest_before),
+        (0..10).collect::<Vec<u8>>(),
+        "LATEST taken before the puts sees them"
+    );
+    let latest_after = engine
+        .get_shard_iterator("s", shard, StartingPosition::Latest)
+        .unwrap();
+    assert!(data(&latest_after).is_empty());
+    assert_eq!(
+        data(
+            &engine
+                .get_shard_iterator("s", shard, StartingPosition::TrimHorizon)
+                .unwrap()
+        )
+        .len(),
+        10
+    );
+    assert_eq!(
+        data(
+            &engine
+                .get_shard_iterator("s", shard, StartingPosition::AtSequenceNumber(seqs[4]))
+                .unwrap()
+        )[0],
+        4
+    );
+    assert_eq!(
+        data(
+            &engine
+                .get_shard_iterator("s", shard, StartingPosition::AfterSequenceNumber(seqs[4]))
+                .unwrap()
+        )[0],
+        5
+    );
+    let ts = engine
+        .get_records(
+            &engine
+                .get_shard_iterator("s", shard, StartingPosition::TrimHorizon)
+                .unwrap(),
+            None,
+        )
+        .unwrap()
+        .records
+        .get(7)
+        .unwrap()
+        .timestamp_ms;
+    let at_ts = data(
+        &engine
+            .get_shard_iterator("s", shard, StartingPosition::AtTimestamp(ts))
+            .unwrap(),
+    );
+    assert!(!at_ts.is_empty() && at_ts[0] <= 7 && *at_ts.last().unwrap() == 9);
+    assert!(
+        data(
+            &engine
+                .get_shard_iterator("s", shard, StartingPosition::AtTimestamp(u64::MAX))
+                .unwrap()
+        )
+        .is_empty()
+    );
+
+    // Limits, next iterators and MillisBehindLatest.
+    let it = engine
+        .get_shard_iterator("s", shard, StartingPosition::TrimHorizon)
+        .unwrap();
+    let page = engine.get_records(&it, Some(3)).unwrap();
+    assert_eq!(page.records.len(), 3);
+    let rest = engine
+        .get_records(page.next_shard_iterator.as_deref().unwrap(), None)
+        .unwrap();
+    assert_eq!(rest.records.len(), 7);
+    assert_eq!(rest.millis_behind_latest, 0);
+    assert!(rest.child_shards.is_empty());
+
+    // Errors.
+    let bad_shard = engine
+        .get_shard_iterator("s", "shardId-000000000009", StartingPosition::Latest)
+        .unwrap_err();
+    assert!(matches!(bad_shard, Error::ShardNotFound { .. }));
+    assert!(matches!(
+        engine.get_shard_iterator("s", "shard-0", StartingPosition::Latest),
+        Err(Error::Validation(Validation::ShardId(_)))
+    ));
+    assert!(matches!(
+        engine.get_shard_iterator("nope", shard, StartingPosition::Latest),
+        Err(Error::StreamNotFound { .. })
+    ));
+    let foreign_seq = seqs[0] + (1u128 << 64); // another shard index
+    assert!(matches!(
+        engine.get_shard_iterator("s", shard, StartingPosition::AtSequenceNumber(foreign_seq)),
+        Err(Error::InvalidArgument(
+            InvalidArgument::SequenceNotInShard { .. }
+        ))
+    ));
+    assert!(matches!(
+        engine.get_records(&it, Some(0)),
+        Err(Error::Validation(Validation::ReadLimit { .. }))
+    ));
+    assert!(matches!(
+        engine.get_records(&it, Some(10_001)),
+        Err(Error::Validation(Validation::ReadLimit { .. }))
+    ));
+    let mut forged = it.clone().into_bytes();
+    forged[20] = if forged[20] == b'a' { b'b' } else { b'a' };
+    let err = engine
+        .get_records(std::str::from_utf8(&forged).unwrap(), None)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument(InvalidArgument::Iterator(_))),
+        "{err}"
+    );
+    assert_eq!(err.kinesis_name(), "InvalidArgumentException");
+    assert!(matches!(
+        engine.get_records("not a token", None),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[test]
+fn iterators_of_another_data_directory_are_refused() {
+    let (_a_tmp, a) = engine();
+    let (_b_tmp, b) = engine();
+    a.create_stream("s", 1).unwrap();
+    b.create_stream("s", 1).unwrap();
+    let it = a
+        .get_shard_iterator("s", "shardId-000000000000", StartingPosition::TrimHorizon)
+        .unwrap();
+    assert!(matches!(
+        b.get_records(&it, None),
+        Err(Error::InvalidArgument(InvalidArgument::Iterator(_)))
+    ));
+}
+
+#[test]
+fn tags() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let tags: BTreeMap<String, String> = [("team", "data"), ("env", "")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    engine.add_tags_to_stream("s", &tags).unwrap();
+    assert_eq!(engine.list_tags_for_stream("s").unwrap(), tags);
+    assert_eq!(engine.describe_stream("s").unwrap().tags, tags);
+    engine
+        .remove_tags_from_stream("s", &["env".to_string(), "absent".to_string()])
+        .unwrap();
+    assert_eq!(engine.list_tags_for_stream("s").unwrap().len(), 1);
+    let fifty: BTreeMap<String, String> = (0..50)
+        .map(|i| (format!("k{i}"), "v".to_string()))
+        .collect();
+    let err = engine.add_tags_to_stream("s", &fifty).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                requested: 51,
+                limit: 50,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let bad: BTreeMap<String, String> = [(String::new(), "v".to_string())].into_iter().collect();
+    assert!(matches!(
+        engine.add_tags_to_stream("s", &bad),
+        Err(Error::Validation(Validation::Tag { .. }))
+    ));
+    let long: BTreeMap<String, String> = [("k".to_string(), "v".repeat(257))].into_iter().collect();
+    assert!(matches!(
+        engine.add_tags_to_stream("s", &long),
+        Err(Error::Validation(Validation::Tag { .. }))
+    ));
+    assert_eq!(
+        engine.list_tags_for_stream("s").unwrap().len(),
+        1,
+        "refused calls changed nothing"
+    );
+    assert!(matches!(
+        engine.list_tags_for_stream("nope"),
+        Err(Error::StreamNotFound { .. })
+    ));
+}
+
+#[test]
+fn retention_changes() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    engine.increase_stream_retention_period("s", 48).unwrap();
+    assert_eq!(engine.describe_stream("s").unwrap().retention_hours, 48);
+    assert!(matches!(
+        engine.increase_stream_retention_period("s", 30),
+        Err(Error::InvalidArgument(
+            InvalidArgument::RetentionHours { .. }
+        ))
+    ));
+    assert!(matches!(
+        engine.increase_stream_retention_period("s", 8761),
+        Err(Error::InvalidArgument(
+            InvalidArgument::RetentionHours { .. }
+        ))
+    ));
+    engine.increase_stream_retention_period("s", 8760).unwrap();
+    engine.decrease_stream_retention_period("s", 24).unwrap();
+    assert!(matches!(
+        engine.decrease_stream_retention_period("s", 23),
+        Err(Error::InvalidArgument(
+            InvalidArgument::RetentionHours { .. }
+        ))
+    ));
+    assert!(matches!(
+        engine.decrease_stream_retention_period("s", 100),
+        Err(Error::InvalidArgument(
+            InvalidArgument::RetentionHours { .. }
+        ))
+    ));
+    assert_eq!(engine.describe_stream("s").unwrap().retention_hours, 24);
+}
+
+#[test]
+fn metrics_snapshot_and_openmetrics() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 2).unwrap();
+    for i in 0..10 {
+        engine
+            .put_record("s", &format!("k{i}"), b"0123456789", PutOptions::default())
+            .unwrap();
+    }
+    let shards: Vec<String> = engine
+        .describe_stream("s")
+        .unwrap()
+        .shards
+        .iter()
+        .map(|s| s.shard_id.clone())
+        .collect();
+    for shard in &shards {
+        read_shard(&engine, "s", shard);
+    }
+    let total = engine.stream_metrics_total("s").unwrap();
+    assert_eq!(total.incoming_records, 10);
+    assert_eq!(total.incoming_bytes, 10 * 12);
+    assert_eq!(total.outgoing_records, 10);
+    assert!(total.get_records_calls >= 2);
+    let text = engine.metrics_openmetrics().unwrap();
+    assert!(
+        text.contains(
+            "tidelog_incoming_records_total{stream=\"s\",shard=\"shardId-000000000000\"}"
+        )
+    );
+    assert!(text.ends_with("# EOF\n"));
+}
+
+#[test]
+fn closed_engine_refuses_everything() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let other_handle = engine.clone();
+    engine.close().unwrap();
+    engine.close().unwrap(); // idempotent
+    assert!(other_handle.is_closed());
+    for err in [
+        other_handle
+            .put_record("s", "k", b"x", PutOptions::default())
+            .unwrap_err(),
+        other_handle.create_stream("t", 1).unwrap_err(),
+        other_handle.list_streams(None, None).unwrap_err(),
+        other_handle
+            .get_shard_iterator("s", "shardId-000000000000", StartingPosition::Latest)
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Closed), "{err}");
+    }
+}
+
+#[test]
+fn one_engine_per_data_directory() {
+    let (tmp, _engine) = engine();
+    let err = Engine::open(engine_config(tmp.path(), None)).unwrap_err();
+    assert!(matches!(err, Error::DataDirLocked { .. }), "{err}");
+}
+
+#[test]
+fn hash_ranges_cover_the_space_for_odd_counts() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 7).unwrap();
+    let shards = engine.describe_stream("s").unwrap().shards;
+    let ranges: Vec<HashRange> = shards.iter().map(|s| s.hash_range).collect();
+    assert_eq!(ranges[0].start, 0);
+    assert_eq!(ranges[6].end, u128::MAX);
+    assert!(ranges.windows(2).all(|w| w[0].end + 1 == w[1].start));
+}
