@@ -27,6 +27,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     Durability, Engine, EngineConfig, GetRecordsOutput, Limits, PutOptions, PutRecordOutput,
     PutRecordsEntry, PutRecordsOutput, StartingPosition, Subscription, SubscriptionEvent,
+    SyncDriver,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use log::Record;

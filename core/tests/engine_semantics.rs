@@ -557,3 +557,53 @@ fn async_put_and_subscription() {
     .unwrap_err();
     assert!(matches!(err, Error::Validation(_)));
 }
+
+#[test]
+fn both_sync_drivers_acknowledge_only_durable_records() {
+    for driver in [tidelog::SyncDriver::IoUring, tidelog::SyncDriver::Blocking] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = engine_config(tmp.path(), None);
+        config.limits = Limits::unlimited();
+        config.sync_driver = driver;
+        let engine = Engine::open(config.clone()).unwrap();
+        engine.create_stream("s", 2).unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let engine = engine.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            engine
+                                .put_record(
+                                    "s",
+                                    &format!("{w}-{i}"),
+                                    b"durable",
+                                    PutOptions::default(),
+                                )
+                                .unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let acked: Vec<_> = writers
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        engine.flush().unwrap();
+        engine.close().unwrap();
+        let engine = Engine::open(config).unwrap();
+        let mut found = 0;
+        for shard in ["shardId-000000000000", "shardId-000000000001"] {
+            let records = read_shard(&engine, "s", shard);
+            for ack in acked.iter().filter(|a| a.shard_id == shard) {
+                assert!(
+                    records.iter().any(|r| r.0 == ack.sequence_number),
+                    "{driver:?}: {ack:?} missing"
+                );
+                found += 1;
+            }
+        }
+        assert_eq!(found, 200, "{driver:?}");
+    }
+}

@@ -27,7 +27,7 @@ mod write;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ pub use read::{ChildShard, GetRecordsOutput};
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
 
-pub use crate::runtime::Durability;
+pub use crate::runtime::{Durability, SyncDriver};
 pub use crate::stream::iterator::StartingPosition;
 pub use crate::stream::throttle::Limits;
 
@@ -94,6 +94,8 @@ pub struct EngineConfig {
     pub subscriber_spin: Duration,
     /// How often each core runs retention.
     pub maintenance_interval: Duration,
+    /// How group commits reach the disk (io_uring by default; see [`SyncDriver`]).
+    pub sync_driver: SyncDriver,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -133,6 +135,7 @@ impl EngineConfig {
             reply_spin: Duration::from_micros(300),
             subscriber_spin: Duration::from_micros(200),
             maintenance_interval: Duration::from_secs(1),
+            sync_driver: SyncDriver::IoUring,
         }
     }
 
@@ -205,6 +208,10 @@ pub(crate) struct Inner {
     pub secret: [u8; 32],
     pub epoch: u32,
     pub closed: AtomicBool,
+    /// CPUs not taken by cores: how many blocked callers may spin at once.
+    pub spin_slots: usize,
+    /// Callers currently waiting (spinning or parked).
+    pub waiters: AtomicUsize,
     /// Released by `close` (not only on drop), so the directory can be reopened while
     /// old handles linger.
     lock: Mutex<Option<Box<dyn DirLockGuard>>>,
@@ -318,6 +325,7 @@ impl Engine {
                     epoch: data.epoch,
                     spin: config.core_spin,
                     maintenance_interval: config.maintenance_interval,
+                    sync_driver: config.sync_driver,
                 })
             })
             .collect();
@@ -336,6 +344,8 @@ impl Engine {
             secret,
             epoch,
             closed: AtomicBool::new(false),
+            spin_slots: cpus.len().saturating_sub(core_count).max(1),
+            waiters: AtomicUsize::new(0),
             lock: Mutex::new(Some(lock)),
         });
         let engine = Self { inner };
@@ -466,6 +476,21 @@ impl Engine {
             .senders
             .get(core)
             .ok_or(Error::Internal("no such core"))
+    }
+
+    /// Runs `wait` with `spin` if a CPU is free for spinning (fewer waiters than CPUs
+    /// not taken by cores), with no spin otherwise: a spinning waiter must not take the
+    /// CPU its core, or the io_uring worker doing its fsync, needs.
+    pub(crate) fn with_spin<R>(&self, spin: Duration, wait: impl FnOnce(Duration) -> R) -> R {
+        let before = self.inner.waiters.fetch_add(1, Ordering::AcqRel);
+        let spin = if before < self.inner.spin_slots {
+            spin
+        } else {
+            Duration::ZERO
+        };
+        let result = wait(spin);
+        self.inner.waiters.fetch_sub(1, Ordering::AcqRel);
+        result
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {

@@ -61,6 +61,16 @@ pub struct PutRecordsOutput {
     pub records: Vec<Result<PutRecordOutput>>,
 }
 
+trait WaitWith<T> {
+    fn wait_with(self, engine: &Engine, spin: std::time::Duration) -> Result<T>;
+}
+
+impl<T> WaitWith<T> for Pending<T> {
+    fn wait_with(self, engine: &Engine, spin: std::time::Duration) -> Result<T> {
+        engine.with_spin(spin, |spin| self.wait(spin))
+    }
+}
+
 /// An entry with the hash key it routes by.
 type Routable = (u128, PutEntry);
 
@@ -173,7 +183,7 @@ impl Engine {
             let (index, core) = Self::route(&runtime, hash)?;
             let mut outcome = self
                 .send_put(&runtime, index, core, vec![entry], durability)?
-                .wait(spin)?;
+                .wait_with(self, spin)?;
             match outcome.pop() {
                 Some(Ok(seq)) => {
                     return Ok(PutRecordOutput {
@@ -301,7 +311,7 @@ impl Engine {
             }
             let mut retry = Vec::new();
             for (index, members, pending) in waits {
-                let outcomes = pending.wait(spin)?;
+                let outcomes = pending.wait_with(self, spin)?;
                 for (i, outcome) in members.into_iter().zip(outcomes) {
                     match outcome {
                         Ok(seq) => {

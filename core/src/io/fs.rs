@@ -152,10 +152,11 @@ impl Storage for FsStorage {
             .open(path)?;
         let prepared = match fill {
             Preallocation::Zeroed => zero_fill(&file, 0, len),
+            // No sync: the allocation becomes durable with the first fdatasync of the
+            // segment (and a segment found short after a crash is extended on open).
             Preallocation::Allocated => {
                 rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
                     .map_err(io::Error::from)
-                    .and_then(|()| file.sync_all())
             }
         };
         if let Err(err) = prepared {

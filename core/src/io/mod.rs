@@ -60,8 +60,8 @@ pub enum Preallocation {
     /// write of the whole segment when it is created (off the append path).
     #[default]
     Zeroed,
-    /// Allocated only (unwritten extents, which read as zeros): creating a segment is
-    /// O(1), but the first sync of each block also converts its extent.
+    /// Allocated only (unwritten extents, which read as zeros), not synced: creating a
+    /// segment is O(1), but the first sync of each block also converts its extent.
     Allocated,
 }
 
@@ -114,7 +114,7 @@ pub trait Storage: Send + Sync + Debug + 'static {
         self.write_file(path, bytes)
     }
     /// Creates a new file (fails if it exists) of `len` bytes, allocated (and, for
-    /// [`Preallocation::Zeroed`], written with zeros) and synced. A full disk fails here
+    /// [`Preallocation::Zeroed`], written with zeros and synced). A full disk fails here
     /// with `ErrorKind::StorageFull`, never later as SIGBUS.
     fn create_segment(&self, path: &Path, len: u64, fill: Preallocation) -> io::Result<()>;
     /// Extends an existing file to `len` bytes with zeros (allocated and written, then

@@ -426,9 +426,9 @@ impl Log {
             .join(format!("spare-{}{SPARE_SUFFIX}", self.spare_counter))
     }
 
-    fn create_file(&self, path: &Path, capacity: u64) -> LogResult<()> {
+    fn create_file(&self, path: &Path, capacity: u64, fill: Preallocation) -> LogResult<()> {
         self.storage
-            .create_segment(path, capacity, self.config.preallocation)
+            .create_segment(path, capacity, fill)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::StorageFull
                     || e.kind() == std::io::ErrorKind::QuotaExceeded
@@ -450,10 +450,12 @@ impl Log {
         let (source, capacity) = match self.spare.take() {
             Some(spare) if spare.capacity >= needed => (spare.path, spare.capacity),
             other => {
+                // No spare ready: never make the append wait for a zero fill (tens to
+                // hundreds of ms for a large segment); allocate only, O(1).
                 self.spare = other;
                 let capacity = self.next_capacity().max(round_up_page(needed));
                 let path = self.next_spare_path();
-                self.create_file(&path, capacity)?;
+                self.create_file(&path, capacity, Preallocation::Allocated)?;
                 (path, capacity)
             }
         };
@@ -553,7 +555,7 @@ impl Log {
     /// Prepares the next segment now, on this thread, if one is due.
     pub fn prepare_spare(&mut self) -> LogResult<()> {
         if let Some(request) = self.spare_request() {
-            match self.create_file(&request.path, request.capacity) {
+            match self.create_file(&request.path, request.capacity, request.fill) {
                 Ok(()) => self.install_spare(request),
                 Err(err) => {
                     self.spare_failed(&request);

@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use glommio::io::{BufferedFile, Directory};
 
-use super::Durability;
 use super::mailbox::{MailboxReceiver, Polled};
 use super::reply::Reply;
+use super::{Durability, SyncDriver};
 use crate::clock::Clock;
 use crate::error::{Error, InvalidArgument, Throttle};
 use crate::io::Storage;
@@ -73,6 +73,8 @@ pub struct CoreContext {
     pub spin: Duration,
     /// How often maintenance (retention) runs.
     pub maintenance_interval: Duration,
+    /// How group commits are made durable.
+    pub sync_driver: SyncDriver,
 }
 
 /// A shard to open on a core.
@@ -619,6 +621,17 @@ fn clone_sync_error(err: &Error) -> Error {
     }
 }
 
+/// A group-commit round run on the core thread itself (`SyncDriver::Blocking`).
+fn group_commit_blocking(state: &State) {
+    while let Some((acks, mut jobs)) = begin_round(state) {
+        for job in &mut jobs {
+            job.real = false; // sync through the log's own handles, on this thread
+        }
+        let results = jobs.iter().map(|_| Ok(())).collect();
+        finish_round(state, acks, jobs, results);
+    }
+}
+
 async fn group_commit(state: State) {
     while let Some((acks, jobs)) = begin_round(&state) {
         // Different shards' files sync concurrently; each task runs one shard's targets
@@ -664,7 +677,13 @@ fn after_batch(state: &State) {
     };
     // glommio runs a spawned task right away: no borrow may be held here.
     if start_sync {
-        glommio::spawn_local(group_commit(Rc::clone(state))).detach();
+        let driver = state.borrow().ctx.sync_driver;
+        match driver {
+            SyncDriver::IoUring => {
+                glommio::spawn_local(group_commit(Rc::clone(state))).detach();
+            }
+            SyncDriver::Blocking => group_commit_blocking(state),
+        }
     }
     start_spares(state);
 }
@@ -816,12 +835,23 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
             start_spares(&state);
             next_maintenance = now + ctx.maintenance_interval;
         }
+        // glommio reaps io_uring completions only when no task is runnable (or on its
+        // preemption timer), so the loop spins (yielding) only while none of this
+        // core's I/O is in flight; with I/O in flight it waits on the mailbox instead,
+        // which lets glommio poll and, when nothing is runnable, sleep until the
+        // completion or the next request. It never spins over its own fdatasync.
+        // (Spare creation runs on the blocking pool, off this CPU; its completion can
+        // wait for the preemption timer, so it does not stop the spinning.)
+        let io_in_flight = state.borrow().sync_running;
         if handled > 0 {
-            futures_lite::future::yield_now().await;
+            if io_in_flight {
+                glommio::yield_if_needed().await;
+            } else {
+                futures_lite::future::yield_now().await;
+            }
             continue;
         }
-        let syncing = state.borrow().sync_running;
-        if !syncing && last_busy.elapsed() < ctx.spin {
+        if !io_in_flight && last_busy.elapsed() < ctx.spin {
             futures_lite::future::yield_now().await;
             continue;
         }
