@@ -146,6 +146,61 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
 }
 
 impl Engine {
+    /// Applies `change` to a copy of the catalog, writes the copy (atomic replace), and
+    /// only then installs it in memory. Writers are serialized by the commit lock; readers
+    /// take the catalog lock only briefly and never wait for the file.
+    pub(crate) fn commit<R>(
+        &self,
+        change: impl FnOnce(&mut catalog::CatalogData) -> Result<R>,
+    ) -> Result<R> {
+        let _writer = lock(&self.inner.commit);
+        let mut next = lock(&self.inner.catalog).clone();
+        let out = change(&mut next)?;
+        self.save_catalog(&next)?;
+        *lock(&self.inner.catalog) = next;
+        Ok(out)
+    }
+
+    /// Like [`commit`](Self::commit), but `change` may decide there is nothing to write
+    /// (it returns `None`), in which case the file is not touched.
+    pub(crate) fn commit_if<R>(
+        &self,
+        change: impl FnOnce(&mut catalog::CatalogData) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        let _writer = lock(&self.inner.commit);
+        let mut next = lock(&self.inner.catalog).clone();
+        let Some(out) = change(&mut next)? else {
+            return Ok(None);
+        };
+        self.save_catalog(&next)?;
+        *lock(&self.inner.catalog) = next;
+        Ok(Some(out))
+    }
+
+    /// A change kept in memory only (a stream's UPDATING status), under the commit lock
+    /// so no concurrent commit overwrites it.
+    pub(crate) fn change_in_memory<R>(
+        &self,
+        change: impl FnOnce(&mut catalog::CatalogData) -> Result<R>,
+    ) -> Result<R> {
+        let _writer = lock(&self.inner.commit);
+        change(&mut lock(&self.inner.catalog))
+    }
+
+    /// Fails fast with ResourceInUse if the stream is being changed (no waiting for the
+    /// running change's catalog write).
+    pub(crate) fn fail_if_busy(&self, name: &str) -> Result<()> {
+        let data = lock(&self.inner.catalog);
+        match data.stream(name) {
+            Some(r) if r.status != StreamStatus::Active => Err(Error::StreamBusy {
+                stream: name.to_string(),
+                status: r.status,
+                reason: "another change to the stream is running",
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn save_catalog(&self, data: &catalog::CatalogData) -> Result<()> {
         let dir = &self.inner.config.data_dir;
         catalog::save(self.inner.config.storage.as_ref(), dir, data)
@@ -190,64 +245,64 @@ impl Engine {
             }
             .into());
         }
-        let mut data = lock(&self.inner.catalog);
-        if data.stream(name).is_some() {
-            return Err(Error::StreamExists {
-                stream: name.to_string(),
-            });
-        }
-        let open: u64 = data
-            .streams
-            .iter()
-            .map(|s| s.open_shards().count() as u64)
-            .sum();
-        if open + u64::from(shard_count) > u64::from(max) {
-            return Err(Error::LimitExceeded {
-                what: "open shards",
-                requested: open + u64::from(shard_count),
-                limit: max.into(),
-            });
-        }
         let now_ms = self.inner.config.clock.now_ms();
-        let cores = self.least_loaded_cores(&data, shard_count as usize);
-        let id = data.next_stream_id;
-        let shards: Vec<ShardRecord> = even_split(shard_count)
-            .into_iter()
-            .enumerate()
-            .map(|(i, hash_range)| ShardRecord {
-                index: i as u32,
-                hash_range,
-                state: ShardState::Open,
-                parent: None,
-                adjacent_parent: None,
-                starting_seq: SeqParts {
-                    epoch: self.inner.epoch,
-                    shard_index: i as u32,
-                    counter: 0,
-                }
-                .pack(),
-                ending_seq: None,
-                core: cores[i],
+        let record = self.commit(|data| {
+            if data.stream(name).is_some() {
+                return Err(Error::StreamExists {
+                    stream: name.to_string(),
+                });
+            }
+            let open: u64 = data
+                .streams
+                .iter()
+                .map(|s| s.open_shards().count() as u64)
+                .sum();
+            if open + u64::from(shard_count) > u64::from(max) {
+                let requested = open + u64::from(shard_count);
+                return Err(Error::LimitExceeded {
+                    what: "open shards",
+                    requested,
+                    limit: max.into(),
+                });
+            }
+            let cores = self.least_loaded_cores(data, shard_count as usize);
+            let id = data.next_stream_id;
+            let shards: Vec<ShardRecord> = even_split(shard_count)
+                .into_iter()
+                .enumerate()
+                .map(|(i, hash_range)| ShardRecord {
+                    index: i as u32,
+                    hash_range,
+                    state: ShardState::Open,
+                    parent: None,
+                    adjacent_parent: None,
+                    starting_seq: SeqParts {
+                        epoch: self.inner.epoch,
+                        shard_index: i as u32,
+                        counter: 0,
+                    }
+                    .pack(),
+                    ending_seq: None,
+                    core: cores[i],
+                    created_ms: now_ms,
+                    closed_ms: 0,
+                })
+                .collect();
+            let record = StreamRecord {
+                id,
+                name: name.to_string(),
+                status: StreamStatus::Active,
                 created_ms: now_ms,
-                closed_ms: 0,
-            })
-            .collect();
-        let record = StreamRecord {
-            id,
-            name: name.to_string(),
-            status: StreamStatus::Active,
-            created_ms: now_ms,
-            retention_hours: self.inner.config.retention_hours_default,
-            retention_floor_ms: 0,
-            next_shard_index: shard_count,
-            tags: BTreeMap::new(),
-            shards,
-        };
-        let mut next = data.clone();
-        next.next_stream_id += 1;
-        next.streams.push(record.clone());
-        self.save_catalog(&next)?;
-        *data = next;
+                retention_hours: self.inner.config.retention_hours_default,
+                retention_floor_ms: 0,
+                next_shard_index: shard_count,
+                tags: BTreeMap::new(),
+                shards,
+            };
+            data.next_stream_id += 1;
+            data.streams.push(record.clone());
+            Ok(record)
+        })?;
         match self.start_stream(&record) {
             Ok(runtime) => {
                 self.inner.streams.rcu(|streams| {
@@ -262,12 +317,14 @@ impl Engine {
             }
             Err(e) => {
                 // Undo: forget the stream again (its shards may be partly open).
-                data.streams.retain(|s| s.id != id);
-                let _ = self.save_catalog(&data);
+                let _ = self.commit(|data| {
+                    data.streams.retain(|s| s.id != record.id);
+                    Ok(())
+                });
                 let keys = record
                     .shards
                     .iter()
-                    .map(|s| (id, s.index))
+                    .map(|s| (record.id, s.index))
                     .collect::<Vec<_>>();
                 let _ = self.drop_on_cores(&keys, true);
                 Err(e)
@@ -299,23 +356,29 @@ impl Engine {
     pub fn delete_stream(&self, name: &str) -> Result<()> {
         self.check_open()?;
         validate_stream_name(name).map_err(Validation::StreamName)?;
-        let mut data = lock(&self.inner.catalog);
-        let Some(record) = data.stream(name).cloned() else {
-            return Err(Error::StreamNotFound {
-                stream: name.to_string(),
-            });
-        };
-        let mut next = data.clone();
-        next.streams.retain(|s| s.id != record.id);
-        self.save_catalog(&next)?;
-        *data = next;
+        self.fail_if_busy(name)?;
+        let record = self.commit(|data| {
+            let Some(record) = data.stream(name).cloned() else {
+                return Err(Error::StreamNotFound {
+                    stream: name.to_string(),
+                });
+            };
+            if record.status != StreamStatus::Active {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason: "a reshard is running",
+                });
+            }
+            data.streams.retain(|s| s.id != record.id);
+            Ok(record)
+        })?;
         self.inner.streams.rcu(|streams| {
             let mut streams = Streams::clone(streams);
             streams.by_name.remove(name);
             streams.by_id.remove(&record.id);
             streams
         });
-        drop(data);
         let keys: Vec<(u64, u32)> = record.shards.iter().map(|s| (record.id, s.index)).collect();
         self.drop_on_cores(&keys, true)?;
         let dir = stream_dir(&self.inner.config.data_dir, record.id);
@@ -425,16 +488,13 @@ impl Engine {
     ) -> Result<StreamRecord> {
         self.check_open()?;
         validate_stream_name(name).map_err(Validation::StreamName)?;
-        let mut data = lock(&self.inner.catalog);
-        let mut next = data.clone();
-        let record = next.stream_mut(name).ok_or_else(|| Error::StreamNotFound {
-            stream: name.to_string(),
-        })?;
-        change(record)?;
-        let updated = record.clone();
-        self.save_catalog(&next)?;
-        *data = next;
-        Ok(updated)
+        self.commit(|data| {
+            let record = data.stream_mut(name).ok_or_else(|| Error::StreamNotFound {
+                stream: name.to_string(),
+            })?;
+            change(record)?;
+            Ok(record.clone())
+        })
     }
 
     /// Adds (or overwrites) tags; at most 50 tags per stream.
@@ -489,8 +549,16 @@ impl Engine {
             };
             return Err(InvalidArgument::RetentionHours { given: hours, rule }.into());
         }
+        self.fail_if_busy(name)?;
         let now_ms = self.inner.config.clock.now_ms();
         let record = self.update_record(name, |record| {
+            if record.status != StreamStatus::Active {
+                return Err(Error::StreamBusy {
+                    stream: record.name.clone(),
+                    status: record.status,
+                    reason: "a reshard is running",
+                });
+            }
             if raise && hours < record.retention_hours {
                 return Err(InvalidArgument::RetentionHours {
                     given: hours,

@@ -22,6 +22,7 @@
 
 mod admin;
 mod read;
+mod reshard;
 mod subscription;
 mod write;
 
@@ -37,6 +38,7 @@ pub use admin::{
     ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription, StreamSummary,
 };
 pub use read::{ChildShard, GetRecordsOutput};
+pub use reshard::UpdateShardCountOutput;
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
 
@@ -204,6 +206,8 @@ pub(crate) struct Inner {
     pub senders: Vec<MailboxSender<Request>>,
     pub runtime: Mutex<Option<Runtime>>,
     pub catalog: Mutex<CatalogData>,
+    /// Serializes catalog writers (held across the file write; readers never take it).
+    pub commit: Mutex<()>,
     pub streams: ArcSwap<Streams>,
     pub secret: [u8; 32],
     pub epoch: u32,
@@ -212,6 +216,8 @@ pub(crate) struct Inner {
     pub spin_slots: usize,
     /// Callers currently waiting (spinning or parked).
     pub waiters: AtomicUsize,
+    /// The thread that expires closed shards every `maintenance_interval`.
+    pub maintenance: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Released by `close` (not only on drop), so the directory can be reopened while
     /// old handles linger.
     lock: Mutex<Option<Box<dyn DirLockGuard>>>,
@@ -219,6 +225,15 @@ pub(crate) struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(thread) = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            thread.thread().unpark(); // it sees `closed` (or a dead Weak) and stops
+        }
         if let Some(mut runtime) = self
             .runtime
             .lock()
@@ -340,17 +355,20 @@ impl Engine {
             senders,
             runtime: Mutex::new(Some(runtime)),
             catalog: Mutex::new(data),
+            commit: Mutex::new(()),
             streams: ArcSwap::from_pointee(Streams::default()),
             secret,
             epoch,
             closed: AtomicBool::new(false),
             spin_slots: cpus.len().saturating_sub(core_count).max(1),
             waiters: AtomicUsize::new(0),
+            maintenance: Mutex::new(None),
             lock: Mutex::new(Some(lock)),
         });
         let engine = Self { inner };
         engine.open_catalog_streams()?;
-        engine.remove_stray_stream_dirs();
+        engine.remove_stray_dirs();
+        engine.start_maintenance()?;
         Ok(engine)
     }
 
@@ -370,27 +388,65 @@ impl Engine {
         Ok(())
     }
 
-    fn remove_stray_stream_dirs(&self) {
+    /// Removes directories of streams and shards the catalog does not know: leftovers of
+    /// a delete, a create or a reshard that crashed before (or after) its catalog write.
+    /// Only names of our own form are touched.
+    fn remove_stray_dirs(&self) {
         let storage = &self.inner.config.storage;
         let root = self.inner.config.data_dir.join("streams");
         let Ok(entries) = storage.list_dir(&root) else {
             return;
         };
-        let known: Vec<u64> = lock(&self.inner.catalog)
-            .streams
-            .iter()
-            .map(|s| s.id)
-            .collect();
+        let data = lock(&self.inner.catalog);
         for entry in entries {
-            // Only directories named like ours (16 hex digits) for ids the catalog does not
-            // know: leftovers of a delete that crashed after the catalog was written.
-            if entry.name.len() == 16
-                && let Ok(id) = u64::from_str_radix(&entry.name, 16)
-                && !known.contains(&id)
-            {
-                let _ = storage.remove_dir_all(&root.join(&entry.name));
+            if entry.name.len() != 16 {
+                continue;
+            }
+            let Ok(id) = u64::from_str_radix(&entry.name, 16) else {
+                continue;
+            };
+            let dir = root.join(&entry.name);
+            let Some(record) = data.streams.iter().find(|s| s.id == id) else {
+                let _ = storage.remove_dir_all(&dir);
+                continue;
+            };
+            let Ok(shards) = storage.list_dir(&dir) else {
+                continue;
+            };
+            for shard in shards {
+                let ours = shard.name.len() == 12 && shard.name.bytes().all(|b| b.is_ascii_digit());
+                let known = shard
+                    .name
+                    .parse::<u32>()
+                    .ok()
+                    .and_then(|i| record.shard(i))
+                    .is_some_and(|s| s.state != ShardState::Expired);
+                if ours && !known {
+                    let _ = storage.remove_dir_all(&dir.join(&shard.name));
+                }
             }
         }
+    }
+
+    fn start_maintenance(&self) -> Result<()> {
+        let weak = Arc::downgrade(&self.inner);
+        let interval = self.inner.config.maintenance_interval;
+        let thread = std::thread::Builder::new()
+            .name("tidelog-maintenance".to_string())
+            .spawn(move || {
+                loop {
+                    std::thread::park_timeout(interval);
+                    let Some(inner) = weak.upgrade() else { return };
+                    if inner.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    // Errors here are retried at the next tick (e.g. a full disk).
+                    let _ = Engine { inner }.expire_shards();
+                }
+            })
+            .map_err(|e| Error::io("spawn maintenance thread", &self.inner.config.data_dir, e))?;
+        *lock(&self.inner.maintenance) = Some(thread);
+        Ok(())
     }
 
     /// Opens a stream's live shards on their cores and builds its runtime record.
@@ -565,6 +621,12 @@ impl Engine {
     pub fn close(&self) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
+        }
+        if let Some(thread) = lock(&self.inner.maintenance).take() {
+            thread.thread().unpark();
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
         let runtime = lock(&self.inner.runtime).take();
         let result = match runtime {

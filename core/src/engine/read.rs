@@ -175,6 +175,34 @@ impl Engine {
             .collect()
     }
 
+    /// True if shard `index` is, or descends from, one of `roots` (by the lineage in the
+    /// catalog).
+    pub(crate) fn descends_from_any(
+        &self,
+        stream_name: &str,
+        index: u32,
+        roots: &std::collections::HashSet<u32>,
+    ) -> bool {
+        let data = lock(&self.inner.catalog);
+        let Some(record) = data.stream(stream_name) else {
+            return false;
+        };
+        let mut todo = vec![index];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(i) = todo.pop() {
+            if roots.contains(&i) {
+                return true;
+            }
+            if !seen.insert(i) {
+                continue;
+            }
+            if let Some(shard) = record.shard(i) {
+                todo.extend(shard.parent.into_iter().chain(shard.adjacent_parent));
+            }
+        }
+        false
+    }
+
     /// Reads up to `max_records` records with sequence numbers `>= from` that are not
     /// past retention at `now_ms`, and at most `max_bytes`.
     pub(crate) fn read_shard(

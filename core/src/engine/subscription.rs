@@ -2,17 +2,20 @@
 //! enhanced fan-out (SubscribeToShard) but in-process, with its own 2 MiB/s budget per
 //! subscriber instead of the shard's shared GetRecords limits.
 //!
-//! Waiting: a subscriber first spins on the shard's notification counter for
-//! `subscriber_spin` (so a record committed within that window is seen in about a
-//! microsecond), then parks until the core notifies it. A core notifies after the
-//! records are published, so a woken subscriber always finds them.
+//! Waiting: a subscriber first spins on its shards' notification counters for
+//! `subscriber_spin` (if a CPU is free for it), so a record committed within that window
+//! is seen in about a microsecond, then parks until a core notifies it. A core notifies
+//! after the records are published, so a woken subscriber always finds them.
 //!
-//! Lineage: with `follow_lineage`, a subscription that drains a closed shard continues
-//! on its children (both children of a split, in hash-key order; the merged child once
-//! both parents are drained), so a consumer of one partition key sees its records in
-//! put order across any number of reshards.
+//! Lineage: with `follow_lineage`, when a shard the subscription reads is closed and
+//! drained, its children join the set of shards being read: both children of a split
+//! (read side by side, each in order), and the child of a merge once every parent this
+//! subscription reads is drained. A child never starts before its parents are drained,
+//! so a consumer of one partition key sees its records in put order across any number
+//! of reshards.
 #![forbid(unsafe_code)]
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +32,7 @@ use crate::stream::throttle::TokenBucket;
 /// What [`Subscription::next`] delivers.
 #[derive(Debug)]
 pub enum SubscriptionEvent {
-    /// New records (never empty), from `shard_id`.
+    /// New records (never empty), from `shard_id`, in order.
     Records {
         /// The shard they come from.
         shard_id: String,
@@ -38,42 +41,43 @@ pub enum SubscriptionEvent {
     },
     /// Nothing arrived within the timeout.
     Timeout,
-    /// The shard is closed and fully read. Without lineage following this is the end;
-    /// with it, the subscription has moved on to the children (and says so here).
+    /// A shard is closed and fully read. With lineage following, its children are now
+    /// being read (once their other parents are drained).
     ShardEnded {
         /// The shard that ended.
         shard_id: String,
         /// Its children.
         child_shards: Vec<ChildShard>,
     },
+    /// Every shard this subscription reads has ended; nothing more will come.
+    Finished,
+}
+
+struct Cursor {
+    shard: Arc<ShardShared>,
+    next: u128,
 }
 
 /// A push-style reader of one shard (and, optionally, its descendants).
 pub struct Subscription {
     engine: Engine,
     stream: Arc<StreamRuntime>,
-    /// Shards to read, in order; the first is current. Each with its next position.
-    queue: Vec<(Arc<ShardShared>, u128)>,
-    /// Shards fully read (for merge children waiting on their other parent).
-    drained: Vec<u32>,
+    active: Vec<Cursor>,
+    tracked: HashSet<u32>,
+    drained: HashSet<u32>,
     follow_lineage: bool,
     budget: TokenBucket,
     max_records: usize,
     max_bytes: usize,
+    turn: usize,
 }
 
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("stream", &self.stream.name)
-            .field(
-                "shards",
-                &self
-                    .queue
-                    .iter()
-                    .map(|(s, _)| s.shard_id.clone())
-                    .collect::<Vec<_>>(),
-            )
+            .field("shards", &self.shard_ids())
+            .field("follow_lineage", &self.follow_lineage)
             .finish()
     }
 }
@@ -94,11 +98,14 @@ impl Engine {
         let shard = self.shard(&runtime, shard_id)?;
         let next = self.starting_seq(&shard, position)?;
         let limits = self.inner.config.limits;
+        let mut tracked = HashSet::new();
+        tracked.insert(shard.index);
         Ok(Subscription {
             engine: self.clone(),
             stream: runtime,
-            queue: vec![(shard, next)],
-            drained: Vec::new(),
+            active: vec![Cursor { shard, next }],
+            tracked,
+            drained: HashSet::new(),
             follow_lineage,
             budget: TokenBucket::new(
                 limits.subscribe_bytes_per_sec,
@@ -106,6 +113,7 @@ impl Engine {
             ),
             max_records: limits.read_records_per_call_max,
             max_bytes: limits.read_bytes_per_call_max.min(1 << 20),
+            turn: 0,
         })
     }
 }
@@ -113,119 +121,158 @@ impl Engine {
 enum Step {
     Event(SubscriptionEvent),
     Wait {
-        version: u64,
+        versions: Vec<u64>,
         budget_wait: Option<Duration>,
     },
 }
 
 impl Subscription {
-    /// The shard currently being read.
-    pub fn shard_id(&self) -> Option<&str> {
-        self.queue.first().map(|(s, _)| s.shard_id.as_str())
+    /// The shards currently being read.
+    pub fn shard_ids(&self) -> Vec<String> {
+        self.active
+            .iter()
+            .map(|c| c.shard.shard_id.clone())
+            .collect()
     }
 
-    /// True once every shard to read is drained (and nothing more can come).
+    /// True once every shard to read has ended.
     pub fn is_finished(&self) -> bool {
-        self.queue.is_empty()
+        self.active.is_empty()
     }
 
     fn step(&mut self) -> Result<Step> {
         self.engine.check_open()?;
-        let clock = Arc::clone(&self.engine.inner.config.clock);
-        let Some((shard, next)) = self.queue.first().cloned() else {
-            return Err(Error::ShardNotFound {
-                stream: self.stream.name.to_string(),
-                shard_id: "(subscription finished)".to_string(),
-            });
-        };
-        if shard.state() == ShardState::Expired {
-            return Err(Error::ShardNotFound {
-                stream: self.stream.name.to_string(),
-                shard_id: shard.shard_id.clone(),
-            });
+        if self.active.is_empty() {
+            return Ok(Step::Event(SubscriptionEvent::Finished));
         }
+        let clock = Arc::clone(&self.engine.inner.config.clock);
         let now_ns = clock.monotonic_ns();
+        let versions: Vec<u64> = self
+            .active
+            .iter()
+            .map(|c| c.shard.notify.version())
+            .collect();
         if !self.budget.positive(now_ns) {
-            // Over the 2 MiB/s budget: wait until it is positive again (~debt/rate).
+            // Over the per-subscriber budget: wait until it is positive again.
             return Ok(Step::Wait {
-                version: shard.notify.version(),
+                versions,
                 budget_wait: Some(Duration::from_millis(10)),
             });
         }
-        let version = shard.notify.version();
-        let closed = shard.state() == ShardState::Closed;
-        let batch = Engine::read_shard(
-            &shard,
-            next,
-            clock.now_ms(),
-            self.max_records,
-            self.max_bytes,
-        )?;
-        if !batch.is_empty() {
-            self.budget.charge(batch.payload_bytes() as u64, now_ns);
-            shard
-                .counters
-                .records_out(batch.len() as u64, batch.payload_bytes() as u64);
-            self.queue[0].1 = batch.next_seq();
-            return Ok(Step::Event(SubscriptionEvent::Records {
-                shard_id: shard.shard_id.clone(),
-                batch,
-            }));
-        }
-        if closed {
-            // Closed before the read found nothing: the shard is drained.
-            let children = self.engine.child_shards(&self.stream.name, shard.index);
-            self.queue.remove(0);
-            self.drained.push(shard.index);
-            if self.follow_lineage {
-                self.enqueue_children(&children)?;
+        let now_ms = clock.now_ms();
+        let count = self.active.len();
+        let mut ended = None;
+        for k in 0..count {
+            let i = (self.turn + k) % count;
+            let cursor = &mut self.active[i];
+            let shard = Arc::clone(&cursor.shard);
+            if shard.state() == ShardState::Expired {
+                return Err(Error::ShardNotFound {
+                    stream: self.stream.name.to_string(),
+                    shard_id: shard.shard_id.clone(),
+                });
             }
+            // Read the state before the records: a shard seen closed and then found empty
+            // is drained for good (nothing is appended after the close).
+            let closed = shard.state() == ShardState::Closed;
+            let batch = Engine::read_shard(
+                &shard,
+                cursor.next,
+                now_ms,
+                self.max_records,
+                self.max_bytes,
+            )?;
+            if !batch.is_empty() {
+                cursor.next = batch.next_seq();
+                self.budget.charge(batch.payload_bytes() as u64, now_ns);
+                shard
+                    .counters
+                    .records_out(batch.len() as u64, batch.payload_bytes() as u64);
+                self.turn = (i + 1) % count;
+                return Ok(Step::Event(SubscriptionEvent::Records {
+                    shard_id: shard.shard_id.clone(),
+                    batch,
+                }));
+            }
+            if closed && ended.is_none() {
+                ended = Some(i);
+            }
+        }
+        if let Some(i) = ended {
+            let cursor = self.active.remove(i);
+            let index = cursor.shard.index;
+            self.drained.insert(index);
+            let children = self.engine.child_shards(&self.stream.name, index);
+            if self.follow_lineage {
+                self.start_ready_children(&children)?;
+            }
+            self.turn = 0;
             return Ok(Step::Event(SubscriptionEvent::ShardEnded {
-                shard_id: shard.shard_id.clone(),
+                shard_id: cursor.shard.shard_id.clone(),
                 child_shards: children,
             }));
         }
         Ok(Step::Wait {
-            version,
+            versions,
             budget_wait: None,
         })
     }
 
-    fn enqueue_children(&mut self, children: &[ChildShard]) -> Result<()> {
+    /// Starts each child whose parents (those this subscription reads) are drained.
+    fn start_ready_children(&mut self, children: &[ChildShard]) -> Result<()> {
         let mut children: Vec<&ChildShard> = children.iter().collect();
         children.sort_by_key(|c| c.hash_range.start);
         for child in children {
             let Some(index) = names::parse_shard_id(&child.shard_id) else {
                 continue;
             };
-            // A merge child starts once both parents are drained.
+            if self.tracked.contains(&index) {
+                continue;
+            }
+            // Every parent this subscription reads, or will read (it descends from a
+            // shard it reads), must be drained first; a parent outside its tree never
+            // will be, and does not hold the child back.
             let parents: Vec<u32> = child
                 .parent_shards
                 .iter()
                 .filter_map(|p| names::parse_shard_id(p))
                 .collect();
-            let ready = parents.iter().all(|p| self.drained.contains(p));
-            if !ready || self.queue.iter().any(|(s, _)| s.index == index) {
-                continue;
+            let ready = parents.iter().all(|p| {
+                self.drained.contains(p)
+                    || !self
+                        .engine
+                        .descends_from_any(&self.stream.name, *p, &self.tracked)
+            });
+            if !ready {
+                continue; // it starts when its other parent ends
             }
             let shard = self.engine.shard(&self.stream, &child.shard_id)?;
-            self.queue.push((shard, 0));
+            self.tracked.insert(index);
+            self.active.push(Cursor { shard, next: 0 });
         }
         Ok(())
     }
 
+    fn any_moved(&self, versions: &[u64]) -> bool {
+        self.active
+            .iter()
+            .zip(versions)
+            .any(|(c, v)| c.shard.notify.version() != *v)
+    }
+
     /// Waits up to `timeout` for the next event, blocking this thread: records, a shard
-    /// ending, or a timeout. Spins briefly first (see the module doc), then parks.
+    /// ending, the end of the subscription, or a timeout. Spins briefly first (see the
+    /// module doc), then parks.
     pub fn next(&mut self, timeout: Duration) -> Result<SubscriptionEvent> {
         let deadline = Instant::now() + timeout;
         let spin = self.engine.inner.config.subscriber_spin;
         loop {
-            let (version, budget_wait) = match self.step()? {
+            let (versions, budget_wait) = match self.step()? {
                 Step::Event(event) => return Ok(event),
                 Step::Wait {
-                    version,
+                    versions,
                     budget_wait,
-                } => (version, budget_wait),
+                } => (versions, budget_wait),
             };
             let now = Instant::now();
             if now >= deadline {
@@ -235,25 +282,26 @@ impl Subscription {
                 std::thread::sleep(wait.min(deadline - now));
                 continue;
             }
-            let Some((shard, _)) = self.queue.first() else {
-                continue;
-            };
-            let spin_until = now + spin.min(deadline - now);
-            let mut moved = false;
-            while Instant::now() < spin_until {
-                if shard.notify.version() != version {
-                    moved = true;
-                    break;
+            let moved = self.engine.with_spin(spin.min(deadline - now), |spin| {
+                let until = Instant::now() + spin;
+                while Instant::now() < until {
+                    if self.any_moved(&versions) {
+                        return true;
+                    }
+                    std::hint::spin_loop();
                 }
-                std::hint::spin_loop();
-            }
+                false
+            });
             if moved {
                 continue;
             }
-            shard
-                .notify
-                .register(NotifyWaiter::Thread(std::thread::current()));
-            while shard.notify.version() == version {
+            for cursor in &self.active {
+                cursor
+                    .shard
+                    .notify
+                    .register(NotifyWaiter::Thread(std::thread::current()));
+            }
+            while !self.any_moved(&versions) {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
@@ -268,12 +316,12 @@ impl Subscription {
     pub async fn next_async(&mut self, timeout: Duration) -> Result<SubscriptionEvent> {
         let deadline = Instant::now() + timeout;
         loop {
-            let (version, budget_wait) = match self.step()? {
+            let (versions, budget_wait) = match self.step()? {
                 Step::Event(event) => return Ok(event),
                 Step::Wait {
-                    version,
+                    versions,
                     budget_wait,
-                } => (version, budget_wait),
+                } => (versions, budget_wait),
             };
             let now = Instant::now();
             if now >= deadline {
@@ -283,17 +331,18 @@ impl Subscription {
                 crate::runtime::timer::sleep(wait.min(deadline - now)).await;
                 continue;
             }
-            let Some((shard, _)) = self.queue.first().cloned() else {
-                continue;
-            };
+            let this = &*self;
             let changed = std::future::poll_fn(|cx| {
-                if shard.notify.version() != version {
+                if this.any_moved(&versions) {
                     return std::task::Poll::Ready(());
                 }
-                shard
-                    .notify
-                    .register(NotifyWaiter::Task(cx.waker().clone()));
-                if shard.notify.version() != version {
+                for cursor in &this.active {
+                    cursor
+                        .shard
+                        .notify
+                        .register(NotifyWaiter::Task(cx.waker().clone()));
+                }
+                if this.any_moved(&versions) {
                     std::task::Poll::Ready(())
                 } else {
                     std::task::Poll::Pending

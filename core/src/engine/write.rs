@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::{Durability, Engine, StreamRuntime};
 use crate::error::{Error, Result, Validation};
@@ -18,8 +19,11 @@ use crate::stream::hashkey::{hash_key, parse_hash_key};
 use crate::stream::names;
 use crate::stream::sequence::parse_sequence_number;
 
-/// Times a put is routed again after its shard closed under it, before giving up.
-const REROUTES_MAX: usize = 16;
+/// How long a put waits for the new routing after its shard closed under it (a reshard
+/// commits in milliseconds; this bounds a stuck one).
+const REROUTE_WAIT: Duration = Duration::from_secs(10);
+/// Pause between looks at the routing table while it has not changed yet.
+const REROUTE_POLL: Duration = Duration::from_micros(50);
 
 /// Options of a put.
 #[derive(Debug, Clone, Copy, Default)]
@@ -62,11 +66,11 @@ pub struct PutRecordsOutput {
 }
 
 trait WaitWith<T> {
-    fn wait_with(self, engine: &Engine, spin: std::time::Duration) -> Result<T>;
+    fn wait_with(self, engine: &Engine, spin: Duration) -> Result<T>;
 }
 
 impl<T> WaitWith<T> for Pending<T> {
-    fn wait_with(self, engine: &Engine, spin: std::time::Duration) -> Result<T> {
+    fn wait_with(self, engine: &Engine, spin: Duration) -> Result<T> {
         engine.with_spin(spin, |spin| self.wait(spin))
     }
 }
@@ -179,7 +183,9 @@ impl Engine {
         let (runtime, hash, mut entry, durability) =
             self.prepare_put(stream, partition_key, data, &options)?;
         let spin = self.inner.config.reply_spin;
-        for _ in 0..REROUTES_MAX {
+        let deadline = Instant::now() + REROUTE_WAIT;
+        loop {
+            let routing = runtime.routing.load_full();
             let (index, core) = Self::route(&runtime, hash)?;
             let mut outcome = self
                 .send_put(&runtime, index, core, vec![entry], durability)?
@@ -195,8 +201,14 @@ impl Engine {
                 Some(Err(PutFailure::Failed(e))) => return Err(e),
                 None => return Err(Error::Internal("empty put reply")),
             }
+            // The shard closed under the put (a reshard): wait for the new routing.
+            while Arc::ptr_eq(&routing, &runtime.routing.load_full()) {
+                if Instant::now() >= deadline {
+                    return Err(gave_up(&runtime));
+                }
+                std::thread::sleep(REROUTE_POLL);
+            }
         }
-        Err(gave_up(&runtime))
     }
 
     /// [`put_record`](Self::put_record) as a future any executor can await (the
@@ -212,7 +224,9 @@ impl Engine {
         let engine = self.clone();
         async move {
             let (runtime, hash, mut entry, durability) = prepared?;
-            for _ in 0..REROUTES_MAX {
+            let deadline = Instant::now() + REROUTE_WAIT;
+            loop {
+                let routing = runtime.routing.load_full();
                 let (index, core) = Self::route(&runtime, hash)?;
                 let mut outcome = engine
                     .send_put(&runtime, index, core, vec![entry], durability)?
@@ -228,8 +242,13 @@ impl Engine {
                     Some(Err(PutFailure::Failed(e))) => return Err(e),
                     None => return Err(Error::Internal("empty put reply")),
                 }
+                while Arc::ptr_eq(&routing, &runtime.routing.load_full()) {
+                    if Instant::now() >= deadline {
+                        return Err(gave_up(&runtime));
+                    }
+                    crate::runtime::timer::sleep(REROUTE_POLL).await;
+                }
             }
-            Err(gave_up(&runtime))
         }
     }
 
@@ -289,10 +308,9 @@ impl Engine {
         let hashes: Vec<u128> = prepared.iter().map(|(h, _)| *h).collect();
         let mut todo: Vec<(usize, PutEntry)> =
             prepared.into_iter().map(|(_, e)| e).enumerate().collect();
-        for _ in 0..REROUTES_MAX {
-            if todo.is_empty() {
-                break;
-            }
+        let deadline = Instant::now() + REROUTE_WAIT;
+        while !todo.is_empty() {
+            let routing = runtime.routing.load_full();
             // Group by shard, keeping the given order within each shard.
             let mut groups: BTreeMap<(u32, usize), (Vec<usize>, Vec<PutEntry>)> = BTreeMap::new();
             for (i, entry) in todo {
@@ -327,6 +345,17 @@ impl Engine {
             }
             retry.sort_unstable_by_key(|(i, _)| *i);
             todo = retry;
+            if !todo.is_empty() {
+                // Some shards closed under the put (a reshard): wait for new routing.
+                while Arc::ptr_eq(&routing, &runtime.routing.load_full())
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(REROUTE_POLL);
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
         }
         let records: Vec<Result<PutRecordOutput>> = results
             .into_iter()

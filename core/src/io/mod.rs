@@ -17,6 +17,7 @@
 // `deny`, not `forbid`, so that the child module `mapping` alone can allow `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod fault;
 mod fs;
 pub mod mapping;
 mod mem;
@@ -26,6 +27,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use fault::{Fault, FaultOp, FaultyStorage, PathMatch};
 pub use fs::FsStorage;
 pub use mapping::{Access, Mapping, MappingWriter, WriteOutOfBounds};
 pub use mem::MemStorage;

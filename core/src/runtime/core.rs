@@ -155,6 +155,13 @@ pub enum Request {
         /// Where to answer.
         reply: Reply<u128>,
     },
+    /// Undo a `Close` (a reshard that could not be committed): accept writes again.
+    Reopen {
+        /// The shard.
+        key: ShardKey,
+        /// Where to answer.
+        reply: Reply<()>,
+    },
     /// Forget shards (and delete their files).
     Drop {
         /// The shards.
@@ -393,6 +400,16 @@ impl CoreState {
                 let ending = shard.log.last_seq().unwrap_or(shard.prefix);
                 shard.shared.close(ending);
                 reply.send(Ok(ending));
+            }
+            Request::Reopen { key, reply } => {
+                let Some(shard) = self.shards.get_mut(&key) else {
+                    reply.send(Err(shard_not_found(key)));
+                    return;
+                };
+                shard.open = true;
+                shard.shared.reopen();
+                self.spares_wanted.push_back(key);
+                reply.send(Ok(()));
             }
             Request::Drop {
                 keys,

@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::thread::Thread;
 
@@ -39,13 +39,20 @@ impl Notify {
         self.version.load(Ordering::SeqCst)
     }
 
-    /// Registers a waiter. The caller must re-check its condition (or the version)
-    /// afterwards, before sleeping.
+    /// Registers a waiter (once: a thread or task already registered is not added
+    /// again, so repeated waits stay bounded). The caller must re-check its condition
+    /// (or the version) afterwards, before sleeping.
     pub fn register(&self, waiter: NotifyWaiter) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(waiter);
+        let mut list = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let same = |w: &NotifyWaiter| match (w, &waiter) {
+            (NotifyWaiter::Thread(a), NotifyWaiter::Thread(b)) => a.id() == b.id(),
+            (NotifyWaiter::Task(a), NotifyWaiter::Task(b)) => a.will_wake(b),
+            _ => false,
+        };
+        match list.iter().position(same) {
+            Some(i) => list[i] = waiter,
+            None => list.push(waiter),
+        }
         self.has_waiters.store(true, Ordering::SeqCst);
     }
 
@@ -119,7 +126,7 @@ pub struct ShardShared {
     /// The stream's retention (shared by all its shards).
     pub retention: Arc<Retention>,
     state: AtomicU8,
-    ending_seq: OnceLock<u128>,
+    ending_seq: Mutex<Option<u128>>,
 }
 
 impl ShardShared {
@@ -136,10 +143,6 @@ impl ShardShared {
         state: ShardState,
         ending_seq: Option<u128>,
     ) -> Self {
-        let ending = OnceLock::new();
-        if let Some(seq) = ending_seq {
-            let _ = ending.set(seq);
-        }
         Self {
             stream_id,
             stream_name,
@@ -152,7 +155,7 @@ impl ShardShared {
             notify: Notify::default(),
             retention,
             state: AtomicU8::new(state_code(state)),
-            ending_seq: ending,
+            ending_seq: Mutex::new(ending_seq),
         }
     }
 
@@ -167,9 +170,17 @@ impl ShardShared {
 
     /// Marks the shard closed at `ending_seq` (its last record, or its start if empty).
     pub fn close(&self, ending_seq: u128) {
-        let _ = self.ending_seq.set(ending_seq);
+        *self.ending_seq.lock().unwrap_or_else(|p| p.into_inner()) = Some(ending_seq);
         self.state
             .store(state_code(ShardState::Closed), Ordering::Release);
+        self.notify.notify();
+    }
+
+    /// Undoes [`close`](Self::close) (a reshard that could not be committed).
+    pub fn reopen(&self) {
+        *self.ending_seq.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.state
+            .store(state_code(ShardState::Open), Ordering::Release);
         self.notify.notify();
     }
 
@@ -182,7 +193,7 @@ impl ShardShared {
 
     /// The last sequence number of a closed shard.
     pub fn ending_seq(&self) -> Option<u128> {
-        self.ending_seq.get().copied()
+        *self.ending_seq.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
