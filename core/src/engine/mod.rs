@@ -281,7 +281,7 @@ impl Engine {
         let storage = Arc::clone(&config.storage);
         let dir = config.data_dir.clone();
         storage
-            .create_dir_all(&dir)
+            .create_dir_all_durable(&dir)
             .map_err(|e| Error::io("create data directory", &dir, e))?;
         let lock = storage.lock_dir(&dir).map_err(|e| {
             if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -635,6 +635,25 @@ impl Engine {
         };
         lock(&self.inner.lock).take();
         result
+    }
+
+    /// Stops the engine as a crash of the process would: the cores stop at once and
+    /// drop their logs without syncing or closing them; nothing after the last completed
+    /// sync is made durable. For crash and power-loss tests (with
+    /// [`SimStorage`](crate::io::SimStorage), whose `power_cut` then decides what
+    /// survives). Later calls fail with [`Error::Closed`].
+    pub fn crash_for_testing(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(thread) = lock(&self.inner.maintenance).take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        if let Some(mut runtime) = lock(&self.inner.runtime).take() {
+            runtime.abandon();
+        }
+        lock(&self.inner.lock).take();
     }
 
     /// True once [`close`](Self::close) ran.

@@ -226,6 +226,11 @@ impl FileHandle for FaultyFile {
         self.inner.sync_data()
     }
 
+    fn sync_data_with(&self, current: &[u8]) -> io::Result<()> {
+        check(&self.rules, FaultOp::SyncData, &self.path).map_err(|(e, _)| e)?;
+        self.inner.sync_data_with(current)
+    }
+
     fn path(&self) -> &Path {
         self.inner.path()
     }

@@ -21,6 +21,7 @@ pub mod fault;
 mod fs;
 pub mod mapping;
 mod mem;
+pub mod sim;
 
 use std::fmt::Debug;
 use std::io;
@@ -31,6 +32,7 @@ pub use fault::{Fault, FaultOp, FaultyStorage, PathMatch};
 pub use fs::FsStorage;
 pub use mapping::{Access, Mapping, MappingWriter, WriteOutOfBounds};
 pub use mem::MemStorage;
+pub use sim::{PowerCut, SimStorage};
 
 /// What kind of directory entry a name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,13 @@ pub trait FileHandle: Send + Sync + Debug {
     /// Flushes the file's data (fdatasync): everything written so far, through the
     /// mapping or otherwise, survives power loss once this returns `Ok`.
     fn sync_data(&self) -> io::Result<()>;
+    /// [`sync_data`](Self::sync_data), told what the file's bytes are now (the writer's
+    /// view of its mapping). Real files ignore it; a power-loss simulator uses it as
+    /// the page cache it makes durable.
+    fn sync_data_with(&self, current: &[u8]) -> io::Result<()> {
+        let _ = current;
+        self.sync_data()
+    }
     /// The file's path (the runtime opens its own io_uring handle on it).
     fn path(&self) -> &Path;
     /// True when `sync_data` reaches a real file whose path can be reopened by an
@@ -142,6 +151,28 @@ pub trait Storage: Send + Sync + Debug + 'static {
     /// Takes an exclusive lock on `dir` (creating its lock file), or fails with
     /// `ErrorKind::WouldBlock` if another holder has it (in this or another process).
     fn lock_dir(&self, dir: &Path) -> io::Result<Box<dyn DirLockGuard>>;
+
+    /// Creates `dir` and any missing parents, and makes each new entry durable (fsync
+    /// of the parent of every directory it created): a directory created and then
+    /// filled with synced data must not vanish in a power cut.
+    fn create_dir_all_durable(&self, dir: &Path) -> io::Result<()> {
+        let mut missing = Vec::new();
+        let mut current = Some(dir);
+        while let Some(d) = current.filter(|d| !d.as_os_str().is_empty()) {
+            if self.exists(d)? {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            current = d.parent();
+        }
+        self.create_dir_all(dir)?;
+        for created in missing.iter().rev() {
+            if let Some(parent) = created.parent().filter(|p| !p.as_os_str().is_empty()) {
+                self.sync_dir(parent)?;
+            }
+        }
+        Ok(())
+    }
 
     /// Replaces `path` atomically: a crash leaves the old or the new contents, never a
     /// mix. Writes `<path>.tmp`, syncs it, renames it over `path`, syncs the directory.

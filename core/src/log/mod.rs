@@ -236,7 +236,7 @@ impl Log {
     ) -> LogResult<(Self, RecoveryReport)> {
         config.validate().map_err(LogError::InvalidConfig)?;
         storage
-            .create_dir_all(dir)
+            .create_dir_all_durable(dir)
             .map_err(|e| LogError::io("create", dir, e))?;
         let lock = if config.lock_directory {
             Some(storage.lock_dir(dir).map_err(|e| {
@@ -393,7 +393,7 @@ impl Log {
             // anything is written after that end, or a crash could hide a torn tail.
             active.durable_open_checkpoint()?;
             let path = active.seg.path.clone();
-            let synced = active.sync_handle().sync_data();
+            let synced = active.sync_file();
             if let Err(err) = synced {
                 return Err(self.fail("sync reopened segment", &path, err));
             }
@@ -598,7 +598,7 @@ impl Log {
     /// drivers without their own handle, e.g. over in-memory storage.
     pub fn sync_target(&mut self, target: &SyncTarget) -> LogResult<()> {
         let result = match self.writer_mut(target.base_seq) {
-            Some(w) => w.sync_handle().sync_data(),
+            Some(w) => w.sync_file(),
             None => Ok(()), // deleted by retention since the plan was made
         };
         result.map_err(|err| self.fail("sync", &target.path, err))

@@ -5,9 +5,11 @@
 //! 1. Files are classified by name; spare segments (`spare-*.spare`, possibly half
 //!    zero-filled) and index files without a segment are removed; names tidelog did not
 //!    make are left alone and listed in the report.
-//! 2. Segments are visited in order of base sequence number. Each header must be intact
-//!    and name this shard; a zero header on the *last* segment is a roll that crashed
-//!    before its header reached disk, and that file is removed.
+//! 2. Segments are visited in order of base sequence number. A segment whose header is
+//!    all zeros, or that is shorter than a header, never had a sync complete (segments
+//!    are synced oldest first), so neither did any later one: it starts the torn tail.
+//!    A segment shorter than its header's capacity is extended back with zeros. Any
+//!    other header problem (magic, CRC, version, base, capacity, shard) fails the open.
 //! 3. A segment whose checkpoint says SEALED and whose index file is valid is trusted
 //!    as is (its records are still CRC-checked when read). Any other segment is scanned
 //!    from the first record, checking length, CRC and sequence order of every frame.
@@ -206,26 +208,15 @@ fn open_segment(
     identity: ShardIdentity,
     base_seq: u128,
     name: &str,
-    is_last: bool,
     report: &mut RecoveryReport,
 ) -> LogResult<Option<Opened>> {
     let path = dir.join(name);
     let mut file_len = storage.file_len(&path).map_err(io_err("stat", &path))?;
     if file_len < RECORDS_OFFSET as u64 {
-        if is_last {
-            // Cut inside its header: nothing in it can be trusted, and nothing after it
-            // exists. Treated like a roll that never reached disk.
-            return Ok(None);
-        }
-        let needed = RECORDS_OFFSET as u64;
-        return Err(corruption(
-            &path,
-            0,
-            CorruptionKind::FileTooShort {
-                len: file_len,
-                needed,
-            },
-        ));
+        // Not even its header reached the disk: no sync ever covered this segment, so
+        // none covered a later one either (segments are synced oldest first). It starts
+        // the torn tail, like a roll that never reached disk.
+        return Ok(None);
     }
     if file_len > crate::limits::SEGMENT_BYTES_CEILING {
         let found = file_len.into();
@@ -240,10 +231,11 @@ fn open_segment(
             },
         ));
     }
-    // A last segment cut short (external damage; tidelog never shrinks a file) is
-    // extended back to the size its header gives, so the missing bytes read as zeros
-    // and its last record as torn.
-    if is_last {
+    // A segment shorter than its header says (its new length never reached the disk
+    // before a power cut, or external damage: tidelog never shrinks a file) is extended
+    // back to that size, so the missing bytes read as zeros and the scan finds its end
+    // (or a torn frame) there.
+    {
         let head = storage
             .map(&path, RECORDS_OFFSET, Access::ReadOnly, 0)
             .map_err(io_err("map", &path))?;
@@ -442,16 +434,7 @@ pub fn recover(storage: &dyn Storage, dir: &Path, identity: ShardIdentity) -> Lo
     let mut opened = Vec::with_capacity(names.len());
     let mut kept = names.len();
     for (position, (base_seq, name)) in names.iter().enumerate() {
-        let is_last = position + 1 == names.len();
-        match open_segment(
-            storage,
-            dir,
-            identity,
-            *base_seq,
-            name,
-            is_last,
-            &mut report,
-        )? {
+        match open_segment(storage, dir, identity, *base_seq, name, &mut report)? {
             Some(segment) => opened.push(segment),
             None => {
                 kept = position;
@@ -640,8 +623,7 @@ pub fn recover(storage: &dyn Storage, dir: &Path, identity: ShardIdentity) -> Lo
         if stray > 0 {
             seg_writer.zero_tail(state.end, state.end + stray)?;
             seg_writer
-                .sync_handle()
-                .sync_data()
+                .sync_file()
                 .map_err(io_err("sync zeroed tail of", &path))?;
         }
         if clean_close && is_tail {

@@ -380,6 +380,15 @@ impl SegmentWriter {
         self.header_synced = self.header_writes;
     }
 
+    /// Makes the segment's data durable through the log's own handle (fdatasync).
+    pub fn sync_file(&self) -> std::io::Result<()> {
+        let current = self
+            .writer
+            .peek(0..self.seg.capacity as usize)
+            .unwrap_or_default();
+        self.file.sync_data_with(current)
+    }
+
     /// The sync handle (for drivers that issue the fdatasync themselves).
     pub fn sync_handle(&self) -> &dyn FileHandle {
         self.file.as_ref()

@@ -181,6 +181,11 @@ pub enum Request {
         /// Where to answer.
         reply: Reply<MaintenanceReport>,
     },
+    /// Stop at once as a crash would: drop every log without syncing or closing it.
+    Abandon {
+        /// Where to answer.
+        reply: Reply<()>,
+    },
     /// Sync, close every log, stop.
     Shutdown {
         /// Where to answer.
@@ -221,6 +226,7 @@ struct CoreState {
     spares_wanted: VecDeque<ShardKey>,
     spare_jobs: usize,
     stop: Option<Reply<()>>,
+    abandon: Option<Reply<()>>,
 }
 
 type State = Rc<RefCell<CoreState>>;
@@ -435,6 +441,7 @@ impl CoreState {
             Request::Flush { reply } => self.acks.push(Ack::Flush { reply }),
             Request::Maintain { reply } => reply.send(Ok(self.maintain())),
             Request::Shutdown { reply } => self.stop = Some(reply),
+            Request::Abandon { reply } => self.abandon = Some(reply),
         }
     }
 
@@ -819,6 +826,7 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
         spares_wanted: VecDeque::new(),
         spare_jobs: 0,
         stop: None,
+        abandon: None,
     }));
     let mut last_busy = Instant::now();
     let mut next_maintenance = Instant::now() + ctx.maintenance_interval;
@@ -841,6 +849,17 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
         if handled > 0 {
             after_batch(&state);
             last_busy = Instant::now();
+        }
+        let abandon = state.borrow_mut().abandon.take();
+        if let Some(reply) = abandon {
+            // A crash: forget everything unsynced; answer nothing else (waiting callers
+            // get `Closed` as their replies drop).
+            let mut st = state.borrow_mut();
+            st.shards.clear();
+            st.acks.clear();
+            drop(st);
+            reply.send(Ok(()));
+            return;
         }
         if closed || state.borrow().stop.is_some() {
             shutdown(&state).await;

@@ -155,6 +155,25 @@ impl Runtime {
         &self.cores[i % self.cores.len()].sender
     }
 
+    /// Stops every core as a crash would (no sync, no close); waits for them.
+    pub fn abandon(&mut self) {
+        let mut pending = Vec::new();
+        for core in &self.cores {
+            let (reply, wait) = reply::channel();
+            if core.sender.send(Request::Abandon { reply }).is_ok() {
+                pending.push(wait);
+            }
+        }
+        for wait in pending {
+            let _ = wait.wait(Duration::ZERO);
+        }
+        for core in &mut self.cores {
+            if let Some(thread) = core.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
     /// Asks every core to sync, close its logs and stop; waits for them.
     pub fn shutdown(&mut self) -> Result<()> {
         let mut pending = Vec::new();
