@@ -145,7 +145,7 @@ fn engine_survives_power_cuts_with_sync_acks_intact() {
                     "seed {seed} gen {generation}: acked {seq} lost"
                 );
             }
-            for ((shard, seq), _) in &present {
+            for (shard, seq) in present.keys() {
                 let max = max_seen.entry(shard.clone()).or_insert(0);
                 *max = (*max).max(*seq);
             }
