@@ -608,6 +608,33 @@ impl Engine {
         self.set_retention(name, hours, false)
     }
 
+    /// What recovery did when each live shard's log was opened, for the shards where it
+    /// did something worth knowing: a torn tail cut, segments dropped or extended,
+    /// stray bytes zeroed, leftovers removed, unknown files found, indexes rebuilt.
+    /// A clean restart returns nothing.
+    pub fn recovery_reports(&self) -> Result<Vec<(String, String, crate::log::RecoveryReport)>> {
+        self.check_open()?;
+        let streams = self.inner.streams.load();
+        let mut out = Vec::new();
+        for stream in streams.by_name.values() {
+            for shard in stream.shards.load().values() {
+                let r = &shard.recovery;
+                let notable = r.tail.is_some()
+                    || !r.segments_dropped.is_empty()
+                    || !r.segments_extended.is_empty()
+                    || r.garbage_bytes_zeroed > 0
+                    || !r.leftovers_removed.is_empty()
+                    || !r.unknown_files.is_empty()
+                    || r.indexes_rebuilt > 0;
+                if notable {
+                    out.push((stream.name.to_string(), shard.shard_id.clone(), r.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(out)
+    }
+
     /// A metrics snapshot of every live shard of a stream.
     pub fn stream_metrics(&self, name: &str) -> Result<Vec<ShardMetrics>> {
         let stream = self.stream(name)?;

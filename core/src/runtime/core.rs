@@ -309,7 +309,7 @@ impl CoreState {
                 stream_id: spec.stream_id,
                 shard_index: spec.index,
             };
-            let (log, _report) = Log::open(
+            let (log, report) = Log::open(
                 Arc::clone(&ctx.storage),
                 &spec.dir,
                 identity,
@@ -338,6 +338,7 @@ impl CoreState {
                 Arc::clone(&spec.retention),
                 spec.state,
                 spec.ending_seq,
+                report,
             ));
             let open = spec.state == ShardState::Open;
             self.shards.insert(

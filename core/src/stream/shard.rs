@@ -14,7 +14,7 @@ use std::thread::Thread;
 use super::catalog::ShardState;
 use super::metrics::ShardCounters;
 use super::throttle::ReadLimiter;
-use crate::log::LogReader;
+use crate::log::{LogReader, RecoveryReport};
 
 /// Something waiting for new records.
 #[derive(Debug)]
@@ -125,6 +125,8 @@ pub struct ShardShared {
     pub notify: Notify,
     /// The stream's retention (shared by all its shards).
     pub retention: Arc<Retention>,
+    /// What recovery found when the shard's log was opened.
+    pub recovery: RecoveryReport,
     state: AtomicU8,
     ending_seq: Mutex<Option<u128>>,
 }
@@ -142,6 +144,7 @@ impl ShardShared {
         retention: Arc<Retention>,
         state: ShardState,
         ending_seq: Option<u128>,
+        recovery: RecoveryReport,
     ) -> Self {
         Self {
             stream_id,
@@ -154,6 +157,7 @@ impl ShardShared {
             read_limiter: Mutex::new(read_limiter),
             notify: Notify::default(),
             retention,
+            recovery,
             state: AtomicU8::new(state_code(state)),
             ending_seq: Mutex::new(ending_seq),
         }
