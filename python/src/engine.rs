@@ -237,6 +237,7 @@ impl Engine {
         py.detach(|| self.engine.expire_shards()).or_raise()
     }
 
+    /// Creates a stream of `shard_count` shards splitting the hash key space evenly.
     fn create_stream(
         &self,
         py: Python<'_>,
@@ -248,6 +249,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// Deletes a stream and all its data.
     fn delete_stream(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         py.detach(|| self.engine.delete_stream(name)).or_raise()
     }
@@ -267,6 +269,8 @@ impl Engine {
         Ok((out.names, out.has_more))
     }
 
+    /// DescribeStream, as a dict: name, id, status, creation time, retention, tags,
+    /// shards.
     fn describe_stream<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.engine.describe_stream(name)).or_raise()?;
         let d = PyDict::new(py);
@@ -285,6 +289,7 @@ impl Engine {
         Ok(d)
     }
 
+    /// DescribeStreamSummary, as a dict.
     fn describe_stream_summary<'py>(
         &self,
         py: Python<'py>,
@@ -304,6 +309,8 @@ impl Engine {
         Ok(d)
     }
 
+    /// ListShards with a filter: all, at_trim_horizon, from_trim_horizon, at_latest,
+    /// at_timestamp (with `timestamp_ms`), after_shard_id (with `after_shard_id`).
     #[pyo3(signature = (name, filter="all", timestamp_ms=None, after_shard_id=None))]
     fn list_shards<'py>(
         &self,
@@ -320,6 +327,8 @@ impl Engine {
         shards.iter().map(|s| shard_dict(py, s)).collect()
     }
 
+    /// SplitShard: closes `shard_id`, creates two children; the second starts at
+    /// `new_starting_hash_key` (decimal `str` or `int`).
     fn split_shard(
         &self,
         py: Python<'_>,
@@ -332,6 +341,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// MergeShards: closes two adjacent open shards, creates one child covering both.
     fn merge_shards(
         &self,
         py: Python<'_>,
@@ -359,6 +369,7 @@ impl Engine {
         Ok((out.current_shard_count, out.target_shard_count))
     }
 
+    /// IncreaseStreamRetentionPeriod to `hours`.
     fn increase_stream_retention_period(
         &self,
         py: Python<'_>,
@@ -370,6 +381,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// DecreaseStreamRetentionPeriod to `hours`.
     fn decrease_stream_retention_period(
         &self,
         py: Python<'_>,
@@ -381,6 +393,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// Adds or overwrites tags (a dict of `str` to `str`).
     fn add_tags_to_stream(
         &self,
         py: Python<'_>,
@@ -404,6 +417,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// Removes tags by key (absent keys are ignored).
     fn remove_tags_from_stream(
         &self,
         py: Python<'_>,
@@ -415,6 +429,7 @@ impl Engine {
             .or_raise()
     }
 
+    /// The stream's tags, as a dict.
     fn list_tags_for_stream(
         &self,
         py: Python<'_>,
@@ -440,7 +455,7 @@ impl Engine {
         all.iter().map(|m| metrics_dict(py, m)).collect()
     }
 
-    /// A stream's totals over its live shards (a dict; `shard_id` is "*").
+    /// A stream's totals over its live shards (a dict; `shard_id` is empty).
     fn stream_metrics_total<'py>(
         &self,
         py: Python<'py>,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tidelog::engine::ChildShard;
-use tidelog::log::ReadBatch;
+use tidelog::log::{ReadBatch, RecordView};
 use tidelog::{Subscription as CoreSubscription, SubscriptionEvent};
 
 use crate::errors::{ClosedError, OrRaise};
@@ -72,19 +72,25 @@ impl Subscription {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits (GIL released, in slices) for the next records: a pending batch first.
-    /// `None` on timeout or once finished.
-    fn next_pending(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Option<Pending>> {
+    /// Waits (GIL released, in slices) for records, then hands out what `take` takes
+    /// from the pending batch, both under the lock (so two threads never hand out the
+    /// same record, nor drop one). `None` on timeout or once finished.
+    fn wait_for<T: Send>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<Duration>,
+        take: impl Fn(&mut Option<Pending>) -> Option<T> + Sync,
+    ) -> PyResult<Option<T>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let slice = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()).min(WAIT_SLICE),
                 None => WAIT_SLICE,
             };
-            let step = py.detach(|| -> Result<Option<Option<Pending>>, Stop> {
+            let step = py.detach(|| -> Result<Option<Option<T>>, Stop> {
                 let mut state = self.lock();
-                if let Some(pending) = state.pending.take() {
-                    return Ok(Some(Some(pending)));
+                if state.pending.is_some() {
+                    return Ok(Some(take(&mut state.pending)));
                 }
                 if state.finished {
                     return Ok(Some(None));
@@ -93,11 +99,14 @@ impl Subscription {
                     return Err(Stop::Closed);
                 };
                 match subscription.next(slice).map_err(Stop::Engine)? {
-                    SubscriptionEvent::Records { shard_id, batch } => Ok(Some(Some(Pending {
-                        batch,
-                        shard_id: Arc::from(shard_id),
-                        next: 0,
-                    }))),
+                    SubscriptionEvent::Records { shard_id, batch } => {
+                        state.pending = Some(Pending {
+                            batch,
+                            shard_id: Arc::from(shard_id),
+                            next: 0,
+                        });
+                        Ok(Some(take(&mut state.pending)))
+                    }
                     SubscriptionEvent::ShardEnded {
                         shard_id,
                         child_shards,
@@ -128,6 +137,18 @@ impl Subscription {
     }
 }
 
+/// Takes the next record of the pending batch (dropping the batch after its last).
+fn take_record(slot: &mut Option<Pending>) -> Option<(RecordView, Arc<str>)> {
+    let pending = slot.as_mut()?;
+    let view = pending.batch.view(pending.next);
+    let shard_id = Arc::clone(&pending.shard_id);
+    pending.next += 1;
+    if pending.next >= pending.batch.len() {
+        *slot = None;
+    }
+    view.map(|view| (view, shard_id))
+}
+
 #[pymethods]
 impl Subscription {
     /// The next record, waiting up to `timeout` seconds (`None`: without end); `None`
@@ -135,18 +156,9 @@ impl Subscription {
     #[pyo3(signature = (timeout=None))]
     fn next_record(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Record>> {
         let timeout = crate::convert::timeout(timeout)?;
-        let Some(mut pending) = self.next_pending(py, timeout)? else {
-            return Ok(None);
-        };
-        let record = pending
-            .batch
-            .view(pending.next)
-            .map(|view| Record::new(view, Arc::clone(&pending.shard_id)));
-        pending.next += 1;
-        if pending.next < pending.batch.len() {
-            py.detach(|| self.lock().pending = Some(pending));
-        }
-        Ok(record)
+        Ok(self
+            .wait_for(py, timeout, take_record)?
+            .map(|(view, shard_id)| Record::new(view, shard_id)))
     }
 
     /// The next batch of records (the rest of a batch partly handed out by
@@ -156,7 +168,7 @@ impl Subscription {
     fn next_batch(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<RecordBatch>> {
         let timeout = crate::convert::timeout(timeout)?;
         Ok(self
-            .next_pending(py, timeout)?
+            .wait_for(py, timeout, Option::take)?
             .map(|p| RecordBatch::new(p.batch, p.next, p.shard_id, None, 0, Vec::new())))
     }
 

@@ -233,7 +233,7 @@ def test_metrics(engine: tidelog.Engine) -> None:
     assert {m.stream for m in engine.metrics()} == {"s", "t"}
     assert len(engine.metrics()) == 3
     total = engine.stream_metrics_total("s")
-    assert (total.stream, total.incoming_records, total.incoming_bytes) == ("s", 2, 10)
+    assert (total.stream, total.shard_id, total.incoming_records, total.incoming_bytes) == ("s", "", 2, 10)
     text = engine.metrics_openmetrics()
     assert 'tidelog_incoming_records_total{stream="s",shard="shardId-000000000000"} 2' in text
     assert text.rstrip().endswith("# EOF")

@@ -179,20 +179,25 @@ def test_follow_lineage_across_split_and_merge(engine: tidelog.Engine) -> None:
 def test_threads_share_one_subscription(engine: tidelog.Engine) -> None:
     engine.create_stream("s", 1)
     shard = only_shard(engine, "s")
-    sub = engine.subscribe("s", shard, "trim_horizon", timeout=0.2)
-    engine.put_records("s", [("k", str(i)) for i in range(200)])
-    seen: list[str] = []
+    sub = engine.subscribe("s", shard, "trim_horizon", timeout=0.5)
+    total = 2000
+    seen: list[int] = []
     lock = threading.Lock()
+
+    def produce() -> None:
+        for start in range(0, total, 10):  # many small batches while the consumers run
+            engine.put_records("s", [("k", str(i)) for i in range(start, start + 10)])
 
     def drain() -> None:
         for record in sub:
             with lock:
-                seen.append(bytes(record.data).decode())
+                seen.append(int(bytes(record.data)))
 
-    threads = [threading.Thread(target=drain) for _ in range(4)]
+    threads = [threading.Thread(target=drain) for _ in range(4)] + [threading.Thread(target=produce)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=30)
+        t.join(timeout=60)
     # Every record handed out exactly once across the threads.
-    assert sorted(seen, key=int) == [str(i) for i in range(200)]
+    assert len(seen) == total
+    assert sorted(seen) == list(range(total))

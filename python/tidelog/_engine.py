@@ -295,7 +295,7 @@ class Engine:
         return [ShardMetrics(**m) for m in self._native.metrics(stream)]
 
     def stream_metrics_total(self, stream: str) -> ShardMetrics:
-        """A stream's counters summed over its live shards (``shard_id`` is ``*``)."""
+        """A stream's counters summed over its live shards (``shard_id`` is empty)."""
         return ShardMetrics(**self._native.stream_metrics_total(stream))
 
     def metrics_openmetrics(self) -> str:
@@ -431,6 +431,9 @@ class Subscription:
     Iterating again resumes where it stopped. ``next_record`` and ``next_batch`` wait
     once with their own timeout. Thread-safe; waits release the GIL and can be
     interrupted (Ctrl-C). Close it (or use ``with``) to let go of its shards.
+
+    Attributes:
+        timeout: Seconds each iteration step waits for the next record (``None``: no end).
     """
 
     __slots__ = ("_native", "timeout")
@@ -443,7 +446,6 @@ class Subscription:
             raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
         self._native = native
         self.timeout: float | None = timeout
-        """Seconds each iteration step waits for the next record (``None``: no end)."""
 
     def __iter__(self) -> Iterator[Record]:
         return self

@@ -32,28 +32,30 @@ class Limits:
     The defaults are the Kinesis provisioned-mode figures (``Limits.kinesis()``);
     ``None`` for a rate means no limit. Pass an instance as ``limits=`` to
     ``tidelog.open``; use ``dataclasses.replace(Limits.kinesis(), ...)`` to change a few.
+
+    Attributes:
+        write_bytes_per_sec: Bytes of data plus partition keys written per second per shard.
+        write_records_per_sec: Records written per second per shard.
+        read_bytes_per_sec: Bytes returned by GetRecords per second per shard.
+        read_calls_per_sec: GetRecords calls per second per shard.
+        read_records_per_call_max: Most records one GetRecords returns.
+        read_bytes_per_call_max: Most bytes one GetRecords returns.
+        read_penalty_after_max_call_ms: After a GetRecords that returns the maximum bytes, the shard refuses reads this long.
+        subscribe_bytes_per_sec: Bytes per second each subscription may receive (enhanced fan-out: 2 MiB/s).
+        put_records_entries_max: Most entries in one PutRecords.
+        put_records_bytes_max: Most bytes (data plus keys) in one PutRecords.
     """
 
     write_bytes_per_sec: int | None = 1 << 20
-    """Bytes of data plus partition keys written per second per shard."""
     write_records_per_sec: int | None = 1000
-    """Records written per second per shard."""
     read_bytes_per_sec: int | None = 2 << 20
-    """Bytes returned by GetRecords per second per shard."""
     read_calls_per_sec: int | None = 5
-    """GetRecords calls per second per shard."""
     read_records_per_call_max: int = 10_000
-    """Most records one GetRecords returns."""
     read_bytes_per_call_max: int = 10 << 20
-    """Most bytes one GetRecords returns."""
     read_penalty_after_max_call_ms: int = 5000
-    """After a GetRecords that returns the maximum bytes, the shard refuses reads this long."""
     subscribe_bytes_per_sec: int | None = 2 << 20
-    """Bytes per second each subscription may receive (enhanced fan-out: 2 MiB/s)."""
     put_records_entries_max: int = 500
-    """Most entries in one PutRecords."""
     put_records_bytes_max: int = 5 << 20
-    """Most bytes (data plus keys) in one PutRecords."""
 
     @classmethod
     def kinesis(cls) -> Limits:
@@ -84,26 +86,29 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class ShardDescription:
-    """A shard as DescribeStream and ListShards show it."""
+    """A shard as DescribeStream and ListShards show it.
+
+    Attributes:
+        shard_id: ``shardId-000000000000``.
+        parent_shard_id: The shard it was split from, or the first parent of a merge.
+        adjacent_parent_shard_id: The other parent of a merge.
+        starting_hash_key: Lowest hash key the shard owns (0 .. 2**128 - 1).
+        ending_hash_key: Highest hash key the shard owns.
+        starting_sequence_number: Lower bound of the shard's sequence numbers (decimal).
+        ending_sequence_number: Its last sequence number, once the shard is closed.
+        state: OPEN (accepting writes) or CLOSED (split or merged away, readable until expiry).
+        core: The engine core that owns the shard.
+    """
 
     shard_id: str
-    """``shardId-000000000000``."""
     parent_shard_id: str | None
-    """The shard it was split from, or the first parent of a merge."""
     adjacent_parent_shard_id: str | None
-    """The other parent of a merge."""
     starting_hash_key: int
-    """Lowest hash key the shard owns (0 .. 2**128 - 1)."""
     ending_hash_key: int
-    """Highest hash key the shard owns."""
     starting_sequence_number: str
-    """Lower bound of the shard's sequence numbers (decimal)."""
     ending_sequence_number: str | None
-    """Its last sequence number, once the shard is closed."""
     state: Literal["OPEN", "CLOSED"]
-    """OPEN (accepting writes) or CLOSED (split or merged away, readable until expiry)."""
     core: int
-    """The engine core that owns the shard."""
 
     @property
     def is_open(self) -> bool:
@@ -113,22 +118,25 @@ class ShardDescription:
 
 @dataclass(frozen=True, slots=True)
 class StreamDescription:
-    """A stream as DescribeStream shows it."""
+    """A stream as DescribeStream shows it.
+
+    Attributes:
+        name: The stream's name.
+        stream_id: Its numeric id in the data directory.
+        status: Kinesis StreamStatus.
+        created: Creation time (UTC).
+        retention_hours: Retention period, hours.
+        tags: Tags.
+        shards: Every shard not yet expired, in shard-id order.
+    """
 
     name: str
-    """The stream's name."""
     stream_id: int
-    """Its numeric id in the data directory."""
     status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
-    """Kinesis StreamStatus."""
     created: datetime
-    """Creation time (UTC)."""
     retention_hours: int
-    """Retention period, hours."""
     tags: dict[str, str]
-    """Tags."""
     shards: list[ShardDescription] = field(default_factory=list)
-    """Every shard not yet expired, in shard-id order."""
 
     @property
     def open_shards(self) -> list[ShardDescription]:
@@ -144,82 +152,104 @@ class StreamDescription:
 
 @dataclass(frozen=True, slots=True)
 class StreamSummary:
-    """A stream as DescribeStreamSummary shows it."""
+    """A stream as DescribeStreamSummary shows it.
+
+    Attributes:
+        name: The stream's name.
+        stream_id: Its numeric id in the data directory.
+        status: Kinesis StreamStatus.
+        created: Creation time (UTC).
+        retention_hours: Retention period, hours.
+        open_shard_count: Shards accepting writes.
+        consumer_count: Registered consumers (always 0: subscriptions are not registered objects).
+    """
 
     name: str
-    """The stream's name."""
     stream_id: int
-    """Its numeric id in the data directory."""
     status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
-    """Kinesis StreamStatus."""
     created: datetime
-    """Creation time (UTC)."""
     retention_hours: int
-    """Retention period, hours."""
     open_shard_count: int
-    """Shards accepting writes."""
     consumer_count: int
-    """Registered consumers (always 0: subscriptions are not registered objects)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ShardMetrics:
-    """A point-in-time copy of one shard's counters (Kinesis metric names in the docs)."""
+    """A point-in-time copy of one shard's counters (Kinesis metric names in the docs).
+
+    Attributes:
+        stream: Stream name.
+        shard_id: Shard id (empty for stream totals).
+        incoming_bytes: IncomingBytes: data plus key bytes of records accepted.
+        incoming_records: IncomingRecords: records accepted.
+        outgoing_bytes: OutgoingBytes: data plus key bytes returned to readers and subscribers.
+        outgoing_records: OutgoingRecords: records returned to readers and subscribers.
+        get_records_calls: GetRecords calls answered (throttled ones not counted).
+        write_throttled: WriteProvisionedThroughputExceeded: records refused by the write limits.
+        read_throttled: ReadProvisionedThroughputExceeded: reads refused by the read limits.
+        iterator_age_ms: IteratorAgeMilliseconds: age of the last record returned by the latest read.
+    """
 
     stream: str
-    """Stream name."""
     shard_id: str
-    """Shard id (``*`` for stream totals)."""
     incoming_bytes: int
-    """IncomingBytes: data plus key bytes of records accepted."""
     incoming_records: int
-    """IncomingRecords: records accepted."""
     outgoing_bytes: int
-    """OutgoingBytes: data plus key bytes returned to readers and subscribers."""
     outgoing_records: int
-    """OutgoingRecords: records returned to readers and subscribers."""
     get_records_calls: int
-    """GetRecords calls answered (throttled ones not counted)."""
     write_throttled: int
-    """WriteProvisionedThroughputExceeded: records refused by the write limits."""
     read_throttled: int
-    """ReadProvisionedThroughputExceeded: reads refused by the read limits."""
     iterator_age_ms: int
-    """IteratorAgeMilliseconds: age of the last record returned by the latest read."""
 
 
 @dataclass(frozen=True, slots=True)
 class PutResult:
-    """Where a put record went."""
+    """Where a put record went.
+
+    Attributes:
+        shard_id: The shard it was appended to.
+        sequence_number: Its sequence number (decimal).
+    """
 
     shard_id: str
-    """The shard it was appended to."""
     sequence_number: str
-    """Its sequence number (decimal)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ShardCountUpdate:
-    """UpdateShardCount's answer."""
+    """UpdateShardCount's answer.
+
+    Attributes:
+        current_shard_count: Open shards before the call.
+        target_shard_count: Open shards after it.
+    """
 
     current_shard_count: int
-    """Open shards before the call."""
     target_shard_count: int
-    """Open shards after it."""
 
 
 @dataclass(frozen=True, slots=True)
 class MaintenanceReport:
-    """What a retention pass reclaimed."""
+    """What a retention pass reclaimed.
+
+    Attributes:
+        segments_deleted: Segment files deleted.
+        bytes_freed: Disk bytes freed.
+    """
 
     segments_deleted: int
-    """Segment files deleted."""
     bytes_freed: int
-    """Disk bytes freed."""
 
 
 class ChildShard(TypedDict):
-    """A child of a closed shard (GetRecords and subscriptions report them)."""
+    """A child of a closed shard (GetRecords and subscriptions report them).
+
+    Keys:
+        shard_id: The child's id.
+        parent_shards: Its parents (one for a split, two for a merge).
+        starting_hash_key: Lowest hash key it owns.
+        ending_hash_key: Highest hash key it owns.
+    """
 
     shard_id: str
     parent_shards: list[str]
@@ -228,7 +258,12 @@ class ChildShard(TypedDict):
 
 
 class EndedShard(TypedDict):
-    """A shard a subscription read to its end, with its children."""
+    """A shard a subscription read to its end, with its children.
+
+    Keys:
+        shard_id: The shard that ended.
+        child_shards: Its children.
+    """
 
     shard_id: str
     child_shards: list[ChildShard]

@@ -294,7 +294,12 @@ def _utc(dt: datetime) -> datetime:
 
 class KinesisClient:
     """boto3's Kinesis client, in-process: same method names, keyword arguments and
-    response shapes. Made by ``tidelog.client``. Thread-safe."""
+    response shapes. Made by ``tidelog.client``. Thread-safe.
+
+    Attributes:
+        exceptions: The error classes by Kinesis name
+            (``client.exceptions.ResourceNotFoundException``), as in boto3.
+    """
 
     def __init__(self, engine: Engine, *, owns_engine: bool, region_name: str = "local",
                  account_id: str = "000000000000") -> None:
@@ -305,7 +310,6 @@ class KinesisClient:
         self._region = region_name
         self._account = account_id
         self.exceptions = KinesisExceptions()
-        """The error classes, by Kinesis name (``client.exceptions.ResourceNotFoundException``)."""
 
     @property
     def engine(self) -> Engine:
