@@ -1,6 +1,7 @@
 # Hand-kept stub of the native module (python/src/*.rs). `tests/run_all.sh` runs mypy's
 # stubtest against the built module, so a difference between the two fails the tests.
 import os
+import pathlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, final, overload
@@ -149,7 +150,7 @@ class Engine:
         clock: ManualClock | None = None,
     ) -> Engine: ...
     @property
-    def path(self) -> str: ...
+    def path(self) -> pathlib.Path: ...
     @property
     def cores(self) -> int: ...
     @property
