@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -365,3 +366,29 @@ def test_get_records_paging_and_batch(engine: tidelog.Engine) -> None:
         engine.get_records(it, limit=0)
     with pytest.raises(tidelog.ValidationError, match="limit"):
         engine.get_records(it, limit=10_001)
+
+
+def test_one_engine_shared_by_threads(engine: tidelog.Engine) -> None:
+    engine.create_stream("s", 2)
+    results: list[tidelog.PutResult] = []
+    lock = threading.Lock()
+
+    def put(worker: int) -> None:
+        for i in range(250):
+            r = engine.put_record("s", f"w{worker}", f"{worker}:{i}")
+            with lock:
+                results.append(r)
+
+    threads = [threading.Thread(target=put, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len({(r.shard_id, r.sequence_number) for r in results}) == 1000
+    read = [bytes(r.data).decode() for shard in ("shardId-000000000000", "shardId-000000000001")
+            for r in engine.read("s", shard)]
+    assert sorted(read) == sorted(f"{w}:{i}" for w in range(4) for i in range(250))
+    # Per partition key (one writer each), the records are in put order.
+    for w in range(4):
+        mine = [x for x in read if x.startswith(f"{w}:")]
+        assert mine == [f"{w}:{i}" for i in range(250)]

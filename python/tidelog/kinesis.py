@@ -502,7 +502,10 @@ class KinesisClient:
 
     def list_shards(self, **kwargs: Any) -> Response:
         """ListShards(StreamName | StreamARN | NextToken, ExclusiveStartShardId=None,
-        MaxResults=None, StreamCreationTimestamp=None, ShardFilter=None)."""
+        MaxResults=None, StreamCreationTimestamp=None, ShardFilter=None).
+
+        ``StreamCreationTimestamp`` is accepted and not needed: a name names one stream.
+        """
         op = "ListShards"
         _check(kwargs, {}, {**_STREAM, "NextToken": _STR, "ExclusiveStartShardId": _STR,
                                 "MaxResults": _INT, "StreamCreationTimestamp": _TIME, "ShardFilter": _DICT})
