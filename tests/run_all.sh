@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and every test tidelog has: formatting, lints, the unsafe-code rule,
-# and the Rust test suites. Later parts (C, Python) add their steps here.
-# Usage: tests/run_all.sh   (from anywhere; needs a Rust toolchain)
+# the Rust test suites, and the Python package (built into .venv, then pytest, which
+# also runs the stub check and the quick-start notebook). Later parts add their steps.
+# Usage: tests/run_all.sh   (from anywhere; needs a Rust toolchain and Python >= 3.11
+# with pip and venv; installs the Python tools it needs from PyPI into .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,20 +15,35 @@ cargo fmt --all -- --check
 step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "unsafe code stays in its two places"
-# Every Rust source file in core/src forbids unsafe code, except the mapping module
-# (which allows it) and the two module roots that only deny it so the mapping may allow.
+step "unsafe code stays in its named places"
+# Every Rust source file forbids unsafe code, except the mapping module and the Python
+# buffer protocol (which allow it) and the module roots that only deny it so those may.
 bad=0
 while IFS= read -r file; do
   case "$file" in
-    core/src/io/mapping.rs) grep -q '#!\[allow(unsafe_code)\]' "$file" || { echo "$file: expected #![allow(unsafe_code)]"; bad=1; } ;;
-    core/src/lib.rs|core/src/io/mod.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
+    core/src/io/mapping.rs|python/src/buffer.rs) grep -q '#!\[allow(unsafe_code)\]' "$file" || { echo "$file: expected #![allow(unsafe_code)]"; bad=1; } ;;
+    core/src/lib.rs|core/src/io/mod.rs|python/src/lib.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
-done < <(find core/src -name '*.rs' | sort)
+done < <(find core/src python/src -name '*.rs' | sort)
 [ "$bad" = 0 ]
 
 step "Rust tests"
 cargo test --workspace --locked
+
+step "Python package: build into .venv, then pytest (API, client, zero copy, stub, notebook)"
+python=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python="$candidate"; break
+  fi
+done
+[ -n "$python" ] || { echo "Python >= 3.11 (with venv and pip) is needed for the Python tests"; exit 1; }
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+# A dev-profile build reuses the Rust test step's compiled dependencies.
+(cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --quiet --locked)
+.venv/bin/python -m pytest python/tests -q -p no:cacheprovider
 
 printf '\nall checks and tests passed\n'

@@ -34,6 +34,8 @@ pub struct ChildShard {
 /// GetRecords' answer.
 #[derive(Debug)]
 pub struct GetRecordsOutput {
+    /// The shard the records were read from (the iterator's shard).
+    pub shard_id: String,
     /// The records, as zero-copy views (valid as long as this value lives).
     pub records: ReadBatch,
     /// Where to continue; `None` once a closed shard has been read to its end.
@@ -294,6 +296,7 @@ impl Engine {
             (Some(next.encode(&self.inner.secret)), Vec::new())
         };
         Ok(GetRecordsOutput {
+            shard_id: shard.shard_id.clone(),
             records: batch,
             next_shard_iterator,
             millis_behind_latest,

@@ -1,0 +1,43 @@
+//! `tidelog._tidelog`: the native half of the `tidelog` Python package (the pure-Python
+//! half, in `python/tidelog/`, builds the Pythonic API and the boto3-compatible client
+//! on it).
+//!
+//! Modules: [`engine`] (the engine handle), [`records`] (records and batches),
+//! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
+//! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
+//! back), [`clock`] (the test-only manual clock).
+//!
+//! Invariants kept across the crate: every blocking call releases the GIL; every class
+//! is frozen and `Send + Sync` (engine handles, or state behind a mutex), so any thread
+//! may use any object; no engine error or panic crosses into Python as anything but an
+//! exception (pyo3 turns a panic into `PanicException`; the engine reports bugs as
+//! `InternalError`).
+// `deny`, not `forbid`: `buffer.rs` must `allow(unsafe_code)` for the buffer protocol,
+// and a crate-level `forbid` cannot be relaxed by a module. Every other module
+// forbids unsafe code itself (pyo3's macros compile under `forbid`).
+#![deny(unsafe_code)]
+
+mod buffer;
+mod clock;
+mod convert;
+mod engine;
+mod errors;
+mod records;
+mod subscription;
+
+use pyo3::prelude::*;
+
+/// The native module of the `tidelog` package.
+#[pymodule]
+fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<engine::Engine>()?;
+    m.add_class::<records::Record>()?;
+    m.add_class::<records::RecordBatch>()?;
+    m.add_class::<records::RecordIter>()?;
+    m.add_class::<buffer::RecordBytes>()?;
+    m.add_class::<subscription::Subscription>()?;
+    m.add_class::<clock::ManualClock>()?;
+    errors::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+"""tidelog: an embedded storage engine for Kinesis-style data streams, from Python.
+
+Two ways in:
+
+* the Pythonic API: ``tidelog.open(path)`` returns an :class:`Engine` (a context
+  manager) with streams, puts, zero-copy reads (record data and keys are read-only
+  ``memoryview``s over the memory-mapped log) and subscriptions (iterators, sync and
+  async, that yield records as they commit);
+* a drop-in for boto3's Kinesis client: ``tidelog.client(path)`` has boto3's method
+  names, keyword arguments, response dicts and exceptions, so code written for Kinesis
+  runs in-process unchanged.
+
+Errors the engine raises form one tree rooted at :class:`Error`, one class per family
+of the Rust engine's errors; wrong Python types raise ``TypeError`` and values the
+binding refuses itself raise ``ValueError``.
+"""
+
+from . import testing
+from ._engine import Engine, Subscription, open
+from ._tidelog import (
+    ClosedError,
+    CorruptionError,
+    EnvironmentCheckError,
+    Error,
+    ExpiredIteratorError,
+    FileSystemError,
+    InternalError,
+    InvalidArgumentError,
+    LimitExceededError,
+    ProvisionedThroughputExceededError,
+    Record,
+    RecordBatch,
+    RecordBytes,
+    ResourceInUseError,
+    ResourceNotFoundError,
+    ValidationError,
+    __version__,
+)
+from ._types import (
+    ChildShard,
+    EndedShard,
+    Limits,
+    MaintenanceReport,
+    PutResult,
+    ShardCountUpdate,
+    ShardDescription,
+    ShardMetrics,
+    StreamDescription,
+    StreamSummary,
+)
+from .kinesis import ClientError, KinesisClient, client
+
+__all__ = [
+    "ChildShard",
+    "ClientError",
+    "ClosedError",
+    "CorruptionError",
+    "EndedShard",
+    "Engine",
+    "EnvironmentCheckError",
+    "Error",
+    "ExpiredIteratorError",
+    "FileSystemError",
+    "InternalError",
+    "InvalidArgumentError",
+    "KinesisClient",
+    "LimitExceededError",
+    "Limits",
+    "MaintenanceReport",
+    "ProvisionedThroughputExceededError",
+    "PutResult",
+    "Record",
+    "RecordBatch",
+    "RecordBytes",
+    "ResourceInUseError",
+    "ResourceNotFoundError",
+    "ShardCountUpdate",
+    "ShardDescription",
+    "ShardMetrics",
+    "StreamDescription",
+    "StreamSummary",
+    "Subscription",
+    "ValidationError",
+    "__version__",
+    "client",
+    "open",
+    "testing",
+]

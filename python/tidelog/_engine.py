@@ -1,0 +1,518 @@
+"""The Pythonic API: ``tidelog.open`` and the ``Engine`` and ``Subscription`` it hands out.
+
+The work is done by the native module (``tidelog._tidelog``), which releases the GIL
+around every blocking call; this layer shapes arguments and results (dataclasses,
+datetimes, iterators, context managers). Reads return the native ``RecordBatch`` and
+``Record`` objects as they are, so record data stays zero-copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, TypeAlias
+
+from . import _tidelog
+from ._time import to_ms
+from ._tidelog import Error, Record, RecordBatch
+from ._types import (
+    EndedShard,
+    Limits,
+    MaintenanceReport,
+    PutResult,
+    ShardCountUpdate,
+    ShardDescription,
+    ShardMetrics,
+    StreamDescription,
+    StreamSummary,
+)
+
+__all__ = ["Engine", "Subscription", "open"]
+
+_Durability: TypeAlias = Literal["sync", "os"]
+_IteratorType: TypeAlias = Literal[
+    "trim_horizon", "latest", "at_sequence_number", "after_sequence_number", "at_timestamp"
+]
+_ShardFilter: TypeAlias = Literal["all", "at_trim_horizon", "from_trim_horizon", "at_latest", "at_timestamp", "after_shard_id"]
+_Data: TypeAlias = bytes | bytearray | memoryview | str
+_Timestamp: TypeAlias = datetime | int | float
+
+# How long one wait of an async iteration may run in its worker thread: bounds how long
+# a cancelled `async for` keeps that thread busy.
+_ASYNC_SLICE_SECONDS = 0.2
+
+
+def open(
+    path: str | os.PathLike[str],
+    *,
+    cores: int | None = None,
+    durability: _Durability = "sync",
+    limits: Literal["kinesis", "unlimited"] | Limits = "kinesis",
+    pin_cores: bool = True,
+    retention_hours_default: int | None = None,
+    retention_hours_min: int | None = None,
+    max_shards: int | None = None,
+    record_bytes_max: int | None = None,
+    sync_driver: Literal["io_uring", "blocking"] = "io_uring",
+    clock: _tidelog.ManualClock | None = None,
+) -> Engine:
+    """Opens (or creates) a tidelog engine in the data directory ``path``.
+
+    Args:
+        path: the data directory (created if missing). One engine at a time may have it
+            open (a second open raises ``ResourceInUseError``).
+        cores: how many cores (executors) to run; ``None``: one per CPU.
+        durability: default durability of puts: ``"sync"`` acknowledges after an
+            fdatasync covering the record (survives power loss); ``"os"`` once it is in
+            the page cache (survives a crash of the process). A put may ask for another.
+        limits: ``"kinesis"`` (per shard: writes 1 MiB/s and 1,000 records/s, reads
+            2 MiB/s and 5 calls/s), ``"unlimited"``, or a ``tidelog.Limits``.
+        pin_cores: pin each core to its own CPU.
+        retention_hours_default: retention of new streams (default 24).
+        retention_hours_min: shortest retention allowed (Kinesis: 24; down to 1).
+        max_shards: most open shards across all streams (default 10,000).
+        record_bytes_max: largest record, data plus partition key (default 1 MiB,
+            up to 10 MiB).
+        sync_driver: ``"io_uring"`` (default) or ``"blocking"`` fdatasyncs.
+        clock: a ``tidelog.testing.ManualClock``, for tests only.
+
+    Returns:
+        The engine; use it as a context manager or call ``close()``.
+    """
+    native_limits: str | dict[str, int | None]
+    if isinstance(limits, Limits):
+        native_limits = limits.to_dict()
+    else:
+        native_limits = limits
+    native = _tidelog.Engine.open(
+        path,
+        cores=cores,
+        pin_cores=pin_cores,
+        durability=durability,
+        limits=native_limits,
+        retention_hours_default=retention_hours_default,
+        retention_hours_min=retention_hours_min,
+        max_shards=max_shards,
+        record_bytes_max=record_bytes_max,
+        sync_driver=sync_driver,
+        clock=clock,
+    )
+    return Engine(native)
+
+
+def _iterator_args(
+    iterator_type: str,
+    sequence_number: str | int | None,
+    timestamp: _Timestamp | None,
+) -> tuple[str, str | int | None, int | None]:
+    if not isinstance(iterator_type, str):
+        raise TypeError(f"iterator_type must be str, not {type(iterator_type).__name__}")
+    ts_ms = None if timestamp is None else to_ms(timestamp, "timestamp")
+    return iterator_type, sequence_number, ts_ms
+
+
+class Engine:
+    """A running tidelog engine: streams of shards in one data directory.
+
+    Made by ``tidelog.open``. Thread-safe: share one engine between threads. Close it
+    (or use ``with``) to sync and release the data directory; records already read
+    stay valid after that.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _tidelog.Engine) -> None:
+        """Wraps a native engine (use ``tidelog.open`` to make one)."""
+        if not isinstance(native, _tidelog.Engine):
+            raise TypeError("use tidelog.open(path) to open an engine")
+        self._native = native
+
+    @property
+    def native(self) -> _tidelog.Engine:
+        """The native engine handle (``tidelog._tidelog.Engine``)."""
+        return self._native
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    def close(self) -> None:
+        """Syncs and closes every log and stops the cores. Idempotent; afterwards every
+        call raises ``tidelog.ClosedError``."""
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran."""
+        return self._native.closed
+
+    @property
+    def path(self) -> str:
+        """The data directory."""
+        return os.fspath(self._native.path)
+
+    @property
+    def cores(self) -> int:
+        """Number of cores (executors) running."""
+        return self._native.cores
+
+    @property
+    def durability(self) -> _Durability:
+        """The default durability of puts."""
+        return self._native.durability
+
+    @property
+    def limits(self) -> Limits:
+        """The per-shard limits the engine enforces."""
+        return Limits.from_dict(self._native.limits)
+
+    @property
+    def record_bytes_max(self) -> int:
+        """Largest record accepted (data plus partition key), bytes."""
+        return self._native.record_bytes_max
+
+    def flush(self) -> None:
+        """Makes every record put so far durable (an fdatasync on every core)."""
+        self._native.flush()
+
+    def run_maintenance(self) -> MaintenanceReport:
+        """Runs retention now (it also runs every second on its own)."""
+        return MaintenanceReport(**self._native.run_maintenance())
+
+    def expire_shards(self) -> int:
+        """Expires closed shards whose data is all past retention; returns how many."""
+        return self._native.expire_shards()
+
+    # -- streams -----------------------------------------------------------------------
+
+    def create_stream(self, name: str, shard_count: int = 1) -> None:
+        """Creates a stream of ``shard_count`` shards splitting the hash key space evenly.
+
+        Raises ``ResourceInUseError`` if it exists, ``ValidationError`` for a bad name or
+        count, ``LimitExceededError`` past ``max_shards``.
+        """
+        self._native.create_stream(name, shard_count)
+
+    def delete_stream(self, name: str) -> None:
+        """Deletes a stream and all its data (records already read stay valid)."""
+        self._native.delete_stream(name)
+
+    def list_streams(self) -> list[str]:
+        """Every stream's name, in order."""
+        names: list[str] = []
+        start: str | None = None
+        while True:
+            page, has_more = self._native.list_streams(10_000, start)
+            names.extend(page)
+            if not has_more or not page:
+                return names
+            start = page[-1]
+
+    def describe_stream(self, name: str) -> StreamDescription:
+        """Status, shards (with hash key ranges and lineage), retention, tags."""
+        return StreamDescription.from_dict(self._native.describe_stream(name))
+
+    def describe_stream_summary(self, name: str) -> StreamSummary:
+        """Status, open shard count, retention, without the shard list."""
+        return StreamSummary(**self._native.describe_stream_summary(name))
+
+    def list_shards(
+        self,
+        name: str,
+        *,
+        filter: _ShardFilter = "all",
+        timestamp: _Timestamp | None = None,
+        after_shard_id: str | None = None,
+    ) -> list[ShardDescription]:
+        """The stream's shards (expired ones are never listed).
+
+        ``filter``: ``"all"`` / ``"at_trim_horizon"`` / ``"from_trim_horizon"`` (every
+        shard not expired), ``"at_latest"`` (open shards), ``"at_timestamp"`` (shards
+        open at ``timestamp``), ``"after_shard_id"`` (shards after ``after_shard_id``).
+        """
+        ts_ms = None if timestamp is None else to_ms(timestamp, "timestamp")
+        shards = self._native.list_shards(name, filter, ts_ms, after_shard_id)
+        return [ShardDescription(**s) for s in shards]
+
+    def split_shard(self, name: str, shard_id: str, new_starting_hash_key: int | str) -> None:
+        """Closes ``shard_id`` and creates two children; the second starts at
+        ``new_starting_hash_key`` (inside the parent's range, above its first key)."""
+        self._native.split_shard(name, shard_id, new_starting_hash_key)
+
+    def merge_shards(self, name: str, shard_id: str, adjacent_shard_id: str) -> None:
+        """Closes two adjacent open shards and creates one child covering both."""
+        self._native.merge_shards(name, shard_id, adjacent_shard_id)
+
+    def update_shard_count(self, name: str, target_shard_count: int) -> ShardCountUpdate:
+        """Uniform scaling to ``target_shard_count`` open shards (half to double the
+        current count per call), through splits and merges."""
+        current, target = self._native.update_shard_count(name, target_shard_count)
+        return ShardCountUpdate(current, target)
+
+    def increase_stream_retention_period(self, name: str, hours: int) -> None:
+        """Raises retention to ``hours`` (up to 8,760); expired data does not come back."""
+        self._native.increase_stream_retention_period(name, hours)
+
+    def decrease_stream_retention_period(self, name: str, hours: int) -> None:
+        """Lowers retention to ``hours``; older records become unreadable at once."""
+        self._native.decrease_stream_retention_period(name, hours)
+
+    def add_tags_to_stream(self, name: str, tags: Mapping[str, str]) -> None:
+        """Adds or overwrites tags (at most 50 per stream)."""
+        if not isinstance(tags, Mapping):
+            raise TypeError(f"tags must be a dict of str to str, not {type(tags).__name__}")
+        self._native.add_tags_to_stream(name, dict(tags))
+
+    def remove_tags_from_stream(self, name: str, keys: Iterable[str]) -> None:
+        """Removes tags by key (absent keys are ignored)."""
+        if isinstance(keys, str):
+            raise TypeError("keys must be an iterable of str, not a single str")
+        self._native.remove_tags_from_stream(name, list(keys))
+
+    def list_tags_for_stream(self, name: str) -> dict[str, str]:
+        """The stream's tags."""
+        return self._native.list_tags_for_stream(name)
+
+    # -- metrics -----------------------------------------------------------------------
+
+    def metrics(self, stream: str | None = None) -> list[ShardMetrics]:
+        """A snapshot of every live shard's counters (of one stream, or of all)."""
+        return [ShardMetrics(**m) for m in self._native.metrics(stream)]
+
+    def stream_metrics_total(self, stream: str) -> ShardMetrics:
+        """A stream's counters summed over its live shards (``shard_id`` is empty)."""
+        return ShardMetrics(**self._native.stream_metrics_total(stream))
+
+    def metrics_openmetrics(self) -> str:
+        """Every shard's counters as OpenMetrics text (for Prometheus and friends)."""
+        return self._native.metrics_openmetrics()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put_record(
+        self,
+        stream: str,
+        partition_key: str,
+        data: _Data,
+        *,
+        explicit_hash_key: int | str | None = None,
+        sequence_number_for_ordering: str | int | None = None,
+        durability: _Durability | None = None,
+    ) -> PutResult:
+        """Appends one record to the shard its partition key (MD5) or explicit hash key
+        routes to; returns once it is as durable as ``durability`` (default: the
+        engine's) asks.
+
+        ``data``: bytes-like or ``str`` (UTF-8). Raises ``ValidationError`` (key or size),
+        ``ProvisionedThroughputExceededError`` (nothing was written), ...
+        """
+        shard_id, seq = self._native.put_record(
+            stream,
+            partition_key,
+            data,
+            explicit_hash_key,
+            sequence_number_for_ordering,
+            durability,
+        )
+        return PutResult(shard_id, seq)
+
+    def put_records(
+        self,
+        stream: str,
+        records: Iterable[tuple[str, _Data] | tuple[str, _Data, int | str | None]],
+        *,
+        durability: _Durability | None = None,
+    ) -> list[PutResult | Error]:
+        """Appends up to 500 records (5 MiB) in one call: ``(partition_key, data)`` or
+        ``(partition_key, data, explicit_hash_key)`` tuples.
+
+        Returns one item per record, in order: its ``PutResult``, or the ``tidelog.Error``
+        that record failed with (a throttled record does not fail the others). A
+        malformed request (a bad key, a record too large) raises before anything is
+        written.
+        """
+        if isinstance(records, (str, bytes)) or not hasattr(records, "__iter__"):
+            raise TypeError(
+                "records must be an iterable of (partition_key, data[, explicit_hash_key]) "
+                f"tuples, not {type(records).__name__}"
+            )
+        results = self._native.put_records(stream, list(records), durability)
+        return [r if isinstance(r, Error) else PutResult(*r) for r in results]
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get_shard_iterator(
+        self,
+        stream: str,
+        shard_id: str,
+        iterator_type: _IteratorType = "trim_horizon",
+        *,
+        sequence_number: str | int | None = None,
+        timestamp: _Timestamp | None = None,
+    ) -> str:
+        """A shard iterator, valid for five minutes.
+
+        ``iterator_type`` (any case): ``trim_horizon`` (oldest record kept), ``latest``
+        (records put from now on), ``at_sequence_number`` / ``after_sequence_number``
+        (with ``sequence_number``), ``at_timestamp`` (with ``timestamp``: an aware
+        ``datetime`` or seconds since the epoch).
+        """
+        kind, seq, ts_ms = _iterator_args(iterator_type, sequence_number, timestamp)
+        return self._native.get_shard_iterator(stream, shard_id, kind, seq, ts_ms)
+
+    def get_records(self, iterator: str, limit: int | None = None) -> RecordBatch:
+        """Up to ``limit`` (default and maximum 10,000) records from the iterator's
+        position: a ``RecordBatch`` of zero-copy records, with ``next_iterator``,
+        ``millis_behind_latest`` and, at the end of a closed shard, ``child_shards``."""
+        return self._native.get_records(iterator, limit)
+
+    def read(
+        self,
+        stream: str,
+        shard_id: str,
+        iterator_type: _IteratorType = "trim_horizon",
+        *,
+        sequence_number: str | int | None = None,
+        timestamp: _Timestamp | None = None,
+        limit: int | None = None,
+    ) -> RecordBatch:
+        """``get_shard_iterator`` and ``get_records`` in one call (one read call against
+        the shard's 5 calls/s)."""
+        iterator = self.get_shard_iterator(
+            stream, shard_id, iterator_type, sequence_number=sequence_number, timestamp=timestamp
+        )
+        return self._native.get_records(iterator, limit)
+
+    def subscribe(
+        self,
+        stream: str,
+        shard_id: str,
+        iterator_type: _IteratorType = "latest",
+        *,
+        sequence_number: str | int | None = None,
+        timestamp: _Timestamp | None = None,
+        follow_lineage: bool = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Tails a shard: records arrive as they commit (like enhanced fan-out, with its
+        own 2 MiB/s budget instead of the shard's GetRecords limits).
+
+        With ``follow_lineage``, the subscription goes on to the shard's children after
+        a split or merge, parents before children, so each partition key stays in order.
+        ``timeout`` (seconds, ``None``: no end) is how long iteration waits for the next
+        record before it stops; see ``Subscription``.
+        """
+        kind, seq, ts_ms = _iterator_args(iterator_type, sequence_number, timestamp)
+        native = self._native.subscribe(stream, shard_id, kind, seq, ts_ms, follow_lineage)
+        return Subscription(native, timeout)
+
+
+class Subscription:
+    """Records of a shard (and, on request, its descendants) as they commit.
+
+    Iterate it (``for record in sub``, or ``async for``): each step waits up to
+    ``timeout`` seconds for the next record, and the loop ends when none came in time or
+    the subscription is finished (every shard it reads was closed and read to its end).
+    Iterating again resumes where it stopped. ``next_record`` and ``next_batch`` wait
+    once with their own timeout. Thread-safe; waits release the GIL and can be
+    interrupted (Ctrl-C). Close it (or use ``with``) to let go of its shards.
+
+    Attributes:
+        timeout: Seconds each iteration step waits for the next record (``None``: no end).
+    """
+
+    __slots__ = ("_native", "timeout")
+
+    def __init__(self, native: _tidelog.Subscription, timeout: float | None = None) -> None:
+        """Wraps a native subscription (use ``Engine.subscribe`` to make one)."""
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be >= 0 seconds, not {timeout}")
+        self._native = native
+        self.timeout: float | None = timeout
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        record = self._native.next_record(self.timeout)
+        if record is None:
+            raise StopIteration
+        return record
+
+    def __aiter__(self) -> AsyncIterator[Record]:
+        return self
+
+    async def __anext__(self) -> Record:
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
+        while True:
+            wait = _ASYNC_SLICE_SECONDS
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - loop.time()))
+            record = await loop.run_in_executor(None, self._native.next_record, wait)
+            if record is not None:
+                return record
+            if self._native.finished or (deadline is not None and loop.time() >= deadline):
+                raise StopAsyncIteration
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def next_record(self, timeout: float | None = None) -> Record | None:
+        """The next record, waiting up to ``timeout`` seconds (``None``: no end);
+        ``None`` if nothing came in time or the subscription is finished."""
+        return self._native.next_record(timeout)
+
+    def next_batch(self, timeout: float | None = None) -> RecordBatch | None:
+        """The next batch of records (one shard's, in order), waiting up to ``timeout``
+        seconds; ``None`` if nothing came in time or the subscription is finished."""
+        return self._native.next_batch(timeout)
+
+    @property
+    def shard_ids(self) -> list[str]:
+        """The shards being read now."""
+        return self._native.shard_ids
+
+    @property
+    def ended_shards(self) -> list[EndedShard]:
+        """Shards read to their end (closed by a reshard), with their children."""
+        return self._native.ended_shards
+
+    @property
+    def finished(self) -> bool:
+        """True once every shard it reads has ended: nothing more will come."""
+        return self._native.finished
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` ran."""
+        return self._native.closed
+
+    def close(self) -> None:
+        """Stops the subscription (records already handed out stay valid). Idempotent."""
+        self._native.close()

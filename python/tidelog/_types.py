@@ -1,0 +1,269 @@
+"""Plain data the Pythonic API returns: frozen dataclasses built from the native
+module's dicts (whose keys are these field names), and the typed dicts of child shards.
+
+Everything here is a snapshot: it does not change when the engine does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+__all__ = [
+    "ChildShard",
+    "EndedShard",
+    "Limits",
+    "MaintenanceReport",
+    "PutResult",
+    "ShardCountUpdate",
+    "ShardDescription",
+    "ShardMetrics",
+    "StreamDescription",
+    "StreamSummary",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-shard limits and per-call caps of an engine.
+
+    The defaults are the Kinesis provisioned-mode figures (``Limits.kinesis()``);
+    ``None`` for a rate means no limit. Pass an instance as ``limits=`` to
+    ``tidelog.open``; use ``dataclasses.replace(Limits.kinesis(), ...)`` to change a few.
+
+    Attributes:
+        write_bytes_per_sec: Bytes of data plus partition keys written per second per shard.
+        write_records_per_sec: Records written per second per shard.
+        read_bytes_per_sec: Bytes returned by GetRecords per second per shard.
+        read_calls_per_sec: GetRecords calls per second per shard.
+        read_records_per_call_max: Most records one GetRecords returns.
+        read_bytes_per_call_max: Most bytes one GetRecords returns.
+        read_penalty_after_max_call_ms: After a GetRecords that returns the maximum bytes, the shard refuses reads this long.
+        subscribe_bytes_per_sec: Bytes per second each subscription may receive (enhanced fan-out: 2 MiB/s).
+        put_records_entries_max: Most entries in one PutRecords.
+        put_records_bytes_max: Most bytes (data plus keys) in one PutRecords.
+    """
+
+    write_bytes_per_sec: int | None = 1 << 20
+    write_records_per_sec: int | None = 1000
+    read_bytes_per_sec: int | None = 2 << 20
+    read_calls_per_sec: int | None = 5
+    read_records_per_call_max: int = 10_000
+    read_bytes_per_call_max: int = 10 << 20
+    read_penalty_after_max_call_ms: int = 5000
+    subscribe_bytes_per_sec: int | None = 2 << 20
+    put_records_entries_max: int = 500
+    put_records_bytes_max: int = 5 << 20
+
+    @classmethod
+    def kinesis(cls) -> Limits:
+        """The Kinesis provisioned-mode figures (the default)."""
+        return cls()
+
+    @classmethod
+    def unlimited(cls) -> Limits:
+        """No rate limits (for benchmarks and bulk loads); per-call caps stay at Kinesis values."""
+        return cls(
+            write_bytes_per_sec=None,
+            write_records_per_sec=None,
+            read_bytes_per_sec=None,
+            read_calls_per_sec=None,
+            read_penalty_after_max_call_ms=0,
+            subscribe_bytes_per_sec=None,
+        )
+
+    def to_dict(self) -> dict[str, int | None]:
+        """The limits as a dict of field name to value."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Limits:
+        """Limits from a dict of field name to value (as ``Engine.limits`` has them)."""
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardDescription:
+    """A shard as DescribeStream and ListShards show it.
+
+    Attributes:
+        shard_id: ``shardId-000000000000``.
+        parent_shard_id: The shard it was split from, or the first parent of a merge.
+        adjacent_parent_shard_id: The other parent of a merge.
+        starting_hash_key: Lowest hash key the shard owns (0 .. 2**128 - 1).
+        ending_hash_key: Highest hash key the shard owns.
+        starting_sequence_number: Lower bound of the shard's sequence numbers (decimal).
+        ending_sequence_number: Its last sequence number, once the shard is closed.
+        state: OPEN (accepting writes) or CLOSED (split or merged away, readable until expiry).
+        core: The engine core that owns the shard.
+    """
+
+    shard_id: str
+    parent_shard_id: str | None
+    adjacent_parent_shard_id: str | None
+    starting_hash_key: int
+    ending_hash_key: int
+    starting_sequence_number: str
+    ending_sequence_number: str | None
+    state: Literal["OPEN", "CLOSED"]
+    core: int
+
+    @property
+    def is_open(self) -> bool:
+        """True if the shard accepts writes."""
+        return self.state == "OPEN"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDescription:
+    """A stream as DescribeStream shows it.
+
+    Attributes:
+        name: The stream's name.
+        stream_id: Its numeric id in the data directory.
+        status: Kinesis StreamStatus.
+        created: Creation time (UTC).
+        retention_hours: Retention period, hours.
+        tags: Tags.
+        shards: Every shard not yet expired, in shard-id order.
+    """
+
+    name: str
+    stream_id: int
+    status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+    created: datetime
+    retention_hours: int
+    tags: dict[str, str]
+    shards: list[ShardDescription] = field(default_factory=list)
+
+    @property
+    def open_shards(self) -> list[ShardDescription]:
+        """The shards that accept writes."""
+        return [s for s in self.shards if s.is_open]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StreamDescription:
+        """Builds the description from the native module's dict."""
+        shards = [ShardDescription(**s) for s in values["shards"]]
+        return cls(**{**values, "shards": shards})
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """A stream as DescribeStreamSummary shows it.
+
+    Attributes:
+        name: The stream's name.
+        stream_id: Its numeric id in the data directory.
+        status: Kinesis StreamStatus.
+        created: Creation time (UTC).
+        retention_hours: Retention period, hours.
+        open_shard_count: Shards accepting writes.
+        consumer_count: Registered consumers (always 0: subscriptions are not registered objects).
+    """
+
+    name: str
+    stream_id: int
+    status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+    created: datetime
+    retention_hours: int
+    open_shard_count: int
+    consumer_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardMetrics:
+    """A point-in-time copy of one shard's counters (Kinesis metric names in the docs).
+
+    Attributes:
+        stream: Stream name.
+        shard_id: Shard id (empty for stream totals).
+        incoming_bytes: IncomingBytes: data plus key bytes of records accepted.
+        incoming_records: IncomingRecords: records accepted.
+        outgoing_bytes: OutgoingBytes: data plus key bytes returned to readers and subscribers.
+        outgoing_records: OutgoingRecords: records returned to readers and subscribers.
+        get_records_calls: GetRecords calls answered (throttled ones not counted).
+        write_throttled: WriteProvisionedThroughputExceeded: records refused by the write limits.
+        read_throttled: ReadProvisionedThroughputExceeded: reads refused by the read limits.
+        iterator_age_ms: IteratorAgeMilliseconds: age of the last record returned by the latest read.
+    """
+
+    stream: str
+    shard_id: str
+    incoming_bytes: int
+    incoming_records: int
+    outgoing_bytes: int
+    outgoing_records: int
+    get_records_calls: int
+    write_throttled: int
+    read_throttled: int
+    iterator_age_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """Where a put record went.
+
+    Attributes:
+        shard_id: The shard it was appended to.
+        sequence_number: Its sequence number (decimal).
+    """
+
+    shard_id: str
+    sequence_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShardCountUpdate:
+    """UpdateShardCount's answer.
+
+    Attributes:
+        current_shard_count: Open shards before the call.
+        target_shard_count: Open shards after it.
+    """
+
+    current_shard_count: int
+    target_shard_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What a retention pass reclaimed.
+
+    Attributes:
+        segments_deleted: Segment files deleted.
+        bytes_freed: Disk bytes freed.
+    """
+
+    segments_deleted: int
+    bytes_freed: int
+
+
+class ChildShard(TypedDict):
+    """A child of a closed shard (GetRecords and subscriptions report them).
+
+    Keys:
+        shard_id: The child's id.
+        parent_shards: Its parents (one for a split, two for a merge).
+        starting_hash_key: Lowest hash key it owns.
+        ending_hash_key: Highest hash key it owns.
+    """
+
+    shard_id: str
+    parent_shards: list[str]
+    starting_hash_key: int
+    ending_hash_key: int
+
+
+class EndedShard(TypedDict):
+    """A shard a subscription read to its end, with its children.
+
+    Keys:
+        shard_id: The shard that ended.
+        child_shards: Its children.
+    """
+
+    shard_id: str
+    child_shards: list[ChildShard]
