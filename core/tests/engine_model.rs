@@ -39,9 +39,7 @@ enum Op {
         stream: u8,
         keys: Vec<u8>,
     },
-    ReadAll {
-        stream: u8,
-    },
+    ReadAll,
     ReadFrom {
         stream: u8,
         shard: u8,
@@ -78,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..3).prop_map(|stream| Op::Delete { stream }),
         12 => (0u8..3, 0u8..30, 0u16..300, any::<bool>()).prop_map(|(stream, key, len, sync)| Op::Put { stream, key, len, sync }),
         3 => (0u8..3, proptest::collection::vec(0u8..30, 1..8)).prop_map(|(stream, keys)| Op::PutMany { stream, keys }),
-        4 => (0u8..3).prop_map(|stream| Op::ReadAll { stream }),
+        4 => Just(Op::ReadAll),
         4 => (0u8..3, any::<u8>(), any::<u16>(), 0u8..5).prop_map(|(stream, shard, pick, kind)| Op::ReadFrom { stream, shard, pick, kind }),
         2 => (0u8..3, any::<u8>()).prop_map(|(stream, shard)| Op::Split { stream, shard }),
         2 => (0u8..3, any::<u8>()).prop_map(|(stream, shard)| Op::Merge { stream, shard }),
@@ -94,7 +92,6 @@ fn op() -> impl Strategy<Value = Op> {
 #[derive(Debug, Clone)]
 struct MRecord {
     seq: u128,
-    key: String,
     data: Vec<u8>,
     ts: u64,
 }
@@ -144,7 +141,7 @@ impl MStream {
             .0
     }
 
-    fn add(&mut self, range: HashRange, now: u64) -> u32 {
+    fn add(&mut self, range: HashRange) {
         let index = self.next_index;
         self.next_index += 1;
         self.shards.insert(
@@ -158,8 +155,6 @@ impl MStream {
                 last_ts: 0,
             },
         );
-        let _ = now;
-        index
     }
 
     fn close(&mut self, index: u32, now: u64) {
@@ -238,7 +233,7 @@ proptest! {
         engine.create_stream(&name(0), 2).unwrap();
         let mut first = MStream { shards: BTreeMap::new(), next_index: 0, retention_hours: 24, floor_ms: 0 };
         for range in tidelog::stream::hashkey::even_split(2) {
-            first.add(range, clock.now_ms());
+            first.add(range);
         }
         model.insert(name(0), first);
         for op in ops {
@@ -247,15 +242,18 @@ proptest! {
                 Op::Create { stream, shards } => {
                     let n = name(stream);
                     let result = engine.create_stream(&n, shards.into());
-                    if model.contains_key(&n) {
-                        prop_assert!(matches!(result, Err(Error::StreamExists { .. })), "expected StreamExists");
-                    } else {
-                        result.unwrap();
-                        let mut m = MStream { shards: BTreeMap::new(), next_index: 0, retention_hours: 24, floor_ms: 0 };
-                        for range in tidelog::stream::hashkey::even_split(shards.into()) {
-                            m.add(range, now);
+                    match model.entry(n) {
+                        std::collections::btree_map::Entry::Occupied(_) => {
+                            prop_assert!(matches!(result, Err(Error::StreamExists { .. })), "expected StreamExists");
                         }
-                        model.insert(n, m);
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            result.unwrap();
+                            let mut m = MStream { shards: BTreeMap::new(), next_index: 0, retention_hours: 24, floor_ms: 0 };
+                            for range in tidelog::stream::hashkey::even_split(shards.into()) {
+                                m.add(range);
+                            }
+                            slot.insert(m);
+                        }
                     }
                 }
                 Op::Delete { stream } => {
@@ -283,7 +281,7 @@ proptest! {
                             prop_assert!(shard.records.last().is_none_or(|r| r.seq < out.sequence_number));
                             let ts = now.max(shard.last_ts);
                             shard.last_ts = ts;
-                            shard.records.push(MRecord { seq: out.sequence_number, key, data, ts });
+                            shard.records.push(MRecord { seq: out.sequence_number, data, ts });
                         }
                     }
                 }
@@ -312,12 +310,12 @@ proptest! {
                                 prop_assert!(shard.records.last().is_none_or(|r| r.seq < seq));
                                 let ts = now.max(shard.last_ts);
                                 shard.last_ts = ts;
-                                shard.records.push(MRecord { seq, key: keys[i].clone(), data: datas[i].clone(), ts });
+                                shard.records.push(MRecord { seq, data: datas[i].clone(), ts });
                             }
                         }
                     }
                 }
-                Op::ReadAll { .. } => check_reads(&engine, &model, now)?,
+                Op::ReadAll => check_reads(&engine, &model, now)?,
                 Op::ReadFrom { stream, shard, pick, kind } => {
                     let n = name(stream);
                     let Some(m) = model.get(&n) else { continue };
@@ -367,8 +365,8 @@ proptest! {
                     let mid = range.start + (range.end - range.start) / 2 + 1;
                     engine.split_shard(&n, &shard_id(index), &mid.to_string()).unwrap();
                     m.close(index, now);
-                    m.add(HashRange { start: range.start, end: mid - 1 }, now);
-                    m.add(HashRange { start: mid, end: range.end }, now);
+                    m.add(HashRange { start: range.start, end: mid - 1 });
+                    m.add(HashRange { start: mid, end: range.end });
                 }
                 Op::Merge { stream, shard } => {
                     let n = name(stream);
@@ -383,7 +381,7 @@ proptest! {
                     let range = HashRange { start: m.shards[&a].range.start, end: m.shards[&b].range.end };
                     m.close(a, now);
                     m.close(b, now);
-                    m.add(range, now);
+                    m.add(range);
                 }
                 Op::Rescale { stream, up } => {
                     let n = name(stream);
