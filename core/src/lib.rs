@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod fuzzing;
 pub mod io;
 pub mod limits;
 pub mod log;

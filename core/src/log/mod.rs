@@ -115,6 +115,14 @@ impl LogConfig {
                 "must be within [segment_bytes_initial, 1 GiB]",
             );
         }
+        for (field, value) in [
+            ("segment_bytes_initial", self.segment_bytes_initial),
+            ("segment_bytes_max", self.segment_bytes_max),
+        ] {
+            if value % 4096 != 0 {
+                return bad(field, value, "must be a multiple of 4096 (a page)");
+            }
+        }
         if self.record_bytes_max == 0 || self.record_bytes_max > limits::RECORD_BYTES_MAX_CEILING {
             return bad(
                 "record_bytes_max",

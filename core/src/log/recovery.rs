@@ -334,6 +334,17 @@ fn open_segment(
             header.capacity_bytes.get().into(),
         );
     }
+    let header_capacity = header.capacity_bytes.get();
+    if header_capacity % super::format::RECORD_ALIGN_BYTES as u64 != 0 {
+        // Frames are 8-byte aligned: a frame's padding could otherwise end past the file.
+        let rounded = header_capacity.next_multiple_of(super::format::RECORD_ALIGN_BYTES as u64);
+        return mismatch(
+            56,
+            "capacity_bytes (a multiple of 8)",
+            rounded.into(),
+            header_capacity.into(),
+        );
+    }
     if header.records_offset.get() as usize != RECORDS_OFFSET {
         return mismatch(
             10,
@@ -578,9 +589,12 @@ pub fn recover(storage: &dyn Storage, dir: &Path, identity: ShardIdentity) -> Lo
             ));
         }
         let is_tail = cut_here || is_last;
-        let clean_close = checkpoint.is_some_and(|c| {
-            c.state.get() == CHECKPOINT_STATE_CLOSED && c.end_offset.get() as usize == state.end
-        });
+        // A clean close vouches only for a scan that ended at a zero length there: a bad
+        // frame at that point means the "zeros after the end" claim is false.
+        let clean_close = !cut_here
+            && checkpoint.is_some_and(|c| {
+                c.state.get() == CHECKPOINT_STATE_CLOSED && c.end_offset.get() as usize == state.end
+            });
         // The active segment's bytes after its end must be zero (padding is never
         // written); check unless a clean close vouches for them.
         let stray = if is_tail && sealed.is_none() && !clean_close {

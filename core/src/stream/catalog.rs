@@ -385,16 +385,21 @@ pub fn encode(data: &CatalogData) -> Vec<u8> {
             w.u64(sh.closed_ms);
         }
     }
-    let body = w.0;
+    frame_body(&w.0)
+}
+
+/// The catalog file for an encoded body: the header (magic, version, length, CRCs) and
+/// the body.
+pub fn frame_body(body: &[u8]) -> Vec<u8> {
     let mut header = [0u8; HEADER_BYTES];
     header[0..8].copy_from_slice(&CATALOG_MAGIC);
     header[8..10].copy_from_slice(&CATALOG_VERSION.to_le_bytes());
     header[16..24].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    header[24..28].copy_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    header[24..28].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
     let header_crc = crc32fast::hash(&header[..60]);
     header[60..64].copy_from_slice(&header_crc.to_le_bytes());
     let mut file = header.to_vec();
-    file.extend_from_slice(&body);
+    file.extend_from_slice(body);
     file
 }
 
@@ -409,6 +414,15 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
     let stored = u32::from_le_bytes(header[60..64].try_into().unwrap_or_default());
     if crc32fast::hash(&header[..60]) != stored {
         return Err(CatalogDecodeError::Checksum { part: "header" });
+    }
+    if header[10..16]
+        .iter()
+        .chain(&header[28..60])
+        .any(|&b| b != 0)
+    {
+        return Err(CatalogDecodeError::Invalid {
+            field: "header reserved bytes",
+        });
     }
     let version = u16::from_le_bytes([header[8], header[9]]);
     if version != CATALOG_VERSION {
@@ -451,6 +465,16 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
         for _ in 0..tag_count {
             let key = r.str("tag.key", TAG_KEY_CHARS_MAX)?;
             let value = r.str("tag.value", TAG_VALUE_CHARS_MAX)?;
+            // Keys are written in order, each once.
+            if tags
+                .keys()
+                .next_back()
+                .is_some_and(|last: &String| *last >= key)
+            {
+                return Err(CatalogDecodeError::Invalid {
+                    field: "tag.key order",
+                });
+            }
             tags.insert(key, value);
         }
         let shard_count = r.count("stream.shard_count", SHARDS_PER_STREAM_MAX)?;
@@ -472,6 +496,11 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
             let has_end = r.u8("shard.has_ending_seq")?;
             let ending = r.u128("shard.ending_seq")?;
             let ending_seq = match has_end {
+                0 if ending != 0 => {
+                    return Err(CatalogDecodeError::Invalid {
+                        field: "shard.ending_seq",
+                    });
+                }
                 0 => None,
                 1 => Some(ending),
                 _ => {
@@ -491,6 +520,21 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
                 core: r.u16("shard.core")?,
                 created_ms: r.u64("shard.created_ms")?,
                 closed_ms: r.u64("shard.closed_ms")?,
+            });
+        }
+        if streams
+            .iter()
+            .any(|s: &StreamRecord| s.id == id || s.name == name)
+        {
+            return Err(CatalogDecodeError::Invalid {
+                field: "stream id or name repeated",
+            });
+        }
+        let mut indexes: Vec<u32> = shards.iter().map(|s| s.index).collect();
+        indexes.sort_unstable();
+        if indexes.windows(2).any(|w| w[0] == w[1]) {
+            return Err(CatalogDecodeError::Invalid {
+                field: "shard index repeated",
             });
         }
         streams.push(StreamRecord {
