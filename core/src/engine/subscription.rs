@@ -295,13 +295,15 @@ impl Subscription {
             if moved {
                 continue;
             }
-            for cursor in &self.active {
-                cursor
+            let mut moved = false;
+            for (cursor, seen) in self.active.iter().zip(&versions) {
+                let now = cursor
                     .shard
                     .notify
                     .register(NotifyWaiter::Thread(std::thread::current()));
+                moved |= now != *seen;
             }
-            while !self.any_moved(&versions) {
+            while !moved && !self.any_moved(&versions) {
                 let now = Instant::now();
                 if now >= deadline {
                     break;
@@ -336,13 +338,15 @@ impl Subscription {
                 if this.any_moved(&versions) {
                     return std::task::Poll::Ready(());
                 }
-                for cursor in &this.active {
-                    cursor
+                let mut moved = false;
+                for (cursor, seen) in this.active.iter().zip(&versions) {
+                    let now = cursor
                         .shard
                         .notify
                         .register(NotifyWaiter::Task(cx.waker().clone()));
+                    moved |= now != *seen;
                 }
-                if this.any_moved(&versions) {
+                if moved {
                     std::task::Poll::Ready(())
                 } else {
                     std::task::Poll::Pending

@@ -5,24 +5,30 @@
 //! spinning core picks requests up with a non-blocking poll (~0.3 µs round trip here),
 //! so a sender pays the wake-up (~45-60 µs on this VM) only when the core had gone idle.
 //!
-//! Invariant: no request is left unseen while the core parks: the core registers its
-//! waker and sets `parked`, then polls the queue once more; a sender pushes, then reads
-//! `parked` (both sequentially consistent), so either the core sees the request or the
-//! sender sees the flag and wakes it.
+//! Invariant: no request is left unseen while the core parks. The handshake is one
+//! atomic `state` that both sides change with read-modify-write operations (which are
+//! totally ordered on one location): a sender pushes, then swaps the state to
+//! NOTIFIED and wakes the core if it found PARKED; the core, before sleeping, swaps the
+//! state to PARKED, and if it found NOTIFIED it polls again instead. Whichever swap
+//! comes second sees the other. `core/tests/loom_models.rs` checks this handshake.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::error::Error;
 
+const IDLE: u8 = 0;
+const PARKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
 #[derive(Debug, Default)]
 struct Shared {
-    parked: AtomicBool,
+    state: AtomicU8,
     waker: Mutex<Option<Waker>>,
 }
 
@@ -67,7 +73,7 @@ impl<T> MailboxSender<T> {
     /// stopped.
     pub fn send(&self, item: T) -> Result<(), Error> {
         self.tx.send(item).map_err(|_| Error::Closed)?;
-        if self.shared.parked.load(Ordering::SeqCst) {
+        if self.shared.state.swap(NOTIFIED, Ordering::AcqRel) == PARKED {
             let waker = self
                 .shared
                 .waker
@@ -119,34 +125,37 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mailbox = self.mailbox;
-        match mailbox.poll_now() {
-            Polled::Item(item) => return Poll::Ready(Some(item)),
-            Polled::Closed => return Poll::Ready(None),
-            Polled::Empty => {}
-        }
-        *mailbox
-            .shared
-            .waker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
-        mailbox.shared.parked.store(true, Ordering::SeqCst);
-        match mailbox.poll_now() {
-            Polled::Item(item) => {
-                mailbox.shared.parked.store(false, Ordering::SeqCst);
-                Poll::Ready(Some(item))
+        loop {
+            // Forget older notifications: everything pushed before this swap is seen by
+            // the poll that follows it.
+            mailbox.shared.state.swap(IDLE, Ordering::AcqRel);
+            match mailbox.poll_now() {
+                Polled::Item(item) => return Poll::Ready(Some(item)),
+                Polled::Closed => return Poll::Ready(None),
+                Polled::Empty => {}
             }
-            Polled::Closed => {
-                mailbox.shared.parked.store(false, Ordering::SeqCst);
-                Poll::Ready(None)
+            *mailbox
+                .shared
+                .waker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+            if mailbox.shared.state.swap(PARKED, Ordering::AcqRel) == NOTIFIED {
+                continue; // a push landed after the poll: look again instead of sleeping
             }
-            Polled::Empty => Poll::Pending,
+            return Poll::Pending;
         }
     }
 }
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        self.mailbox.shared.parked.store(false, Ordering::SeqCst);
+        // No longer parked (a later send's wake-up would go to a dropped waker).
+        let _ = self.mailbox.shared.state.compare_exchange(
+            PARKED,
+            IDLE,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
     }
 }
 

@@ -5,14 +5,16 @@
 //! as a `Future` from any executor (async calls).
 //!
 //! Invariants: a reply is delivered exactly once; a `Reply` dropped unfilled (the core
-//! stopped) delivers [`Error::Closed`]; no wake-up is lost: the filler stores the value
-//! then checks for a registered waiter, the waiter registers then checks for the value,
-//! both with sequentially consistent ordering, so at least one sees the other.
+//! stopped) delivers [`Error::Closed`]; no wake-up is lost: the filler stores the value,
+//! then swaps the state to READY and wakes the waiter if it found WAITING; the waiter
+//! registers, then moves the state from EMPTY to WAITING with a compare-exchange, and if
+//! it found READY takes the value at once. Both are read-modify-writes of one atomic, so
+//! whichever comes second sees the other. `core/tests/loom_models.rs` checks this.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
@@ -34,10 +36,13 @@ impl Waiter {
     }
 }
 
+const EMPTY: u8 = 0;
+const WAITING: u8 = 1;
+const READY: u8 = 2;
+
 struct Slot<T> {
-    ready: AtomicBool,
+    state: AtomicU8,
     value: Mutex<Option<Result<T>>>,
-    has_waiter: AtomicBool,
     waiter: Mutex<Option<Waiter>>,
 }
 
@@ -58,9 +63,8 @@ pub struct Pending<T> {
 /// A connected reply and pending pair.
 pub fn channel<T>() -> (Reply<T>, Pending<T>) {
     let slot = Arc::new(Slot {
-        ready: AtomicBool::new(false),
+        state: AtomicU8::new(EMPTY),
         value: Mutex::new(None),
-        has_waiter: AtomicBool::new(false),
         waiter: Mutex::new(None),
     });
     (
@@ -82,8 +86,7 @@ impl<T> Reply<T> {
 
 fn deliver<T>(slot: &Slot<T>, value: Result<T>) {
     *lock(&slot.value) = Some(value);
-    slot.ready.store(true, Ordering::SeqCst);
-    if slot.has_waiter.load(Ordering::SeqCst)
+    if slot.state.swap(READY, Ordering::AcqRel) == WAITING
         && let Some(waiter) = lock(&slot.waiter).take()
     {
         waiter.wake();
@@ -107,7 +110,21 @@ impl<T> Pending<T> {
 
     /// True once the reply has arrived.
     pub fn is_ready(&self) -> bool {
-        self.slot.ready.load(Ordering::Acquire)
+        self.slot.state.load(Ordering::Acquire) == READY
+    }
+
+    /// Registers `waiter`; false if the reply is already there (take it instead).
+    fn register(&self, waiter: Waiter) -> bool {
+        *lock(&self.slot.waiter) = Some(waiter);
+        match self
+            .slot
+            .state
+            .compare_exchange(EMPTY, WAITING, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(WAITING) => true, // registered before (a future polled again)
+            Err(_) => false,
+        }
     }
 
     /// Blocks the thread until the reply arrives: spins for up to `spin` (a core
@@ -125,10 +142,8 @@ impl<T> Pending<T> {
                 }
             }
         }
-        if !self.is_ready() {
-            *lock(&self.slot.waiter) = Some(Waiter::Thread(std::thread::current()));
-            self.slot.has_waiter.store(true, Ordering::SeqCst);
-            while !self.slot.ready.load(Ordering::SeqCst) {
+        if !self.is_ready() && self.register(Waiter::Thread(std::thread::current())) {
+            while !self.is_ready() {
                 std::thread::park();
             }
         }
@@ -143,12 +158,10 @@ impl<T> Future for Pending<T> {
         if self.is_ready() {
             return Poll::Ready(self.take());
         }
-        *lock(&self.slot.waiter) = Some(Waiter::Task(cx.waker().clone()));
-        self.slot.has_waiter.store(true, Ordering::SeqCst);
-        if self.slot.ready.load(Ordering::SeqCst) {
-            return Poll::Ready(self.take());
+        if self.register(Waiter::Task(cx.waker().clone())) && !self.is_ready() {
+            return Poll::Pending;
         }
-        Poll::Pending
+        Poll::Ready(self.take())
     }
 }
 

@@ -26,6 +26,14 @@ pub enum NotifyWaiter {
 }
 
 /// A version counter plus the waiters to wake when it moves.
+///
+/// No wake-up is lost: a waiter registers (under the lock, then sets `has_waiters`) and
+/// only then reads the version with a read-modify-write; the notifier moves the version
+/// with a read-modify-write and then looks at `has_waiters`. Both RMWs act on one
+/// location, so one reads the other's value: if the waiter's comes first, the
+/// notifier's acquires it and sees `has_waiters` (and the waiter in the list); if the
+/// notifier's comes first, the waiter sees the new version and does not sleep.
+/// `core/tests/loom_models.rs` checks this handshake.
 #[derive(Debug, Default)]
 pub struct Notify {
     version: AtomicU64,
@@ -34,35 +42,40 @@ pub struct Notify {
 }
 
 impl Notify {
-    /// The current version.
+    /// The current version (a plain load: good for polling, not for deciding to sleep;
+    /// use the value [`register`](Self::register) returns for that).
     pub fn version(&self) -> u64 {
-        self.version.load(Ordering::SeqCst)
+        self.version.load(Ordering::Acquire)
     }
 
     /// Registers a waiter (once: a thread or task already registered is not added
-    /// again, so repeated waits stay bounded). The caller must re-check its condition
-    /// (or the version) afterwards, before sleeping.
-    pub fn register(&self, waiter: NotifyWaiter) {
-        let mut list = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        let same = |w: &NotifyWaiter| match (w, &waiter) {
-            (NotifyWaiter::Thread(a), NotifyWaiter::Thread(b)) => a.id() == b.id(),
-            (NotifyWaiter::Task(a), NotifyWaiter::Task(b)) => a.will_wake(b),
-            _ => false,
-        };
-        match list.iter().position(same) {
-            Some(i) => list[i] = waiter,
-            None => list.push(waiter),
+    /// again, so repeated waits stay bounded) and returns the version as of the
+    /// registration. If it still equals the version the caller saw before, the caller
+    /// may sleep: any later `notify` wakes it.
+    pub fn register(&self, waiter: NotifyWaiter) -> u64 {
+        {
+            let mut list = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            let same = |w: &NotifyWaiter| match (w, &waiter) {
+                (NotifyWaiter::Thread(a), NotifyWaiter::Thread(b)) => a.id() == b.id(),
+                (NotifyWaiter::Task(a), NotifyWaiter::Task(b)) => a.will_wake(b),
+                _ => false,
+            };
+            match list.iter().position(same) {
+                Some(i) => list[i] = waiter,
+                None => list.push(waiter),
+            }
+            self.has_waiters.store(true, Ordering::Release);
         }
-        self.has_waiters.store(true, Ordering::SeqCst);
+        self.version.fetch_add(0, Ordering::AcqRel)
     }
 
     /// Moves the version and wakes everyone registered (cheap when nobody is).
     pub fn notify(&self) {
-        self.version.fetch_add(1, Ordering::SeqCst);
-        if self.has_waiters.load(Ordering::SeqCst) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        if self.has_waiters.load(Ordering::Acquire) {
             let waiters = {
                 let mut list = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-                self.has_waiters.store(false, Ordering::SeqCst);
+                self.has_waiters.store(false, Ordering::Release);
                 std::mem::take(&mut *list)
             };
             for waiter in waiters {
