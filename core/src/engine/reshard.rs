@@ -435,6 +435,24 @@ impl Engine {
                 return Err(e);
             }
         };
+        // Readable (empty) from now on, so a listing that shows them after the commit
+        // never names a shard that cannot be read; not routable until step 5.
+        runtime.shards.rcu(|shards| {
+            let mut shards = BTreeMap::clone(shards);
+            for shard in &opened {
+                shards.insert(shard.index, Arc::clone(shard));
+            }
+            shards
+        });
+        let forget_new = || {
+            runtime.shards.rcu(|shards| {
+                let mut shards = BTreeMap::clone(shards);
+                for (_, index) in &new_keys {
+                    shards.remove(index);
+                }
+                shards
+            });
+        };
 
         // 3. Close the parents: each answers its last sequence number.
         let shards_now = runtime.shards.load_full();
@@ -455,6 +473,7 @@ impl Engine {
             for &index in endings.keys() {
                 let _ = self.reopen_on_core(&runtime, &shards_now, index);
             }
+            forget_new();
             let _ = self.drop_shards(&new_keys, true);
             restore_status();
         };
@@ -520,13 +539,6 @@ impl Engine {
                     .collect(),
             )
             .map_err(|_| Error::Internal("reshard left a gap in the hash key space"))?;
-            runtime.shards.rcu(|shards| {
-                let mut shards = BTreeMap::clone(shards);
-                for shard in &opened {
-                    shards.insert(shard.index, Arc::clone(shard));
-                }
-                shards
-            });
             runtime.routing.store(Arc::new(routing));
         }
         match commit {
