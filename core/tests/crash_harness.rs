@@ -192,7 +192,16 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Killed on every path out of this iteration, including a failed assertion.
+        struct KillOnDrop(std::process::Child);
+        impl Drop for KillOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
         let stdout = child.stdout.take().unwrap();
+        let mut child = KillOnDrop(child);
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -214,8 +223,8 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             "iteration {iteration}: the writer could not start"
         );
         std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         reader.join().unwrap();
         let acks: Vec<(String, u128, String, bool)> = rx
             .try_iter()
