@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use tidelog::engine::{ShardDescription, ShardFilter};
 use tidelog::stream::metrics::ShardMetrics;
-use tidelog::stream::names::parse_shard_id;
+use tidelog::stream::names::{has_shard_id_form, parse_shard_id};
 use tidelog::{
     EngineConfig, PutOptions, PutRecordsEntry, StartingPosition, SyncDriver, error::Validation,
 };
@@ -98,8 +98,12 @@ fn shard_filter(
         "AT_TIMESTAMP" => ShardFilter::AtTimestamp(timestamp_ms.unwrap_or(0)),
         "AFTER_SHARD_ID" => {
             let id = after_shard_id.unwrap_or_default();
-            let index =
-                parse_shard_id(id).ok_or_else(|| to_py(Validation::ShardId(id.into()).into()))?;
+            // A well-formed id past the largest index: nothing comes after it.
+            let index = match parse_shard_id(id) {
+                Some(index) => index,
+                None if has_shard_id_form(id) => u32::MAX,
+                None => return Err(to_py(Validation::ShardId(id.into()).into())),
+            };
             ShardFilter::AfterShardId(index)
         }
         _ => {

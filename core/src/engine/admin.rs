@@ -127,6 +127,13 @@ fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
             }
             .into());
         }
+        if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
+            return Err(Validation::Tag {
+                key: key.chars().take(40).collect(),
+                rule: "the aws: prefix is reserved",
+            }
+            .into());
+        }
         if value.chars().count() > TAG_VALUE_CHARS_MAX {
             return Err(Validation::Tag {
                 key: key.clone(),
@@ -405,6 +412,10 @@ impl Engine {
             }
             .into());
         }
+        if let Some(start) = exclusive_start_name {
+            // Any valid name works as a cursor, listed or not; others are refused.
+            validate_stream_name(start).map_err(Validation::StreamName)?;
+        }
         let data = lock(&self.inner.catalog);
         let mut names: Vec<String> = data.streams.iter().map(|s| s.name.clone()).collect();
         names.sort();
@@ -637,6 +648,7 @@ impl Engine {
 
     /// A metrics snapshot of every live shard of a stream.
     pub fn stream_metrics(&self, name: &str) -> Result<Vec<ShardMetrics>> {
+        validate_stream_name(name).map_err(Validation::StreamName)?;
         let stream = self.stream(name)?;
         let shards = stream.shards.load();
         Ok(shards

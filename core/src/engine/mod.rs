@@ -565,8 +565,15 @@ impl Engine {
             .by_name
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::StreamNotFound {
-                stream: name.to_string(),
+            .ok_or_else(|| {
+                // Checked only on a miss: a name that breaks the rules is refused as
+                // such, not reported missing (the hot path pays nothing).
+                match crate::stream::names::validate_stream_name(name) {
+                    Err(e) => crate::error::Validation::StreamName(e).into(),
+                    Ok(()) => Error::StreamNotFound {
+                        stream: name.to_string(),
+                    },
+                }
             })
     }
 

@@ -48,18 +48,22 @@ pub struct GetRecordsOutput {
 
 impl Engine {
     pub(crate) fn shard(&self, stream: &StreamRuntime, shard_id: &str) -> Result<Arc<ShardShared>> {
-        let index =
-            parse_shard_id(shard_id).ok_or_else(|| Validation::ShardId(shard_id.to_string()))?;
+        let not_found = || Error::ShardNotFound {
+            stream: stream.name.to_string(),
+            shard_id: shard_id.to_string(),
+        };
+        let index = match parse_shard_id(shard_id) {
+            Some(index) => index,
+            None if names::has_shard_id_form(shard_id) => return Err(not_found()),
+            None => return Err(Validation::ShardId(shard_id.to_string()).into()),
+        };
         stream
             .shards
             .load()
             .get(&index)
             .filter(|s| s.state() != ShardState::Expired)
             .cloned()
-            .ok_or_else(|| Error::ShardNotFound {
-                stream: stream.name.to_string(),
-                shard_id: shard_id.to_string(),
-            })
+            .ok_or_else(not_found)
     }
 
     /// The lowest sequence number still readable in `shard` at `now_ms`: past both

@@ -68,15 +68,23 @@ struct Plan {
     create: Vec<NewShard>,
 }
 
+/// The largest TargetShardCount UpdateShardCount accepts as well formed (Kinesis's
+/// request bound).
+const TARGET_SHARD_COUNT_MAX: u32 = 100_000;
+
 fn shard_arg(stream: &StreamRecord, shard_id: &str) -> Result<u32> {
-    let index =
-        parse_shard_id(shard_id).ok_or_else(|| Validation::ShardId(shard_id.to_string()))?;
+    let not_found = || Error::ShardNotFound {
+        stream: stream.name.clone(),
+        shard_id: shard_id.to_string(),
+    };
+    let index = match parse_shard_id(shard_id) {
+        Some(index) => index,
+        None if names::has_shard_id_form(shard_id) => return Err(not_found()),
+        None => return Err(Validation::ShardId(shard_id.to_string()).into()),
+    };
     match stream.shard(index) {
         Some(s) if s.state != ShardState::Expired => Ok(index),
-        _ => Err(Error::ShardNotFound {
-            stream: stream.name.clone(),
-            shard_id: shard_id.to_string(),
-        }),
+        _ => Err(not_found()),
     }
 }
 
@@ -279,11 +287,13 @@ impl Engine {
         if scaling_type != "UNIFORM_SCALING" {
             return Err(InvalidArgument::ScalingType(scaling_type.to_string()).into());
         }
-        if target == 0 {
+        // The API's own bounds on TargetShardCount; the half-to-double rule and the
+        // engine's shard limit are checked against the stream below.
+        if target == 0 || target > TARGET_SHARD_COUNT_MAX {
             return Err(Validation::ShardCount {
-                given: 0,
+                given: u64::from(target),
                 min: 1,
-                max: u64::from(self.inner.config.max_shards),
+                max: u64::from(TARGET_SHARD_COUNT_MAX),
             }
             .into());
         }

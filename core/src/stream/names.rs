@@ -68,7 +68,15 @@ pub fn shard_id(index: u32) -> String {
     format!("shardId-{index:012}")
 }
 
-/// The index in a shard id, if it has the `shardId-` + 12 digits form.
+/// True if `id` has the `shardId-` + 12 digits form, whether or not the number fits a
+/// shard index (a well-formed id past `u32::MAX` names a shard that cannot exist: not
+/// found, rather than malformed).
+pub fn has_shard_id_form(id: &str) -> bool {
+    id.strip_prefix("shardId-")
+        .is_some_and(|d| d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The index in a shard id, if it has the `shardId-` + 12 digits form and fits a `u32`.
 pub fn parse_shard_id(id: &str) -> Option<u32> {
     let digits = id.strip_prefix("shardId-")?;
     if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -136,5 +144,9 @@ mod tests {
         ] {
             assert_eq!(parse_shard_id(bad), None, "{bad}");
         }
+        assert!(has_shard_id_form("shardId-999999999999"));
+        assert!(has_shard_id_form("shardId-000000000042"));
+        assert!(!has_shard_id_form("shardId-42"));
+        assert!(!has_shard_id_form("shardId-00000000004x"));
     }
 }
