@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and every test tidelog has: formatting, lints, the unsafe-code rule,
-# the Rust test suites, and the Python package (built into .venv, then pytest, which
+# the Rust test suites, a short fuzzing run, and the Python package (built into .venv, then pytest, which
 # also runs the stub check and the quick-start notebook). Later parts add their steps.
 # Usage: tests/run_all.sh   (from anywhere; needs a Rust toolchain and Python >= 3.11
 # with pip and venv; installs the Python tools it needs from PyPI into .venv)
@@ -30,6 +30,9 @@ done < <(find core/src python/src -name '*.rs' | sort)
 
 step "Rust tests"
 cargo test --workspace --locked
+
+step "fuzzing: each libFuzzer target for ${TIDELOG_FUZZ_SECONDS:-10} s (fuzz/run.sh; longer: TIDELOG_FUZZ_SECONDS)"
+fuzz/run.sh "${TIDELOG_FUZZ_SECONDS:-10}"
 
 step "Python package: build into .venv, then pytest (API, client, zero copy, stub, notebook)"
 python=""
