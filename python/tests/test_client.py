@@ -300,8 +300,8 @@ def test_errors_are_client_errors_with_codes(client: tidelog.KinesisClient) -> N
         client.put_record(StreamName="s", PartitionKey="k", Data=b"x" * (1 << 20))
     with pytest.raises(ex.ValidationException, match="stream name"):
         client.create_stream(StreamName="bad/name", ShardCount=1)
-    with pytest.raises(ex.ValidationException, match="shard count"):
-        client.create_stream(StreamName="zero", ShardCount=0)
+    with pytest.raises(ParamValidationError, match="ShardCount, value: 0, valid min value: 1"):
+        client.create_stream(StreamName="zero", ShardCount=0)  # botocore checks minimums
     with pytest.raises(ex.InvalidArgumentException, match="malformed"):
         client.get_records(ShardIterator="nonsense")
     with pytest.raises(ex.ValidationException, match="StreamName or StreamARN"):

@@ -9,6 +9,7 @@ datetimes, iterators, context managers). Reads return the native ``RecordBatch``
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -29,6 +30,9 @@ from ._types import (
     StreamDescription,
     StreamSummary,
 )
+
+_PUT_RECORDS_MAX = 500  # entries per PutRecords call (Kinesis)
+_TAGS_MAX = 50  # tags per stream, and tag keys per removal call
 
 __all__ = ["Engine", "Subscription", "open"]
 
@@ -282,7 +286,8 @@ class Engine:
         """Removes tags by key (absent keys are ignored)."""
         if isinstance(keys, str):
             raise TypeError("keys must be an iterable of str, not a single str")
-        self._native.remove_tags_from_stream(name, list(keys))
+        # One past the limit is enough for the engine to refuse an oversized call.
+        self._native.remove_tags_from_stream(name, list(itertools.islice(keys, _TAGS_MAX + 1)))
 
     def list_tags_for_stream(self, name: str) -> dict[str, str]:
         """The stream's tags."""
@@ -351,7 +356,14 @@ class Engine:
                 "records must be an iterable of (partition_key, data[, explicit_hash_key]) "
                 f"tuples, not {type(records).__name__}"
             )
-        results = self._native.put_records(stream, list(records), durability)
+        # Never more than one past the limit: an endless iterable is refused, not drained.
+        batch = list(itertools.islice(records, _PUT_RECORDS_MAX + 1))
+        if len(batch) > _PUT_RECORDS_MAX:
+            raise _tidelog.ValidationError(
+                f"PutRecords takes 1 to {_PUT_RECORDS_MAX} records; more than "
+                f"{_PUT_RECORDS_MAX} given"
+            )
+        results = self._native.put_records(stream, batch, durability)
         return [r if isinstance(r, Error) else PutResult(*r) for r in results]
 
     # -- reads -------------------------------------------------------------------------

@@ -200,6 +200,19 @@ def _client_error(code: str, message: str, operation: str) -> ClientError:
 
 _STR = (str,)
 _INT = (int,)
+# The Kinesis model's minimums that botocore checks before sending (integers: the
+# value; strings: the length).
+_MIN = {
+    "ShardCount": 1,
+    "TargetShardCount": 1,
+    "RetentionPeriodHours": 1,
+    "Limit": 1,
+    "MaxResults": 1,
+    "StreamName": 1,
+    "ShardId": 1,
+    "ShardIterator": 1,
+    "PartitionKey": 1,
+}
 _BLOB = (bytes, bytearray, memoryview, str)
 _TIME = (datetime, int, float, str)
 _DICT = (dict,)
@@ -233,6 +246,19 @@ def _check(kwargs: Mapping[str, Any], required: Mapping[str, tuple[type, ...]],
             raise ParamTypeError(
                 f"Parameter validation failed:\nInvalid type for parameter {name}, value: "
                 f"{value!r}, type: {type(value)}, valid types: {names}"
+            )
+        minimum = _MIN.get(name)
+        if minimum is None:
+            continue
+        if isinstance(value, int) and value < minimum:
+            raise ParamValidationError(
+                f"Parameter validation failed:\nInvalid value for parameter {name}, value: "
+                f"{value}, valid min value: {minimum}"
+            )
+        if isinstance(value, str) and len(value) < minimum:
+            raise ParamValidationError(
+                f"Parameter validation failed:\nInvalid length for parameter {name}, value: "
+                f"{len(value)}, valid min length: {minimum}"
             )
 
 
@@ -352,6 +378,12 @@ class KinesisClient:
             return fn()
         except Error as e:
             raise _client_error(type(e).kinesis_name, str(e), operation) from e
+        except UnicodeError:
+            raise  # a str with no UTF-8 form: botocore fails the same way, before sending
+        except ValueError as e:
+            # A number past what the engine's types hold (the service answers those
+            # with a ValidationException too).
+            raise _client_error("ValidationException", str(e), operation) from e
 
     def _ok(self, body: Response | None = None) -> Response:
         out: Response = dict(body or {})
