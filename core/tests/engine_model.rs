@@ -221,7 +221,11 @@ fn check_reads(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // 64 sequences by default; PROPTEST_CASES sets another count for long runs.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn engine_matches_model(ops in proptest::collection::vec(op(), 1..45)) {
