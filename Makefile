@@ -3,7 +3,7 @@
 
 # The main job: measure tidelog on a temporary data directory and print the figures.
 bench:
-	cargo run --release --locked -p tidelog --example log_tour
+	cargo run --release --locked -p tidelog-bench
 
 # Every check and every test (formatting, lints, Rust tests).
 test:
