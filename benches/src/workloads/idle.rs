@@ -77,9 +77,15 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         ),
         (
             "idle.open_ns",
-            format!("Engine::open with {n:.0} shards"),
+            format!("Engine::open with {:.0} shards", get("reopen_shards")?),
             get("reopen_ns")?,
             "ns",
+        ),
+        (
+            "idle.open_shards",
+            "shards of that open".to_string(),
+            get("reopen_shards")?,
+            "count",
         ),
         (
             "idle.open_empty_ns",
@@ -90,6 +96,16 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     ];
     for (key, label, value, unit) in figures {
         ctx.report.figure("idle", key, label, value, unit);
+    }
+    if let Some(refused) = doc
+        .get("reopen_refused")
+        .and_then(serde_json::Value::as_str)
+    {
+        ctx.report.note(format!(
+            "idle: Engine::open with {n:.0} shards was refused here ({refused}); the open \
+             time is for {:.0} shards, the most this open-file limit allows",
+            get("reopen_shards")?
+        ));
     }
     if get("spare_files")? < n {
         ctx.report.note(format!(
