@@ -155,7 +155,9 @@ OPTIONS:
     --sync-driver DRIVER  io-uring or blocking: only this driver (default: both)
     --data-dir DIR        where the engines write (default: a temporary directory,
                           removed at the end)
-    --out DIR             output directory (default: bench-results/<UTC timestamp>/)
+    --out DIR             output directory (default: bench-results/<UTC timestamp>/);
+                          an earlier run's .hgrm, .svg, results.json and summary.txt
+                          there are replaced
     --json                print the JSON document instead of the table
     --recovery-gib N      GiB of log written before the crash (default: 1)
     --idle-shards N       shards of the idle-shards workload (default: 2000; 10000

@@ -380,14 +380,25 @@ pub fn to_json(report: &Report, ctx: &Context<'_>) -> Value {
     })
 }
 
-/// Writes `results.json`, `summary.txt`, the `.hgrm` files and the SVG plots; returns
-/// the paths written.
+/// Writes `results.json`, `summary.txt`, the `.hgrm` files and the SVG plots (after
+/// removing those an earlier run left in the directory); returns the paths written.
 pub fn write_files(
     report: &Report,
     ctx: &Context<'_>,
     table_text: &str,
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(ctx.out_dir)?;
+    // Files an earlier run left in the same directory would mix with this run's.
+    for entry in std::fs::read_dir(ctx.out_dir)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.ends_with(".hgrm")
+            || name.ends_with(".svg")
+            || name == "results.json"
+            || name == "summary.txt";
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
     let mut written = Vec::new();
     let mut write = |name: String, bytes: &[u8]| -> std::io::Result<()> {
         let path = ctx.out_dir.join(name);

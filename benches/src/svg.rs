@@ -68,7 +68,7 @@ pub fn percentile_plot(title: &str, subtitle: &str, series: &[(&str, &Latency)])
     } else {
         (0.0, 3.0)
     };
-    let legend_rows = series.len().div_ceil(2) as f64;
+    let legend_rows = series.len() as f64;
     let height = TOP + PLOT_HEIGHT + 50.0 + legend_rows * LEGEND_LINE + 10.0;
     let plot_w = WIDTH - LEFT - RIGHT;
     let px = |x: f64| LEFT + x.min(x_max) / x_max * plot_w;
@@ -160,9 +160,8 @@ pub fn percentile_plot(title: &str, subtitle: &str, series: &[(&str, &Latency)])
                 path.join(" ")
             );
         }
-        let col = (i % 2) as f64;
-        let row = (i / 2) as f64;
-        let lx = LEFT + col * (plot_w / 2.0);
+        let row = i as f64;
+        let lx = LEFT;
         let ly = TOP + PLOT_HEIGHT + 58.0 + row * LEGEND_LINE;
         let _ = writeln!(
             s,

@@ -108,6 +108,13 @@ pub fn unpin_current_thread() {
     pin_current_thread(&allowed_cpus());
 }
 
+/// Writes back the dirty pages of the file system holding `dir` (syncfs), so one
+/// workload's writeback does not land in the next one's measurements.
+pub fn settle(dir: &Path) -> std::io::Result<()> {
+    let handle = std::fs::File::open(dir)?;
+    rustix::fs::syncfs(&handle).map_err(std::io::Error::from)
+}
+
 /// Raises the open-file limit as far as allowed (the engine holds descriptors per
 /// shard); returns the soft limit in force afterwards.
 pub fn raise_open_file_limit(wanted: u64) -> Option<u64> {

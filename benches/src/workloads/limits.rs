@@ -19,8 +19,8 @@
 //!
 //! Before an over-limit window the producer offers 3x the limit for a moment, so each
 //! shard's bucket (one second of burst) is empty when measuring starts and the
-//! accepted rate in the window is the refill rate. Warm-up and window last at least a
-//! tick each. `--record-size` replaces the phases' record sizes.
+//! accepted rate in the window is the refill rate; a producer late from the drain
+//! starts the window on a fresh schedule. Warm-up and window last at least a tick each. `--record-size` replaces the phases' record sizes.
 #![forbid(unsafe_code)]
 
 use std::time::{Duration, Instant};
@@ -306,8 +306,10 @@ fn offer(
     let mut last_call: Vec<Option<Instant>> = vec![None; shards];
     let mut last_credit: Vec<Option<Instant>> = vec![None; shards];
     let mut window_span: Option<(Instant, Instant)> = None;
-    let start = Instant::now();
+    let mut start = Instant::now();
     let drain_end = drain;
+    // Which boundaries (drain end, window start) the schedule was rebased at.
+    let mut rebased = [false; 2];
     // At least a tick of each: every shard is called once before the window (which
     // starts each shard's covered time) and once in it.
     let warm_end = drain + ctx.args.warmup.max(TICK);
@@ -317,6 +319,17 @@ fn offer(
         let at = Duration::from_secs_f64(call as f64 * call_interval);
         if at >= warm_end + window {
             break;
+        }
+        // A producer that fell behind while draining (3x the load) or warming up starts
+        // the next part on a fresh schedule: lag of an earlier part is not this one's.
+        for (i, boundary) in [drain_end, warm_end].into_iter().enumerate() {
+            if at >= boundary && !rebased[i] {
+                rebased[i] = true;
+                let now = Instant::now();
+                if now > start + at {
+                    start = now - at;
+                }
+            }
         }
         let intended = start + at;
         while Instant::now() < intended {
@@ -333,8 +346,11 @@ fn offer(
         // for the first call), in real time: a late producer offers the same rate.
         let now = Instant::now();
         let since = last_credit[shard].replace(now).map_or(TICK, |t| now - t);
-        credit[shard] += limit_per_shard * factor * since.as_secs_f64();
-        let n = (credit[shard].floor() as usize).min(most_per_call);
+        // Credit beyond one call is load the producer could not deliver: dropped (and
+        // the lag is reported), never sent later in a burst.
+        credit[shard] = (credit[shard] + limit_per_shard * factor * since.as_secs_f64())
+            .min(most_per_call as f64);
+        let n = credit[shard].floor() as usize;
         if n == 0 {
             continue;
         }

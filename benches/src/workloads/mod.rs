@@ -215,7 +215,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Runs the selected workloads and renders the report: the table (or JSON) on stdout
+/// Runs the selected workloads (each after a syncfs of the data directory's file
+/// system, so earlier writeback does not skew it) and renders the report: the table (or JSON) on stdout
 /// and the files in the output directory. Fails only if nothing could be reported.
 pub fn run_suite(args: &Args) -> Result<()> {
     let started = Instant::now();
@@ -263,7 +264,15 @@ pub fn run_suite(args: &Args) -> Result<()> {
         env.summary()
     );
     for workload in &workloads {
-        eprintln!("{}:", workload.name());
+        let t = Instant::now();
+        if let Err(e) = crate::sys::settle(&root) {
+            eprintln!("  (could not sync the file system first: {e})");
+        }
+        eprintln!(
+            "{}: (file system synced in {:.1} s)",
+            workload.name(),
+            t.elapsed().as_secs_f64()
+        );
         let t = Instant::now();
         if let Err(e) = workload.run(&mut ctx) {
             eprintln!("  FAILED: {e}");
