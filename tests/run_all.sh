@@ -14,8 +14,9 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "unsafe code stays in its two places"
-# Every Rust source file in core/src forbids unsafe code, except the mapping module
-# (which allows it) and the two module roots that only deny it so the mapping may allow.
+# Every Rust source file in core/src and benches/ forbids unsafe code, except the mapping
+# module (which allows it) and the two module roots that only deny it so the mapping may
+# allow.
 bad=0
 while IFS= read -r file; do
   case "$file" in
@@ -23,7 +24,7 @@ while IFS= read -r file; do
     core/src/lib.rs|core/src/io/mod.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
-done < <(find core/src -name '*.rs' | sort)
+done < <(find core/src benches -name '*.rs' | sort)
 [ "$bad" = 0 ]
 
 step "Rust tests"
