@@ -129,7 +129,7 @@ fn judge(
                 )
             } else {
                 format!(
-                    "{}: {:.0}% of the target {sign} {bound_text}",
+                    "{}: {:.1}% of the target {sign} {bound_text}",
                     format_value(value, unit),
                     ratio * 100.0
                 )

@@ -121,7 +121,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     engine.create_stream("bytes", phases[2].stream_shards)?;
     ctx.report.figure(
         "limits",
-        "limits.create_ms",
+        "limits.create_ns",
         format!("create {} + {} shards", phases[0].shards, phases[2].shards),
         started.elapsed().as_nanos() as f64,
         "ns",
