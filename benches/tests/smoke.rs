@@ -293,6 +293,12 @@ fn bad_flags_are_clear_errors_not_panics() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // A valid flag the machine cannot honour: a clear error before anything runs.
+    let output = bench(&["--cores", "1024", "--workload", "get"], out.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pinned cores"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let help = bench(&["--help"], out.path());
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--workload"));

@@ -236,7 +236,17 @@ pub fn run_suite(args: &Args) -> Result<()> {
         }
     };
     // Before any thread is pinned: the CPUs this process may use.
-    let _ = crate::sys::allowed_cpus();
+    let cpus = crate::sys::allowed_cpus().len();
+    if let Some(cores) = args.cores
+        && args.pin
+        && cores > cpus
+    {
+        return Err(format!(
+            "--cores {cores}: this process may use {cpus} CPU(s), and pinned cores need one \
+             each (use fewer cores, or --no-pin)"
+        )
+        .into());
+    }
     let env = Environment::capture(&root);
     let out_dir = match &args.out {
         Some(dir) => dir.clone(),
