@@ -8,7 +8,7 @@
 //! while the working threads are alive.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// When requests are sent.
@@ -93,7 +93,15 @@ const STOPPED: u8 = 2;
 #[derive(Debug, Default)]
 pub struct Window {
     phase: AtomicU8,
+    /// Threads that recorded at least one request in the interval.
+    sampled: AtomicUsize,
+    /// Threads expected to record (0: do not wait for them).
+    threads: AtomicUsize,
 }
+
+/// Longest the measuring interval is stretched past its duration while a thread has
+/// not completed a request yet (a slow fdatasync under load, a tiny `--duration`).
+pub const STRETCH_MAX: Duration = Duration::from_secs(10);
 
 /// What the measuring interval saw.
 #[derive(Debug, Clone, Copy)]
@@ -117,14 +125,32 @@ impl Window {
         self.phase.load(Ordering::Relaxed) == STOPPED
     }
 
-    /// Lets the threads warm up for `warmup`, measures for `duration`, then tells them
-    /// to stop (the caller joins them).
+    /// Says `threads` threads will record: the interval lasts until each has recorded
+    /// a request (at most [`STRETCH_MAX`] past its duration).
+    pub fn expect_threads(&self, threads: usize) {
+        self.threads.store(threads, Ordering::SeqCst);
+    }
+
+    /// A thread recorded its first request of the interval.
+    pub fn sampled(&self) {
+        self.sampled.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Lets the threads warm up for `warmup`, measures for `duration` (stretched until
+    /// every expected thread recorded a request), then tells them to stop (the caller
+    /// joins them).
     pub fn run(&self, warmup: Duration, duration: Duration) -> Measured {
         std::thread::sleep(warmup);
         let cpu_before = crate::sys::process_cpu_ns();
         let start = Instant::now();
         self.phase.store(MEASURING, Ordering::SeqCst);
         std::thread::sleep(duration);
+        while self.sampled.load(Ordering::SeqCst) < self.threads.load(Ordering::SeqCst)
+            && start.elapsed() < duration + STRETCH_MAX
+            && !self.stopped()
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let seconds = start.elapsed().as_secs_f64();
         let cpu_after = crate::sys::process_cpu_ns();
         self.phase.store(STOPPED, Ordering::SeqCst);
@@ -142,6 +168,7 @@ impl Window {
     /// Back to warming up, for another case.
     pub fn reset(&self) {
         self.phase.store(WARMING, Ordering::SeqCst);
+        self.sampled.store(0, Ordering::SeqCst);
     }
 }
 
@@ -169,6 +196,26 @@ mod tests {
         let mut closed = Pacer::new(Pace::Closed, true);
         let before = Instant::now();
         assert!(closed.wait_next() >= before);
+    }
+
+    #[test]
+    fn window_waits_for_every_thread_within_bounds() {
+        let w = Window::default();
+        w.expect_threads(1);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !w.measuring() {
+                    std::thread::yield_now();
+                }
+                std::thread::sleep(Duration::from_millis(30));
+                w.sampled();
+            });
+            let m = w.run(Duration::ZERO, Duration::from_millis(1));
+            assert!(
+                m.seconds >= 0.03,
+                "stretched until the thread sampled: {m:?}"
+            );
+        });
     }
 
     #[test]

@@ -429,7 +429,7 @@ pub struct Many {
 
 /// Runs `threads` threads calling `op(thread index)` (which returns the records the
 /// request carried) through a warm-up and a measuring interval (a request counts in the
-/// interval it was sent in). Each thread paces its own requests (`pace`; an open loop sleeps rather than spins when threads outnumber
+/// interval it was sent in; the interval lasts until every thread completed one). Each thread paces its own requests (`pace`; an open loop sleeps rather than spins when threads outnumber
 /// the free CPUs) and records latency only inside the interval.
 pub fn run_threads(
     ctx: &Ctx<'_>,
@@ -440,6 +440,7 @@ pub fn run_threads(
     use crate::pace::{Pacer, Window};
     use std::sync::Mutex;
     let window = Window::default();
+    window.expect_threads(threads);
     let cpus = ctx.bench_cpus();
     let spin = threads <= cpus.len();
     let first_error: Mutex<Option<BoxError>> = Mutex::new(None);
@@ -469,6 +470,9 @@ pub fn run_threads(
                             // A request belongs to the interval it was sent in.
                             if measuring {
                                 latency.record(Instant::now().saturating_duration_since(sent));
+                                if ops == 0 {
+                                    window.sampled();
+                                }
                                 ops += 1;
                                 records += n;
                             }

@@ -9,8 +9,8 @@
 //! - `sync` with 64 producers (`--producers`) on one shard: group commit, durable
 //!   records/s.
 //!
-//! CPU per request is the whole process's CPU time (core, callers, io_uring workers
-//! excluded as they are kernel threads) divided by the requests.
+//! CPU per request is the CPU time of all the process's threads (core, callers,
+//! helpers) in the measuring interval divided by the requests.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
