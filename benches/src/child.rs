@@ -1,7 +1,7 @@
 //! The hidden subcommands the bench runs in child processes of itself:
 //! - `__crash-writer DIR GIB SHARDS`: writes `os` puts until GIB GiB of data are in the
-//!   log, prints `ready <bytes>`, and keeps writing until it is killed (the recovery
-//!   workload kills it with SIGKILL mid-write);
+//!   log (printing `progress <bytes>` every 16 MiB), prints `ready <bytes>`, and keeps
+//!   writing until it is killed (the recovery workload kills it with SIGKILL mid-write);
 //! - `__idle-shards DIR SHARDS`: measures, in a fresh process (so no earlier workload's
 //!   allocations blur the figure), what SHARDS idle shards cost: anonymous memory,
 //!   descriptors, disk, create and open times; prints one JSON object.
@@ -22,6 +22,8 @@ use crate::workloads::{Result, explicit_key_for_shard};
 pub const CRASH_RECORD_BYTES: usize = 1024;
 /// Records per PutRecords of the crash writer.
 const CRASH_BATCH: usize = 500;
+/// Bytes between the crash writer's `progress` lines.
+const CRASH_PROGRESS_BYTES: u64 = 16 << 20;
 /// Longest wait for the idle shards' spare segments to be created.
 const SPARES_WAIT_MAX: Duration = Duration::from_secs(300);
 
@@ -62,6 +64,7 @@ fn write_until_killed(dir: &Path, gib: f64, shards: u32) -> Result<()> {
     let target = (gib * (1u64 << 30) as f64) as u64;
     let mut written = 0u64;
     let mut announced = false;
+    let mut reported = 0u64;
     let mut stdout = std::io::stdout();
     for turn in 0usize.. {
         let out = engine.put_records("crash", &batches[turn % batches.len()], None)?;
@@ -73,6 +76,11 @@ fn write_until_killed(dir: &Path, gib: f64, shards: u32) -> Result<()> {
             writeln!(stdout, "ready {written}")?;
             stdout.flush()?;
             announced = true;
+        } else if written - reported >= CRASH_PROGRESS_BYTES {
+            // A sign of life for the parent, which gives up on a writer that stalls.
+            writeln!(stdout, "progress {written}")?;
+            stdout.flush()?;
+            reported = written;
         }
     }
     Ok(())

@@ -3,9 +3,11 @@
 //! check that the suite works, not how fast this machine is.
 #![forbid(unsafe_code)]
 
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -28,14 +30,53 @@ const QUICK: &[&str] = &[
     "4",
 ];
 
+/// Longest one run may take before the test gives up on it (a hang must fail the test,
+/// not stall the whole test run).
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
 fn bench(args: &[&str], out: &Path) -> Output {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    Command::new(env!("CARGO_BIN_EXE_tidelog-bench"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidelog-bench"))
         .args(args)
         .arg("--out")
         .arg(out)
-        .output()
-        .expect("run tidelog-bench")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tidelog-bench");
+    // Drain the pipes on threads so a chatty child never blocks on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for tidelog-bench") {
+            break status;
+        }
+        if started.elapsed() > RUN_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr =
+                String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+            panic!("tidelog-bench {args:?} ran over {RUN_TIMEOUT:?}; killed. stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
 }
 
 /// Checks an `.hgrm` file: header, rows of numbers ending at percentile 1 with the

@@ -85,7 +85,9 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                                 break;
                             }
                         }
-                        SubscriptionEvent::ShardEnded { .. } => break,
+                        // The shard ended (or, in engines that say so, the whole
+                        // subscription finished): nothing more will come.
+                        _ => break,
                     }
                 }
                 merged

@@ -17,8 +17,9 @@ use super::{Ctx, Result};
 const CRASH_SHARDS: u32 = 4;
 /// How long the writer keeps writing after saying `ready`, before the kill.
 const WRITE_ON: Duration = Duration::from_millis(50);
-/// Longest wait for the writer to say `ready`.
-const READY_WAIT_MAX: Duration = Duration::from_secs(600);
+/// Longest the writer may go without a line (`progress` every 16 MiB, then `ready`)
+/// before the bench gives up on it as stalled.
+const STALL_MAX: Duration = Duration::from_secs(60);
 
 /// Runs the crash and the timed opens.
 pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -50,10 +51,18 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     });
     let started = Instant::now();
     let ready = loop {
-        match rx.recv_timeout(READY_WAIT_MAX.saturating_sub(started.elapsed())) {
+        match rx.recv_timeout(STALL_MAX) {
             Ok(line) if line.starts_with("ready") => break Ok(line),
             Ok(_) => continue,
-            Err(_) => break Err("the crash writer never said ready"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                break Err(format!(
+                    "the crash writer made no progress for {} s (engine stalled?)",
+                    STALL_MAX.as_secs()
+                ));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                break Err("the crash writer stopped before it said ready".to_string());
+            }
         }
     };
     if ready.is_ok() {
