@@ -16,8 +16,9 @@ step "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "unsafe code stays in its named places"
-# Every Rust source file forbids unsafe code, except the mapping module and the Python
-# buffer protocol (which allow it) and the module roots that only deny it so those may.
+# Every Rust source file (core, python, benches) forbids unsafe code, except the mapping
+# module and the Python buffer protocol (which allow it) and the module roots that only
+# deny it so those may.
 bad=0
 while IFS= read -r file; do
   case "$file" in
@@ -25,7 +26,7 @@ while IFS= read -r file; do
     core/src/lib.rs|core/src/io/mod.rs|python/src/lib.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
-done < <(find core/src python/src -name '*.rs' | sort)
+done < <(find core/src python/src benches -name '*.rs' | sort)
 [ "$bad" = 0 ]
 
 step "Rust tests"

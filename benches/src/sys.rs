@@ -1,0 +1,163 @@
+//! What the bench reads from and asks of the operating system: CPU time of the
+//! process (from `/proc`, nanosecond resolution), memory (anonymous and file-backed
+//! resident pages), open descriptors, disk use under a directory, CPU pinning, and the
+//! open-file limit.
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+
+/// CPU time used so far by every live thread of this process, ns (sum of the first
+/// field of `/proc/self/task/*/schedstat`). Threads that exited are not counted, so
+/// measure windows while the threads that work are alive.
+pub fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A field of `/proc/self/status` in bytes (those lines are in kB).
+pub fn status_bytes(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        let kib: u64 = rest.split_whitespace().next()?.parse().ok()?;
+        Some(kib * 1024)
+    })
+}
+
+/// Resident anonymous memory of this process, bytes: RSS minus file-backed and shared
+/// pages (`RssAnon`).
+pub fn anon_rss_bytes() -> Option<u64> {
+    status_bytes("RssAnon")
+}
+
+/// Open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
+/// Bytes of disk allocated under `dir` (blocks), and the files' apparent sizes.
+pub fn disk_usage(dir: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let mut allocated = 0;
+    let mut apparent = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                allocated += meta.blocks() * 512;
+                apparent += meta.len();
+            }
+        }
+    }
+    (allocated, apparent)
+}
+
+/// The CPUs this process may use, in order (the engine pins core `i` to the `i`-th),
+/// as they were at the first call: call it before pinning any thread (the bench's
+/// entry point does), since the affinity read is the calling thread's.
+pub fn allowed_cpus() -> Vec<usize> {
+    static AT_START: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    AT_START.get_or_init(tidelog::runtime::allowed_cpus).clone()
+}
+
+/// Runs `f` with the calling thread allowed on every CPU again, then pins it back to
+/// `pinned_to` (if not empty). For what inherits or reads the calling thread's
+/// affinity: `Engine::open` (it pins its cores to the CPUs the caller may use) and
+/// child processes.
+pub fn with_all_cpus<R>(pinned_to: &[usize], f: impl FnOnce() -> R) -> R {
+    unpin_current_thread();
+    let result = f();
+    pin_current_thread(pinned_to);
+    result
+}
+
+/// The CPUs left to the bench's own threads when `cores` engine cores are pinned: the
+/// ones after the cores' (empty if the cores take every CPU).
+pub fn free_cpus(cores: usize) -> Vec<usize> {
+    allowed_cpus().into_iter().skip(cores).collect()
+}
+
+/// Pins the calling thread to `cpus` (no-op if empty). Best effort.
+pub fn pin_current_thread(cpus: &[usize]) {
+    if cpus.is_empty() {
+        return;
+    }
+    let mut set = rustix::thread::CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu);
+    }
+    let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
+/// Lets the calling thread run on every allowed CPU again.
+pub fn unpin_current_thread() {
+    pin_current_thread(&allowed_cpus());
+}
+
+/// Writes back the dirty pages of the file system holding `dir` (syncfs), so one
+/// workload's writeback does not land in the next one's measurements.
+pub fn settle(dir: &Path) -> std::io::Result<()> {
+    let handle = std::fs::File::open(dir)?;
+    rustix::fs::syncfs(&handle).map_err(std::io::Error::from)
+}
+
+/// Raises the open-file limit as far as allowed (the engine holds descriptors per
+/// shard); returns the soft limit in force afterwards.
+pub fn raise_open_file_limit(wanted: u64) -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let current = now.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        return Some(current);
+    }
+    // Raising the hard limit needs privileges; try, then fall back to the hard limit.
+    let raised = Rlimit {
+        current: Some(wanted),
+        maximum: Some(now.maximum.map_or(wanted, |m| m.max(wanted))),
+    };
+    if setrlimit(Resource::Nofile, raised).is_err() {
+        let capped = Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        };
+        let _ = setrlimit(Resource::Nofile, capped);
+    }
+    getrlimit(Resource::Nofile).current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let before = process_cpu_ns();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu_ns() > before, "CPU time grows while working");
+        assert!(anon_rss_bytes().is_some_and(|b| b > 0));
+        assert!(open_fds() >= 3);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), vec![1u8; 10_000]).unwrap();
+        let (allocated, apparent) = disk_usage(dir.path());
+        assert_eq!(apparent, 10_000);
+        assert!(allocated >= 8192, "{allocated}");
+    }
+}

@@ -1,0 +1,412 @@
+//! The project's performance targets, and the ratios to the baselines measured in the
+//! same run. Targets are judged and reported, never asserted: a missed target is a
+//! figure to explain (docs/benchmarks.md), not a failing test.
+#![forbid(unsafe_code)]
+
+use serde_json::{Value, json};
+
+use crate::report::{Report, format_value};
+
+/// tidelog's figure divided by a baseline's, both from this run.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// What is compared.
+    pub label: String,
+    /// tidelog's value.
+    pub measured: f64,
+    /// The baseline's value.
+    pub baseline: f64,
+    /// Their unit.
+    pub unit: &'static str,
+    /// measured / baseline.
+    pub ratio: f64,
+}
+
+impl Comparison {
+    /// The JSON form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "label": self.label, "measured": self.measured, "baseline": self.baseline,
+            "unit": self.unit, "ratio": self.ratio,
+        })
+    }
+}
+
+/// How a target came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Within the target.
+    Met,
+    /// Outside it.
+    Missed,
+    /// The run did not measure it (workload not selected, or failed).
+    NotMeasured,
+}
+
+impl Status {
+    /// For the table.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Met => "met",
+            Self::Missed => "MISSED",
+            Self::NotMeasured => "-",
+        }
+    }
+}
+
+/// One target and its verdict.
+#[derive(Debug, Clone)]
+pub struct TargetResult {
+    /// Stable id.
+    pub id: &'static str,
+    /// The target, for people.
+    pub description: String,
+    /// The verdict.
+    pub status: Status,
+    /// The measured value (in `unit`).
+    pub measured: Option<f64>,
+    /// The bound (in `unit`).
+    pub bound: f64,
+    /// True: measured must be at most the bound; false: at least.
+    pub at_most: bool,
+    /// The unit.
+    pub unit: &'static str,
+    /// measured / bound.
+    pub ratio_to_bound: Option<f64>,
+    /// The verdict in words.
+    pub detail: String,
+}
+
+impl TargetResult {
+    /// The JSON form.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "description": self.description,
+            "status": match self.status { Status::Met => "met", Status::Missed => "missed", Status::NotMeasured => "not measured" },
+            "measured": self.measured, "bound": self.bound,
+            "direction": if self.at_most { "at most" } else { "at least" },
+            "unit": self.unit, "ratio_to_bound": self.ratio_to_bound,
+        })
+    }
+}
+
+fn judge(
+    id: &'static str,
+    description: impl Into<String>,
+    measured: Option<f64>,
+    bound: f64,
+    at_most: bool,
+    unit: &'static str,
+) -> TargetResult {
+    let description = description.into();
+    let sign = if at_most { "≤" } else { "≥" };
+    let bound_text = format_value(bound, unit);
+    match measured {
+        None => TargetResult {
+            id,
+            description,
+            status: Status::NotMeasured,
+            measured: None,
+            bound,
+            at_most,
+            unit,
+            ratio_to_bound: None,
+            detail: "not measured in this run".to_string(),
+        },
+        Some(value) => {
+            let met = if at_most {
+                value <= bound
+            } else {
+                value >= bound
+            };
+            let ratio = value / bound;
+            let detail = if met {
+                format!("{} (target {sign} {bound_text})", format_value(value, unit))
+            } else if at_most {
+                format!(
+                    "{}: {ratio:.2}x the target {sign} {bound_text}",
+                    format_value(value, unit)
+                )
+            } else {
+                format!(
+                    "{}: {:.1}% of the target {sign} {bound_text}",
+                    format_value(value, unit),
+                    ratio * 100.0
+                )
+            };
+            TargetResult {
+                id,
+                description,
+                status: if met { Status::Met } else { Status::Missed },
+                measured: Some(value),
+                bound,
+                at_most,
+                unit,
+                ratio_to_bound: Some(ratio),
+                detail,
+            }
+        }
+    }
+}
+
+const DRIVERS: [(&str, &str); 2] = [("io_uring", "io_uring"), ("blocking", "blocking")];
+
+/// Ratios of tidelog's figures to the baselines of the same run.
+pub fn comparisons(report: &Report) -> Vec<Comparison> {
+    let mut out = Vec::new();
+    let mut push = |label: String, measured: f64, baseline: f64, unit: &'static str| {
+        if baseline > 0.0 {
+            out.push(Comparison {
+                label,
+                measured,
+                baseline,
+                unit,
+                ratio: measured / baseline,
+            });
+        }
+    };
+    let raw = report.find_row("baseline.raw_device");
+    let by_hand = report.find_row("baseline.by_hand_sync");
+    let by_hand_write = report.find_row("baseline.by_hand_write");
+    for (key, name) in DRIVERS {
+        let Some(put) = report.find_row(&format!("put.sync.{key}")) else {
+            continue;
+        };
+        for (q, qname) in [(0.5, "p50"), (0.99, "p99")] {
+            if let Some(raw) = raw {
+                push(
+                    format!("sync put ({name}) {qname} / raw device fdatasync {qname}"),
+                    put.latency.quantile_ns(q) as f64,
+                    raw.latency.quantile_ns(q) as f64,
+                    "ns",
+                );
+            }
+            if let Some(hand) = by_hand {
+                push(
+                    format!("sync put ({name}) {qname} / by-hand write+fdatasync {qname}"),
+                    put.latency.quantile_ns(q) as f64,
+                    hand.latency.quantile_ns(q) as f64,
+                    "ns",
+                );
+            }
+        }
+    }
+    if let (Some(put), Some(hand)) = (report.find_row("put.os.busy"), by_hand_write) {
+        for (q, qname) in [(0.5, "p50"), (0.99, "p99")] {
+            push(
+                format!("os put {qname} / by-hand write() {qname}"),
+                put.latency.quantile_ns(q) as f64,
+                hand.latency.quantile_ns(q) as f64,
+                "ns",
+            );
+        }
+    }
+    for (key, name) in DRIVERS {
+        if let (Some(many), Some(hand)) = (report.find_row(&format!("put.sync64.{key}")), by_hand) {
+            push(
+                format!("64 producers sync ({name}) records/s / by-hand write+fdatasync records/s"),
+                many.records_per_sec(),
+                hand.records_per_sec(),
+                "records/s",
+            );
+        }
+    }
+    out
+}
+
+/// The best records/s per core of the `os` throughput cases with this record size.
+fn best_throughput(report: &Report, record_bytes: usize) -> Option<(f64, f64)> {
+    let cores = report
+        .find_figure("throughput.cores")
+        .unwrap_or(1.0)
+        .max(1.0);
+    let prefix = format!("throughput.os.{record_bytes}.");
+    report
+        .rows
+        .iter()
+        .filter(|r| r.key.starts_with(&prefix))
+        .map(|r| (r.records_per_sec() / cores, r.mb_per_sec() / cores))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+/// Every target, judged on this run's figures.
+pub fn evaluate(report: &Report) -> Vec<TargetResult> {
+    let mut out = Vec::new();
+    let q = |key: &str, quantile: f64| {
+        report
+            .find_row(key)
+            .filter(|r| r.latency.count() > 0)
+            .map(|r| r.latency.quantile_ns(quantile) as f64)
+    };
+    let put_bytes = report.find_figure("put.record_bytes");
+    let one_kib = put_bytes == Some(1024.0);
+    let put_note = if one_kib || put_bytes.is_none() {
+        String::new()
+    } else {
+        format!(" (measured with {} B records)", put_bytes.unwrap_or(0.0))
+    };
+    out.push(judge(
+        "os_put_p50",
+        format!("os put 1 KiB p50, busy core{put_note}"),
+        q("put.os.busy", 0.5),
+        1500.0,
+        true,
+        "ns",
+    ));
+    out.push(judge(
+        "os_put_p99",
+        format!("os put 1 KiB p99, busy core{put_note}"),
+        q("put.os.busy", 0.99),
+        5000.0,
+        true,
+        "ns",
+    ));
+    let raw50 = q("baseline.raw_device", 0.5);
+    let raw99 = q("baseline.raw_device", 0.99);
+    for (key, name) in DRIVERS {
+        let p50 = q(&format!("put.sync.{key}"), 0.5);
+        let p99 = q(&format!("put.sync.{key}"), 0.99);
+        out.push(judge(
+            "sync_put_p50_vs_device",
+            format!("sync put ({name}) p50 / raw device p50"),
+            p50.zip(raw50).map(|(a, b)| a / b),
+            1.1,
+            true,
+            "ratio",
+        ));
+        out.push(judge(
+            "sync_put_p99_vs_device",
+            format!("sync put ({name}) p99 / raw device p99"),
+            p99.zip(raw99).map(|(a, b)| a / b),
+            1.2,
+            true,
+            "ratio",
+        ));
+    }
+    for (key, name) in DRIVERS {
+        out.push(judge(
+            "sync_64_producers",
+            format!("64 producers, sync ({name}): durable records/s"),
+            report
+                .find_row(&format!("put.sync64.{key}"))
+                .map(|r| r.records_per_sec()),
+            50_000.0,
+            false,
+            "records/s",
+        ));
+    }
+    out.push(judge(
+        "e2e_p99",
+        "put -> subscriber p99",
+        q("e2e.os", 0.99),
+        20_000.0,
+        true,
+        "ns",
+    ));
+    out.push(judge(
+        "throughput_1k",
+        "one core, batched, limits off: 1 KiB records/s",
+        best_throughput(report, 1024).map(|t| t.0),
+        1.5e6,
+        false,
+        "records/s",
+    ));
+    out.push(judge(
+        "throughput_100b",
+        "one core, batched, limits off: 100 B records/s",
+        best_throughput(report, 100).map(|t| t.0),
+        3e6,
+        false,
+        "records/s",
+    ));
+    out.push(judge(
+        "throughput_64k",
+        "one core, batched, limits off: 64 KiB data GB/s",
+        best_throughput(report, 65536).map(|t| t.1 / 1000.0),
+        4.0,
+        false,
+        "GB/s",
+    ));
+    out.push(judge(
+        "scan",
+        "zero-copy warm scan (CRC checked, the default)",
+        report.find_figure("log.scan_gbps.crc_on"),
+        10.0,
+        false,
+        "GB/s",
+    ));
+    let log_mb = report.find_figure("log.size_mb");
+    out.push(judge(
+        "reopen",
+        match log_mb {
+            Some(mb) if mb != 200.0 => format!("reopen of a {mb:.0} MB log (target for 200 MB)"),
+            _ => "reopen of a 200 MB log".to_string(),
+        },
+        report.find_figure("log.reopen_ns"),
+        10e6,
+        true,
+        "ns",
+    ));
+    let shards = report.find_figure("idle.shards");
+    let shards_text = shards.map_or("idle shards".to_string(), |n| format!("{n:.0} idle shards"));
+    out.push(judge(
+        "idle_anon",
+        format!("{shards_text}: anonymous memory per shard"),
+        report.find_figure("idle.anon_bytes_per_shard"),
+        16.0 * 1024.0,
+        true,
+        "bytes",
+    ));
+    out.push(judge(
+        "idle_disk",
+        format!("{shards_text}: disk per shard"),
+        report.find_figure("idle.disk_bytes_per_shard"),
+        1024.0 * 1024.0,
+        true,
+        "bytes",
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hist::Latency;
+    use crate::report::Row;
+
+    fn row(key: &str, ns: u64, seconds: f64, ops: u64) -> Row {
+        let mut latency = Latency::new();
+        for _ in 0..ops {
+            latency.record_ns(ns);
+        }
+        Row {
+            key: key.into(),
+            workload: "t",
+            case: key.into(),
+            mode: "closed loop".into(),
+            latency,
+            seconds,
+            ops,
+            records: ops,
+            data_bytes: 0,
+            cpu_ns: None,
+        }
+    }
+
+    #[test]
+    fn verdicts_and_ratios() {
+        let mut report = Report::default();
+        report.row(row("baseline.raw_device", 100_000, 1.0, 10));
+        report.row(row("put.sync.io_uring", 120_000, 1.0, 10));
+        report.row(row("put.os.busy", 1_000, 1.0, 10));
+        let targets = evaluate(&report);
+        let find = |id: &str| targets.iter().find(|t| t.id == id).unwrap();
+        assert_eq!(find("os_put_p50").status, Status::Met);
+        let sync = find("sync_put_p50_vs_device");
+        assert_eq!(sync.status, Status::Missed);
+        assert!((sync.measured.unwrap() - 1.2).abs() < 0.01);
+        assert_eq!(find("scan").status, Status::NotMeasured);
+        let ratios = comparisons(&report);
+        assert!(ratios.iter().any(|c| (c.ratio - 1.2).abs() < 0.01));
+    }
+}
