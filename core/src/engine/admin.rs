@@ -117,6 +117,15 @@ fn describe_shard(s: &ShardRecord) -> ShardDescription {
     }
 }
 
+/// Shards not yet expired, open or closed: each holds its log's files.
+pub(crate) fn live_shards(data: &catalog::CatalogData) -> u64 {
+    data.streams
+        .iter()
+        .flat_map(|s| &s.shards)
+        .filter(|s| s.state != ShardState::Expired)
+        .count() as u64
+}
+
 fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
     for (key, value) in tags {
         let chars = key.chars().count();
@@ -272,6 +281,9 @@ impl Engine {
                     limit: max.into(),
                 });
             }
+            crate::runtime::envcheck::check_file_budget(
+                live_shards(data) + u64::from(shard_count),
+            )?;
             let cores = self.least_loaded_cores(data, shard_count as usize);
             let id = data.next_stream_id;
             let shards: Vec<ShardRecord> = even_split(shard_count)

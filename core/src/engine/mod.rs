@@ -308,13 +308,7 @@ impl Engine {
             .epoch
             .checked_add(1)
             .ok_or(Error::Internal("epoch exhausted"))?;
-        let open_shards: u64 = data
-            .streams
-            .iter()
-            .flat_map(|s| &s.shards)
-            .filter(|s| s.state != ShardState::Expired)
-            .count() as u64;
-        envcheck::check(open_shards * 2 + 256)?;
+        envcheck::check(envcheck::files_needed(admin::live_shards(&data)))?;
         catalog::save(storage.as_ref(), &dir, &data)
             .map_err(|e| Error::io("write catalog", dir.join(catalog::CATALOG_FILE), e))?;
 

@@ -355,6 +355,10 @@ impl Engine {
                     limit: max,
                 });
             }
+            // The parents stay live (readable) until they expire.
+            crate::runtime::envcheck::check_file_budget(
+                super::admin::live_shards(data) + plan.create.len() as u64,
+            )?;
             let count = u32::try_from(plan.create.len())
                 .map_err(|_| Error::Internal("too many shards in a plan"))?;
             let first_index = record.next_shard_index;

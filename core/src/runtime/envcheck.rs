@@ -18,6 +18,33 @@ const MEMLOCK_FIX: &str = "raise the locked-memory limit to at least 512 KiB: `u
 const NOFILE_FIX: &str = "raise the open-file limit: `ulimit -n 65536` (hard limit: /etc/security/limits.conf \
 or `LimitNOFILE=` in a systemd unit, `--ulimit nofile=65536:65536` for Docker)";
 
+/// Descriptors a live (not expired) shard holds once written: its active segment and
+/// the spare prepared for the next roll.
+pub const FILES_PER_SHARD: u64 = 2;
+/// Descriptors kept for everything else: catalog, rings, eventfds, the host's own files.
+pub const FILES_RESERVED: u64 = 256;
+
+/// Descriptors an engine with `live_shards` shards may need.
+pub fn files_needed(live_shards: u64) -> u64 {
+    live_shards
+        .saturating_mul(FILES_PER_SHARD)
+        .saturating_add(FILES_RESERVED)
+}
+
+/// Refuses a change that would leave more live shards than the open-file limit can
+/// serve (the check at open would then refuse to reopen the data directory).
+pub fn check_file_budget(live_shards: u64) -> Result<(), Error> {
+    let needed = files_needed(live_shards);
+    match getrlimit(Resource::Nofile).current {
+        Some(limit) if limit < needed => Err(Error::LimitExceeded {
+            what: "file descriptors for the live shards (2 each + 256; raise `ulimit -n`)",
+            requested: needed,
+            limit,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Runs every check; `files_needed` is how many descriptors the engine expects to hold.
 pub fn check(files_needed: u64) -> Result<(), Error> {
     if let Ok(value) = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
