@@ -728,6 +728,24 @@ fn one_engine_per_data_directory() {
 }
 
 #[test]
+fn a_relative_data_directory_works_for_durable_puts() {
+    // glommio cannot open a relative directory for the sync, so the engine resolves
+    // the path at open. The test's working directory is the crate's.
+    let tmp = tempfile::Builder::new().tempdir_in(".").unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let relative = tmp.path().strip_prefix(&cwd).unwrap_or(tmp.path());
+    assert!(relative.is_relative(), "{}", relative.display());
+    let engine = Engine::open(engine_config(relative, None)).unwrap();
+    assert!(engine.config().data_dir.is_absolute());
+    engine.create_stream("s", 1).unwrap();
+    let put = engine
+        .put_record("s", "k", b"durable", PutOptions::default())
+        .unwrap();
+    assert_eq!(put.shard_id, "shardId-000000000000");
+    engine.close().unwrap();
+}
+
+#[test]
 fn hash_ranges_cover_the_space_for_odd_counts() {
     let (_tmp, engine) = engine();
     engine.create_stream("s", 7).unwrap();

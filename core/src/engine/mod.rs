@@ -276,8 +276,13 @@ pub(crate) fn shard_dir(data_dir: &Path, stream_id: u64, index: u32) -> PathBuf 
 impl Engine {
     /// Opens (or creates) the engine in `config.data_dir`: checks the environment, locks
     /// the directory, bumps the epoch, starts the cores and opens every shard.
-    pub fn open(config: EngineConfig) -> Result<Self> {
+    pub fn open(mut config: EngineConfig) -> Result<Self> {
         config.validate()?;
+        // glommio opens directories with openat(-1, path), which fails with EBADF for
+        // a relative path (the first sync would): resolve it against the current
+        // directory once, here.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .map_err(|e| Error::io("resolve data directory", &config.data_dir, e))?;
         let storage = Arc::clone(&config.storage);
         let dir = config.data_dir.clone();
         storage
