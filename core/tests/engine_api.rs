@@ -746,6 +746,37 @@ fn a_relative_data_directory_works_for_durable_puts() {
 }
 
 #[test]
+fn the_preempt_timer_is_configurable_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in [
+        std::time::Duration::from_micros(99),
+        std::time::Duration::from_millis(1001),
+    ] {
+        let mut config = engine_config(tmp.path(), None);
+        config.preempt_timer = bad;
+        let err = Engine::open(config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    field: "preempt_timer",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let mut config = engine_config(tmp.path(), None);
+    config.preempt_timer = std::time::Duration::from_millis(500);
+    let engine = Engine::open(config).unwrap();
+    engine.create_stream("s", 1).unwrap();
+    engine
+        .put_record("s", "k", b"x", PutOptions::default())
+        .unwrap();
+    engine.close().unwrap();
+}
+
+#[test]
 fn hash_ranges_cover_the_space_for_odd_counts() {
     let (_tmp, engine) = engine();
     engine.create_stream("s", 7).unwrap();

@@ -75,6 +75,8 @@ pub struct CoreContext {
     pub maintenance_interval: Duration,
     /// How group commits are made durable.
     pub sync_driver: SyncDriver,
+    /// glommio's preemption timer (`EngineConfig::preempt_timer`).
+    pub preempt_timer: Duration,
 }
 
 /// A shard to open on a core.

@@ -90,6 +90,7 @@ impl Runtime {
             };
             let (ready_tx, ready_rx) =
                 std::sync::mpsc::channel::<std::result::Result<(), String>>();
+            let preempt_timer = ctx.preempt_timer;
             let thread = std::thread::Builder::new()
                 .name(format!("tidelog-core-{i}"))
                 .spawn(move || {
@@ -99,8 +100,14 @@ impl Runtime {
                         .ring_depth(256)
                         // glommio polls io_uring only when idle or preempted: under a
                         // steady stream of requests this bounds how late a completed
-                        // fsync is noticed.
-                        .preempt_timer(Duration::from_millis(2))
+                        // fsync is noticed. Caveat (glommio 0.9): if the timer fires
+                        // between glommio arming it and running its first task queue,
+                        // `run_task_queues` runs nothing and the executor parks with
+                        // no timer even though tasks are runnable; only a foreign wake
+                        // gets it out. A thread stalled longer than the timer at that
+                        // point (Valgrind translating code, an overloaded host) hits
+                        // it, hence the setting.
+                        .preempt_timer(preempt_timer)
                         // Spare segments are zero-filled on the blocking pool: keep that
                         // work off the core's own CPU.
                         .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
@@ -110,8 +117,14 @@ impl Runtime {
                             let _ = ready_tx.send(Err(e.to_string()));
                         }
                         Ok(executor) => {
-                            let _ = ready_tx.send(Ok(()));
-                            executor.run(self::core::run(ctx, receiver));
+                            // Ready once the core's loop runs, not merely once the
+                            // executor exists: a core that never starts (the glommio
+                            // caveat above) fails `Engine::open` after the timeout
+                            // below instead of hanging the first request sent to it.
+                            executor.run(async move {
+                                let _ = ready_tx.send(Ok(()));
+                                self::core::run(ctx, receiver).await
+                            });
                         }
                     }
                 })
