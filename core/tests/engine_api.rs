@@ -746,6 +746,30 @@ fn a_relative_data_directory_works_for_durable_puts() {
 }
 
 #[test]
+fn bad_stream_names_are_validation_errors_in_every_call() {
+    let (_tmp, engine) = engine();
+    for name in ["../evil", "a/b", "..", ""] {
+        let put = engine.put_record(name, "k", b"x", PutOptions::default());
+        assert_eq!(put.unwrap_err().kind(), ErrorKind::Validation, "{name:?}");
+        let entry = PutRecordsEntry {
+            partition_key: "k",
+            data: b"x",
+            explicit_hash_key: None,
+        };
+        let puts = engine.put_records(name, &[entry], None);
+        assert_eq!(puts.unwrap_err().kind(), ErrorKind::Validation, "{name:?}");
+        let metrics = engine.stream_metrics(name);
+        assert_eq!(
+            metrics.unwrap_err().kind(),
+            ErrorKind::Validation,
+            "{name:?}"
+        );
+    }
+    let missing = engine.put_record("missing", "k", b"x", PutOptions::default());
+    assert!(matches!(missing, Err(Error::StreamNotFound { .. })));
+}
+
+#[test]
 fn the_preempt_timer_is_configurable_within_bounds() {
     let tmp = tempfile::tempdir().unwrap();
     for bad in [

@@ -580,6 +580,9 @@ impl Engine {
         }
     }
 
+    /// The running stream of this name. A name that is not found is checked against
+    /// the naming rules (a bad one is a validation error, like in the calls that check
+    /// it up front); names in the map are valid, so a hit costs no check.
     pub(crate) fn stream(&self, name: &str) -> Result<Arc<StreamRuntime>> {
         self.check_open()?;
         self.inner
@@ -588,8 +591,11 @@ impl Engine {
             .by_name
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::StreamNotFound {
-                stream: name.to_string(),
+            .ok_or_else(|| match crate::stream::names::validate_stream_name(name) {
+                Err(e) => crate::error::Validation::StreamName(e).into(),
+                Ok(()) => Error::StreamNotFound {
+                    stream: name.to_string(),
+                },
             })
     }
 
