@@ -638,6 +638,13 @@ typedef struct tidelog_engine_options {
      */
     uint64_t maintenance_interval_ms;
     /**
+     * glommio's preemption timer on each core, µs (100 to 1,000,000; default
+     * 2,000): how late a completed fsync may be noticed under steady load. Raise it
+     * on hosts that stall threads for milliseconds (e.g. under Valgrind), where a
+     * short timer can leave a core parked at start (docs/c-api.md).
+     */
+    uint64_t preempt_timer_us;
+    /**
      * 0 = the system clock (default). Otherwise a manual clock that starts at this
      * time (ms since the Unix epoch) and moves only by `tidelog_engine_advance_clock`:
      * for tests of retention, iterator expiry and rate limits.

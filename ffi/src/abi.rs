@@ -266,6 +266,11 @@ pub struct tidelog_engine_options {
     pub subscriber_spin_us: u64,
     /// How often each core runs retention, ms (1 to 86,400,000; default 1,000).
     pub maintenance_interval_ms: u64,
+    /// glommio's preemption timer on each core, µs (100 to 1,000,000; default
+    /// 2,000): how late a completed fsync may be noticed under steady load. Raise it
+    /// on hosts that stall threads for milliseconds (e.g. under Valgrind), where a
+    /// short timer can leave a core parked at start (docs/c-api.md).
+    pub preempt_timer_us: u64,
     /// 0 = the system clock (default). Otherwise a manual clock that starts at this
     /// time (ms since the Unix epoch) and moves only by `tidelog_engine_advance_clock`:
     /// for tests of retention, iterator expiry and rate limits.

@@ -66,6 +66,7 @@ pub fn default_options() -> tidelog_engine_options {
         reply_spin_us: config.reply_spin.as_micros() as u64,
         subscriber_spin_us: config.subscriber_spin.as_micros() as u64,
         maintenance_interval_ms: config.maintenance_interval.as_millis() as u64,
+        preempt_timer_us: config.preempt_timer.as_micros() as u64,
         manual_clock_start_ms: 0,
         write_bytes_per_sec: limits.write_bytes_per_sec,
         write_records_per_sec: limits.write_records_per_sec,
@@ -186,6 +187,7 @@ pub fn config(
         ));
     }
     config.maintenance_interval = Duration::from_millis(o.maintenance_interval_ms);
+    config.preempt_timer = Duration::from_micros(o.preempt_timer_us);
     let entries_max = to_usize(o.put_records_entries_max, "put_records_entries_max")?;
     if entries_max > TIDELOG_PUT_RECORDS_ENTRIES_MAX {
         return Err(config_error(
@@ -452,6 +454,7 @@ mod tests {
         assert_eq!(config.core_spin, reference.core_spin);
         assert_eq!(config.maintenance_interval, reference.maintenance_interval);
         assert_eq!(config.max_shards, reference.max_shards);
+        assert_eq!(config.preempt_timer, reference.preempt_timer);
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub(crate) mod kind {
     /// `tidelog_put_records_output`.
     pub(crate) const PUT_RECORDS_OUTPUT: u8 = 9;
     /// Every kind (for the uniqueness test).
+    #[cfg(test)]
     pub(crate) const ALL: [u8; 9] = [
         ENGINE,
         ITERATOR,
