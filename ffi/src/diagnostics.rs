@@ -2,7 +2,8 @@
 //!
 //! Invariant: every string these functions return is static (or, for the last error,
 //! thread-local with a documented lifetime) and NUL-terminated; none allocates for the
-//! caller, none can fail.
+//! caller, none can fail. Like every export they run inside the panic boundary (with a
+//! fallback value, since they return no status).
 
 use std::ffi::c_char;
 
@@ -51,7 +52,8 @@ pub extern "C" fn tidelog_last_error_message() -> *const c_char {
 /// `TIDELOG_VERSION_MAJOR`/`_MINOR`/`_PATCH`). Static. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tidelog_version_string() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    boundary::call_value(VERSION.as_ptr().cast(), || VERSION.as_ptr().cast())
 }
 
 /// The library's version as one number, `(major << 16) | (minor << 8) | patch`: the
@@ -60,7 +62,9 @@ pub extern "C" fn tidelog_version_string() -> *const c_char {
 /// major, minor at least the header's). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tidelog_version_number() -> u32 {
-    (TIDELOG_VERSION_MAJOR << 16) | (TIDELOG_VERSION_MINOR << 8) | TIDELOG_VERSION_PATCH
+    const NUMBER: u32 =
+        (TIDELOG_VERSION_MAJOR << 16) | (TIDELOG_VERSION_MINOR << 8) | TIDELOG_VERSION_PATCH;
+    boundary::call_value(NUMBER, || NUMBER)
 }
 
 /// How many handles of all kinds (engines, iterators, batches, subscriptions, lists,
@@ -68,7 +72,7 @@ pub extern "C" fn tidelog_version_number() -> u32 {
 /// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn tidelog_live_handle_count() -> usize {
-    handles::live_count()
+    boundary::call_value(0, handles::live_count)
 }
 
 #[cfg(test)]
