@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every check and every test tidelog has: formatting, lints, the unsafe-code rule,
-# the Rust test suites, a short fuzzing run, and the Python package (built into .venv, then pytest, which
-# also runs the stub check and the quick-start notebook). Later parts add their steps.
-# Usage: tests/run_all.sh   (from anywhere; needs a Rust toolchain and Python >= 3.11
-# with pip and venv; installs the Python tools it needs from PyPI into .venv)
+# the Rust test suites (the C header's up-to-date check among them), a short fuzzing run,
+# the C ABI's C and C++ tests natively and under Valgrind (tests/c/run.sh), and the Python
+# package (built into .venv, then pytest, which also runs the stub check and the
+# quick-start notebook). Later parts add their steps.
+# Usage: tests/run_all.sh   (from anywhere; needs a Rust toolchain, Python >= 3.11 with
+# pip and venv, gcc; tests/c/run.sh installs g++, valgrind and pkg-config with apt-get
+# when they are missing and it runs as root; the Python tools come from PyPI into .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,12 @@ while IFS= read -r file; do
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
 done < <(find core/src python/src benches -name '*.rs' | sort)
+# The C ABI (ffi/src) needs unsafe where raw pointers arrive: the export modules and
+# args.rs. Its other modules forbid it; clippy's undocumented_unsafe_blocks (denied in
+# the workspace) makes every unsafe block carry a SAFETY comment.
+for file in ffi/src/abi.rs ffi/src/boundary.rs ffi/src/handles.rs ffi/src/status.rs; do
+  grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; }
+done
 [ "$bad" = 0 ]
 
 step "Rust tests"
@@ -49,5 +58,8 @@ done
 # A dev-profile build reuses the Rust test step's compiled dependencies.
 (cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --quiet --locked)
 .venv/bin/python -m pytest python/tests -q -p no:cacheprovider
+
+step "C ABI: C and C++ tests, natively and under Valgrind"
+tests/c/run.sh
 
 printf '\nall checks and tests passed\n'

@@ -728,6 +728,79 @@ fn one_engine_per_data_directory() {
 }
 
 #[test]
+fn a_relative_data_directory_works_for_durable_puts() {
+    // glommio cannot open a relative directory for the sync, so the engine resolves
+    // the path at open. The test's working directory is the crate's.
+    let tmp = tempfile::Builder::new().tempdir_in(".").unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let relative = tmp.path().strip_prefix(&cwd).unwrap_or(tmp.path());
+    assert!(relative.is_relative(), "{}", relative.display());
+    let engine = Engine::open(engine_config(relative, None)).unwrap();
+    assert!(engine.config().data_dir.is_absolute());
+    engine.create_stream("s", 1).unwrap();
+    let put = engine
+        .put_record("s", "k", b"durable", PutOptions::default())
+        .unwrap();
+    assert_eq!(put.shard_id, "shardId-000000000000");
+    engine.close().unwrap();
+}
+
+#[test]
+fn bad_stream_names_are_validation_errors_in_every_call() {
+    let (_tmp, engine) = engine();
+    for name in ["../evil", "a/b", "..", ""] {
+        let put = engine.put_record(name, "k", b"x", PutOptions::default());
+        assert_eq!(put.unwrap_err().kind(), ErrorKind::Validation, "{name:?}");
+        let entry = PutRecordsEntry {
+            partition_key: "k",
+            data: b"x",
+            explicit_hash_key: None,
+        };
+        let puts = engine.put_records(name, &[entry], None);
+        assert_eq!(puts.unwrap_err().kind(), ErrorKind::Validation, "{name:?}");
+        let metrics = engine.stream_metrics(name);
+        assert_eq!(
+            metrics.unwrap_err().kind(),
+            ErrorKind::Validation,
+            "{name:?}"
+        );
+    }
+    let missing = engine.put_record("missing", "k", b"x", PutOptions::default());
+    assert!(matches!(missing, Err(Error::StreamNotFound { .. })));
+}
+
+#[test]
+fn the_preempt_timer_is_configurable_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    for bad in [
+        std::time::Duration::from_micros(99),
+        std::time::Duration::from_millis(1001),
+    ] {
+        let mut config = engine_config(tmp.path(), None);
+        config.preempt_timer = bad;
+        let err = Engine::open(config).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    field: "preempt_timer",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let mut config = engine_config(tmp.path(), None);
+    config.preempt_timer = std::time::Duration::from_millis(500);
+    let engine = Engine::open(config).unwrap();
+    engine.create_stream("s", 1).unwrap();
+    engine
+        .put_record("s", "k", b"x", PutOptions::default())
+        .unwrap();
+    engine.close().unwrap();
+}
+
+#[test]
 fn hash_ranges_cover_the_space_for_odd_counts() {
     let (_tmp, engine) = engine();
     engine.create_stream("s", 7).unwrap();

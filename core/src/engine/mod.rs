@@ -98,6 +98,13 @@ pub struct EngineConfig {
     pub maintenance_interval: Duration,
     /// How group commits reach the disk (io_uring by default; see [`SyncDriver`]).
     pub sync_driver: SyncDriver,
+    /// glommio's preemption timer on each core: how long the core runs tasks before it
+    /// polls io_uring, which bounds how late a completed fsync is noticed under a
+    /// steady stream of requests (default 2 ms). glommio parks a core whose timer
+    /// fires between arming it and running the first task (see `runtime/mod.rs`), so
+    /// hosts that stall threads for milliseconds (Valgrind, overloaded VMs) need it
+    /// longer.
+    pub preempt_timer: Duration,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -138,6 +145,7 @@ impl EngineConfig {
             subscriber_spin: Duration::from_micros(200),
             maintenance_interval: Duration::from_secs(1),
             sync_driver: SyncDriver::IoUring,
+            preempt_timer: Duration::from_millis(2),
         }
     }
 
@@ -160,6 +168,15 @@ impl EngineConfig {
                 "retention_hours_default",
                 self.retention_hours_default.to_string(),
                 "must be within [retention_hours_min, 8760]",
+            );
+        }
+        if self.preempt_timer < Duration::from_micros(100)
+            || self.preempt_timer > Duration::from_secs(1)
+        {
+            return bad(
+                "preempt_timer",
+                format!("{:?}", self.preempt_timer),
+                "must be 100 µs to 1 s",
             );
         }
         if self.max_shards == 0 || self.max_shards > 1_000_000 {
@@ -276,8 +293,13 @@ pub(crate) fn shard_dir(data_dir: &Path, stream_id: u64, index: u32) -> PathBuf 
 impl Engine {
     /// Opens (or creates) the engine in `config.data_dir`: checks the environment, locks
     /// the directory, bumps the epoch, starts the cores and opens every shard.
-    pub fn open(config: EngineConfig) -> Result<Self> {
+    pub fn open(mut config: EngineConfig) -> Result<Self> {
         config.validate()?;
+        // glommio opens directories with openat(-1, path), which fails with EBADF for
+        // a relative path (the first sync would): resolve it against the current
+        // directory once, here.
+        config.data_dir = std::path::absolute(&config.data_dir)
+            .map_err(|e| Error::io("resolve data directory", &config.data_dir, e))?;
         let storage = Arc::clone(&config.storage);
         let dir = config.data_dir.clone();
         storage
@@ -335,6 +357,7 @@ impl Engine {
                     spin: config.core_spin,
                     maintenance_interval: config.maintenance_interval,
                     sync_driver: config.sync_driver,
+                    preempt_timer: config.preempt_timer,
                 })
             })
             .collect();
@@ -551,6 +574,9 @@ impl Engine {
         }
     }
 
+    /// The running stream of this name. A name that is not found is checked against
+    /// the naming rules (a bad one is a validation error, like in the calls that check
+    /// it up front); names in the map are valid, so a hit costs no check.
     pub(crate) fn stream(&self, name: &str) -> Result<Arc<StreamRuntime>> {
         self.check_open()?;
         self.inner

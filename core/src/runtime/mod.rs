@@ -78,62 +78,108 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// How long one attempt to start a core may take before it is abandoned and retried.
+/// A core starts in about a millisecond; under Valgrind, in a few hundred.
+const START_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
+/// Attempts to start one core before `Engine::open` fails.
+const START_ATTEMPTS: usize = 6;
+
+/// What starting a core's thread gave.
+enum Started {
+    Ready(CoreHandle),
+    /// The executor could not be built (io_uring refused): not worth retrying.
+    Failed(String),
+    /// The core's loop did not run within [`START_ATTEMPT_WAIT`].
+    Stuck,
+}
+
+/// Spawns a core thread and waits for its loop to run.
+fn start_core(i: usize, ctx: Arc<CoreContext>, placement: Placement) -> Result<Started> {
+    let (sender, receiver) = mailbox::<Request>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::result::Result<(), String>>();
+    let preempt_timer = ctx.preempt_timer;
+    let thread = std::thread::Builder::new()
+        .name(format!("tidelog-core-{i}"))
+        .spawn(move || {
+            let executor = LocalExecutorBuilder::new(placement)
+                .name(&format!("tidelog-core-{i}"))
+                .io_memory(64 << 10)
+                .ring_depth(256)
+                // glommio polls io_uring only when idle or preempted: under a steady
+                // stream of requests this bounds how late a completed fsync is
+                // noticed. Caveat (glommio 0.9): if the timer fires between glommio
+                // arming it and running its task queues (the thread was descheduled
+                // for longer than the timer right there), `run_task_queues` runs
+                // nothing and the executor parks, runnable tasks and all, until a
+                // timer or a foreign wake. The core loop keeps a timer registered
+                // while it is runnable (`core.rs`, `Watchdog`); before the loop first
+                // runs there is none, so a start that stalls is retried below.
+                .preempt_timer(preempt_timer)
+                // Spare segments are zero-filled on the blocking pool: keep that
+                // work off the core's own CPU.
+                .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
+                .make();
+            match executor {
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                }
+                Ok(executor) => {
+                    // Ready once the core's loop runs, not merely once the executor
+                    // exists (see the caveat above).
+                    executor.run(async move {
+                        let _ = ready_tx.send(Ok(()));
+                        self::core::run(ctx, receiver).await
+                    });
+                }
+            }
+        })
+        .map_err(|e| Error::io("spawn core thread", "tidelog-core", e))?;
+    Ok(match ready_rx.recv_timeout(START_ATTEMPT_WAIT) {
+        Ok(Ok(())) => Started::Ready(CoreHandle {
+            sender,
+            thread: Some(thread),
+        }),
+        Ok(Err(detail)) => {
+            let _ = thread.join();
+            Started::Failed(detail)
+        }
+        // Abandoned: dropping the sender closes its mailbox, so if the loop does run
+        // later it finds no senders and ends, and the thread exits. A core parked by
+        // the glommio caveat stays asleep (a thread and its rings are leaked).
+        Err(_) => Started::Stuck,
+    })
+}
+
 impl Runtime {
-    /// Starts one core per context, pinned to `cpus[i]` when given.
+    /// Starts one core per context, pinned to `cpus[i]` when given. A core whose loop
+    /// does not run in time is abandoned and started again (see [`start_core`]).
     pub fn start(contexts: Vec<Arc<CoreContext>>, cpus: Option<&[usize]>) -> Result<Self> {
         let mut cores = Vec::with_capacity(contexts.len());
         for (i, ctx) in contexts.into_iter().enumerate() {
-            let (sender, receiver) = mailbox::<Request>();
-            let placement = match cpus.and_then(|c| c.get(i)) {
+            let placement = || match cpus.and_then(|c| c.get(i)) {
                 Some(&cpu) => Placement::Fixed(cpu),
                 None => Placement::Unbound,
             };
-            let (ready_tx, ready_rx) =
-                std::sync::mpsc::channel::<std::result::Result<(), String>>();
-            let thread = std::thread::Builder::new()
-                .name(format!("tidelog-core-{i}"))
-                .spawn(move || {
-                    let executor = LocalExecutorBuilder::new(placement)
-                        .name(&format!("tidelog-core-{i}"))
-                        .io_memory(64 << 10)
-                        .ring_depth(256)
-                        // glommio polls io_uring only when idle or preempted: under a
-                        // steady stream of requests this bounds how late a completed
-                        // fsync is noticed.
-                        .preempt_timer(Duration::from_millis(2))
-                        // Spare segments are zero-filled on the blocking pool: keep that
-                        // work off the core's own CPU.
-                        .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
-                        .make();
-                    match executor {
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.to_string()));
-                        }
-                        Ok(executor) => {
-                            let _ = ready_tx.send(Ok(()));
-                            executor.run(self::core::run(ctx, receiver));
-                        }
-                    }
-                })
-                .map_err(|e| Error::io("spawn core thread", "tidelog-core", e))?;
-            let started = ready_rx.recv_timeout(Duration::from_secs(30));
-            match started {
-                Ok(Ok(())) => cores.push(CoreHandle {
-                    sender,
-                    thread: Some(thread),
-                }),
-                Ok(Err(detail)) => {
-                    let _ = thread.join();
+            let mut outcome = Started::Stuck;
+            for _ in 0..START_ATTEMPTS {
+                outcome = start_core(i, Arc::clone(&ctx), placement())?;
+                if !matches!(outcome, Started::Stuck) {
+                    break;
+                }
+            }
+            match outcome {
+                Started::Ready(core) => cores.push(core),
+                Started::Failed(detail) => {
                     let mut partial = Self { cores };
                     let _ = partial.shutdown();
                     return Err(envcheck::executor_failed(detail));
                 }
-                Err(_) => {
+                Started::Stuck => {
                     let mut partial = Self { cores };
                     let _ = partial.shutdown();
-                    return Err(envcheck::executor_failed(
-                        "the core thread did not start".to_string(),
-                    ));
+                    return Err(envcheck::executor_failed(format!(
+                        "core {i} did not start in {START_ATTEMPTS} attempts of {START_ATTEMPT_WAIT:?}"
+                    )));
                 }
             }
         }

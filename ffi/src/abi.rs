@@ -1,0 +1,508 @@
+//! The C-visible types: opaque handle types, enums, structs and bounds.
+//!
+//! Invariants:
+//! - Every struct starts with `size_t struct_size` (see `args.rs` for how sizes are
+//!   checked) and only ever grows at its end.
+//! - Structs the caller fills (options, put entries) hold only integers and pointers,
+//!   so any bit pattern the caller leaves is a valid Rust value; enum and flag fields
+//!   in them are `uint32_t` and checked before use.
+//! - Structs tidelog fills may use the enum types (tidelog writes only valid values).
+//! - Every bound a length, count or duration is checked against is a constant here.
+#![forbid(unsafe_code)]
+
+use std::ffi::{c_char, c_void};
+
+use crate::status::tidelog_status;
+
+/// Major version of this header and library (a change breaks the ABI).
+pub const TIDELOG_VERSION_MAJOR: u32 = 0;
+/// Minor version (additions only).
+pub const TIDELOG_VERSION_MINOR: u32 = 1;
+/// Patch version (fixes only).
+pub const TIDELOG_VERSION_PATCH: u32 = 0;
+
+/// Bytes of a shard id buffer: `shardId-` + 12 digits + NUL, with room to spare.
+pub const TIDELOG_SHARD_ID_BUFFER_SIZE: usize = 32;
+/// Bytes of a sequence number buffer: up to 39 decimal digits (a u128) + NUL.
+pub const TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE: usize = 40;
+/// Bytes of a hash key buffer: up to 39 decimal digits (0 to 2^128 - 1) + NUL.
+pub const TIDELOG_HASH_KEY_BUFFER_SIZE: usize = 40;
+/// Bytes of a stream name buffer: up to 128 characters + NUL.
+pub const TIDELOG_STREAM_NAME_BUFFER_SIZE: usize = 129;
+/// Bytes of an iterator token buffer: 106 hex digits + NUL.
+pub const TIDELOG_ITERATOR_TOKEN_BUFFER_SIZE: usize = 107;
+
+/// The longest string argument, in bytes before its NUL: a string with no NUL within
+/// this many bytes is refused with `TIDELOG_STATUS_OUT_OF_RANGE` (the engine's own,
+/// tighter rules for names and keys then give `TIDELOG_STATUS_VALIDATION`).
+pub const TIDELOG_STRING_BYTES_MAX: usize = 4096;
+/// The largest `data_len` of a record (the engine's ceiling for its configurable
+/// record size, 10 MiB); beyond it `TIDELOG_STATUS_OUT_OF_RANGE`. Within it, a record
+/// over the engine's configured limit (1 MiB by default) is `TIDELOG_STATUS_VALIDATION`.
+pub const TIDELOG_DATA_BYTES_MAX: usize = 10 << 20;
+/// The most entries one `tidelog_put_records` call may pass, and the largest
+/// `put_records_entries_max` an engine may be configured with.
+pub const TIDELOG_PUT_RECORDS_ENTRIES_MAX: usize = 65_536;
+/// The most tags (or tag keys) one call may pass.
+pub const TIDELOG_TAGS_PER_CALL_MAX: usize = 1024;
+/// The longest wait a call accepts, ms (one day).
+pub const TIDELOG_TIMEOUT_MS_MAX: u64 = 86_400_000;
+/// The largest `struct_size` accepted in any struct.
+pub const TIDELOG_STRUCT_SIZE_MAX: usize = 4096;
+
+/// A running engine. Thread-safe: any number of threads may use one handle at once.
+/// From `tidelog_engine_open`; released by `tidelog_engine_free`.
+pub struct tidelog_engine {
+    _private: [u8; 0],
+}
+
+/// A position in one shard (a Kinesis shard iterator). Calls on one iterator are
+/// serialized (safe from any thread, one at a time). From `tidelog_get_shard_iterator`
+/// or `tidelog_iterator_from_token`; released by `tidelog_iterator_free`.
+pub struct tidelog_iterator {
+    _private: [u8; 0],
+}
+
+/// Records read by `tidelog_get_records` or delivered by a subscription, as zero-copy
+/// views into the shard's memory-mapped log, plus the shard id, the lag and (once a
+/// closed shard is read to its end) its children. Immutable: safe to read from any
+/// number of threads. Released by `tidelog_batch_free`.
+pub struct tidelog_batch {
+    _private: [u8; 0],
+}
+
+/// A push-style reader of a shard (and, optionally, its descendants): blocking
+/// (`tidelog_subscribe`) or callback-driven (`tidelog_subscribe_with_callback`).
+/// Released by `tidelog_subscription_close`.
+pub struct tidelog_subscription {
+    _private: [u8; 0],
+}
+
+/// A list of shard descriptions (`tidelog_describe_stream`, `tidelog_list_shards`).
+/// Immutable. Released by `tidelog_shard_list_free`.
+pub struct tidelog_shard_list {
+    _private: [u8; 0],
+}
+
+/// A list of NUL-terminated UTF-8 strings (`tidelog_list_streams`,
+/// `tidelog_subscription_shard_ids`). Immutable. Released by `tidelog_string_list_free`.
+pub struct tidelog_string_list {
+    _private: [u8; 0],
+}
+
+/// A stream's tags, sorted by key (`tidelog_list_tags_for_stream`). Immutable.
+/// Released by `tidelog_tag_list_free`.
+pub struct tidelog_tag_list {
+    _private: [u8; 0],
+}
+
+/// Per-shard metrics snapshots (`tidelog_metrics`). Immutable. Released by
+/// `tidelog_metrics_list_free`.
+pub struct tidelog_metrics_list {
+    _private: [u8; 0],
+}
+
+/// The per-entry results of `tidelog_put_records`. Immutable. Released by
+/// `tidelog_put_records_output_free`.
+pub struct tidelog_put_records_output {
+    _private: [u8; 0],
+}
+
+/// When a put is acknowledged. Carried in `uint32_t` fields and arguments.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_durability {
+    /// The engine's default (for engine options: `TIDELOG_DURABILITY_SYNC`).
+    Default = 0,
+    /// After an fdatasync covering the record completed (group commit). Survives a
+    /// power loss.
+    Sync = 1,
+    /// Once the record is in the page cache. Survives a crash of the process, not a
+    /// power loss.
+    Os = 2,
+}
+
+/// How a core makes group commits durable. Carried in `uint32_t` fields.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_sync_driver {
+    /// `TIDELOG_SYNC_DRIVER_IO_URING`.
+    Default = 0,
+    /// fdatasync through io_uring: the core keeps serving while a flush runs.
+    IoUring = 1,
+    /// fdatasync called by the core thread: lowest latency for a lone sync put.
+    Blocking = 2,
+}
+
+/// How new segment files are prepared. Carried in `uint32_t` fields.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_preallocation {
+    /// `TIDELOG_PREALLOCATION_ZEROED`.
+    Default = 0,
+    /// Allocated, written with zeros and synced: cheapest fdatasyncs later.
+    Zeroed = 1,
+    /// Allocated only: creating a segment is O(1); first syncs convert extents.
+    Allocated = 2,
+}
+
+/// Where a new iterator or subscription starts (Kinesis ShardIteratorType). Carried
+/// in `uint32_t` arguments.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_iterator_type {
+    /// The oldest record kept.
+    TrimHorizon = 0,
+    /// Just after the newest record: only records put from now on.
+    Latest = 1,
+    /// At the record with the given sequence number.
+    AtSequenceNumber = 2,
+    /// Just after the record with the given sequence number.
+    AfterSequenceNumber = 3,
+    /// At the first record that arrived at or after the given time (ms since epoch).
+    AtTimestamp = 4,
+}
+
+/// Which shards `tidelog_list_shards` returns. Carried in `uint32_t` arguments.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_shard_filter {
+    /// Every shard not yet expired.
+    All = 0,
+    /// Shards whose data is at the trim horizon (every shard not yet expired).
+    AtTrimHorizon = 1,
+    /// The open shards.
+    AtLatest = 2,
+    /// Shards open at the given time (ms since epoch).
+    AtTimestamp = 3,
+    /// Shards with an index above the given shard id's.
+    AfterShardId = 4,
+}
+
+/// A stream's status (Kinesis StreamStatus).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_stream_status {
+    /// Being created.
+    Creating = 0,
+    /// Ready for reads and writes.
+    Active = 1,
+    /// A reshard is in progress; reads and writes continue.
+    Updating = 2,
+    /// Being deleted.
+    Deleting = 3,
+}
+
+/// A shard's state.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_shard_state {
+    /// Accepting writes.
+    Open = 0,
+    /// Split or merged away: readable until its data expires, no more writes.
+    Closed = 1,
+    /// Closed and past retention (never listed; kept for completeness).
+    Expired = 2,
+}
+
+/// What a subscription delivered.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_event_kind {
+    /// New records, in order, from `shard_id`; `batch` holds them (never empty).
+    Records = 0,
+    /// Nothing arrived within the timeout (blocking mode only).
+    Timeout = 1,
+    /// `shard_id` is closed and fully read; `batch` holds no records but lists its
+    /// children (with lineage following, they are being read now or once their other
+    /// parent ends).
+    ShardEnded = 2,
+    /// Every shard of the subscription has ended; nothing more will come.
+    Finished = 3,
+    /// The subscription failed with `status` (callback mode only; the last event).
+    Error = 4,
+}
+
+/// Options of `tidelog_engine_open`. Fill with `TIDELOG_ENGINE_OPTIONS_INIT(&options)`
+/// (the defaults), then change fields. Enum and flag fields are `uint32_t`: flags are
+/// 0 or 1, other values give `TIDELOG_STATUS_INVALID_ENUM_VALUE`; numbers outside the
+/// engine's rules give `TIDELOG_STATUS_VALIDATION`. Read during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_engine_options {
+    /// `sizeof(tidelog_engine_options)` as the caller compiled it.
+    pub struct_size: usize,
+    /// Cores (executor threads) to run; 0 = one per CPU this process may use.
+    pub cores: u32,
+    /// 1 = pin each core to its own CPU (default), 0 = do not pin.
+    pub pin_cores: u32,
+    /// Default durability of puts (`tidelog_durability`; default SYNC).
+    pub durability: u32,
+    /// How group commits reach the disk (`tidelog_sync_driver`).
+    pub sync_driver: u32,
+    /// Retention of new streams, hours (default 24).
+    pub retention_hours_default: u32,
+    /// Shortest retention allowed, hours (default 24; may be lowered to 1).
+    pub retention_hours_min: u32,
+    /// Most open shards across all streams (default 10,000).
+    pub max_shards: u32,
+    /// Largest record, data plus partition key, bytes (default 1 MiB, at most 10 MiB).
+    pub record_bytes_max: u32,
+    /// 1 = check each record's CRC when it is read (default), 0 = do not.
+    pub verify_crc_on_read: u32,
+    /// How new segment files are prepared (`tidelog_preallocation`).
+    pub preallocation: u32,
+    /// Size of a shard's first segment, bytes (default 128 KiB).
+    pub segment_bytes_initial: u64,
+    /// Size segments grow toward, bytes (default 64 MiB).
+    pub segment_bytes_max: u64,
+    /// How long a core polls its mailbox before parking, µs (at most 1,000,000).
+    pub core_spin_us: u64,
+    /// How long a blocked caller spins for its reply before parking, µs (at most
+    /// 1,000,000).
+    pub reply_spin_us: u64,
+    /// How long a subscriber spins for new records before parking, µs (at most
+    /// 1,000,000).
+    pub subscriber_spin_us: u64,
+    /// How often each core runs retention, ms (1 to 86,400,000; default 1,000).
+    pub maintenance_interval_ms: u64,
+    /// glommio's preemption timer on each core, µs (100 to 1,000,000; default
+    /// 2,000): how late a completed fsync may be noticed under steady load. Raise it
+    /// on hosts that stall threads for milliseconds (e.g. under Valgrind), where a
+    /// short timer can leave a core parked at start (docs/c-api.md).
+    pub preempt_timer_us: u64,
+    /// 0 = the system clock (default). Otherwise a manual clock that starts at this
+    /// time (ms since the Unix epoch) and moves only by `tidelog_engine_advance_clock`:
+    /// for tests of retention, iterator expiry and rate limits.
+    pub manual_clock_start_ms: u64,
+    /// Per-shard write limit, bytes/s (Kinesis: 1 MiB). UINT64_MAX = no limit.
+    pub write_bytes_per_sec: u64,
+    /// Per-shard write limit, records/s (Kinesis: 1,000). UINT64_MAX = no limit.
+    pub write_records_per_sec: u64,
+    /// Per-shard read limit, bytes/s (Kinesis: 2 MiB). UINT64_MAX = no limit.
+    pub read_bytes_per_sec: u64,
+    /// Per-shard read limit, GetRecords calls/s (Kinesis: 5). UINT64_MAX = no limit.
+    pub read_calls_per_sec: u64,
+    /// Most records one GetRecords returns (Kinesis: 10,000).
+    pub read_records_per_call_max: u64,
+    /// Most bytes one GetRecords returns (Kinesis: 10 MiB).
+    pub read_bytes_per_call_max: u64,
+    /// After a call returning `read_bytes_per_call_max` bytes, reads of the shard are
+    /// refused for this long, ms (Kinesis: 5,000).
+    pub read_penalty_after_max_call_ms: u64,
+    /// Bytes/s each subscription may receive (Kinesis enhanced fan-out: 2 MiB).
+    pub subscribe_bytes_per_sec: u64,
+    /// Most entries in one PutRecords (Kinesis: 500; at most
+    /// `TIDELOG_PUT_RECORDS_ENTRIES_MAX`).
+    pub put_records_entries_max: u64,
+    /// Most bytes (data plus keys) in one PutRecords (Kinesis: 5 MiB).
+    pub put_records_bytes_max: u64,
+}
+
+/// Options of `tidelog_put_record`. `tidelog_put_options o = { sizeof o };` gives the
+/// defaults (every field zero or NULL). Read during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_put_options {
+    /// `sizeof(tidelog_put_options)` as the caller compiled it.
+    pub struct_size: usize,
+    /// NULL, or a decimal hash key in [0, 2^128 - 1] that overrides the partition
+    /// key's MD5 for routing.
+    pub explicit_hash_key: *const c_char,
+    /// NULL, or a decimal sequence number: the new record's number will be above it
+    /// (Kinesis SequenceNumberForOrdering).
+    pub sequence_number_for_ordering: *const c_char,
+    /// A `tidelog_durability`; `TIDELOG_DURABILITY_DEFAULT` = the engine's.
+    pub durability: u32,
+}
+
+/// Where a put record went.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_put_record_output {
+    /// `sizeof(tidelog_put_record_output)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The shard the record went to, NUL-terminated.
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// Its sequence number, decimal, NUL-terminated.
+    pub sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+}
+
+/// One entry of `tidelog_put_records`. Every entry of an array must carry the same
+/// `struct_size` (it is the array's stride). Read during the call only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_put_records_entry {
+    /// `sizeof(tidelog_put_records_entry)` as the caller compiled it.
+    pub struct_size: usize,
+    /// The partition key: NUL-terminated UTF-8, 1 to 256 characters.
+    pub partition_key: *const c_char,
+    /// The data (may be NULL when `data_len` is 0).
+    pub data: *const u8,
+    /// Bytes of data (at most `TIDELOG_DATA_BYTES_MAX`).
+    pub data_len: usize,
+    /// NULL, or a decimal hash key overriding the partition key's MD5.
+    pub explicit_hash_key: *const c_char,
+}
+
+/// The result of one entry of `tidelog_put_records`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_put_records_result {
+    /// `sizeof(tidelog_put_records_result)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// `TIDELOG_STATUS_OK`, or why this entry failed (the others are unaffected).
+    pub status: tidelog_status,
+    /// The shard the record went to ("" if it failed).
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// Its sequence number, decimal ("" if it failed).
+    pub sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// "" on success, else the failure's one-line message. Owned by the output handle:
+    /// valid until `tidelog_put_records_output_free`.
+    pub error_message: *const c_char,
+}
+
+/// One record of a batch: zero-copy views into the shard's memory-mapped log.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_record {
+    /// `sizeof(tidelog_record)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The record's sequence number, decimal, NUL-terminated.
+    pub sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// Approximate arrival time, ms since the Unix epoch.
+    pub approximate_arrival_timestamp_ms: u64,
+    /// The partition key's UTF-8 bytes (not NUL-terminated). Points into the mapping:
+    /// valid until the batch is freed, even after the engine is closed.
+    pub partition_key: *const u8,
+    /// Bytes of the partition key.
+    pub partition_key_len: usize,
+    /// The data bytes. Points into the mapping: valid until the batch is freed, even
+    /// after the engine is closed. Never NULL; not to be read when `data_len` is 0.
+    pub data: *const u8,
+    /// Bytes of data.
+    pub data_len: usize,
+}
+
+/// A child of a closed shard.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_child_shard {
+    /// `sizeof(tidelog_child_shard)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The child's id.
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// Its (first) parent.
+    pub parent_shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// Its other parent after a merge, "" after a split.
+    pub adjacent_parent_shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// First hash key of its range, decimal.
+    pub starting_hash_key: [c_char; TIDELOG_HASH_KEY_BUFFER_SIZE],
+    /// Last hash key of its range (inclusive), decimal.
+    pub ending_hash_key: [c_char; TIDELOG_HASH_KEY_BUFFER_SIZE],
+}
+
+/// One shard as DescribeStream and ListShards show it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_shard {
+    /// `sizeof(tidelog_shard)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// `shardId-000000000000`.
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// The shard it was split or merged from, "" for an original shard.
+    pub parent_shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// The other parent of a merge, "" otherwise.
+    pub adjacent_parent_shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// First hash key of its range, decimal.
+    pub starting_hash_key: [c_char; TIDELOG_HASH_KEY_BUFFER_SIZE],
+    /// Last hash key of its range (inclusive), decimal.
+    pub ending_hash_key: [c_char; TIDELOG_HASH_KEY_BUFFER_SIZE],
+    /// Lower bound of its sequence numbers, decimal.
+    pub starting_sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// Its last sequence number once closed, decimal; "" while open.
+    pub ending_sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// Open or closed.
+    pub state: tidelog_shard_state,
+    /// The core (executor) that owns it.
+    pub core: u32,
+}
+
+/// A stream as DescribeStream and DescribeStreamSummary show it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_stream_info {
+    /// `sizeof(tidelog_stream_info)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The name, NUL-terminated.
+    pub name: [c_char; TIDELOG_STREAM_NAME_BUFFER_SIZE],
+    /// Its status.
+    pub status: tidelog_stream_status,
+    /// Numeric id (names a directory under the data directory).
+    pub stream_id: u64,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Retention period, hours.
+    pub retention_hours: u32,
+    /// Open shards.
+    pub open_shard_count: u32,
+    /// Registered consumers (always 0: subscriptions are not registered objects).
+    pub consumer_count: u32,
+}
+
+/// A metrics snapshot of one shard (or, from `tidelog_stream_metrics_total`, a stream's
+/// totals, with an empty `shard_id`), with the Kinesis metric names.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_shard_metrics {
+    /// `sizeof(tidelog_shard_metrics)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The stream.
+    pub stream: [c_char; TIDELOG_STREAM_NAME_BUFFER_SIZE],
+    /// The shard ("" for stream totals).
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// IncomingBytes: data plus key bytes accepted.
+    pub incoming_bytes: u64,
+    /// IncomingRecords.
+    pub incoming_records: u64,
+    /// OutgoingBytes: data plus key bytes returned to readers and subscribers.
+    pub outgoing_bytes: u64,
+    /// OutgoingRecords.
+    pub outgoing_records: u64,
+    /// GetRecords calls answered.
+    pub get_records_calls: u64,
+    /// WriteProvisionedThroughputExceeded: records refused by the write limits.
+    pub write_throttled: u64,
+    /// ReadProvisionedThroughputExceeded: reads refused by the read limits.
+    pub read_throttled: u64,
+    /// IteratorAgeMilliseconds of the latest read (stream totals: the maximum).
+    pub iterator_age_ms: u64,
+}
+
+/// What a subscription delivered (`tidelog_subscription_next` fills it; a callback
+/// receives it).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_subscription_event {
+    /// `sizeof(tidelog_subscription_event)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// What happened.
+    pub kind: tidelog_event_kind,
+    /// For `TIDELOG_EVENT_KIND_ERROR`: why; otherwise `TIDELOG_STATUS_OK`.
+    pub status: tidelog_status,
+    /// The shard of a RECORDS or SHARD_ENDED event; "" otherwise.
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// RECORDS: the records; SHARD_ENDED: the children (no records); NULL otherwise.
+    /// From `tidelog_subscription_next` the caller owns it (`tidelog_batch_free`); in
+    /// a callback it is lent for the callback's duration only.
+    pub batch: *mut tidelog_batch,
+}
+
+/// A callback subscription's receiver. Runs on the subscription's own thread (named
+/// `tidelog-subscriber`), one event at a time, never concurrently with itself.
+/// `event` and everything it points to are valid only until the callback returns.
+/// Return true to receive more events, false to stop. It must not unwind (no C++
+/// exception may escape it).
+pub type tidelog_subscription_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, event: *const tidelog_subscription_event) -> bool,
+>;
