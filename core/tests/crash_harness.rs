@@ -179,6 +179,8 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         .unwrap_or(100);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    // The writer's stderr, kept (outside the data directory) as evidence for a failure.
+    let logs = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut max_seq: HashMap<String, u128> = HashMap::new();
     let mut acked_total = 0usize;
@@ -189,7 +191,9 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             .env("TIDELOG_CRASH_CHILD", dir)
             .env("TIDELOG_CRASH_SEED", iteration.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(logs.path().join("writer.stderr")).unwrap(),
+            ))
             .spawn()
             .unwrap();
         // Killed on every path out of this iteration, including a failed assertion.
@@ -218,10 +222,18 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
                 break;
             }
         }
-        assert_eq!(
-            started, "READY",
-            "iteration {iteration}: the writer could not start"
-        );
+        if started != "READY" {
+            child.0.kill().ok();
+            child.0.wait().ok();
+            let stderr =
+                std::fs::read_to_string(logs.path().join("writer.stderr")).unwrap_or_default();
+            let lines: Vec<&str> = stderr.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            panic!(
+                "iteration {iteration}: the writer could not start (saw {started:?}); \
+                 the end of its stderr:\n{tail}"
+            );
+        }
         std::thread::sleep(Duration::from_millis(5 + rng.below(120)));
         child.0.kill().unwrap(); // SIGKILL
         child.0.wait().unwrap();
