@@ -32,17 +32,39 @@ pub fn files_needed(live_shards: u64) -> u64 {
 }
 
 /// Refuses a change that would leave more live shards than the open-file limit can
-/// serve (the check at open would then refuse to reopen the data directory).
+/// serve (the check at open would then refuse to reopen the data directory). Like the
+/// check at open, it first raises the soft limit toward the hard one when that is
+/// what it takes.
 pub fn check_file_budget(live_shards: u64) -> Result<(), Error> {
     let needed = files_needed(live_shards);
-    match getrlimit(Resource::Nofile).current {
-        Some(limit) if limit < needed => Err(Error::LimitExceeded {
+    match ensure_files(needed) {
+        Ok(()) => Ok(()),
+        Err((current, maximum)) => Err(Error::LimitExceeded {
             what: "file descriptors for the live shards (2 each + 256; raise `ulimit -n`)",
             requested: needed,
-            limit,
+            // The hard limit when it is what binds; the soft one if it could not be raised.
+            limit: maximum.filter(|&m| m < needed).unwrap_or(current),
         }),
-        _ => Ok(()),
     }
+}
+
+/// Makes the soft RLIMIT_NOFILE at least `needed`, raising it up to the hard limit if it
+/// is lower. On failure returns the (soft, hard) limits as they are.
+fn ensure_files(needed: u64) -> Result<(), (u64, Option<u64>)> {
+    let nofile = getrlimit(Resource::Nofile);
+    let current = nofile.current.unwrap_or(u64::MAX);
+    if current >= needed {
+        return Ok(());
+    }
+    let maximum = nofile.maximum;
+    if maximum.is_some_and(|m| m < needed) {
+        return Err((current, maximum));
+    }
+    let raised = Rlimit {
+        current: maximum,
+        maximum,
+    };
+    setrlimit(Resource::Nofile, raised).map_err(|_| (current, maximum))
 }
 
 /// Runs every check; `files_needed` is how many descriptors the engine expects to hold.
@@ -66,23 +88,12 @@ pub fn check(files_needed: u64) -> Result<(), Error> {
             fix: MEMLOCK_FIX,
         }));
     }
-    let nofile = getrlimit(Resource::Nofile);
-    let current = nofile.current.unwrap_or(u64::MAX);
-    if current < files_needed {
-        let maximum = nofile.maximum;
-        let raised = Rlimit {
-            current: maximum,
-            maximum,
-        };
-        let ok = setrlimit(Resource::Nofile, raised).is_ok()
-            && maximum.is_none_or(|m| m >= files_needed);
-        if !ok {
-            return Err(Error::Environment(EnvironmentError {
-                check: "open files (RLIMIT_NOFILE)",
-                found: format!("limit {current}, hard limit {maximum:?}, need {files_needed}"),
-                fix: NOFILE_FIX,
-            }));
-        }
+    if let Err((current, maximum)) = ensure_files(files_needed) {
+        return Err(Error::Environment(EnvironmentError {
+            check: "open files (RLIMIT_NOFILE)",
+            found: format!("limit {current}, hard limit {maximum:?}, need {files_needed}"),
+            fix: NOFILE_FIX,
+        }));
     }
     Ok(())
 }
