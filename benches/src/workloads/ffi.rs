@@ -1,7 +1,9 @@
 //! What the C ABI costs: the same requests through the Rust API (in this process) and
 //! through the C ABI from a C program (`benches/c/ffi_bench.c`, a child process
-//! linked statically against `libtidelog.a`), one after the other in the same run, on
-//! engines configured alike (the run's cores, pinning and preallocation; limits off):
+//! linked statically against `libtidelog.a`), in two rounds (Rust then C, C then
+//! Rust: drift of the machine's load weighs on both sides alike) whose histograms are
+//! merged, on engines configured alike (the run's cores, pinning and preallocation;
+//! limits off; a fresh engine and data directory per side and round):
 //! - `os` put of `--record-size` (1 KiB) records back to back from one thread;
 //! - get_records of 1 and of 100 records following the iterator through a prefilled
 //!   shard, one byte of each record read through the zero-copy view or pointer;
@@ -30,7 +32,7 @@ use tidelog::log::Preallocation;
 use tidelog::{Durability, PutOptions};
 
 use super::{Ctx, Result, Timed, get, time_loop};
-use crate::hist::Latency;
+use crate::hist::{Latency, format_ns};
 use crate::pace::Pace;
 use crate::report::Row;
 
@@ -59,10 +61,54 @@ const LIBS_PRIVATE: [&str; 7] = [
 ];
 /// Rate of the callback-subscriber case when `--rate` is not given (the `e2e` default).
 const E2E_RATE_DEFAULT: f64 = 10_000.0;
+/// Rounds of each side (alternating which goes first).
+const ROUNDS: usize = 2;
 /// Time the C program may take beyond its four measured cases before it is killed.
 const CHILD_SLACK: Duration = Duration::from_secs(120);
 
-/// Runs the Rust side, then the C side, and reports them side by side.
+/// What one side measured in one round: per case, what was timed and the records it
+/// moved in the measuring interval.
+struct Side {
+    put: (Timed, u64),
+    get1: (Timed, u64),
+    get100: (Timed, u64),
+    /// The C side only: put -> callback subscriber.
+    e2e: Option<(Timed, u64)>,
+}
+
+fn merge(into: &mut (Timed, u64), more: (Timed, u64)) {
+    into.0.latency.merge(&more.0.latency);
+    into.0.ops += more.0.ops;
+    into.0.seconds += more.0.seconds;
+    into.0.cpu_ns += more.0.cpu_ns;
+    into.1 += more.1;
+}
+
+impl Side {
+    /// p50 of put, get_records of 1 and of 100, ns.
+    fn p50s(&self) -> [f64; 3] {
+        [&self.put, &self.get1, &self.get100].map(|t| t.0.latency.quantile_ns(0.5) as f64)
+    }
+
+    fn merge(into: &mut Option<Side>, more: Side) {
+        match into {
+            None => *into = Some(more),
+            Some(side) => {
+                merge(&mut side.put, more.put);
+                merge(&mut side.get1, more.get1);
+                merge(&mut side.get100, more.get100);
+                match (&mut side.e2e, more.e2e) {
+                    (Some(e2e), Some(more)) => merge(e2e, more),
+                    (e2e @ None, more) => *e2e = more,
+                    (Some(_), None) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Runs the rounds (Rust then C, then C then Rust, so a machine that gets busier or
+/// quieter during the workload weighs on both sides alike) and reports both sides.
 pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let record_bytes = ctx.args.record_bytes.unwrap_or(1024);
     // First what could be missing: the library and the compiler.
@@ -73,164 +119,195 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         library.display()
     ));
     let program = compile(build.path(), &library)?;
+    let rate = ctx.args.rate_per_sec.unwrap_or(E2E_RATE_DEFAULT);
 
+    let (mut rust, mut c) = (None, None);
+    // Each round's p50s (put, get 1, get 100) per side, for the notes: a round the
+    // machine's other load hit shows there.
+    let mut p50s = [[[0.0; 3]; 2]; ROUNDS];
+    for (round, round_p50s) in p50s.iter_mut().enumerate() {
+        for c_first in [round % 2 == 1, round % 2 == 0] {
+            if c_first {
+                ctx.progress(&format!(
+                    "round {}/{ROUNDS}, C ABI: os put, get_records 1 and 100, put -> callback \
+                     subscriber at {rate:.0}/s",
+                    round + 1
+                ));
+                let side = c_side(ctx, &program, record_bytes, rate)?;
+                round_p50s[1] = side.p50s();
+                Side::merge(&mut c, side);
+            } else {
+                ctx.progress(&format!(
+                    "round {}/{ROUNDS}, Rust API: os put, get_records 1 and 100",
+                    round + 1
+                ));
+                let side = rust_side(ctx, record_bytes)?;
+                round_p50s[0] = side.p50s();
+                Side::merge(&mut rust, side);
+            }
+        }
+    }
+    for (round, [rust, c]) in p50s.iter().enumerate() {
+        let pair = |i: usize| format!("{} / {}", format_ns(rust[i]), format_ns(c[i]));
+        ctx.report.note(format!(
+            "ffi round {} of {ROUNDS}, p50 Rust API / C ABI: put {}, get_records of 1 {}, of \
+             100 {}",
+            round + 1,
+            pair(0),
+            pair(1),
+            pair(2)
+        ));
+    }
+    let (Some(rust), Some(c)) = (rust, c) else {
+        return Err("the ffi workload ran no round".into());
+    };
+    let c_e2e = c.e2e.ok_or("ffi_bench printed no `e2e` case")?;
+
+    let p = |t: &(Timed, u64), q: f64| t.0.latency.quantile_ns(q) as f64;
+    let put_overhead = [
+        p(&c.put, 0.5) - p(&rust.put, 0.5),
+        p(&c.put, 0.99) - p(&rust.put, 0.99),
+    ];
+    let get1_overhead = p(&c.get1, 0.5) - p(&rust.get1, 0.5);
+    let get100_overhead = (p(&c.get100, 0.5) - p(&rust.get100, 0.5)) / 100.0;
+
+    let mode = format!("closed loop, {ROUNDS} rounds alternating with the other API");
+    let bytes = record_bytes as u64;
+    let mut row = |key: &str, case: String, mode: &str, (t, records): (Timed, u64), cpu: bool| {
+        ctx.report.row(Row {
+            key: key.to_string(),
+            workload: "ffi",
+            case,
+            mode: mode.to_string(),
+            seconds: t.seconds,
+            ops: t.ops,
+            records,
+            data_bytes: records * bytes,
+            cpu_ns: cpu.then_some(t.cpu_ns),
+            latency: t.latency,
+        })
+    };
+    row(
+        "ffi.rust.put",
+        format!("os put {record_bytes} B, Rust API, busy core"),
+        &mode,
+        rust.put,
+        true,
+    );
+    row(
+        "ffi.c.put",
+        format!("os put {record_bytes} B, C ABI from C, busy core"),
+        &mode,
+        c.put,
+        true,
+    );
+    for (per_call, rust, c) in [(1, rust.get1, c.get1), (100, rust.get100, c.get100)] {
+        row(
+            &format!("ffi.rust.get.{per_call}"),
+            format!("get_records {per_call} x {record_bytes} B, Rust API"),
+            &mode,
+            rust,
+            true,
+        );
+        row(
+            &format!("ffi.c.get.{per_call}"),
+            format!("get_records {per_call} x {record_bytes} B, C ABI (pointers read)"),
+            &mode,
+            c,
+            true,
+        );
+    }
+    row(
+        "ffi.c.e2e",
+        format!("os put {record_bytes} B -> C callback subscriber ({rate:.0}/s, sleeps)"),
+        &format!("open loop at {rate:.0}/s paced with sleeps, from the put call"),
+        c_e2e,
+        false,
+    );
+    for (key, label, value) in [
+        (
+            "ffi.put_overhead_p50_ns",
+            "os put p50: C ABI minus Rust API",
+            put_overhead[0],
+        ),
+        (
+            "ffi.put_overhead_p99_ns",
+            "os put p99: C ABI minus Rust API",
+            put_overhead[1],
+        ),
+        (
+            "ffi.get1_overhead_p50_ns",
+            "get_records of 1, p50: C ABI minus Rust API",
+            get1_overhead,
+        ),
+        (
+            "ffi.get100_overhead_p50_per_record_ns",
+            "get_records of 100, p50: C ABI minus Rust API, per record",
+            get100_overhead,
+        ),
+    ] {
+        ctx.report.figure("ffi", key, label, value, "ns");
+    }
+    Ok(())
+}
+
+/// One round of the Rust side: an engine of its own, the put case, the prefill and
+/// the two read cases.
+fn rust_side(ctx: &mut Ctx<'_>, record_bytes: usize) -> Result<Side> {
     let dir = ctx.case_dir("ffi-rust")?;
     let engine = ctx.open_engine(ctx.engine_config(dir.path()))?;
     engine.create_stream("put", 1)?;
     engine.create_stream("get", 1)?;
-    ctx.progress("Rust API: os put, busy core");
     let data = vec![0xC3u8; record_bytes];
     let options = PutOptions {
         durability: Some(Durability::Os),
         ..Default::default()
     };
     let (warmup, duration) = (ctx.args.warmup, ctx.args.duration);
-    let rust_put = time_loop(Pace::Closed, warmup, duration, Duration::ZERO, |_| {
+    let put = time_loop(Pace::Closed, warmup, duration, Duration::ZERO, |_| {
         engine.put_record("put", "ffi", &data, options)?;
         Ok(())
     })?;
+    let put_ops = put.ops;
     let written = get::prefill(&engine, "get", record_bytes)?;
-    let mut rust_gets = Vec::new();
-    for per_call in [1usize, 100] {
-        ctx.progress(&format!("Rust API: get_records, {per_call} per call"));
-        rust_gets.push(get::read(
-            ctx,
-            &engine,
-            "get",
-            written,
-            per_call,
-            Pace::Closed,
-        )?);
-    }
+    let get1 = get::read(ctx, &engine, "get", written, 1, Pace::Closed)?;
+    let get100 = get::read(ctx, &engine, "get", written, 100, Pace::Closed)?;
     engine.close()?;
-    drop(engine);
-    drop(dir);
+    Ok(Side {
+        put: (put, put_ops),
+        get1,
+        get100,
+        e2e: None,
+    })
+}
 
+/// One round of the C side: the C program on a directory of its own.
+fn c_side(ctx: &mut Ctx<'_>, program: &Path, record_bytes: usize, rate: f64) -> Result<Side> {
     let dir = ctx.case_dir("ffi-c")?;
-    let rate = ctx.args.rate_per_sec.unwrap_or(E2E_RATE_DEFAULT);
-    ctx.progress(&format!(
-        "C ABI: os put, get_records 1 and 100, put -> callback subscriber at {rate:.0}/s"
-    ));
-    let doc = run_program(ctx, &program, dir.path(), record_bytes, rate)?;
+    let doc = run_program(ctx, program, dir.path(), record_bytes, rate)?;
+    let expected = get::prefill_target(record_bytes) as u64;
     let prefilled = doc["prefill_records"].as_u64();
-    if prefilled != Some(written as u64) {
+    if prefilled != Some(expected) {
         return Err(format!(
-            "ffi_bench prefilled {prefilled:?} records, the Rust side {written}: the sides differ"
+            "ffi_bench prefilled {prefilled:?} records, the Rust side {expected}: the sides \
+             differ"
         )
         .into());
     }
-    let mut c_cases = parse_cases(&doc)?;
+    let mut cases = parse_cases(&doc)?;
     let mut take = |key: &str| {
-        c_cases
+        cases
             .iter()
             .position(|c| c.0 == key)
-            .map(|i| c_cases.swap_remove(i).1)
+            .map(|i| cases.swap_remove(i).1)
             .ok_or_else(|| format!("ffi_bench printed no `{key}` case"))
     };
-    let (c_put, c_get1, c_get100, c_e2e) =
-        (take("put")?, take("get.1")?, take("get.100")?, take("e2e")?);
-
-    let mode = Pace::Closed.describe();
-    let bytes = record_bytes as u64;
-    let row = |key: &str, case: String, mode: &str, t: Timed, records: u64, cpu: bool| Row {
-        key: key.to_string(),
-        workload: "ffi",
-        case,
-        mode: mode.to_string(),
-        seconds: t.seconds,
-        ops: t.ops,
-        records,
-        data_bytes: records * bytes,
-        cpu_ns: cpu.then_some(t.cpu_ns),
-        latency: t.latency,
-    };
-    let p = |t: &Timed, q: f64| t.latency.quantile_ns(q) as f64;
-    let put_overhead = [
-        p(&c_put.0, 0.5) - p(&rust_put, 0.5),
-        p(&c_put.0, 0.99) - p(&rust_put, 0.99),
-    ];
-    let mut gets = rust_gets.into_iter();
-    let (rust_get1, rust_get100) = (
-        gets.next().ok_or("no Rust get_records of 1")?,
-        gets.next().ok_or("no Rust get_records of 100")?,
-    );
-    let get1_overhead = p(&c_get1.0, 0.5) - p(&rust_get1.0, 0.5);
-    let get100_overhead = (p(&c_get100.0, 0.5) - p(&rust_get100.0, 0.5)) / 100.0;
-
-    let rust_put_ops = rust_put.ops;
-    ctx.report.row(row(
-        "ffi.rust.put",
-        format!("os put {record_bytes} B, Rust API, busy core"),
-        &mode,
-        rust_put,
-        rust_put_ops,
-        true,
-    ));
-    let c_put_ops = c_put.0.ops;
-    ctx.report.row(row(
-        "ffi.c.put",
-        format!("os put {record_bytes} B, C ABI from C, busy core"),
-        &mode,
-        c_put.0,
-        c_put_ops,
-        true,
-    ));
-    for (per_call, (rust, c)) in [(1, (rust_get1, c_get1)), (100, (rust_get100, c_get100))] {
-        ctx.report.row(row(
-            &format!("ffi.rust.get.{per_call}"),
-            format!("get_records {per_call} x {record_bytes} B, Rust API"),
-            &mode,
-            rust.0,
-            rust.1,
-            true,
-        ));
-        ctx.report.row(row(
-            &format!("ffi.c.get.{per_call}"),
-            format!("get_records {per_call} x {record_bytes} B, C ABI (pointers read)"),
-            &mode,
-            c.0,
-            c.1,
-            true,
-        ));
-    }
-    let e2e_records = c_e2e.1;
-    ctx.report.row(row(
-        "ffi.c.e2e",
-        format!("os put {record_bytes} B -> C callback subscriber ({rate:.0}/s, sleeps)"),
-        &format!("open loop at {rate:.0}/s paced with sleeps, from the put call"),
-        c_e2e.0,
-        e2e_records,
-        false,
-    ));
-    ctx.report.figure(
-        "ffi",
-        "ffi.put_overhead_p50_ns",
-        "os put p50: C ABI minus Rust API",
-        put_overhead[0],
-        "ns",
-    );
-    ctx.report.figure(
-        "ffi",
-        "ffi.put_overhead_p99_ns",
-        "os put p99: C ABI minus Rust API",
-        put_overhead[1],
-        "ns",
-    );
-    ctx.report.figure(
-        "ffi",
-        "ffi.get1_overhead_p50_ns",
-        "get_records of 1, p50: C ABI minus Rust API",
-        get1_overhead,
-        "ns",
-    );
-    ctx.report.figure(
-        "ffi",
-        "ffi.get100_overhead_p50_per_record_ns",
-        "get_records of 100, p50: C ABI minus Rust API, per record",
-        get100_overhead,
-        "ns",
-    );
-    Ok(())
+    Ok(Side {
+        put: take("put")?,
+        get1: take("get.1")?,
+        get100: take("get.100")?,
+        e2e: Some(take("e2e")?),
+    })
 }
 
 /// `libtidelog.a` beside this binary, or what to build.

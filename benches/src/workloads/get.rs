@@ -18,12 +18,18 @@ pub const PREFILL_BYTES_MAX: usize = 64 << 20;
 /// The shard of the one-shard streams read from.
 pub const SHARD: &str = "shardId-000000000000";
 
+/// Records [`prefill`] writes for `record_bytes`: a multiple of 100, at most
+/// [`PREFILL_RECORDS`] and [`PREFILL_BYTES_MAX`] of data.
+pub fn prefill_target(record_bytes: usize) -> usize {
+    (PREFILL_RECORDS.min(PREFILL_BYTES_MAX / record_bytes) / 100).max(1) * 100
+}
+
 /// Fills the only shard of `stream` with records of `record_bytes` (`os`, then a
 /// flush): a multiple of 100 records, at most [`PREFILL_BYTES_MAX`] of data. Returns
 /// how many.
 pub fn prefill(engine: &Engine, stream: &str, record_bytes: usize) -> Result<usize> {
     let data = vec![0x42u8; record_bytes];
-    let target = (PREFILL_RECORDS.min(PREFILL_BYTES_MAX / record_bytes) / 100).max(1) * 100;
+    let target = prefill_target(record_bytes);
     // Batches of 100 (or fewer for large records, a divisor of 100) fit PutRecords' 5 MiB.
     let batch = [100usize, 50, 25, 20, 10, 5, 4, 2, 1]
         .into_iter()
