@@ -462,5 +462,36 @@ mod tests {
         assert_eq!(find("scan").status, Status::NotMeasured);
         let ratios = comparisons(&report);
         assert!(ratios.iter().any(|c| (c.ratio - 1.2).abs() < 0.01));
+        assert_eq!(find("ffi_put_overhead_p50").status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn c_abi_against_the_rust_api() {
+        let mut report = Report::default();
+        report.row(row("ffi.rust.put", 1_000, 1.0, 10));
+        report.row(row("ffi.c.put", 1_300, 1.0, 10));
+        report.figure("ffi", "ffi.put_overhead_p50_ns", "put", 300.0, "ns");
+        report.figure(
+            "ffi",
+            "ffi.get100_overhead_p50_per_record_ns",
+            "rec",
+            200.0,
+            "ns",
+        );
+        let targets = evaluate(&report);
+        let find = |id: &str| targets.iter().find(|t| t.id == id).unwrap();
+        assert_eq!(find("ffi_put_overhead_p50").status, Status::Met);
+        assert_eq!(
+            find("ffi_get100_overhead_per_record").status,
+            Status::Missed
+        );
+        assert_eq!(find("ffi_get1_overhead_p50").status, Status::NotMeasured);
+        let ratios = comparisons(&report);
+        let put = ratios
+            .iter()
+            .find(|c| c.label == "C ABI os put p50 / Rust API p50")
+            .unwrap();
+        assert!((put.ratio - 1.3).abs() < 0.01, "{put:?}");
+        assert!(!ratios.iter().any(|c| c.label.contains("get_records")));
     }
 }
