@@ -161,7 +161,9 @@ OPTIONS:
     --json                print the JSON document instead of the table
     --recovery-gib N      GiB of log written before the crash (default: 1)
     --idle-shards N       shards of the idle-shards workload (default: 2000; 10000
-                          takes about 30 s more, most of it zero-filling spares)
+                          takes about 30 s more, most of it zero-filling spares, and
+                          an open-file limit of 2 per shard + 256: the engine
+                          refuses more shards than it could reopen)
     --log-mb N            MB of the log the log workload reopens and scans (default: 200)
     --preallocation MODE  zeroed, allocated or both: how segment files are prepared
                           (default: zeroed, the engine's default); with both, the log

@@ -48,6 +48,12 @@ impl Latency {
         self.hist.saturating_record(ns.clamp(1, LATENCY_NS_MAX));
     }
 
+    /// Records `count` latencies of `ns` each (clamped to [1 ns, 1 h]).
+    pub fn record_ns_n(&mut self, ns: u64, count: u64) {
+        self.hist
+            .saturating_record_n(ns.clamp(1, LATENCY_NS_MAX), count);
+    }
+
     /// Adds every value of `other`.
     pub fn merge(&mut self, other: &Latency) {
         // Same bounds on both sides: addition cannot fail.
@@ -158,6 +164,10 @@ pub fn format_ns(ns: f64) -> String {
     if !ns.is_finite() {
         return "-".to_string();
     }
+    if ns < 0.0 {
+        // A difference of two latencies can be negative.
+        return format!("-{}", format_ns(-ns));
+    }
     let (value, unit) = if ns < 1e3 {
         (ns, "ns")
     } else if ns < 1e6 {
@@ -224,5 +234,6 @@ mod tests {
         assert!(a.max_ns() >= LATENCY_NS_MAX);
         assert_eq!(format_ns(1500.0), "1.50 µs");
         assert_eq!(format_ns(250_000_000.0), "250 ms");
+        assert_eq!(format_ns(-2904.0), "-2.90 µs");
     }
 }

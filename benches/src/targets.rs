@@ -149,6 +149,14 @@ fn judge(
     }
 }
 
+/// Bound of the C ABI's cost per put over the Rust call, ns.
+pub const FFI_PUT_OVERHEAD_NS: f64 = 500.0;
+/// Bound of the C ABI's cost per get_records of one record (the read, the count, one
+/// record, the free) over the Rust call, ns.
+pub const FFI_GET1_OVERHEAD_NS: f64 = 1000.0;
+/// Bound of the C ABI's cost per record read (`tidelog_batch_record`), ns.
+pub const FFI_RECORD_OVERHEAD_NS: f64 = 150.0;
+
 const DRIVERS: [(&str, &str); 2] = [("io_uring", "io_uring"), ("blocking", "blocking")];
 
 /// Ratios of tidelog's figures to the baselines of the same run.
@@ -199,6 +207,26 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
                 hand.latency.quantile_ns(q) as f64,
                 "ns",
             );
+        }
+    }
+    // The C ABI against the Rust API, both measured by the ffi workload of this run.
+    for (case, name) in [
+        ("put", "os put"),
+        ("get.1", "get_records of 1"),
+        ("get.100", "get_records of 100"),
+    ] {
+        if let (Some(c), Some(rust)) = (
+            report.find_row(&format!("ffi.c.{case}")),
+            report.find_row(&format!("ffi.rust.{case}")),
+        ) {
+            for (q, qname) in [(0.5, "p50"), (0.99, "p99")] {
+                push(
+                    format!("C ABI {name} {qname} / Rust API {qname}"),
+                    c.latency.quantile_ns(q) as f64,
+                    rust.latency.quantile_ns(q) as f64,
+                    "ns",
+                );
+            }
         }
     }
     for (key, name) in DRIVERS {
@@ -295,6 +323,32 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
             "records/s",
         ));
     }
+    // The C ABI's cost per call over the Rust API (docs/benchmarks.md explains the
+    // bounds: what its handle checks, argument checks and conversions cost).
+    out.push(judge(
+        "ffi_put_overhead_p50",
+        "C ABI os put p50 minus Rust API p50",
+        report.find_figure("ffi.put_overhead_p50_ns"),
+        FFI_PUT_OVERHEAD_NS,
+        true,
+        "ns",
+    ));
+    out.push(judge(
+        "ffi_get1_overhead_p50",
+        "C ABI get_records of 1 p50 minus Rust API p50",
+        report.find_figure("ffi.get1_overhead_p50_ns"),
+        FFI_GET1_OVERHEAD_NS,
+        true,
+        "ns",
+    ));
+    out.push(judge(
+        "ffi_get100_overhead_per_record",
+        "C ABI get_records of 100 p50 minus Rust API p50, per record",
+        report.find_figure("ffi.get100_overhead_p50_per_record_ns"),
+        FFI_RECORD_OVERHEAD_NS,
+        true,
+        "ns",
+    ));
     out.push(judge(
         "e2e_p99",
         "put -> subscriber p99",
@@ -408,5 +462,36 @@ mod tests {
         assert_eq!(find("scan").status, Status::NotMeasured);
         let ratios = comparisons(&report);
         assert!(ratios.iter().any(|c| (c.ratio - 1.2).abs() < 0.01));
+        assert_eq!(find("ffi_put_overhead_p50").status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn c_abi_against_the_rust_api() {
+        let mut report = Report::default();
+        report.row(row("ffi.rust.put", 1_000, 1.0, 10));
+        report.row(row("ffi.c.put", 1_300, 1.0, 10));
+        report.figure("ffi", "ffi.put_overhead_p50_ns", "put", 300.0, "ns");
+        report.figure(
+            "ffi",
+            "ffi.get100_overhead_p50_per_record_ns",
+            "rec",
+            200.0,
+            "ns",
+        );
+        let targets = evaluate(&report);
+        let find = |id: &str| targets.iter().find(|t| t.id == id).unwrap();
+        assert_eq!(find("ffi_put_overhead_p50").status, Status::Met);
+        assert_eq!(
+            find("ffi_get100_overhead_per_record").status,
+            Status::Missed
+        );
+        assert_eq!(find("ffi_get1_overhead_p50").status, Status::NotMeasured);
+        let ratios = comparisons(&report);
+        let put = ratios
+            .iter()
+            .find(|c| c.label == "C ABI os put p50 / Rust API p50")
+            .unwrap();
+        assert!((put.ratio - 1.3).abs() < 0.01, "{put:?}");
+        assert!(!ratios.iter().any(|c| c.label.contains("get_records")));
     }
 }

@@ -266,6 +266,106 @@ fn get_e2e_and_open_loop() {
     );
 }
 
+/// Builds libtidelog.a (the ffi workload links its C program against it) in the
+/// target directory and profile of the bench binary under test.
+fn build_c_library() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args(["build", "--locked", "-p", "tidelog-ffi"]);
+    if exe.parent().is_some_and(|d| d.ends_with("release")) {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("run cargo build -p tidelog-ffi");
+    assert!(status.success(), "cargo build -p tidelog-ffi: {status}");
+    assert!(exe.with_file_name("libtidelog.a").is_file());
+}
+
+#[test]
+fn ffi_c_abi_beside_the_rust_api() {
+    build_c_library();
+    let doc = run_workload("ffi", &[]);
+    assert_eq!(
+        keys(&doc, "latency"),
+        [
+            "ffi.rust.put",
+            "ffi.c.put",
+            "ffi.rust.get.1",
+            "ffi.c.get.1",
+            "ffi.rust.get.100",
+            "ffi.c.get.100",
+            "ffi.c.e2e",
+        ]
+    );
+    let rows = doc["latency"].as_array().unwrap();
+    for row in rows
+        .iter()
+        .filter(|r| r["key"].as_str().unwrap().contains("get.100"))
+    {
+        assert_eq!(
+            row["records"].as_u64().unwrap(),
+            row["requests"].as_u64().unwrap() * 100,
+            "{row}"
+        );
+    }
+    for key in [
+        "ffi.put_overhead_p50_ns",
+        "ffi.put_overhead_p99_ns",
+        "ffi.get1_overhead_p50_ns",
+        "ffi.get100_overhead_p50_per_record_ns",
+    ] {
+        assert!(figure(&doc, key).is_finite(), "{key}");
+    }
+    let targets = doc["targets"].as_array().unwrap();
+    for id in [
+        "ffi_put_overhead_p50",
+        "ffi_get1_overhead_p50",
+        "ffi_get100_overhead_per_record",
+    ] {
+        let t = targets.iter().find(|t| t["id"] == id).unwrap();
+        assert_ne!(t["status"], "not measured", "{t}");
+    }
+    assert!(
+        doc["baseline_ratios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["label"].as_str().unwrap().starts_with("C ABI os put p50"))
+    );
+}
+
+#[test]
+fn ffi_without_a_compiler_fails_alone_and_clearly() {
+    build_c_library();
+    let out = tempfile::tempdir().unwrap();
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // The other workload still runs and is reported; the exit status says one failed.
+    let output = Command::new(env!("CARGO_BIN_EXE_tidelog-bench"))
+        .args(["--workload", "get,ffi", "--json"])
+        .args(QUICK)
+        .arg("--out")
+        .arg(out.path())
+        .env("CC", "/nonexistent/cc")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tidelog-bench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let doc: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(keys(&doc, "latency"), ["get.1", "get.100"]);
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["workload"], "ffi");
+    let error = failures[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("no C compiler") && error.contains("/nonexistent/cc"),
+        "{error}"
+    );
+}
+
 #[test]
 fn throughput() {
     let doc = run_workload(

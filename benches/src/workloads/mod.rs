@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod e2e;
+pub mod ffi;
 pub mod get;
 pub mod idle;
 pub mod limits;
@@ -40,6 +41,8 @@ pub enum Workload {
     Put,
     /// get_records latency, 1 and 100 records.
     Get,
+    /// The C ABI's cost: put and get_records from a C program beside the Rust API.
+    Ffi,
     /// put → subscriber on another thread.
     E2e,
     /// records/s and MB/s with limits off.
@@ -56,10 +59,11 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 10] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
+        Self::Ffi,
         Self::E2e,
         Self::Throughput,
         Self::Limits,
@@ -74,6 +78,7 @@ impl Workload {
             Self::Baseline => "baseline",
             Self::Put => "put",
             Self::Get => "get",
+            Self::Ffi => "ffi",
             Self::E2e => "e2e",
             Self::Throughput => "throughput",
             Self::Limits => "limits",
@@ -93,6 +98,7 @@ impl Workload {
             Self::Baseline => baseline::run(ctx),
             Self::Put => put::run(ctx),
             Self::Get => get::run(ctx),
+            Self::Ffi => ffi::run(ctx),
             Self::E2e => e2e::run(ctx),
             Self::Throughput => throughput::run(ctx),
             Self::Limits => limits::run(ctx),
