@@ -515,6 +515,7 @@ impl Engine {
         &self,
         specs: Vec<(usize, ShardSpec)>,
     ) -> Result<Vec<Arc<ShardShared>>> {
+        self.create_shard_dirs(&specs)?;
         let mut per_core: BTreeMap<usize, Vec<ShardSpec>> = BTreeMap::new();
         for (core, spec) in specs {
             per_core.entry(core).or_default().push(spec);
@@ -539,6 +540,38 @@ impl Engine {
             Some(e) => Err(e),
             None => Ok(opened),
         }
+    }
+
+    /// Creates the directories of new shards and makes them durable with one sync of
+    /// each parent (the stream's directory), before the cores open the logs in them.
+    /// Each log would otherwise sync the same parent once per shard: a directory fsync
+    /// is a journal commit, and a 2,000-shard stream paid 2,000 of them (~0.4 ms each
+    /// here). Directories that exist (a reopen) cost one `exists` each.
+    fn create_shard_dirs(&self, specs: &[(usize, ShardSpec)]) -> Result<()> {
+        let storage = &self.inner.config.storage;
+        let mut new_by_parent: BTreeMap<&Path, Vec<&Path>> = BTreeMap::new();
+        for (_, spec) in specs {
+            let exists = storage
+                .exists(&spec.dir)
+                .map_err(|e| Error::io("look up shard directory", &spec.dir, e))?;
+            if !exists && let Some(parent) = spec.dir.parent() {
+                new_by_parent.entry(parent).or_default().push(&spec.dir);
+            }
+        }
+        for (parent, dirs) in new_by_parent {
+            storage
+                .create_dir_all_durable(parent)
+                .map_err(|e| Error::io("create stream directory", parent, e))?;
+            for dir in dirs {
+                storage
+                    .create_dir_all(dir)
+                    .map_err(|e| Error::io("create shard directory", dir, e))?;
+            }
+            storage
+                .sync_dir(parent)
+                .map_err(|e| Error::io("sync stream directory", parent, e))?;
+        }
+        Ok(())
     }
 
     pub(crate) fn sender(&self, core: usize) -> Result<&MailboxSender<Request>> {
