@@ -330,11 +330,13 @@ impl Engine {
             let mut retry = Vec::new();
             for (index, members, pending) in waits {
                 let outcomes = pending.wait_with(self, spin)?;
+                // Formatted once per shard, copied per record.
+                let shard_id = names::shard_id(index);
                 for (i, outcome) in members.into_iter().zip(outcomes) {
                     match outcome {
                         Ok(seq) => {
                             results[i] = Some(Ok(PutRecordOutput {
-                                shard_id: names::shard_id(index),
+                                shard_id: shard_id.clone(),
                                 sequence_number: seq,
                             }))
                         }
