@@ -177,10 +177,16 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    // The writer's stderr, kept (outside the data directory) as evidence for a failure.
-    let logs = tempfile::tempdir().unwrap();
+    // Kept when the test fails (a panic skips the removal at the end), as evidence: the
+    // data directory as the failing reopen found it, and the writer's stderr.
+    let tmp = tempfile::Builder::new()
+        .prefix("tidelog-crash-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let dir = tmp.as_path();
+    let logs = tmp.with_extension("logs");
+    std::fs::create_dir_all(&logs).unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut max_seq: HashMap<String, u128> = HashMap::new();
     let mut acked_total = 0usize;
@@ -192,7 +198,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
             .env("TIDELOG_CRASH_SEED", iteration.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
-                std::fs::File::create(logs.path().join("writer.stderr")).unwrap(),
+                std::fs::File::create(logs.join("writer.stderr")).unwrap(),
             ))
             .spawn()
             .unwrap();
@@ -225,8 +231,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         if started != "READY" {
             child.0.kill().ok();
             child.0.wait().ok();
-            let stderr =
-                std::fs::read_to_string(logs.path().join("writer.stderr")).unwrap_or_default();
+            let stderr = std::fs::read_to_string(logs.join("writer.stderr")).unwrap_or_default();
             let lines: Vec<&str> = stderr.lines().collect();
             let tail = lines[lines.len().saturating_sub(40)..].join("\n");
             panic!(
@@ -320,4 +325,6 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
         "the writer made progress ({acked_total} acknowledgements)"
     );
     eprintln!("crash harness: {iterations} kills, {acked_total} acknowledged records checked");
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::fs::remove_dir_all(&logs).unwrap();
 }

@@ -364,6 +364,86 @@ fn a_roll_whose_header_never_reached_disk_is_dropped() {
     assert!(!stray.exists());
 }
 
+/// A segment file as a roll killed while copying its header leaves it: the first 64
+/// bytes of a real header (magic, ids, base, capacity), the rest of the header (its
+/// reserved bytes and CRC) still zero, and nothing after it.
+fn torn_header_segment(dir: &Path, from: &Path, base: u128) -> PathBuf {
+    let mut bytes = vec![0u8; 16 << 10];
+    bytes[..64].copy_from_slice(&std::fs::read(from).unwrap()[..64]);
+    let path = dir.join(format!("{base:039}.seg"));
+    std::fs::write(&path, &bytes).unwrap();
+    path
+}
+
+#[test]
+fn a_roll_killed_while_writing_its_header_is_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    for i in 0..50u64 {
+        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
+    }
+    drop(log); // a crash
+    let expected = {
+        let (log, _) = open(&storage, tmp.path(), &small_config());
+        read_all(&log)
+    };
+    let last = segment_file_for(tmp.path(), 50);
+    let torn = torn_header_segment(tmp.path(), &last, 1_000_000);
+    let (mut log, report) = open(&storage, tmp.path(), &small_config());
+    assert_eq!(read_all(&log), expected);
+    assert_eq!(report.segments_dropped, vec![torn.clone()]);
+    let tail = report.tail.expect("the unfinished roll is reported");
+    assert_eq!(tail.path, torn);
+    assert!(
+        matches!(
+            tail.reason,
+            CorruptionKind::ChecksumMismatch { expected: 0, .. }
+        ),
+        "{:?}",
+        tail.reason
+    );
+    assert!(!torn.exists());
+    // The log goes on from where it was.
+    log.append(51, 51, "k", b"after").unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let (log, _) = open(&storage, tmp.path(), &small_config());
+    assert_eq!(read_all(&log).len(), expected.len() + 1);
+}
+
+#[test]
+fn a_torn_header_with_data_after_it_or_before_other_segments_is_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    for i in 0..50u64 {
+        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
+    }
+    drop(log);
+    let last = segment_file_for(tmp.path(), 50);
+
+    // Something after the header: not an unfinished roll.
+    let torn = torn_header_segment(tmp.path(), &last, 1_000_000);
+    damage(&torn, RECORDS_OFFSET, &[64, 0, 0, 0]);
+    let err = tidelog::log::Log::open(storage.clone(), tmp.path(), ID, small_config()).unwrap_err();
+    assert!(
+        matches!(&err, LogError::Corruption(c) if c.path == torn && c.offset == 124),
+        "{err}"
+    );
+    std::fs::remove_file(&torn).unwrap();
+
+    // Not the last segment: a later one exists.
+    let torn = torn_header_segment(tmp.path(), &last, 1_000_000);
+    let later = tmp.path().join(format!("{:039}.seg", 2_000_000));
+    std::fs::write(&later, vec![0u8; 16 << 10]).unwrap();
+    let err = tidelog::log::Log::open(storage, tmp.path(), ID, small_config()).unwrap_err();
+    assert!(
+        matches!(&err, LogError::Corruption(c) if c.path == torn && c.offset == 124),
+        "{err}"
+    );
+}
+
 #[test]
 fn damaged_index_files_are_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();

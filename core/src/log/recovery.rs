@@ -8,8 +8,11 @@
 //! 2. Segments are visited in order of base sequence number. A segment whose header is
 //!    all zeros, or that is shorter than a header, never had a sync complete (segments
 //!    are synced oldest first), so neither did any later one: it starts the torn tail.
-//!    A segment shorter than its header's capacity is extended back with zeros. Any
-//!    other header problem (magic, CRC, version, base, capacity, shard) fails the open.
+//!    So does the last segment when its magic or header CRC is bad and everything after
+//!    the header (checkpoint block, first frame) is zero: a roll killed while writing
+//!    the header, before any record could follow it. A segment shorter than its
+//!    header's capacity is extended back with zeros. Any other header problem (magic,
+//!    CRC, version, base, capacity, shard) fails the open.
 //! 3. A segment whose checkpoint says SEALED and whose index file is valid is trusted
 //!    as is (its records are still CRC-checked when read). Any other segment is scanned
 //!    from the first record, checking length, CRC and sequence order of every frame.
@@ -200,23 +203,28 @@ struct Opened {
     checkpoint: Option<super::format::Checkpoint>,
 }
 
-/// Maps a segment and checks its header. `Ok(None)` means the header is all zeros: the
-/// roll that created the file crashed before the header reached disk.
+/// Maps a segment and checks its header. `Ok(Err(reason))` means the roll that created
+/// the file never finished (its header is all zeros, or torn in the last segment with
+/// nothing after it), so the segment starts the torn tail; `reason` is what was found.
 fn open_segment(
     storage: &dyn Storage,
     dir: &Path,
     identity: ShardIdentity,
     base_seq: u128,
     name: &str,
+    is_last: bool,
     report: &mut RecoveryReport,
-) -> LogResult<Option<Opened>> {
+) -> LogResult<Result<Opened, CorruptionKind>> {
     let path = dir.join(name);
     let mut file_len = storage.file_len(&path).map_err(io_err("stat", &path))?;
     if file_len < RECORDS_OFFSET as u64 {
         // Not even its header reached the disk: no sync ever covered this segment, so
         // none covered a later one either (segments are synced oldest first). It starts
         // the torn tail, like a roll that never reached disk.
-        return Ok(None);
+        return Ok(Err(CorruptionKind::FileTooShort {
+            len: file_len,
+            needed: RECORDS_OFFSET as u64,
+        }));
     }
     if file_len > crate::limits::SEGMENT_BYTES_CEILING {
         let found = file_len.into();
@@ -270,8 +278,20 @@ fn open_segment(
     };
     let header_bytes = writer.peek(0..RECORDS_OFFSET).unwrap_or_default();
     if header_bytes[..SEGMENT_HEADER_BYTES].iter().all(|&b| b == 0) {
-        return Ok(None);
+        return Ok(Err(CorruptionKind::BadMagic { found: [0; 8] }));
     }
+    // A torn header: the process died while a roll was writing the header of the
+    // segment it had just created (a plain memory copy into the mapping, which a
+    // SIGKILL can interrupt halfway: seen as a valid magic with a zero CRC). Records are
+    // appended only after the header is complete, so such a segment holds nothing; if
+    // it is the last one and its checkpoint block and first frame are still zero, a bad
+    // magic or CRC means that unfinished roll and it starts the torn tail. Anywhere
+    // else, or with anything after the header, a bad header is corruption.
+    let unfinished_roll = is_last
+        && header_bytes[SEGMENT_HEADER_BYTES..].iter().all(|&b| b == 0)
+        && writer
+            .peek(RECORDS_OFFSET..RECORDS_OFFSET + 8)
+            .is_none_or(|b| b.iter().all(|&x| x == 0));
     let Some((header, checkpoint)) = read_header(header_bytes) else {
         let needed = RECORDS_OFFSET as u64;
         return Err(corruption(
@@ -284,25 +304,24 @@ fn open_segment(
         ));
     };
     if header.magic != SEGMENT_MAGIC {
-        return Err(corruption(
-            &path,
-            0,
-            CorruptionKind::BadMagic {
-                found: header.magic,
-            },
-        ));
+        let kind = CorruptionKind::BadMagic {
+            found: header.magic,
+        };
+        if unfinished_roll {
+            return Ok(Err(kind));
+        }
+        return Err(corruption(&path, 0, kind));
     }
     let crc = segment_header_crc(&header);
     if crc != header.header_crc.get() {
-        let expected = header.header_crc.get();
-        return Err(corruption(
-            &path,
-            124,
-            CorruptionKind::ChecksumMismatch {
-                expected,
-                actual: crc,
-            },
-        ));
+        let kind = CorruptionKind::ChecksumMismatch {
+            expected: header.header_crc.get(),
+            actual: crc,
+        };
+        if unfinished_roll {
+            return Ok(Err(kind));
+        }
+        return Err(corruption(&path, 124, kind));
     }
     if header.format_version.get() != FORMAT_VERSION {
         let found = header.format_version.get();
@@ -364,7 +383,7 @@ fn open_segment(
             found_shard: header.shard_index.get(),
         });
     }
-    Ok(Some(Opened {
+    Ok(Ok(Opened {
         base_seq,
         path,
         file_len,
@@ -441,25 +460,37 @@ pub fn recover(storage: &dyn Storage, dir: &Path, identity: ShardIdentity) -> Lo
     let names: Vec<(u128, String)> = segment_names.into_iter().collect();
 
     // Pass 1: headers. A zero header means the roll that made the file never became
-    // durable, so nothing from there on was synced: it starts the torn tail.
+    // durable, so nothing from there on was synced: it starts the torn tail. So does a
+    // torn header in the last segment with nothing after it (a roll killed mid-write).
     let mut opened = Vec::with_capacity(names.len());
     let mut kept = names.len();
+    let mut unfinished = None;
     for (position, (base_seq, name)) in names.iter().enumerate() {
-        match open_segment(storage, dir, identity, *base_seq, name, &mut report)? {
-            Some(segment) => opened.push(segment),
-            None => {
+        let is_last = position + 1 == names.len();
+        match open_segment(
+            storage,
+            dir,
+            identity,
+            *base_seq,
+            name,
+            is_last,
+            &mut report,
+        )? {
+            Ok(segment) => opened.push(segment),
+            Err(reason) => {
                 kept = position;
+                unfinished = Some(reason);
                 break;
             }
         }
     }
-    if kept < names.len() {
+    if let Some(reason) = unfinished {
         opened.truncate(kept);
         let path = dir.join(&names[kept].1);
         report.tail = Some(TailTruncation {
             path,
             offset: 0,
-            reason: CorruptionKind::BadMagic { found: [0; 8] },
+            reason,
             bytes_dropped: 0,
         });
     }
