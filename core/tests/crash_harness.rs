@@ -5,8 +5,9 @@
 //! process leaves the page cache behind) is present, intact and in order; no record that
 //! was never put appears; no sequence number is handed out twice.
 //!
-//! Iterations: `TIDELOG_CRASH_ITERATIONS` (default 100). The writer runs in this same
-//! test binary, started with `TIDELOG_CRASH_CHILD` set.
+//! Iterations: `TIDELOG_CRASH_ITERATIONS` (default 100); `TIDELOG_CRASH_SEED_BASE`
+//! (default 0) shifts the writers' seeds and kill delays, so runs side by side differ.
+//! The writer runs in this same test binary, started with `TIDELOG_CRASH_CHILD` set.
 
 mod common;
 
@@ -190,12 +191,16 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let exe = std::env::current_exe().unwrap();
     let mut max_seq: HashMap<String, u128> = HashMap::new();
     let mut acked_total = 0usize;
-    let mut rng = SimRng::new(0xC0FFEE);
+    let seed_base: u64 = std::env::var("TIDELOG_CRASH_SEED_BASE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut rng = SimRng::new(0xC0FFEE ^ seed_base);
     for iteration in 0..iterations {
         let mut child = Command::new(&exe)
             .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
             .env("TIDELOG_CRASH_CHILD", dir)
-            .env("TIDELOG_CRASH_SEED", iteration.to_string())
+            .env("TIDELOG_CRASH_SEED", (seed_base + iteration).to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::File::create(logs.join("writer.stderr")).unwrap(),
