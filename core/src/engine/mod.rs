@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 
@@ -282,6 +282,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How often the maintenance thread looks for a core that is stuck asleep with work
+/// (the liveness backstop in `runtime/mailbox.rs`): at most this long a stall lasts
+/// when the core loop's own watchdog timer could not prevent it.
+const LIVENESS_TICK: Duration = Duration::from_millis(50);
+
 pub(crate) fn stream_dir(data_dir: &Path, stream_id: u64) -> PathBuf {
     data_dir.join("streams").join(format!("{stream_id:016x}"))
 }
@@ -448,17 +453,30 @@ impl Engine {
     fn start_maintenance(&self) -> Result<()> {
         let weak = Arc::downgrade(&self.inner);
         let interval = self.inner.config.maintenance_interval;
+        let tick = interval.min(LIVENESS_TICK);
         let thread = std::thread::Builder::new()
             .name("tidelog-maintenance".to_string())
             .spawn(move || {
+                let mut seen: Vec<u64> = Vec::new();
+                let mut next_expiry = Instant::now() + interval;
                 loop {
-                    std::thread::park_timeout(interval);
+                    std::thread::park_timeout(tick);
                     let Some(inner) = weak.upgrade() else { return };
                     if inner.closed.load(Ordering::Acquire) {
                         return;
                     }
-                    // Errors here are retried at the next tick (e.g. a full disk).
-                    let _ = Engine { inner }.expire_shards();
+                    // The liveness backstop (runtime/mailbox.rs): a core that is neither
+                    // parked on its mailbox nor turning since the last tick is woken.
+                    seen.resize(inner.senders.len(), u64::MAX);
+                    for (sender, seen) in inner.senders.iter().zip(seen.iter_mut()) {
+                        sender.nudge_if_stuck(*seen);
+                        *seen = sender.turns();
+                    }
+                    if Instant::now() >= next_expiry {
+                        next_expiry = Instant::now() + interval;
+                        // Errors here are retried at the next tick (e.g. a full disk).
+                        let _ = Engine { inner }.expire_shards();
+                    }
                 }
             })
             .map_err(|e| Error::io("spawn maintenance thread", &self.inner.config.data_dir, e))?;

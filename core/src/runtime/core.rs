@@ -876,7 +876,16 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
     let mut next_maintenance = Instant::now() + ctx.maintenance_interval;
     let mut closed = false;
     let mut watchdog = Watchdog::default();
+    // The liveness backstop (mailbox.rs): the maintenance thread can wake this loop.
+    std::future::poll_fn(|cx| {
+        mailbox.register_loop(cx.waker());
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let mut turns = 0u64;
     loop {
+        turns = turns.wrapping_add(1);
+        mailbox.turned(turns);
         let mut handled = 0;
         while handled < BATCH_MAX {
             match mailbox.poll_now() {

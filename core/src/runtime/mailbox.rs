@@ -11,11 +11,17 @@
 //! NOTIFIED and wakes the core if it found PARKED; the core, before sleeping, swaps the
 //! state to PARKED, and if it found NOTIFIED it polls again instead. Whichever swap
 //! comes second sees the other. `core/tests/loom_models.rs` checks this handshake.
+//!
+//! Liveness backstop: glommio 0.9 can put an executor to sleep with runnable tasks (see
+//! `core.rs`, the watchdog). The core records its loop's waker once and counts its
+//! loop's turns; [`MailboxSender::nudge_if_stuck`] (called by the engine's maintenance
+//! thread) wakes a core that is not parked on its mailbox and has not turned since the
+//! last look. A foreign wake always writes the executor's eventfd, which ends any sleep.
 #![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -30,7 +36,15 @@ const NOTIFIED: u8 = 2;
 struct Shared {
     state: AtomicU8,
     waker: Mutex<Option<Waker>>,
+    /// The core loop's waker, recorded once; used only by the liveness backstop.
+    loop_waker: Mutex<Option<Waker>>,
+    /// Turns of the core loop (on its own cache line: senders write `state` often).
+    turns: Turns,
 }
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Turns(AtomicU64);
 
 /// The sending side: cloneable, usable from any thread.
 #[derive(Debug)]
@@ -86,6 +100,33 @@ impl<T> MailboxSender<T> {
         }
         Ok(())
     }
+
+    /// The loop-turn count the core last published, for [`nudge_if_stuck`](Self::nudge_if_stuck).
+    pub fn turns(&self) -> u64 {
+        self.shared.turns.0.load(Ordering::Relaxed)
+    }
+
+    /// Wakes the core loop if it is not parked on its mailbox and its turn count is
+    /// still `seen` (taken one look earlier). Returns whether it woke it. A core that is
+    /// merely busy with one long request gets a harmless spurious wake.
+    pub fn nudge_if_stuck(&self, seen: u64) -> bool {
+        if self.shared.state.load(Ordering::Acquire) == PARKED || self.turns() != seen {
+            return false;
+        }
+        let waker = self
+            .shared
+            .loop_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match waker {
+            Some(waker) => {
+                waker.wake();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// What a non-blocking poll found.
@@ -112,6 +153,21 @@ impl<T> MailboxReceiver<T> {
     /// Waits (parked, no spinning) until a request arrives or every sender is gone.
     pub fn recv(&self) -> Recv<'_, T> {
         Recv { mailbox: self }
+    }
+
+    /// Records the core loop's waker (once, at the loop's start).
+    pub fn register_loop(&self, waker: &Waker) {
+        *self
+            .shared
+            .loop_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(waker.clone());
+    }
+
+    /// Publishes that the loop made another turn.
+    #[inline]
+    pub fn turned(&self, turns: u64) {
+        self.shared.turns.0.store(turns, Ordering::Relaxed);
     }
 }
 
