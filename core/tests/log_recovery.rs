@@ -90,6 +90,15 @@ fn last_frame_offset(
     }
 }
 
+/// Appends records 1 to 50 (100 bytes each, over several segments) and drops the log
+/// without closing it: a crash.
+fn fifty_records_then_crash(storage: &std::sync::Arc<dyn tidelog::io::Storage>, dir: &Path) {
+    let (mut log, _) = open(storage, dir, &small_config());
+    for i in 0..50u64 {
+        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
+    }
+}
+
 fn damage(path: &Path, offset: usize, bytes: &[u8]) {
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     file.write_all_at(bytes, offset as u64).unwrap();
@@ -344,11 +353,7 @@ fn stray_and_leftover_files() {
 fn a_roll_whose_header_never_reached_disk_is_dropped() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
-    let (mut log, _) = open(&storage, tmp.path(), &small_config());
-    for i in 0..50u64 {
-        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
-    }
-    drop(log);
+    fifty_records_then_crash(&storage, tmp.path());
     let expected = {
         let (log, _) = open(&storage, tmp.path(), &small_config());
         read_all(&log)
@@ -379,11 +384,7 @@ fn torn_header_segment(dir: &Path, from: &Path, base: u128) -> PathBuf {
 fn a_roll_killed_while_writing_its_header_is_dropped() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
-    let (mut log, _) = open(&storage, tmp.path(), &small_config());
-    for i in 0..50u64 {
-        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
-    }
-    drop(log); // a crash
+    fifty_records_then_crash(&storage, tmp.path());
     let expected = {
         let (log, _) = open(&storage, tmp.path(), &small_config());
         read_all(&log)
@@ -416,11 +417,7 @@ fn a_roll_killed_while_writing_its_header_is_dropped() {
 fn a_torn_header_with_data_after_it_or_before_other_segments_is_corruption() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
-    let (mut log, _) = open(&storage, tmp.path(), &small_config());
-    for i in 0..50u64 {
-        log.append(i as u128 + 1, i, "k", &payload(i, 100)).unwrap();
-    }
-    drop(log);
+    fifty_records_then_crash(&storage, tmp.path());
     let last = segment_file_for(tmp.path(), 50);
 
     // Something after the header: not an unfinished roll.
