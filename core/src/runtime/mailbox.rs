@@ -247,4 +247,36 @@ mod tests {
             "closed once senders are gone"
         );
     }
+
+    #[test]
+    fn the_backstop_wakes_only_a_loop_that_is_neither_parked_nor_turning() {
+        use std::sync::atomic::AtomicUsize;
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let (tx, rx) = mailbox::<u32>();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        // No loop waker recorded yet: nothing to wake.
+        assert!(!tx.nudge_if_stuck(tx.turns()));
+        rx.register_loop(&Waker::from(Arc::clone(&count)));
+        rx.turned(7);
+        // Turning since the last look: not stuck.
+        assert!(!tx.nudge_if_stuck(6));
+        // Same turn count, not parked: woken.
+        assert!(tx.nudge_if_stuck(7));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        // Parked on the mailbox (a sender wakes it): left alone.
+        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let mut cx = Context::from_waker(&waker);
+        let mut recv = Box::pin(rx.recv());
+        assert!(recv.as_mut().poll(&mut cx).is_pending());
+        assert!(!tx.nudge_if_stuck(7));
+        drop(recv);
+        assert!(tx.nudge_if_stuck(7));
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
 }
