@@ -233,7 +233,8 @@ pub(crate) struct Inner {
     pub spin_slots: usize,
     /// Callers currently waiting (spinning or parked).
     pub waiters: AtomicUsize,
-    /// The thread that expires closed shards every `maintenance_interval`.
+    /// The thread that expires closed shards every `maintenance_interval` and, every
+    /// [`LIVENESS_TICK`], wakes a core stuck asleep with work (`runtime/mailbox.rs`).
     pub maintenance: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Released by `close` (not only on drop), so the directory can be reopened while
     /// old handles linger.
