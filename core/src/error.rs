@@ -2,7 +2,9 @@
 //! error name (and, in the C ABI, one stable status code). Variants carry evidence.
 #![forbid(unsafe_code)]
 
+use crate::crypto::{KmsError, KmsFailure};
 use crate::log::{KeyError, LogError};
+use crate::stream::arn::ArnError;
 use crate::stream::catalog::{CatalogDecodeError, StreamStatus};
 use crate::stream::iterator::TokenError;
 use crate::stream::names::NameError;
@@ -35,6 +37,19 @@ pub enum ErrorKind {
     Closed,
     /// Anything else (a bug): reported, never a panic.
     Internal,
+    /// The key provider's key is disabled (KMSDisabledException).
+    KmsDisabled,
+    /// The key provider's key is not usable now (KMSInvalidStateException).
+    KmsInvalidState,
+    /// The key provider refused the key, or the key does not open the stream's data
+    /// key (KMSAccessDeniedException).
+    KmsAccessDenied,
+    /// The key provider has no key of this id (KMSNotFoundException).
+    KmsNotFound,
+    /// The key service needs a subscription (KMSOptInRequired).
+    KmsOptInRequired,
+    /// The key service refused for now; retry (KMSThrottlingException).
+    KmsThrottling,
 }
 
 impl ErrorKind {
@@ -51,6 +66,23 @@ impl ErrorKind {
             Self::Io | Self::Corruption | Self::Environment | Self::Closed | Self::Internal => {
                 "InternalFailureException"
             }
+            Self::KmsDisabled => "KMSDisabledException",
+            Self::KmsInvalidState => "KMSInvalidStateException",
+            Self::KmsAccessDenied => "KMSAccessDeniedException",
+            Self::KmsNotFound => "KMSNotFoundException",
+            Self::KmsOptInRequired => "KMSOptInRequired",
+            Self::KmsThrottling => "KMSThrottlingException",
+        }
+    }
+
+    fn of_kms(failure: KmsFailure) -> Self {
+        match failure {
+            KmsFailure::Disabled => Self::KmsDisabled,
+            KmsFailure::InvalidState => Self::KmsInvalidState,
+            KmsFailure::AccessDenied => Self::KmsAccessDenied,
+            KmsFailure::NotFound => Self::KmsNotFound,
+            KmsFailure::OptInRequired => Self::KmsOptInRequired,
+            KmsFailure::Throttling => Self::KmsThrottling,
         }
     }
 }
@@ -115,6 +147,35 @@ pub enum Validation {
     },
     /// An unknown iterator type or starting position.
     IteratorType(String),
+    /// A malformed ARN.
+    Arn(ArnError),
+    /// A consumer name that breaks the naming rules.
+    ConsumerName(NameError),
+    /// A KMS key id that is empty or longer than 2,048 characters.
+    KeyId {
+        /// Its length in characters.
+        chars: usize,
+    },
+    /// MaxRecordSizeInKiB outside [1024, 10240].
+    MaxRecordSizeKib {
+        /// The value given.
+        given: u64,
+    },
+    /// An unknown shard-level metric name.
+    MetricName(String),
+    /// Arguments that do not go together, or one missing that the others need.
+    Argument(String),
+    /// A list argument with no entries or too many.
+    ListLength {
+        /// The argument.
+        what: &'static str,
+        /// Entries given.
+        given: usize,
+        /// Fewest allowed.
+        min: usize,
+        /// Most allowed.
+        max: usize,
+    },
 }
 
 impl std::fmt::Display for Validation {
@@ -154,6 +215,25 @@ impl std::fmt::Display for Validation {
             Self::ReadLimit { given, max } => write!(f, "limit {given} is outside [1, {max}]"),
             Self::Tag { key, rule } => write!(f, "tag {key:?}: {rule}"),
             Self::IteratorType(s) => write!(f, "unknown shard iterator type {s:?}"),
+            Self::Arn(e) => write!(f, "{e}"),
+            Self::ConsumerName(e) => f.write_str(&e.describe("consumer name")),
+            Self::KeyId { chars } => write!(f, "KMS key id of {chars} characters (1 to 2048)"),
+            Self::MaxRecordSizeKib { given } => {
+                write!(f, "MaxRecordSizeInKiB {given} is outside [1024, 10240]")
+            }
+            Self::MetricName(name) => write!(
+                f,
+                "unknown shard-level metric {name:?}: expected IncomingBytes, IncomingRecords, \
+                 OutgoingBytes, OutgoingRecords, WriteProvisionedThroughputExceeded, \
+                 ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds or ALL"
+            ),
+            Self::Argument(why) => f.write_str(why),
+            Self::ListLength {
+                what,
+                given,
+                min,
+                max,
+            } => write!(f, "{what} takes {min} to {max} entries; {given} given"),
         }
     }
 }
@@ -211,6 +291,33 @@ pub enum InvalidArgument {
     },
     /// The scaling type is not UNIFORM_SCALING.
     ScalingType(String),
+    /// A call that does not fit the stream's capacity mode (or a mode change that is
+    /// not one).
+    StreamMode {
+        /// What is wrong.
+        rule: &'static str,
+    },
+    /// StartStreamEncryption / StopStreamEncryption with arguments that do not fit the
+    /// stream's encryption.
+    Encryption {
+        /// What is wrong.
+        rule: String,
+    },
+    /// A resource policy that is not a valid policy document.
+    Policy(String),
+    /// MaxRecordSizeInKiB above what this engine accepts (its `record_bytes_max`).
+    MaxRecordSize {
+        /// Bytes asked for.
+        bytes: u64,
+        /// The engine's ceiling.
+        ceiling: u64,
+    },
+    /// Arguments that do not go together (e.g. StreamName and StreamARN naming
+    /// different streams, or a filter without its parameter).
+    Conflict(String),
+    /// Warm throughput outside what the stream can be scaled to, or asked of a stream
+    /// or account that cannot have it.
+    WarmThroughput(String),
 }
 
 impl std::fmt::Display for InvalidArgument {
@@ -246,6 +353,15 @@ impl std::fmt::Display for InvalidArgument {
             Self::ScalingType(s) => {
                 write!(f, "scaling type {s:?} is not supported (UNIFORM_SCALING)")
             }
+            Self::StreamMode { rule } => write!(f, "{rule}"),
+            Self::Encryption { rule } => write!(f, "{rule}"),
+            Self::Policy(why) => write!(f, "invalid resource policy: {why}"),
+            Self::MaxRecordSize { bytes, ceiling } => write!(
+                f,
+                "a maximum record size of {bytes} bytes is above this engine's record_bytes_max ({ceiling})"
+            ),
+            Self::Conflict(why) => write!(f, "{why}"),
+            Self::WarmThroughput(why) => write!(f, "{why}"),
         }
     }
 }
@@ -298,6 +414,55 @@ pub enum Error {
         /// The shard id asked for.
         shard_id: String,
     },
+    /// No consumer of this name (or ARN) on the stream.
+    #[error("consumer {consumer:?} of stream {stream:?} not found")]
+    ConsumerNotFound {
+        /// The stream.
+        stream: String,
+        /// The consumer's name (or ARN) asked for.
+        consumer: String,
+    },
+    /// Something named by an ARN (or attached to it, like a policy) does not exist.
+    #[error("{what} not found")]
+    ResourceNotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// A consumer of this name is registered already (or still being deleted).
+    #[error("consumer {consumer:?} of stream {stream:?} already exists ({status})")]
+    ConsumerExists {
+        /// The stream.
+        stream: String,
+        /// The consumer.
+        consumer: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The consumer is not ACTIVE (CREATING or DELETING), or its subscription to the
+    /// shard is in use (a second SubscribeToShard within 5 s, or one taken over).
+    #[error("consumer {consumer:?}: {reason}")]
+    ConsumerBusy {
+        /// The consumer's ARN.
+        consumer: String,
+        /// Why the call cannot go on now.
+        reason: String,
+    },
+    /// An encrypted record failed to open with its stream's key: its bytes were changed
+    /// on disk, or the record names a key slot the stream does not have.
+    #[error("record {seq} of {stream}/{shard_id} cannot be decrypted: {reason}")]
+    Decryption {
+        /// The stream.
+        stream: String,
+        /// The shard.
+        shard_id: String,
+        /// The record's sequence number.
+        seq: u128,
+        /// What failed.
+        reason: String,
+    },
+    /// The key provider refused a key (named as AWS KMS names its errors).
+    #[error("{}: {}", .0.failure.kinesis_name(), .0.message)]
+    Kms(KmsError),
     /// The stream exists already.
     #[error("stream {stream:?} already exists")]
     StreamExists {
@@ -403,17 +568,27 @@ impl Error {
         match self {
             Self::Validation(_) | Self::Config { .. } => ErrorKind::Validation,
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::StreamNotFound { .. } | Self::ShardNotFound { .. } => ErrorKind::ResourceNotFound,
-            Self::StreamExists { .. } | Self::StreamBusy { .. } | Self::DataDirLocked { .. } => {
-                ErrorKind::ResourceInUse
-            }
+            Self::StreamNotFound { .. }
+            | Self::ShardNotFound { .. }
+            | Self::ConsumerNotFound { .. }
+            | Self::ResourceNotFound { .. } => ErrorKind::ResourceNotFound,
+            Self::StreamExists { .. }
+            | Self::StreamBusy { .. }
+            | Self::DataDirLocked { .. }
+            | Self::ConsumerExists { .. }
+            | Self::ConsumerBusy { .. } => ErrorKind::ResourceInUse,
+            Self::Kms(e) => ErrorKind::of_kms(e.failure),
             Self::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             Self::ProvisionedThroughputExceeded { .. } => ErrorKind::ProvisionedThroughputExceeded,
             Self::ExpiredIterator { .. } => ErrorKind::ExpiredIterator,
-            Self::Storage(LogError::Corruption(_)) | Self::Catalog { .. } => ErrorKind::Corruption,
-            Self::Storage(LogError::InvalidKey(_) | LogError::RecordTooLarge { .. }) => {
-                ErrorKind::Validation
-            }
+            Self::Storage(LogError::Corruption(_))
+            | Self::Catalog { .. }
+            | Self::Decryption { .. } => ErrorKind::Corruption,
+            Self::Storage(
+                LogError::InvalidKey(_)
+                | LogError::RecordTooLarge { .. }
+                | LogError::InvalidFlags { .. },
+            ) => ErrorKind::Validation,
             Self::Storage(_) | Self::Io { .. } => ErrorKind::Io,
             Self::Environment(_) => ErrorKind::Environment,
             Self::Closed => ErrorKind::Closed,

@@ -176,6 +176,7 @@ mod tests {
             next_stream_id: 1,
             secret: [0; 32],
             streams: vec![],
+            account: Default::default(),
         };
         catalog_decode(&catalog::encode(&data));
         let mut segment = vec![1u8];

@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod fuzzing;
@@ -26,9 +27,10 @@ pub mod stream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    Durability, Engine, EngineConfig, GetRecordsOutput, Limits, PutOptions, PutRecordOutput,
-    PutRecordsEntry, PutRecordsOutput, StartingPosition, Subscription, SubscriptionEvent,
-    SyncDriver,
+    CreateStreamOptions, Durability, Engine, EngineConfig, FanoutEvent, GetRecordsOutput, Limits,
+    PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput, ShardSubscription,
+    StartingPosition, SubscribeToShardEvent, Subscription, SubscriptionEvent, SyncDriver,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use log::Record;
+pub use stream::catalog::StreamMode;

@@ -16,6 +16,11 @@ pub const PARTITION_KEY_BYTES_MAX: usize = PARTITION_KEY_CHARS_MAX * 4;
 pub const RECORD_BYTES_MAX_DEFAULT: u32 = 1 << 20;
 /// The ceiling a configuration may raise the record size to (AWS now allows 10 MiB).
 pub const RECORD_BYTES_MAX_CEILING: u32 = 10 << 20;
+/// Most bytes an encrypted record's envelope adds to its data (`crypto/envelope.rs`:
+/// 24 today; room kept for a later envelope version).
+pub const RECORD_ENVELOPE_BYTES_MAX: u32 = 64;
+/// The most key plus data bytes a frame holds: the largest record plus an envelope.
+pub const FRAME_PAYLOAD_BYTES_CEILING: u32 = RECORD_BYTES_MAX_CEILING + RECORD_ENVELOPE_BYTES_MAX;
 
 /// Smallest segment file tidelog creates, in bytes.
 pub const SEGMENT_BYTES_MIN: u64 = 16 << 10;

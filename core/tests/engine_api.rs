@@ -689,12 +689,24 @@ fn metrics_snapshot_and_openmetrics() {
     assert_eq!(total.incoming_bytes, 10 * 12);
     assert_eq!(total.outgoing_records, 10);
     assert!(total.get_records_calls >= 2);
+    // Stream-level totals always; shard-level series once enhanced monitoring
+    // enables them (as Kinesis's CloudWatch metrics).
+    let shard_series =
+        "tidelog_incoming_records_total{stream=\"s\",shard=\"shardId-000000000000\"}";
     let text = engine.metrics_openmetrics().unwrap();
-    assert!(
-        text.contains(
-            "tidelog_incoming_records_total{stream=\"s\",shard=\"shardId-000000000000\"}"
-        )
+    assert!(text.contains("tidelog_stream_incoming_records_total{stream=\"s\"} 10\n"));
+    assert!(!text.contains(shard_series), "{text}");
+    assert!(text.ends_with("# EOF\n"));
+    let out = engine
+        .enable_enhanced_monitoring("s", &["IncomingRecords"])
+        .unwrap();
+    assert_eq!(
+        (out.current.len(), out.desired.clone()),
+        (0, vec!["IncomingRecords"])
     );
+    let text = engine.metrics_openmetrics().unwrap();
+    assert!(text.contains(shard_series), "{text}");
+    assert!(!text.contains("tidelog_incoming_bytes_total{stream=\"s\",shard="));
     assert!(text.ends_with("# EOF\n"));
 }
 

@@ -127,6 +127,7 @@ fn catalog_decode() {
         next_stream_id: 3,
         secret: [1; 32],
         streams: vec![],
+        account: Default::default(),
     };
     let empty = tidelog::stream::catalog::encode(&data);
     data.streams.push(tidelog::stream::catalog::StreamRecord {
@@ -150,6 +151,25 @@ fn catalog_decode() {
             created_ms: 1,
             closed_ms: 0,
         }],
+        settings: tidelog::stream::catalog::StreamSettings {
+            mode: tidelog::stream::catalog::StreamMode::OnDemand,
+            encryption_slot: Some(1),
+            key_slots: vec![tidelog::stream::catalog::KeySlot {
+                slot: 1,
+                key_id: "alias/aws/kinesis".to_string(),
+                wrapped_key: vec![1; 64],
+                created_ms: 1,
+            }],
+            consumers: vec![tidelog::stream::catalog::ConsumerRecord {
+                name: "c".to_string(),
+                created_ms: 1,
+                active_ms: 1,
+                gone_ms: None,
+                tags: Default::default(),
+                policy: Some("{}".to_string()),
+            }],
+            ..Default::default()
+        },
     });
     let full = tidelog::stream::catalog::encode(&data);
     // Odd first byte: the rest is a body that gets a valid header.

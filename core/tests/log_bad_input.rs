@@ -143,7 +143,7 @@ fn invalid_configurations_are_refused() {
             ..LogConfig::default()
         },
         LogConfig {
-            record_bytes_max: limits::RECORD_BYTES_MAX_CEILING + 1,
+            record_bytes_max: limits::FRAME_PAYLOAD_BYTES_CEILING + 1,
             ..LogConfig::default()
         },
     ];

@@ -144,15 +144,22 @@ pub unsafe extern "C" fn tidelog_describe_stream(
                 .collect::<FfiResult<Vec<_>>>()?;
             let summary = StreamSummary {
                 name: d.name.clone(),
+                arn: d.arn.clone(),
                 stream_id: d.stream_id,
                 status: d.status,
+                mode: d.mode,
                 created_ms: d.created_ms,
                 retention_hours: d.retention_hours,
                 open_shard_count: shards
                     .iter()
                     .filter(|s| s.state == tidelog_shard_state::Open)
                     .count(),
-                consumer_count: 0,
+                consumer_count: d.consumer_count,
+                encryption_type: d.encryption_type,
+                key_id: d.key_id.clone(),
+                shard_level_metrics: d.shard_level_metrics.clone(),
+                max_record_size_kib: d.max_record_size_kib,
+                warm_throughput: d.warm_throughput,
             };
             let info = info(&summary)?;
             let handle = SHARD_LISTS.insert(shards)?;

@@ -25,7 +25,7 @@ def test_open_close_and_context_manager(data_dir: Path) -> None:
     assert engine.cores == 1
     assert engine.durability == "os"
     assert engine.limits == tidelog.Limits.kinesis()
-    assert engine.record_bytes_max == 1 << 20
+    assert engine.record_bytes_max == 10 << 20  # the ceiling; each stream starts at 1 MiB
     engine.create_stream("s", 1)
     engine.close()
     engine.close()  # idempotent
@@ -236,7 +236,7 @@ def test_metrics(engine: tidelog.Engine) -> None:
     total = engine.stream_metrics_total("s")
     assert (total.stream, total.shard_id, total.incoming_records, total.incoming_bytes) == ("s", "", 2, 10)
     text = engine.metrics_openmetrics()
-    assert 'tidelog_incoming_records_total{stream="s",shard="shardId-000000000000"} 2' in text
+    assert 'tidelog_stream_incoming_records_total{stream="s"} 2' in text
     assert text.rstrip().endswith("# EOF")
     assert dataclasses.asdict(total)["incoming_bytes"] == 10
 

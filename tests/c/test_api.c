@@ -515,7 +515,7 @@ static void test_metrics(tidelog_engine *e) {
     REQUIRE(text != NULL);
     CHECK_OK(tidelog_metrics_openmetrics(e, text, cap, &len));
     CHECK(strlen(text) == len);
-    CHECK(strstr(text, "tidelog_incoming_records") != NULL);
+    CHECK(strstr(text, "tidelog_stream_incoming_records") != NULL);
     CHECK(strstr(text, "stream=\"orders\"") != NULL);
     CHECK(len >= 6 && strcmp(text + len - 6, "# EOF\n") == 0);
     free(text);

@@ -7,13 +7,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::capacity::WarmThroughput;
+use super::encryption::EncryptionType;
 use super::{Engine, RETENTION_HOURS_MAX, Streams, lock, stream_dir};
 use crate::error::{Error, InvalidArgument, Result, Validation};
 use crate::runtime::core::Request;
 use crate::runtime::reply;
 use crate::stream::catalog::{
-    self, ShardRecord, ShardState, StreamRecord, StreamStatus, TAG_KEY_CHARS_MAX,
-    TAG_VALUE_CHARS_MAX, TAGS_PER_STREAM_MAX,
+    self, MAX_RECORD_KIB_DEFAULT, MAX_RECORD_KIB_MAX, MAX_RECORD_KIB_MIN, ShardRecord, ShardState,
+    StreamMode, StreamRecord, StreamSettings, StreamStatus, TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX,
+    TAGS_PER_STREAM_MAX,
 };
 use crate::stream::hashkey::{HashRange, even_split};
 use crate::stream::metrics::{self, ShardMetrics};
@@ -46,10 +49,14 @@ pub struct ShardDescription {
 pub struct StreamDescription {
     /// The name.
     pub name: String,
+    /// Its ARN.
+    pub arn: String,
     /// Numeric id.
     pub stream_id: u64,
     /// Status.
     pub status: StreamStatus,
+    /// Capacity mode.
+    pub mode: StreamMode,
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
     /// Retention period, hours.
@@ -58,6 +65,18 @@ pub struct StreamDescription {
     pub tags: BTreeMap<String, String>,
     /// Every shard not yet expired, in index order.
     pub shards: Vec<ShardDescription>,
+    /// NONE or KMS.
+    pub encryption_type: EncryptionType,
+    /// The KMS key id new records are encrypted with.
+    pub key_id: Option<String>,
+    /// Enabled shard-level metrics (Kinesis names).
+    pub shard_level_metrics: Vec<&'static str>,
+    /// MaxRecordSizeInKiB.
+    pub max_record_size_kib: u32,
+    /// Warm throughput (on-demand streams of an account with the commitment enabled).
+    pub warm_throughput: Option<WarmThroughput>,
+    /// Enhanced fan-out consumers registered (CREATING, ACTIVE or DELETING).
+    pub consumer_count: usize,
 }
 
 /// DescribeStreamSummary.
@@ -65,18 +84,65 @@ pub struct StreamDescription {
 pub struct StreamSummary {
     /// The name.
     pub name: String,
+    /// Its ARN.
+    pub arn: String,
     /// Numeric id.
     pub stream_id: u64,
     /// Status.
     pub status: StreamStatus,
+    /// Capacity mode.
+    pub mode: StreamMode,
     /// Creation time, ms since the epoch.
     pub created_ms: u64,
     /// Retention period, hours.
     pub retention_hours: u32,
     /// Open shards.
     pub open_shard_count: usize,
-    /// Consumers registered (always 0: subscriptions are not registered objects).
+    /// Enhanced fan-out consumers registered (CREATING, ACTIVE or DELETING).
     pub consumer_count: usize,
+    /// NONE or KMS.
+    pub encryption_type: EncryptionType,
+    /// The KMS key id new records are encrypted with.
+    pub key_id: Option<String>,
+    /// Enabled shard-level metrics (Kinesis names).
+    pub shard_level_metrics: Vec<&'static str>,
+    /// MaxRecordSizeInKiB.
+    pub max_record_size_kib: u32,
+    /// Warm throughput (on-demand streams of an account with the commitment enabled).
+    pub warm_throughput: Option<WarmThroughput>,
+}
+
+/// CreateStream's parameters beyond the name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateStreamOptions {
+    /// ShardCount: required for PROVISIONED, refused for ON_DEMAND (which starts at 4).
+    pub shard_count: Option<u32>,
+    /// StreamModeDetails.
+    pub mode: StreamMode,
+    /// MaxRecordSizeInKiB (1,024 to 10,240; default 1,024).
+    pub max_record_size_kib: Option<u32>,
+    /// Tags (at most 50).
+    pub tags: BTreeMap<String, String>,
+    /// WarmThroughputMiBps (on-demand streams of an account with the commitment).
+    pub warm_throughput_mibps: Option<u32>,
+}
+
+impl CreateStreamOptions {
+    /// A PROVISIONED stream of `shard_count` shards.
+    pub fn provisioned(shard_count: u32) -> Self {
+        Self {
+            shard_count: Some(shard_count),
+            ..Self::default()
+        }
+    }
+
+    /// An ON_DEMAND stream.
+    pub fn on_demand() -> Self {
+        Self {
+            mode: StreamMode::OnDemand,
+            ..Self::default()
+        }
+    }
 }
 
 /// A page of ListStreams.
@@ -100,6 +166,9 @@ pub enum ShardFilter {
     AtLatest,
     /// Shards open at this time (ms): created at or before it and not closed before it.
     AtTimestamp(u64),
+    /// The open shards and the closed ones that closed at or after this time (ms);
+    /// a time before the trim horizon counts as the trim horizon.
+    FromTimestamp(u64),
     /// Shards with an index greater than this one's.
     AfterShardId(u32),
 }
@@ -126,7 +195,7 @@ pub(crate) fn live_shards(data: &catalog::CatalogData) -> u64 {
         .count() as u64
 }
 
-fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
+pub(crate) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<()> {
     for (key, value) in tags {
         let chars = key.chars().count();
         if chars == 0 || chars > TAG_KEY_CHARS_MAX {
@@ -248,11 +317,36 @@ impl Engine {
             .collect()
     }
 
-    /// Creates a stream of `shard_count` shards splitting the hash key space evenly.
+    /// Creates a PROVISIONED stream of `shard_count` shards splitting the hash key space
+    /// evenly.
     pub fn create_stream(&self, name: &str, shard_count: u32) -> Result<()> {
+        self.create_stream_with(name, CreateStreamOptions::provisioned(shard_count))
+    }
+
+    /// CreateStream with every Kinesis parameter: PROVISIONED with a shard count, or
+    /// ON_DEMAND (4 shards to start, scaled by the engine: `engine/capacity.rs`); the
+    /// largest record; tags; warm throughput. Nothing is created if any part is
+    /// refused.
+    pub fn create_stream_with(&self, name: &str, options: CreateStreamOptions) -> Result<()> {
         self.check_open()?;
         validate_stream_name(name).map_err(Validation::StreamName)?;
         let max = self.inner.config.max_shards;
+        let shard_count = match (options.mode, options.shard_count) {
+            (StreamMode::Provisioned, Some(count)) => count,
+            (StreamMode::Provisioned, None) => {
+                return Err(Validation::Argument(
+                    "ShardCount is required for a PROVISIONED stream".to_string(),
+                )
+                .into());
+            }
+            (StreamMode::OnDemand, None) => super::capacity::ON_DEMAND_INITIAL_SHARDS.min(max),
+            (StreamMode::OnDemand, Some(_)) => {
+                return Err(Validation::Argument(
+                    "ShardCount is not expected when StreamMode is ON_DEMAND".to_string(),
+                )
+                .into());
+            }
+        };
         if shard_count == 0 || shard_count > max {
             return Err(Validation::ShardCount {
                 given: shard_count.into(),
@@ -261,12 +355,47 @@ impl Engine {
             }
             .into());
         }
+        let max_record_kib = options
+            .max_record_size_kib
+            .unwrap_or(MAX_RECORD_KIB_DEFAULT);
+        self.check_max_record_kib(max_record_kib)?;
+        validate_tags(&options.tags)?;
+        if options.tags.len() > TAGS_PER_STREAM_MAX {
+            return Err(Error::LimitExceeded {
+                what: "tags on a stream",
+                requested: options.tags.len() as u64,
+                limit: TAGS_PER_STREAM_MAX as u64,
+            });
+        }
         let now_ms = self.inner.config.clock.now_ms();
+        let warm = options.warm_throughput_mibps.filter(|&w| w > 0);
+        let shard_count = match warm {
+            Some(mibps) => {
+                self.check_warm_throughput(options.mode, mibps, now_ms)?;
+                shard_count.max(self.shards_for_mibps(mibps)).min(max)
+            }
+            None => shard_count,
+        };
         let record = self.commit(|data| {
             if data.stream(name).is_some() {
                 return Err(Error::StreamExists {
                     stream: name.to_string(),
                 });
+            }
+            if options.mode == StreamMode::OnDemand {
+                let on_demand = data
+                    .streams
+                    .iter()
+                    .filter(|s| s.settings.mode == StreamMode::OnDemand)
+                    .count() as u64;
+                let limit = u64::from(self.inner.config.on_demand_stream_count_max);
+                if on_demand + 1 > limit {
+                    return Err(Error::LimitExceeded {
+                        what: "ON_DEMAND streams",
+                        requested: on_demand + 1,
+                        limit,
+                    });
+                }
             }
             let open: u64 = data
                 .streams
@@ -315,8 +444,14 @@ impl Engine {
                 retention_hours: self.inner.config.retention_hours_default,
                 retention_floor_ms: 0,
                 next_shard_index: shard_count,
-                tags: BTreeMap::new(),
+                tags: options.tags.clone(),
                 shards,
+                settings: StreamSettings {
+                    mode: options.mode,
+                    max_record_kib,
+                    warm_throughput_mibps: warm.unwrap_or(0),
+                    ..StreamSettings::default()
+                },
             };
             data.next_stream_id += 1;
             data.streams.push(record.clone());
@@ -371,11 +506,21 @@ impl Engine {
         result
     }
 
-    /// Deletes a stream and all its data.
+    /// Deletes a stream and all its data (and its consumers: a stream with registered
+    /// consumers is deleted only with
+    /// [`delete_stream_with`](Self::delete_stream_with)`(name, true)`, Kinesis's
+    /// EnforceConsumerDeletion).
     pub fn delete_stream(&self, name: &str) -> Result<()> {
+        self.delete_stream_with(name, false)
+    }
+
+    /// DeleteStream with EnforceConsumerDeletion: with `false`, a stream that has
+    /// registered consumers is refused (ResourceInUse); with `true`, they go with it.
+    pub fn delete_stream_with(&self, name: &str, enforce_consumer_deletion: bool) -> Result<()> {
         self.check_open()?;
         validate_stream_name(name).map_err(Validation::StreamName)?;
         self.fail_if_busy(name)?;
+        let now_ms = self.inner.config.clock.now_ms();
         let record = self.commit(|data| {
             let Some(record) = data.stream(name).cloned() else {
                 return Err(Error::StreamNotFound {
@@ -389,9 +534,23 @@ impl Engine {
                     reason: "a reshard is running",
                 });
             }
+            let registered = record
+                .settings
+                .consumers
+                .iter()
+                .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
+                .count();
+            if registered > 0 && !enforce_consumer_deletion {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason: "the stream has registered consumers (deregister them, or delete with EnforceConsumerDeletion)",
+                });
+            }
             data.streams.retain(|s| s.id != record.id);
             Ok(record)
         })?;
+        self.inner.fanout.forget_stream(record.id);
         self.inner.streams.rcu(|streams| {
             let mut streams = Streams::clone(streams);
             streams.by_name.remove(name);
@@ -453,13 +612,18 @@ impl Engine {
         Ok(f(record))
     }
 
-    /// DescribeStream: status, shards (not yet expired) with ranges and lineage,
-    /// retention, tags, creation time.
+    /// DescribeStream: status, mode, shards (not yet expired) with ranges and lineage,
+    /// retention, tags, creation time, encryption, monitoring, record size, warm
+    /// throughput.
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
+        let now_ms = self.inner.config.clock.now_ms();
+        let warm_on = self.commitment_enabled(now_ms);
         self.with_record(name, |r| StreamDescription {
             name: r.name.clone(),
+            arn: self.inner.config.arn_scope.stream_arn(&r.name),
             stream_id: r.id,
             status: r.status,
+            mode: r.settings.mode,
             created_ms: r.created_ms,
             retention_hours: r.retention_hours,
             tags: r.tags.clone(),
@@ -469,24 +633,69 @@ impl Engine {
                 .filter(|s| s.state != ShardState::Expired)
                 .map(describe_shard)
                 .collect(),
+            encryption_type: EncryptionType::of(r),
+            key_id: current_key_id(r),
+            shard_level_metrics: metrics::shard_level_metric_names(r.settings.shard_level_metrics),
+            max_record_size_kib: r.settings.max_record_kib,
+            warm_throughput: self.warm_throughput_of(r, warm_on),
+            consumer_count: r
+                .settings
+                .consumers
+                .iter()
+                .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
+                .count(),
         })
     }
 
     /// DescribeStreamSummary.
     pub fn describe_stream_summary(&self, name: &str) -> Result<StreamSummary> {
+        let now_ms = self.inner.config.clock.now_ms();
+        let warm_on = self.commitment_enabled(now_ms);
         self.with_record(name, |r| StreamSummary {
             name: r.name.clone(),
+            arn: self.inner.config.arn_scope.stream_arn(&r.name),
             stream_id: r.id,
             status: r.status,
+            mode: r.settings.mode,
             created_ms: r.created_ms,
             retention_hours: r.retention_hours,
             open_shard_count: r.open_shards().count(),
-            consumer_count: 0,
+            consumer_count: r
+                .settings
+                .consumers
+                .iter()
+                .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
+                .count(),
+            encryption_type: EncryptionType::of(r),
+            key_id: current_key_id(r),
+            shard_level_metrics: metrics::shard_level_metric_names(r.settings.shard_level_metrics),
+            max_record_size_kib: r.settings.max_record_kib,
+            warm_throughput: self.warm_throughput_of(r, warm_on),
         })
     }
 
+    pub(crate) fn check_max_record_kib(&self, kib: u32) -> Result<()> {
+        if !(MAX_RECORD_KIB_MIN..=MAX_RECORD_KIB_MAX).contains(&kib) {
+            return Err(Validation::MaxRecordSizeKib { given: kib.into() }.into());
+        }
+        Ok(())
+    }
+
     /// ListShards with a filter (expired shards are never listed).
+    ///
+    /// - `All` and `AtTrimHorizon`: every shard within retention (trim to tip);
+    /// - `AtLatest`: the open shards;
+    /// - `AtTimestamp(t)`: shards open at `t` (created at or before it, not closed
+    ///   before it);
+    /// - `FromTimestamp(t)`: the open shards and those closed at or after `t` (a `t`
+    ///   before the trim horizon counts as the trim horizon);
+    /// - `AfterShardId(i)`: shards with an index above `i`.
     pub fn list_shards(&self, name: &str, filter: ShardFilter) -> Result<Vec<ShardDescription>> {
+        let now_ms = self.inner.config.clock.now_ms();
+        let horizon = self
+            .stream(name)
+            .map(|rt| rt.retention.cutoff_ms(now_ms))
+            .unwrap_or(0);
         self.with_record(name, |r| {
             r.shards
                 .iter()
@@ -496,6 +705,9 @@ impl Engine {
                     ShardFilter::AtLatest => s.state == ShardState::Open,
                     ShardFilter::AtTimestamp(ts) => {
                         s.created_ms <= ts && (s.state == ShardState::Open || s.closed_ms > ts)
+                    }
+                    ShardFilter::FromTimestamp(ts) => {
+                        s.state == ShardState::Open || s.closed_ms >= ts.max(horizon)
                     }
                     ShardFilter::AfterShardId(index) => s.index > index,
                 })
@@ -518,6 +730,14 @@ impl Engine {
             change(record)?;
             Ok(record.clone())
         })
+    }
+
+    pub(crate) fn update_stream_record(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut StreamRecord) -> Result<()>,
+    ) -> Result<StreamRecord> {
+        self.update_record(name, change)
     }
 
     /// Adds (or overwrites) tags; at most 50 tags per stream.
@@ -694,8 +914,37 @@ impl Engine {
         Ok(metrics::stream_totals(name, &self.stream_metrics(name)?))
     }
 
-    /// Every shard's metrics as OpenMetrics text.
+    /// Every stream's totals and, for the metrics its enhanced monitoring enables
+    /// (EnableEnhancedMonitoring), every shard's, as OpenMetrics text.
     pub fn metrics_openmetrics(&self) -> Result<String> {
-        Ok(metrics::render_openmetrics(&self.metrics()?))
+        let shards = self.metrics()?;
+        let masks: std::collections::HashMap<String, u8> = lock(&self.inner.catalog)
+            .streams
+            .iter()
+            .map(|s| (s.name.clone(), s.settings.shard_level_metrics))
+            .collect();
+        let mut names: Vec<&String> = masks.keys().collect();
+        names.sort();
+        let totals: Vec<ShardMetrics> = names
+            .iter()
+            .map(|name| {
+                let of_stream: Vec<ShardMetrics> = shards
+                    .iter()
+                    .filter(|m| &m.stream == *name)
+                    .cloned()
+                    .collect();
+                metrics::stream_totals(name, &of_stream)
+            })
+            .collect();
+        Ok(metrics::render_openmetrics_monitored(
+            &totals,
+            &shards,
+            |stream| masks.get(stream).copied().unwrap_or(0),
+        ))
     }
+}
+
+fn current_key_id(r: &StreamRecord) -> Option<String> {
+    let slot = r.settings.encryption_slot?;
+    r.settings.key_slot(slot).map(|k| k.key_id.clone())
 }

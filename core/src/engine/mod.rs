@@ -21,8 +21,13 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod capacity;
+mod consumers;
+mod encryption;
+mod fanout;
 mod read;
 mod reshard;
+mod resources;
 mod subscription;
 mod write;
 
@@ -35,10 +40,21 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use admin::{
-    ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription, StreamSummary,
+    CreateStreamOptions, ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription,
+    StreamSummary,
+};
+pub use capacity::{
+    AccountSettingsOutput, OnDemandPolicy, ScalingReport, WarmThroughput, WarmThroughputOutput,
+};
+pub use consumers::{ConsumerDescription, ConsumerStatus, ListConsumersOutput};
+pub use encryption::EncryptionType;
+pub use fanout::{
+    FanoutEvent, SHARD_SUBSCRIPTION_HEARTBEAT_MS, SHARD_SUBSCRIPTION_LIFETIME_MS,
+    SUBSCRIBE_RETRY_AFTER_MS, ShardSubscription, SubscribeToShardEvent, parse_starting_position,
 };
 pub use read::{ChildShard, GetRecordsOutput};
 pub use reshard::UpdateShardCountOutput;
+pub use resources::{EnhancedMonitoringOutput, LimitsDescription};
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
 
@@ -47,12 +63,14 @@ pub use crate::stream::iterator::StartingPosition;
 pub use crate::stream::throttle::Limits;
 
 use crate::clock::{Clock, SystemClock};
+use crate::crypto::{FileKeyProvider, KeyProvider};
 use crate::error::{Error, Result};
 use crate::io::{DirLockGuard, FsStorage, Storage};
 use crate::log::LogConfig;
 use crate::runtime::core::{CoreContext, MaintenanceReport, Request, ShardSpec};
 use crate::runtime::mailbox::MailboxSender;
 use crate::runtime::{Runtime, envcheck, reply};
+use crate::stream::arn::ArnScope;
 use crate::stream::catalog::{self, CatalogData, ShardState, StreamRecord};
 use crate::stream::hashkey::Routing;
 use crate::stream::shard::{Retention, ShardShared};
@@ -98,6 +116,22 @@ pub struct EngineConfig {
     pub maintenance_interval: Duration,
     /// How group commits reach the disk (io_uring by default; see [`SyncDriver`]).
     pub sync_driver: SyncDriver,
+    /// The partition, region and account written into ARNs (`aws`, `local`,
+    /// `000000000000` by default).
+    pub arn_scope: ArnScope,
+    /// Where encryption keys come from; `None`: the built-in file-backed provider in
+    /// `<data_dir>/kms` (which makes `alias/aws/kinesis` on first use).
+    pub key_provider: Option<Arc<dyn KeyProvider>>,
+    /// Most enhanced fan-out consumers a stream may have registered (Kinesis: 20).
+    pub consumers_per_stream_max: usize,
+    /// How long a consumer stays CREATING after RegisterStreamConsumer and DELETING after
+    /// DeregisterStreamConsumer (on the engine's clock; Kinesis takes seconds, the
+    /// default 0 makes a consumer ACTIVE at once and gone at once).
+    pub consumer_transition: Duration,
+    /// Most ON_DEMAND streams (DescribeLimits' OnDemandStreamCountLimit; Kinesis: 50).
+    pub on_demand_stream_count_max: u32,
+    /// How on-demand streams scale (see `engine/capacity.rs`).
+    pub on_demand: OnDemandPolicy,
     /// glommio's preemption timer on each core: how long the core runs tasks before it
     /// polls io_uring, which bounds how late a completed fsync is noticed under a
     /// steady stream of requests (default 2 ms). glommio parks a core whose timer
@@ -117,13 +151,17 @@ impl std::fmt::Debug for EngineConfig {
             .field("retention_hours_default", &self.retention_hours_default)
             .field("retention_hours_min", &self.retention_hours_min)
             .field("max_shards", &self.max_shards)
+            .field("arn_scope", &self.arn_scope)
+            .field("on_demand", &self.on_demand)
             .finish_non_exhaustive()
     }
 }
 
 impl EngineConfig {
     /// Defaults: one core per CPU, pinned; `sync` durability; Kinesis limits; 24 h
-    /// retention; up to 10,000 open shards; the real clock and file system.
+    /// retention; up to 10,000 open shards; records up to 10 MiB allowed (each stream
+    /// starts at 1 MiB: UpdateMaxRecordSize); the real clock and file system; the
+    /// file-backed key provider.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
@@ -138,6 +176,7 @@ impl EngineConfig {
             storage: Arc::new(FsStorage::new()),
             log: LogConfig {
                 segment_bytes_initial: 128 << 10,
+                record_bytes_max: crate::limits::RECORD_BYTES_MAX_CEILING,
                 ..LogConfig::default()
             },
             core_spin: Duration::from_micros(200),
@@ -146,6 +185,12 @@ impl EngineConfig {
             maintenance_interval: Duration::from_secs(1),
             sync_driver: SyncDriver::IoUring,
             preempt_timer: Duration::from_millis(2),
+            arn_scope: ArnScope::default(),
+            key_provider: None,
+            consumers_per_stream_max: 20,
+            consumer_transition: Duration::ZERO,
+            on_demand_stream_count_max: 50,
+            on_demand: OnDemandPolicy::default(),
         }
     }
 
@@ -193,6 +238,42 @@ impl EngineConfig {
                 "per-call maxima must be at least 1",
             );
         }
+        if let Err(rule) = self.arn_scope.validate() {
+            return bad("arn_scope", format!("{:?}", self.arn_scope), rule);
+        }
+        if self.consumers_per_stream_max == 0
+            || self.consumers_per_stream_max > crate::stream::catalog::CONSUMER_RECORDS_MAX / 2
+        {
+            return bad(
+                "consumers_per_stream_max",
+                self.consumers_per_stream_max.to_string(),
+                "must be 1 to 128",
+            );
+        }
+        if self.consumer_transition > Duration::from_secs(3600) {
+            return bad(
+                "consumer_transition",
+                format!("{:?}", self.consumer_transition),
+                "must be at most an hour",
+            );
+        }
+        if self.on_demand_stream_count_max > 1_000_000 {
+            return bad(
+                "on_demand_stream_count_max",
+                self.on_demand_stream_count_max.to_string(),
+                "must be at most 1,000,000",
+            );
+        }
+        if let Err(rule) = self.on_demand.validate() {
+            return bad("on_demand", format!("{:?}", self.on_demand), rule);
+        }
+        if self.log.record_bytes_max > crate::limits::RECORD_BYTES_MAX_CEILING {
+            return bad(
+                "log.record_bytes_max",
+                self.log.record_bytes_max.to_string(),
+                "must be within [1, 10 MiB]",
+            );
+        }
         self.log.validate().map_err(|e| Error::Config {
             field: "log",
             value: e.to_string(),
@@ -200,6 +281,19 @@ impl EngineConfig {
         })?;
         Ok(())
     }
+}
+
+/// What the hot paths (puts, reads) need of a stream's settings, swapped as a whole
+/// when a setting changes.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveSettings {
+    /// The largest record (data plus key): the stream's MaxRecordSizeInKiB, capped by
+    /// the engine's `record_bytes_max`.
+    pub record_bytes_max: usize,
+    /// The key slot new records are encrypted with (`None`: encryption is off).
+    pub encryption_slot: Option<u32>,
+    /// That slot's cipher, once unwrapped (the first put after an open unwraps it).
+    pub sealer: Option<Arc<crate::crypto::RecordCipher>>,
 }
 
 /// A stream as the running engine holds it.
@@ -210,6 +304,9 @@ pub(crate) struct StreamRuntime {
     pub routing: ArcSwap<Routing>,
     pub shards: ArcSwap<BTreeMap<u32, Arc<ShardShared>>>,
     pub retention: Arc<Retention>,
+    pub live: ArcSwap<LiveSettings>,
+    /// Ciphers of the stream's key slots, unwrapped on first use.
+    pub ciphers: Mutex<HashMap<u32, Arc<crate::crypto::RecordCipher>>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -239,6 +336,12 @@ pub(crate) struct Inner {
     /// Released by `close` (not only on drop), so the directory can be reopened while
     /// old handles linger.
     lock: Mutex<Option<Box<dyn DirLockGuard>>>,
+    /// Where encryption keys come from.
+    pub key_provider: Arc<dyn KeyProvider>,
+    /// SubscribeToShard's bookkeeping: one subscription per consumer and shard.
+    pub fanout: fanout::Registry,
+    /// On-demand scaling's memory between evaluations.
+    pub scaling: Mutex<capacity::ScalingState>,
 }
 
 impl Drop for Inner {
@@ -351,6 +454,10 @@ impl Engine {
         }
         let mut log_config = config.log.clone();
         log_config.lock_directory = false; // the data directory's LOCK covers every shard
+        // The log takes the largest record plus an encryption envelope; each stream's
+        // own maximum is checked before a record reaches its core.
+        log_config.record_bytes_max =
+            config.log.record_bytes_max + crate::limits::RECORD_ENVELOPE_BYTES_MAX;
         let contexts: Vec<Arc<CoreContext>> = (0..core_count)
             .map(|index| {
                 Arc::new(CoreContext {
@@ -373,6 +480,10 @@ impl Engine {
             .collect();
         let secret = data.secret;
         let epoch = data.epoch;
+        let key_provider: Arc<dyn KeyProvider> = match &config.key_provider {
+            Some(provider) => Arc::clone(provider),
+            None => Arc::new(FileKeyProvider::new(dir.join("kms"))),
+        };
         let inner = Arc::new(Inner {
             config,
             senders,
@@ -387,6 +498,9 @@ impl Engine {
             waiters: AtomicUsize::new(0),
             maintenance: Mutex::new(None),
             lock: Mutex::new(Some(lock)),
+            key_provider,
+            fanout: fanout::Registry::default(),
+            scaling: Mutex::new(capacity::ScalingState::default()),
         });
         let engine = Self { inner };
         engine.open_catalog_streams()?;
@@ -476,7 +590,10 @@ impl Engine {
                     if Instant::now() >= next_expiry {
                         next_expiry = Instant::now() + interval;
                         // Errors here are retried at the next tick (e.g. a full disk).
-                        let _ = Engine { inner }.expire_shards();
+                        let engine = Engine { inner };
+                        let _ = engine.expire_shards();
+                        let _ = engine.prune_consumers();
+                        let _ = engine.scale_on_demand_streams();
                     }
                 }
             })
@@ -513,6 +630,10 @@ impl Engine {
             })
             .collect();
         let shards = self.open_on_cores(specs)?;
+        let live = self.live_settings(record, None);
+        for shard in &shards {
+            shard.set_write_burst_bytes(live.record_bytes_max as u64);
+        }
         let routing = Routing::new(
             record
                 .open_shards()
@@ -526,7 +647,26 @@ impl Engine {
             routing: ArcSwap::from_pointee(routing),
             shards: ArcSwap::from_pointee(shards.into_iter().map(|s| (s.index, s)).collect()),
             retention,
+            live: ArcSwap::from_pointee(live),
+            ciphers: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The hot-path settings of a stream from its catalog record (`sealer`: the current
+    /// slot's cipher, if encryption is on and it is already unwrapped; otherwise puts
+    /// unwrap it on first use).
+    pub(crate) fn live_settings(
+        &self,
+        record: &StreamRecord,
+        sealer: Option<Arc<crate::crypto::RecordCipher>>,
+    ) -> LiveSettings {
+        let stream_max = record.settings.max_record_kib as usize * 1024;
+        let encryption_slot = record.settings.encryption_slot;
+        LiveSettings {
+            record_bytes_max: stream_max.min(self.inner.config.log.record_bytes_max as usize),
+            encryption_slot,
+            sealer: sealer.filter(|s| Some(s.slot()) == encryption_slot),
+        }
     }
 
     /// Sends each spec to its core (all cores in parallel) and collects the shared parts.

@@ -260,7 +260,7 @@ impl Engine {
                 kind,
             });
         }
-        let batch = Self::read_shard(
+        let mut batch = Self::read_shard(
             &shard,
             token.next_seq,
             now_ms,
@@ -268,6 +268,7 @@ impl Engine {
             limits.read_bytes_per_call_max,
         )?;
         lock(&shard.read_limiter).charge(batch.payload_bytes(), now_ns);
+        self.decrypt_batch(&runtime, &shard.shard_id, &mut batch)?;
         let next_seq = if batch.is_empty() {
             token.next_seq.max(Self::readable_start(&shard, now_ms))
         } else {

@@ -32,7 +32,9 @@ use super::{Engine, StreamRuntime, lock, shard_dir};
 use crate::error::{Error, InvalidArgument, Result, Validation};
 use crate::runtime::core::{Request, ShardSpec};
 use crate::runtime::reply;
-use crate::stream::catalog::{self, ShardRecord, ShardState, StreamRecord, StreamStatus};
+use crate::stream::catalog::{
+    self, ShardRecord, ShardState, StreamMode, StreamRecord, StreamStatus,
+};
 use crate::stream::hashkey::{HashRange, Routing, even_split, parse_hash_key};
 use crate::stream::names::{self, parse_shard_id, validate_stream_name};
 use crate::stream::sequence::SeqParts;
@@ -190,7 +192,97 @@ fn uniform_plan(open: &[ShardRecord], target: u32) -> Plan {
     plan
 }
 
+/// User resharding is refused on ON_DEMAND streams: the engine sizes them.
+fn provisioned_only(stream: &StreamRecord, call: &'static str) -> Result<()> {
+    if stream.settings.mode == StreamMode::OnDemand {
+        return Err(InvalidArgument::StreamMode {
+            rule: match call {
+                "SplitShard" => {
+                    "SplitShard is not supported on ON_DEMAND streams: they scale themselves"
+                }
+                "MergeShards" => {
+                    "MergeShards is not supported on ON_DEMAND streams: they scale themselves"
+                }
+                _ => {
+                    "UpdateShardCount is not supported on ON_DEMAND streams: they scale themselves"
+                }
+            },
+        }
+        .into());
+    }
+    Ok(())
+}
+
 impl Engine {
+    /// Splits each of the open shards `indexes` at the middle of its hash range, in one
+    /// reshard (on-demand scaling).
+    pub(crate) fn split_in_halves(&self, stream: &str, indexes: &[u32]) -> Result<()> {
+        self.reshard(stream, |record| {
+            let mut plan = Plan::default();
+            for &index in indexes {
+                let parent = record
+                    .shard(index)
+                    .filter(|s| s.state == ShardState::Open)
+                    .ok_or(Error::Internal("a shard to split is not open"))?;
+                let range = parent.hash_range;
+                let middle = range.start + (range.end - range.start) / 2 + 1;
+                let p = Ref::Existing(index);
+                plan.close.push(index);
+                for half in [
+                    HashRange {
+                        start: range.start,
+                        end: middle - 1,
+                    },
+                    HashRange {
+                        start: middle,
+                        end: range.end,
+                    },
+                ] {
+                    plan.create.push(NewShard {
+                        range: half,
+                        parent: p,
+                        adjacent_parent: None,
+                        open: true,
+                    });
+                }
+            }
+            plan.close.sort_unstable();
+            Ok(plan)
+        })
+    }
+
+    /// Merges each pair of adjacent open shards, in one reshard (on-demand scaling).
+    pub(crate) fn merge_pairs(&self, stream: &str, pairs: &[(u32, u32)]) -> Result<()> {
+        self.reshard(stream, |record| {
+            let mut plan = Plan::default();
+            for &(a, b) in pairs {
+                let open = |i: u32| {
+                    record
+                        .shard(i)
+                        .filter(|s| s.state == ShardState::Open)
+                        .cloned()
+                        .ok_or(Error::Internal("a shard to merge is not open"))
+                };
+                let (a, b) = (open(a)?, open(b)?);
+                if !a.hash_range.is_adjacent(&b.hash_range) {
+                    return Err(Error::Internal("shards to merge are not adjacent"));
+                }
+                plan.close.extend([a.index, b.index]);
+                plan.create.push(NewShard {
+                    range: HashRange {
+                        start: a.hash_range.start.min(b.hash_range.start),
+                        end: a.hash_range.end.max(b.hash_range.end),
+                    },
+                    parent: Ref::Existing(a.index),
+                    adjacent_parent: Some(Ref::Existing(b.index)),
+                    open: true,
+                });
+            }
+            plan.close.sort_unstable();
+            Ok(plan)
+        })
+    }
+
     /// SplitShard: closes `shard_id` and creates two children covering its range, the
     /// second starting at `new_starting_hash_key` (decimal), which must be inside the
     /// parent's range and above its first key.
@@ -203,6 +295,7 @@ impl Engine {
         let key = parse_hash_key(new_starting_hash_key)
             .ok_or_else(|| Validation::ExplicitHashKey(new_starting_hash_key.to_string()))?;
         self.reshard(stream, |record| {
+            provisioned_only(record, "SplitShard")?;
             let parent = open_shard(record, shard_id)?;
             let range = parent.hash_range;
             if key <= range.start || key > range.end {
@@ -249,6 +342,7 @@ impl Engine {
         adjacent_shard_id: &str,
     ) -> Result<()> {
         self.reshard(stream, |record| {
+            provisioned_only(record, "MergeShards")?;
             let a = open_shard(record, shard_id)?;
             let b = open_shard(record, adjacent_shard_id)?;
             if a.index == b.index || !a.hash_range.is_adjacent(&b.hash_range) {
@@ -299,6 +393,7 @@ impl Engine {
         }
         let mut current = 0;
         self.reshard(stream, |record| {
+            provisioned_only(record, "UpdateShardCount")?;
             let mut open: Vec<ShardRecord> = record.open_shards().cloned().collect();
             open.sort_by_key(|s| s.hash_range.start);
             current = open.len() as u32;

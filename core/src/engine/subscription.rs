@@ -16,7 +16,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::read::ChildShard;
@@ -58,6 +58,29 @@ struct Cursor {
     next: u128,
 }
 
+/// A subscription's read budget: its own, or one shared with others (an enhanced
+/// fan-out consumer's per-shard budget outlives each of its subscriptions).
+enum Budget {
+    Own(Box<TokenBucket>),
+    Shared(Arc<Mutex<TokenBucket>>),
+}
+
+impl Budget {
+    fn positive(&mut self, now_ns: u64) -> bool {
+        match self {
+            Self::Own(bucket) => bucket.positive(now_ns),
+            Self::Shared(bucket) => super::lock(bucket).positive(now_ns),
+        }
+    }
+
+    fn charge(&mut self, bytes: u64, now_ns: u64) {
+        match self {
+            Self::Own(bucket) => bucket.charge(bytes, now_ns),
+            Self::Shared(bucket) => super::lock(bucket).charge(bytes, now_ns),
+        }
+    }
+}
+
 /// A push-style reader of one shard (and, optionally, its descendants).
 pub struct Subscription {
     engine: Engine,
@@ -66,7 +89,7 @@ pub struct Subscription {
     tracked: HashSet<u32>,
     drained: HashSet<u32>,
     follow_lineage: bool,
-    budget: TokenBucket,
+    budget: Budget,
     max_records: usize,
     max_bytes: usize,
     turn: usize,
@@ -97,24 +120,45 @@ impl Engine {
         let runtime = self.stream(stream)?;
         let shard = self.shard(&runtime, shard_id)?;
         let next = self.starting_seq(&shard, position)?;
+        let mut subscription = self.subscribe_from(runtime, shard, next, None);
+        subscription.follow_lineage = follow_lineage;
+        Ok(subscription)
+    }
+
+    /// A subscription of one shard (no lineage following) from sequence number `next`,
+    /// charging `budget` if given (a consumer's, shared across its subscriptions) or a
+    /// budget of its own.
+    pub(crate) fn subscribe_from(
+        &self,
+        runtime: Arc<StreamRuntime>,
+        shard: Arc<ShardShared>,
+        next: u128,
+        budget: Option<Arc<Mutex<TokenBucket>>>,
+    ) -> Subscription {
         let limits = self.inner.config.limits;
         let mut tracked = HashSet::new();
         tracked.insert(shard.index);
-        Ok(Subscription {
+        let budget = match budget {
+            Some(shared) => Budget::Shared(shared),
+            None => Budget::Own(Box::new(TokenBucket::new(
+                limits.subscribe_bytes_per_sec,
+                self.inner.config.clock.monotonic_ns(),
+            ))),
+        };
+        Subscription {
             engine: self.clone(),
             stream: runtime,
             active: vec![Cursor { shard, next }],
             tracked,
             drained: HashSet::new(),
-            follow_lineage,
-            budget: TokenBucket::new(
-                limits.subscribe_bytes_per_sec,
-                self.inner.config.clock.monotonic_ns(),
-            ),
+            follow_lineage: false,
+            budget,
+            // A subscriber's batches follow the stream's record size: one record of
+            // up to 10 MiB goes alone.
             max_records: limits.read_records_per_call_max,
             max_bytes: limits.read_bytes_per_call_max.min(1 << 20),
             turn: 0,
-        })
+        }
     }
 }
 
@@ -175,7 +219,7 @@ impl Subscription {
             // Read the state before the records: a shard seen closed and then found empty
             // is drained for good (nothing is appended after the close).
             let closed = shard.state() == ShardState::Closed;
-            let batch = Engine::read_shard(
+            let mut batch = Engine::read_shard(
                 &shard,
                 cursor.next,
                 now_ms,
@@ -183,6 +227,8 @@ impl Subscription {
                 self.max_bytes,
             )?;
             if !batch.is_empty() {
+                self.engine
+                    .decrypt_batch(&self.stream, &shard.shard_id, &mut batch)?;
                 cursor.next = batch.next_seq();
                 self.budget.charge(batch.payload_bytes() as u64, now_ns);
                 shard

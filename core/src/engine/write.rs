@@ -43,6 +43,8 @@ pub struct PutRecordOutput {
     pub shard_id: String,
     /// Its sequence number.
     pub sequence_number: u128,
+    /// True if it was stored encrypted (Kinesis's EncryptionType KMS).
+    pub encrypted: bool,
 }
 
 /// One entry of PutRecords.
@@ -87,15 +89,17 @@ fn gave_up(stream: &StreamRuntime) -> Error {
 }
 
 impl Engine {
+    /// Checks one record against the key rules and `max` bytes (the engine's ceiling
+    /// before the stream is known, the stream's own maximum after).
     fn check_record(
         &self,
         key: &str,
         data: &[u8],
         explicit_hash_key: Option<&str>,
+        max: usize,
     ) -> Result<u128> {
         validate_key(key).map_err(Validation::PartitionKey)?;
         let bytes = key.len() + data.len();
-        let max = self.inner.config.log.record_bytes_max as usize;
         if bytes > max {
             return Err(Validation::RecordTooLarge {
                 bytes,
@@ -141,6 +145,17 @@ impl Engine {
         Ok(pending)
     }
 
+    fn record_too_large(bytes: usize, max: usize) -> Result<()> {
+        if bytes > max {
+            return Err(Validation::RecordTooLarge {
+                bytes,
+                max_bytes: max,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     fn prepare_put(
         &self,
         stream: &str,
@@ -148,7 +163,8 @@ impl Engine {
         data: &[u8],
         options: &PutOptions<'_>,
     ) -> Result<(Arc<StreamRuntime>, u128, PutEntry, Durability)> {
-        let hash = self.check_record(key, data, options.explicit_hash_key)?;
+        let ceiling = self.inner.config.log.record_bytes_max as usize;
+        let hash = self.check_record(key, data, options.explicit_hash_key, ceiling)?;
         let seq_for_ordering = match options.sequence_number_for_ordering {
             Some(text) => Some(
                 parse_sequence_number(text)
@@ -157,6 +173,8 @@ impl Engine {
             None => None,
         };
         let runtime = self.stream(stream)?;
+        Self::record_too_large(key.len() + data.len(), runtime.live.load().record_bytes_max)?;
+        let sealer = self.sealer_for(&runtime)?;
         let durability = options.durability.unwrap_or(self.inner.config.durability);
         Ok((
             runtime,
@@ -165,6 +183,7 @@ impl Engine {
                 key: key.to_string(),
                 data: data.to_vec(),
                 seq_for_ordering,
+                sealer,
             },
             durability,
         ))
@@ -187,6 +206,7 @@ impl Engine {
         loop {
             let routing = runtime.routing.load_full();
             let (index, core) = Self::route(&runtime, hash)?;
+            let encrypted = entry.sealer.is_some();
             let mut outcome = self
                 .send_put(&runtime, index, core, vec![entry], durability)?
                 .wait_with(self, spin)?;
@@ -195,6 +215,7 @@ impl Engine {
                     return Ok(PutRecordOutput {
                         shard_id: names::shard_id(index),
                         sequence_number: seq,
+                        encrypted,
                     });
                 }
                 Some(Err(PutFailure::ShardClosed(back))) => entry = back,
@@ -228,6 +249,7 @@ impl Engine {
             loop {
                 let routing = runtime.routing.load_full();
                 let (index, core) = Self::route(&runtime, hash)?;
+                let encrypted = entry.sealer.is_some();
                 let mut outcome = engine
                     .send_put(&runtime, index, core, vec![entry], durability)?
                     .await?;
@@ -236,6 +258,7 @@ impl Engine {
                         return Ok(PutRecordOutput {
                             shard_id: names::shard_id(index),
                             sequence_number: seq,
+                            encrypted,
                         });
                     }
                     Some(Err(PutFailure::ShardClosed(back))) => entry = back,
@@ -269,26 +292,55 @@ impl Engine {
             .iter()
             .map(|e| e.partition_key.len() + e.data.len())
             .sum();
-        if total > limits.put_records_bytes_max {
+        // A request may always carry one record of the stream's largest size (AWS:
+        // up to 10 MiB per request once records may be that large).
+        let request_max = |record_max: usize| limits.put_records_bytes_max.max(record_max);
+        let ceiling = self.inner.config.log.record_bytes_max as usize;
+        if total > request_max(ceiling) {
             return Err(Validation::PutRecordsBytes {
                 given: total,
-                max: limits.put_records_bytes_max,
+                max: request_max(ceiling),
             }
             .into());
         }
-        let mut prepared = Vec::with_capacity(entries.len());
+        let mut hashes = Vec::with_capacity(entries.len());
         for e in entries {
-            let hash = self.check_record(e.partition_key, e.data, e.explicit_hash_key)?;
-            prepared.push((
-                hash,
-                PutEntry {
-                    key: e.partition_key.to_string(),
-                    data: e.data.to_vec(),
-                    seq_for_ordering: None,
-                },
-            ));
+            hashes.push(self.check_record(
+                e.partition_key,
+                e.data,
+                e.explicit_hash_key,
+                ceiling,
+            )?);
         }
-        Ok((self.stream(stream)?, prepared))
+        let runtime = self.stream(stream)?;
+        let record_max = runtime.live.load().record_bytes_max;
+        if total > request_max(record_max) {
+            return Err(Validation::PutRecordsBytes {
+                given: total,
+                max: request_max(record_max),
+            }
+            .into());
+        }
+        for e in entries {
+            Self::record_too_large(e.partition_key.len() + e.data.len(), record_max)?;
+        }
+        let sealer = self.sealer_for(&runtime)?;
+        let prepared = entries
+            .iter()
+            .zip(hashes)
+            .map(|(e, hash)| {
+                (
+                    hash,
+                    PutEntry {
+                        key: e.partition_key.to_string(),
+                        data: e.data.to_vec(),
+                        seq_for_ordering: None,
+                        sealer: sealer.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok((runtime, prepared))
     }
 
     /// PutRecords: up to 500 records and 5 MiB in one call. Each entry succeeds or
@@ -321,23 +373,26 @@ impl Engine {
             }
             let mut waits = Vec::with_capacity(groups.len());
             for ((index, core), (members, batch)) in groups {
+                let sealed: Vec<bool> = batch.iter().map(|e| e.sealer.is_some()).collect();
                 waits.push((
                     index,
                     members,
+                    sealed,
                     self.send_put(&runtime, index, core, batch, durability)?,
                 ));
             }
             let mut retry = Vec::new();
-            for (index, members, pending) in waits {
+            for (index, members, sealed, pending) in waits {
                 let outcomes = pending.wait_with(self, spin)?;
                 // Formatted once per shard, copied per record.
                 let shard_id = names::shard_id(index);
-                for (i, outcome) in members.into_iter().zip(outcomes) {
+                for ((i, outcome), encrypted) in members.into_iter().zip(outcomes).zip(sealed) {
                     match outcome {
                         Ok(seq) => {
                             results[i] = Some(Ok(PutRecordOutput {
                                 shard_id: shard_id.clone(),
                                 sequence_number: seq,
+                                encrypted,
                             }))
                         }
                         Err(PutFailure::ShardClosed(back)) => retry.push((i, back)),

@@ -203,6 +203,12 @@ pub enum LogError {
         /// The configured maximum.
         max_bytes: u32,
     },
+    /// An append asked for frame flags this format does not know.
+    #[error("frame flags {flags:#06x} include bits this format does not know")]
+    InvalidFlags {
+        /// The flags given.
+        flags: u16,
+    },
     /// An append's sequence number is not above the log's last one.
     #[error("sequence number {seq} is not above the log's last sequence number {last}")]
     SequenceNotIncreasing {

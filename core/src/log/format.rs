@@ -17,6 +17,7 @@
 //! | bytes |       |                | ms (u64)  | (u16)   | (u16) | (u32)   |     |      | 0..7|
 //! +-------+-------+----------------+-----------+---------+-------+---------+-----+------+-----+
 //! frame_bytes = 40 + key_len + data_len; 0 means "no more records".
+//! flags: bit 0 = encrypted (key and data hold ciphertext; see FRAME_FLAG_ENCRYPTED).
 //! crc32 (IEEE, crc32fast) covers bytes [0,4) and [8, frame_bytes).
 //!
 //! sparse index file  <base_seq>.idx  (written when a segment is sealed)
@@ -49,6 +50,13 @@ pub const RECORDS_OFFSET: usize = 256;
 pub const RECORD_HEADER_BYTES: usize = 40;
 /// Record frames start at multiples of this.
 pub const RECORD_ALIGN_BYTES: usize = 8;
+/// Record frame flag: the record is encrypted. The frame's key bytes are the
+/// ciphertext of the partition key and its data bytes an envelope (the engine's
+/// `crypto/envelope.rs`); the log stores and checks them like any other bytes.
+pub const FRAME_FLAG_ENCRYPTED: u16 = 1 << 0;
+/// Every frame flag this version knows; a frame with any other bit set is bad.
+pub const FRAME_FLAGS_KNOWN: u16 = FRAME_FLAG_ENCRYPTED;
+
 /// Size of [`IndexHeader`].
 pub const INDEX_HEADER_BYTES: usize = 64;
 /// Size of [`IndexEntry`].
@@ -134,7 +142,7 @@ pub struct RecordHeader {
     pub timestamp_ms: U64,
     /// Bytes of partition key (UTF-8) following the header.
     pub key_bytes: U16,
-    /// Reserved flags, zero in format version 1.
+    /// Frame flags: [`FRAME_FLAG_ENCRYPTED`] or zero (other bits are refused).
     pub flags: U16,
     /// Reserved, zero.
     pub reserved: U32,

@@ -47,7 +47,7 @@ use arc_swap::ArcSwap;
 
 pub use crate::io::Preallocation;
 pub use error::{ConfigError, Corruption, CorruptionKind, KeyError, LogError, LogResult};
-pub use reader::{LogReader, ReadBatch, Record, RecordView};
+pub use reader::{LogReader, Plaintext, ReadBatch, Record, RecordView};
 pub use recovery::{RecoveryReport, TailTruncation};
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use segment::{ShardIdentity, WriteVia};
@@ -123,11 +123,12 @@ impl LogConfig {
                 return bad(field, value, "must be a multiple of 4096 (a page)");
             }
         }
-        if self.record_bytes_max == 0 || self.record_bytes_max > limits::RECORD_BYTES_MAX_CEILING {
+        if self.record_bytes_max == 0 || self.record_bytes_max > limits::FRAME_PAYLOAD_BYTES_CEILING
+        {
             return bad(
                 "record_bytes_max",
                 self.record_bytes_max.into(),
-                "must be within [1, 10 MiB]",
+                "must be within [1, 10 MiB + 64] (the largest record plus an envelope)",
             );
         }
         Ok(())
@@ -344,6 +345,19 @@ impl Log {
     /// the order. The same checks [`append`](Self::append) makes first.
     pub fn check_record(&self, seq: Option<u128>, key: &str, data: &[u8]) -> LogResult<()> {
         validate_key(key).map_err(LogError::InvalidKey)?;
+        self.check_frame(seq, key.as_bytes(), data)
+    }
+
+    /// The checks of [`check_record`](Self::check_record) on raw key bytes (those of a
+    /// flagged frame, e.g. an encrypted key): 1 to 1,024 bytes of key, the size, the
+    /// order.
+    fn check_frame(&self, seq: Option<u128>, key: &[u8], data: &[u8]) -> LogResult<()> {
+        if key.is_empty() {
+            return Err(LogError::InvalidKey(KeyError::Empty));
+        }
+        if key.len() > limits::PARTITION_KEY_BYTES_MAX {
+            return Err(LogError::InvalidKey(KeyError::TooLong { chars: key.len() }));
+        }
         let bytes = key.len() + data.len();
         if bytes > self.config.record_bytes_max as usize {
             return Err(LogError::RecordTooLarge {
@@ -386,8 +400,29 @@ impl Log {
         data: &[u8],
         via: WriteVia,
     ) -> LogResult<()> {
+        validate_key(key).map_err(LogError::InvalidKey)?;
+        self.append_frame(seq, timestamp_ms, key.as_bytes(), data, 0, via)
+    }
+
+    /// Appends a frame with `flags` (a subset of [`format::FRAME_FLAGS_KNOWN`]) and raw
+    /// key bytes (1 to 1,024 of them, not necessarily UTF-8: an encrypted key). The log
+    /// stores the bytes and the flags and knows nothing else of what they mean; the
+    /// same refusals as [`append`](Self::append), plus unknown flags
+    /// ([`LogError::InvalidFlags`]).
+    pub fn append_frame(
+        &mut self,
+        seq: u128,
+        timestamp_ms: u64,
+        key: &[u8],
+        data: &[u8],
+        flags: u16,
+        via: WriteVia,
+    ) -> LogResult<()> {
         self.check_failed()?;
-        self.check_record(Some(seq), key, data)?;
+        if flags & !format::FRAME_FLAGS_KNOWN != 0 {
+            return Err(LogError::InvalidFlags { flags });
+        }
+        self.check_frame(Some(seq), key, data)?;
         let frame = align_up(RECORD_HEADER_BYTES + key.len() + data.len());
         let fits = self.active.as_ref().is_some_and(|w| w.room() >= frame);
         if !fits {
@@ -414,7 +449,7 @@ impl Log {
         let Some(active) = self.active.as_mut() else {
             unreachable!()
         };
-        active.append(seq, timestamp_ms, key.as_bytes(), data, via)?;
+        active.append(seq, timestamp_ms, key, data, flags, via)?;
         self.last_seq = Some(seq);
         Ok(())
     }

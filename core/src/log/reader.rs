@@ -9,6 +9,11 @@
 //! Invariants: a reader never sees bytes beyond a segment's committed tip (it reads the
 //! tip with acquire ordering and decodes only below it), so it never sees a partial
 //! record. Reads do not take the writer's path and never block it.
+//!
+//! Flagged frames (encrypted records) are read like any other: the batch lends their
+//! stored bytes and reports their flags. A layer above may hand the batch's readers
+//! other bytes for such a record ([`ReadBatch::set_plaintext`]: the engine's
+//! decryption); those live on the heap beside the mappings, so only they are copies.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -50,6 +55,9 @@ pub struct Record<'a> {
     pub key: &'a [u8],
     /// Data blob.
     pub data: &'a [u8],
+    /// The frame's flags (`format::FRAME_FLAG_ENCRYPTED`: the record was stored
+    /// encrypted; `key` and `data` are its plaintext if the reader decrypted it).
+    pub flags: u16,
 }
 
 impl Record<'_> {
@@ -57,6 +65,21 @@ impl Record<'_> {
     pub fn key_str(&self) -> &str {
         std::str::from_utf8(self.key).unwrap_or("")
     }
+
+    /// True if the record was stored encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.flags & super::format::FRAME_FLAG_ENCRYPTED != 0
+    }
+}
+
+/// Bytes that replace a record's stored key and data for its readers (a decrypted
+/// record).
+#[derive(Debug)]
+pub struct Plaintext {
+    /// The partition key.
+    pub key: Box<[u8]>,
+    /// The data.
+    pub data: Box<[u8]>,
 }
 
 /// An owned handle on one record's bytes; keeps its segment's mapping alive.
@@ -64,12 +87,18 @@ impl Record<'_> {
 pub struct RecordView {
     segment: Arc<Segment>,
     info: FrameInfo,
+    plain: Option<Arc<Plaintext>>,
 }
 
 impl RecordView {
     /// The record, borrowed from this view.
     pub fn record(&self) -> Record<'_> {
-        to_record(&self.segment, &self.info)
+        to_record(&self.segment, &self.info, self.plain.as_deref())
+    }
+
+    /// The frame's flags (see [`Record::flags`]).
+    pub fn flags(&self) -> u16 {
+        self.info.flags
     }
 
     /// Sequence number.
@@ -82,25 +111,53 @@ impl RecordView {
         self.info.timestamp_ms
     }
 
-    /// Data bytes, straight from the mapping.
+    /// Data bytes, straight from the mapping (or the plaintext that replaced them).
     pub fn data(&self) -> &[u8] {
-        self.segment
-            .mapping
-            .bytes(self.info.data_range())
-            .unwrap_or_default()
+        match &self.plain {
+            Some(plain) => &plain.data,
+            None => self
+                .segment
+                .mapping
+                .bytes(self.info.data_range())
+                .unwrap_or_default(),
+        }
     }
 
-    /// Partition key bytes, straight from the mapping.
+    /// Partition key bytes, straight from the mapping (or the plaintext that replaced
+    /// them).
     pub fn key(&self) -> &[u8] {
-        self.segment
-            .mapping
-            .bytes(self.info.key_range())
-            .unwrap_or_default()
+        match &self.plain {
+            Some(plain) => &plain.key,
+            None => self
+                .segment
+                .mapping
+                .bytes(self.info.key_range())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// True if the bytes this view lends are its stored frame's (the zero-copy case),
+    /// false if they are a plaintext copy.
+    pub fn is_mapped(&self) -> bool {
+        self.plain.is_none()
     }
 }
 
 #[inline]
-fn to_record<'a>(segment: &'a Segment, info: &FrameInfo) -> Record<'a> {
+fn to_record<'a>(
+    segment: &'a Segment,
+    info: &FrameInfo,
+    plain: Option<&'a Plaintext>,
+) -> Record<'a> {
+    if let Some(plain) = plain {
+        return Record {
+            seq: info.seq,
+            timestamp_ms: info.timestamp_ms,
+            key: &plain.key,
+            data: &plain.data,
+            flags: info.flags,
+        };
+    }
     // Both ranges were decoded below the committed tip, and published bytes stay
     // published for the mapping's life, so `bytes` cannot fail here.
     let mapping = &segment.mapping;
@@ -109,13 +166,18 @@ fn to_record<'a>(segment: &'a Segment, info: &FrameInfo) -> Record<'a> {
         timestamp_ms: info.timestamp_ms,
         key: mapping.bytes(info.key_range()).unwrap_or_default(),
         data: mapping.bytes(info.data_range()).unwrap_or_default(),
+        flags: info.flags,
     }
 }
+
+/// `Slot::plain` of a record lent straight from its segment.
+const NO_PLAINTEXT: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     segment: u32,
     info: FrameInfo,
+    plain: u32,
 }
 
 /// The result of one read: zero-copy records and where to continue.
@@ -123,8 +185,10 @@ struct Slot {
 pub struct ReadBatch {
     segments: Vec<Arc<Segment>>,
     slots: Vec<Slot>,
+    plain: Vec<Arc<Plaintext>>,
     next_seq: u128,
     payload_bytes: usize,
+    flagged: usize,
 }
 
 impl ReadBatch {
@@ -138,17 +202,29 @@ impl ReadBatch {
         self.slots.is_empty()
     }
 
+    fn plain_of(&self, slot: &Slot) -> Option<&Plaintext> {
+        (slot.plain != NO_PLAINTEXT).then(|| &*self.plain[slot.plain as usize])
+    }
+
     /// The `i`-th record.
     pub fn get(&self, i: usize) -> Option<Record<'_>> {
         let slot = self.slots.get(i)?;
-        Some(to_record(&self.segments[slot.segment as usize], &slot.info))
+        Some(to_record(
+            &self.segments[slot.segment as usize],
+            &slot.info,
+            self.plain_of(slot),
+        ))
     }
 
     /// All records in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Record<'_>> + '_ {
-        self.slots
-            .iter()
-            .map(|slot| to_record(&self.segments[slot.segment as usize], &slot.info))
+        self.slots.iter().map(|slot| {
+            to_record(
+                &self.segments[slot.segment as usize],
+                &slot.info,
+                self.plain_of(slot),
+            )
+        })
     }
 
     /// An owned view of the `i`-th record.
@@ -157,7 +233,38 @@ impl ReadBatch {
         Some(RecordView {
             segment: Arc::clone(&self.segments[slot.segment as usize]),
             info: slot.info,
+            plain: (slot.plain != NO_PLAINTEXT)
+                .then(|| Arc::clone(&self.plain[slot.plain as usize])),
         })
+    }
+
+    /// How many records carry frame flags (0 for a batch of plain records: nothing for
+    /// a layer above to do).
+    pub fn flagged_count(&self) -> usize {
+        self.flagged
+    }
+
+    /// The stored bytes and flags of the `i`-th record, ignoring any plaintext set for
+    /// it: (flags, key, data).
+    pub fn stored(&self, i: usize) -> Option<(u16, &[u8], &[u8])> {
+        let slot = self.slots.get(i)?;
+        let record = to_record(&self.segments[slot.segment as usize], &slot.info, None);
+        Some((record.flags, record.key, record.data))
+    }
+
+    /// Makes readers of the `i`-th record see `key` and `data` instead of its stored
+    /// bytes (its flags, sequence number and timestamp stay). False if there is no
+    /// such record.
+    pub fn set_plaintext(&mut self, i: usize, key: Vec<u8>, data: Vec<u8>) -> bool {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return false;
+        };
+        self.plain.push(Arc::new(Plaintext {
+            key: key.into_boxed_slice(),
+            data: data.into_boxed_slice(),
+        }));
+        slot.plain = (self.plain.len() - 1) as u32;
+        true
     }
 
     /// The sequence number to read from next: one past the last record returned (or
@@ -320,7 +427,9 @@ impl LogReader {
                 batch.slots.push(Slot {
                     segment: slot_index,
                     info,
+                    plain: NO_PLAINTEXT,
                 });
+                batch.flagged += usize::from(info.flags != 0);
                 batch.payload_bytes += payload;
                 batch.next_seq = info.seq + 1;
                 if batch.slots.len() >= max_records {

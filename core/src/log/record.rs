@@ -10,12 +10,12 @@
 use zerocopy::{FromBytes, IntoBytes};
 
 use super::error::CorruptionKind;
-use super::format::{RECORD_HEADER_BYTES, RecordHeader, align_up};
-use crate::limits::{PARTITION_KEY_BYTES_MAX, RECORD_BYTES_MAX_CEILING};
+use super::format::{FRAME_FLAGS_KNOWN, RECORD_HEADER_BYTES, RecordHeader, align_up};
+use crate::limits::{FRAME_PAYLOAD_BYTES_CEILING, PARTITION_KEY_BYTES_MAX};
 
 /// Largest frame any configuration can produce.
 pub const FRAME_BYTES_MAX: usize =
-    RECORD_HEADER_BYTES + RECORD_BYTES_MAX_CEILING as usize + PARTITION_KEY_BYTES_MAX;
+    RECORD_HEADER_BYTES + FRAME_PAYLOAD_BYTES_CEILING as usize + PARTITION_KEY_BYTES_MAX;
 
 /// The frame of one record, described by where it is and what its header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct FrameInfo {
     pub timestamp_ms: u64,
     /// Bytes of partition key.
     pub key_bytes: usize,
+    /// The frame's flags (`format::FRAME_FLAG_ENCRYPTED` or 0).
+    pub flags: u16,
 }
 
 impl FrameInfo {
@@ -83,6 +85,17 @@ pub fn frame_crc(header_after_crc: &[u8], frame_bytes: u32, key: &[u8], data: &[
 
 /// Builds the header of a record frame (CRC included).
 pub fn encode_header(seq: u128, timestamp_ms: u64, key: &[u8], data: &[u8]) -> RecordHeader {
+    encode_header_flagged(seq, timestamp_ms, key, data, 0)
+}
+
+/// [`encode_header`] with frame flags (a subset of `format::FRAME_FLAGS_KNOWN`).
+pub fn encode_header_flagged(
+    seq: u128,
+    timestamp_ms: u64,
+    key: &[u8],
+    data: &[u8],
+    flags: u16,
+) -> RecordHeader {
     let frame_bytes = (RECORD_HEADER_BYTES + key.len() + data.len()) as u32;
     let mut header = RecordHeader {
         frame_bytes: frame_bytes.into(),
@@ -90,7 +103,7 @@ pub fn encode_header(seq: u128, timestamp_ms: u64, key: &[u8], data: &[u8]) -> R
         seq: seq.into(),
         timestamp_ms: timestamp_ms.into(),
         key_bytes: (key.len() as u16).into(),
-        flags: 0.into(),
+        flags: flags.into(),
         reserved: 0.into(),
     };
     let crc = frame_crc(&header.as_bytes()[8..], frame_bytes, key, data);
@@ -135,7 +148,7 @@ pub fn decode(region: &[u8], offset: usize, verify_crc: bool) -> Decoded {
             value: key_bytes as u64,
         });
     }
-    if header.flags.get() != 0 {
+    if header.flags.get() & !FRAME_FLAGS_KNOWN != 0 {
         return Decoded::Bad(CorruptionKind::BadRecordField {
             field: "flags",
             value: header.flags.get().into(),
@@ -165,6 +178,7 @@ pub fn decode(region: &[u8], offset: usize, verify_crc: bool) -> Decoded {
         seq: header.seq.get(),
         timestamp_ms: header.timestamp_ms.get(),
         key_bytes,
+        flags: header.flags.get(),
     })
 }
 
@@ -227,6 +241,26 @@ mod tests {
                 frame_bytes: 41,
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn known_flags_are_kept_unknown_ones_refused() {
+        let header = encode_header_flagged(9, 1, b"k", b"sealed", 1);
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(b"ksealed");
+        bytes.resize(align_up(bytes.len()), 0);
+        let Decoded::Frame(info) = decode(&bytes, 0, true) else {
+            panic!("not a frame")
+        };
+        assert_eq!(info.flags, 1);
+        let header = encode_header_flagged(9, 1, b"k", b"sealed", 2);
+        let mut bytes = header.as_bytes().to_vec();
+        bytes.extend_from_slice(b"ksealed");
+        bytes.resize(align_up(bytes.len()), 0);
+        assert!(matches!(
+            decode(&bytes, 0, false),
+            Decoded::Bad(CorruptionKind::BadRecordField { field: "flags", .. })
         ));
     }
 

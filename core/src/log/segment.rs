@@ -295,10 +295,11 @@ impl SegmentWriter {
         timestamp_ms: u64,
         key: &[u8],
         data: &[u8],
+        flags: u16,
         via: WriteVia,
     ) -> LogResult<usize> {
         let offset = self.current.end;
-        let header = record::encode_header(seq, timestamp_ms, key, data);
+        let header = record::encode_header_flagged(seq, timestamp_ms, key, data, flags);
         let frame_bytes = RECORD_HEADER_BYTES + key.len() + data.len();
         let path = &self.seg.path;
         let bounds = |e| LogError::io("append to", path.clone(), std::io::Error::other(e));

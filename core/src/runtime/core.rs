@@ -117,6 +117,9 @@ pub struct PutEntry {
     pub data: Vec<u8>,
     /// SequenceNumberForOrdering.
     pub seq_for_ordering: Option<u128>,
+    /// Seal the record with this cipher once its sequence number is known (the
+    /// stream is encrypted); the frame then carries `FRAME_FLAG_ENCRYPTED`.
+    pub sealer: Option<Arc<crate::crypto::RecordCipher>>,
 }
 
 /// Why one put record was not appended.
@@ -284,8 +287,9 @@ impl CoreShard {
             seq = after + 1;
         }
         let bytes = entry.key.len() + entry.data.len();
+        self.writes.set_burst_bytes(self.shared.write_burst_bytes());
         if !self.writes.can_admit(bytes as u64, now_ns) {
-            self.shared.counters.write_throttled();
+            self.shared.counters.write_throttled_bytes(bytes as u64);
             return Err(Error::ProvisionedThroughputExceeded {
                 stream: self.shared.stream_name.to_string(),
                 shard_id: self.shared.shard_id.clone(),
@@ -298,7 +302,20 @@ impl CoreShard {
         } else {
             WriteVia::Mapping
         };
-        self.log.append_via(seq, ts, &entry.key, &entry.data, via)?;
+        match &entry.sealer {
+            None => self.log.append_via(seq, ts, &entry.key, &entry.data, via)?,
+            Some(sealer) => {
+                // A sealed sequence number is never handed out again, even if the
+                // append fails: its nonce must not seal other bytes (crypto/envelope.rs).
+                self.next_counter = SeqParts::unpack(seq).counter.saturating_add(1);
+                let sealed = sealer
+                    .seal(seq, entry.key.as_bytes(), &entry.data)
+                    .map_err(|_| Error::Internal("AES-GCM refused to seal a record"))?;
+                let flags = crate::log::format::FRAME_FLAG_ENCRYPTED;
+                self.log
+                    .append_frame(seq, ts, &sealed.key, &sealed.data, flags, via)?;
+            }
+        }
         self.writes.charge(bytes as u64, now_ns);
         self.next_counter = SeqParts::unpack(seq).counter.saturating_add(1);
         self.last_ts = ts;
@@ -336,9 +353,13 @@ impl CoreState {
                 counter: 0,
             }
             .pack();
+            // Counters start at 1: the shard's StartingSequenceNumber (counter 0 of its
+            // first run) stays below every record, so "after the starting sequence
+            // number" is a position that misses nothing (SubscribeToShard's
+            // continuation before the first record).
             let next_counter = match log.last_seq() {
                 Some(last) if last >= prefix => SeqParts::unpack(last).counter.saturating_add(1),
-                _ => 0,
+                _ => 1,
             };
             let shared = Arc::new(ShardShared::new(
                 spec.stream_id,

@@ -7,6 +7,12 @@
 //! version, body length and CRC, header CRC) and a body of little-endian fields and
 //! length-prefixed UTF-8 strings. Every count and length read back is checked against a
 //! limit before it is used.
+//!
+//! Version 2 (written since the whole Kinesis API landed) appends to each stream its
+//! [`StreamSettings`] (capacity mode, record size, encryption key slots, enhanced
+//! monitoring, consumers, resource policy, warm throughput, on-demand peaks) and, after
+//! the streams, the [`AccountSettings`]. Version 1 files are still read (every setting
+//! takes its default) and are rewritten as version 2 at the next change.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -17,8 +23,10 @@ use crate::io::Storage;
 
 /// Magic number of the catalog file.
 pub const CATALOG_MAGIC: [u8; 8] = *b"TIDECAT\0";
-/// Catalog format version.
-pub const CATALOG_VERSION: u16 = 1;
+/// Catalog format version written (versions 1 and 2 are read).
+pub const CATALOG_VERSION: u16 = 2;
+/// The first catalog format version (no stream settings, no account settings).
+pub const CATALOG_VERSION_1: u16 = 1;
 /// The catalog's file name in the data directory.
 pub const CATALOG_FILE: &str = "catalog";
 const HEADER_BYTES: usize = 64;
@@ -30,6 +38,32 @@ pub const TAGS_PER_STREAM_MAX: usize = 50;
 pub const TAG_KEY_CHARS_MAX: usize = 128;
 /// Longest tag value, in characters (Kinesis: 256).
 pub const TAG_VALUE_CHARS_MAX: usize = 256;
+/// Longest KMS key id, in characters (Kinesis: 2,048).
+pub const KEY_ID_CHARS_MAX: usize = 2048;
+/// Encryption key slots a stream keeps (every key that encrypted a record it may still
+/// hold); starting encryption with a new key past this is refused.
+pub const KEY_SLOTS_MAX: usize = 1024;
+/// Largest wrapped data key stored in a key slot, bytes.
+pub const WRAPPED_KEY_BYTES_MAX: usize = 128;
+/// Longest consumer name (Kinesis: 128 characters of `[a-zA-Z0-9_.-]`).
+pub const CONSUMER_NAME_CHARS_MAX: usize = 128;
+/// Consumers a stream keeps in its record, registered or still being deleted.
+pub const CONSUMER_RECORDS_MAX: usize = 256;
+/// Longest resource policy, in bytes (Kinesis: 20 KiB).
+pub const POLICY_BYTES_MAX: usize = 20 << 10;
+/// Times kept of recent encryption starts, and of stops (Kinesis allows 25 of each in
+/// a rolling 24 hours).
+pub const ENCRYPTION_CHANGES_KEPT: usize = 25;
+/// Times kept of recent capacity-mode switches (the 24-hour rate limit needs 2).
+pub const MODE_SWITCHES_KEPT: usize = 4;
+/// Daily write peaks kept for on-demand scaling (the last 30 days and today).
+pub const PEAK_DAYS_KEPT: usize = 31;
+/// Default largest record of a stream, KiB (Kinesis: 1 MiB).
+pub const MAX_RECORD_KIB_DEFAULT: u32 = 1024;
+/// Smallest MaxRecordSizeInKiB (Kinesis: 1,024).
+pub const MAX_RECORD_KIB_MIN: u32 = 1024;
+/// Largest MaxRecordSizeInKiB (Kinesis: 10,240).
+pub const MAX_RECORD_KIB_MAX: u32 = 10 * 1024;
 const STREAMS_MAX: usize = 1 << 20;
 const SHARDS_PER_STREAM_MAX: usize = 1 << 20;
 const BODY_BYTES_MAX: u64 = 1 << 30;
@@ -117,6 +151,202 @@ impl ShardState {
     }
 }
 
+/// A stream's capacity mode (Kinesis StreamMode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StreamMode {
+    /// A fixed number of shards, changed by the user (split, merge, UpdateShardCount).
+    #[default]
+    Provisioned,
+    /// Shards added (and removed) by the engine as the write load changes.
+    OnDemand,
+}
+
+impl StreamMode {
+    /// The Kinesis name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Provisioned => "PROVISIONED",
+            Self::OnDemand => "ON_DEMAND",
+        }
+    }
+
+    /// Parses the Kinesis name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "PROVISIONED" => Some(Self::Provisioned),
+            "ON_DEMAND" => Some(Self::OnDemand),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Self::Provisioned => 0,
+            Self::OnDemand => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::Provisioned),
+            1 => Some(Self::OnDemand),
+            _ => None,
+        }
+    }
+}
+
+/// A data key of a stream: the key that encrypts records written while it was the
+/// stream's current key, wrapped (encrypted) with the key provider's key `key_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySlot {
+    /// The slot's number (in every encrypted record's envelope; never reused).
+    pub slot: u32,
+    /// The KMS key id the data key is wrapped with.
+    pub key_id: String,
+    /// The wrapped data key (see `crypto/envelope.rs`).
+    pub wrapped_key: Vec<u8>,
+    /// When encryption with this key started, ms since the epoch.
+    pub created_ms: u64,
+}
+
+/// An enhanced fan-out consumer as the catalog keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    /// Its name (unique among the stream's consumers that are not gone).
+    pub name: String,
+    /// When it was registered, ms since the epoch (its ARN carries it in seconds).
+    pub created_ms: u64,
+    /// When it becomes ACTIVE (CREATING before), ms since the epoch.
+    pub active_ms: u64,
+    /// Once deregistered: when it is gone (DELETING before), ms since the epoch.
+    pub gone_ms: Option<u64>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// Its resource policy (JSON text), if one is attached.
+    pub policy: Option<String>,
+}
+
+/// The highest write rate a stream saw on one day (on-demand scaling's memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyPeak {
+    /// Days since the Unix epoch.
+    pub day: u32,
+    /// Bytes (data plus keys) per second, accepted or refused by the limits.
+    pub write_bytes_per_sec: u64,
+    /// Records per second, accepted or refused by the limits.
+    pub write_records_per_sec: u64,
+}
+
+/// Everything about a stream beyond its shards (catalog format version 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// Capacity mode.
+    pub mode: StreamMode,
+    /// MaxRecordSizeInKiB: the largest record (data plus partition key), KiB.
+    pub max_record_kib: u32,
+    /// The key slot new records are encrypted with (`None`: encryption is off).
+    pub encryption_slot: Option<u32>,
+    /// Every key slot the stream has used, oldest first.
+    pub key_slots: Vec<KeySlot>,
+    /// When encryption was started recently (ms), oldest first.
+    pub encryption_starts_ms: Vec<u64>,
+    /// When encryption was stopped recently (ms), oldest first.
+    pub encryption_stops_ms: Vec<u64>,
+    /// Enabled shard-level metrics (a bit per metric; see `stream/metrics.rs`).
+    pub shard_level_metrics: u8,
+    /// Enhanced fan-out consumers (registered, or being deleted).
+    pub consumers: Vec<ConsumerRecord>,
+    /// The stream's resource policy (JSON text), if one is attached.
+    pub policy: Option<String>,
+    /// Warm throughput asked for (UpdateStreamWarmThroughput), MiB/s; 0 = none.
+    pub warm_throughput_mibps: u32,
+    /// When the capacity mode was switched recently (ms), oldest first.
+    pub mode_switches_ms: Vec<u64>,
+    /// Daily write peaks, oldest first (on-demand scaling looks back 30 days).
+    pub peaks: Vec<DailyPeak>,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            mode: StreamMode::Provisioned,
+            max_record_kib: MAX_RECORD_KIB_DEFAULT,
+            encryption_slot: None,
+            key_slots: Vec::new(),
+            encryption_starts_ms: Vec::new(),
+            encryption_stops_ms: Vec::new(),
+            shard_level_metrics: 0,
+            consumers: Vec::new(),
+            policy: None,
+            warm_throughput_mibps: 0,
+            mode_switches_ms: Vec::new(),
+            peaks: Vec::new(),
+        }
+    }
+}
+
+impl StreamSettings {
+    /// The key slot numbered `slot`.
+    pub fn key_slot(&self, slot: u32) -> Option<&KeySlot> {
+        self.key_slots.iter().find(|k| k.slot == slot)
+    }
+}
+
+/// The account's minimum throughput billing commitment (UpdateAccountSettings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CommitmentStatus {
+    /// Not committed.
+    #[default]
+    Disabled,
+    /// Committed.
+    Enabled,
+    /// A disable was asked for before the minimum period ended: enabled until then.
+    EnabledUntilEarliestAllowedEnd,
+}
+
+impl CommitmentStatus {
+    /// The Kinesis name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Disabled => "DISABLED",
+            Self::Enabled => "ENABLED",
+            Self::EnabledUntilEarliestAllowedEnd => "ENABLED_UNTIL_EARLIEST_ALLOWED_END",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Self::Disabled => 0,
+            Self::Enabled => 1,
+            Self::EnabledUntilEarliestAllowedEnd => 2,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::Disabled),
+            1 => Some(Self::Enabled),
+            2 => Some(Self::EnabledUntilEarliestAllowedEnd),
+            _ => None,
+        }
+    }
+}
+
+/// Account-level settings (DescribeAccountSettings). Times are ms since the epoch,
+/// 0 for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountSettings {
+    /// The commitment's status as last written (a scheduled end may have passed since:
+    /// the engine reads it against the clock).
+    pub commitment: CommitmentStatus,
+    /// When the commitment started.
+    pub started_ms: u64,
+    /// When it ended (or is scheduled to end).
+    pub ended_ms: u64,
+    /// The earliest time it may end.
+    pub earliest_end_ms: u64,
+}
+
 /// One shard as the catalog keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardRecord {
@@ -165,6 +395,8 @@ pub struct StreamRecord {
     pub tags: BTreeMap<String, String>,
     /// Every shard not yet forgotten (open, closed and expired), by index order.
     pub shards: Vec<ShardRecord>,
+    /// Mode, record size, encryption, consumers, policy, monitoring, scaling memory.
+    pub settings: StreamSettings,
 }
 
 impl StreamRecord {
@@ -195,6 +427,8 @@ pub struct CatalogData {
     pub secret: [u8; 32],
     /// Every stream.
     pub streams: Vec<StreamRecord>,
+    /// Account-level settings.
+    pub account: AccountSettings,
 }
 
 impl CatalogData {
@@ -214,6 +448,7 @@ impl CatalogData {
             next_stream_id: 1,
             secret,
             streams: Vec::new(),
+            account: AccountSettings::default(),
         })
     }
 
@@ -384,16 +619,254 @@ pub fn encode(data: &CatalogData) -> Vec<u8> {
             w.u64(sh.created_ms);
             w.u64(sh.closed_ms);
         }
+        encode_settings(&mut w, &s.settings);
     }
+    let a = &data.account;
+    w.u8(a.commitment.code());
+    w.u64(a.started_ms);
+    w.u64(a.ended_ms);
+    w.u64(a.earliest_end_ms);
     frame_body(&w.0)
+}
+
+fn encode_tags(w: &mut Writer, tags: &BTreeMap<String, String>) {
+    w.u32(tags.len() as u32);
+    for (k, v) in tags {
+        w.str(k);
+        w.str(v);
+    }
+}
+
+fn encode_settings(w: &mut Writer, s: &StreamSettings) {
+    w.u8(s.mode.code());
+    w.u32(s.max_record_kib);
+    w.u32(s.encryption_slot.unwrap_or(NONE_U32));
+    w.u32(s.key_slots.len() as u32);
+    for k in &s.key_slots {
+        w.u32(k.slot);
+        w.str(&k.key_id);
+        w.u16(k.wrapped_key.len() as u16);
+        w.0.extend_from_slice(&k.wrapped_key);
+        w.u64(k.created_ms);
+    }
+    for times in [&s.encryption_starts_ms, &s.encryption_stops_ms] {
+        w.u32(times.len() as u32);
+        for &t in times {
+            w.u64(t);
+        }
+    }
+    w.u8(s.shard_level_metrics);
+    w.u32(s.consumers.len() as u32);
+    for c in &s.consumers {
+        w.str(&c.name);
+        w.u64(c.created_ms);
+        w.u64(c.active_ms);
+        w.u8(u8::from(c.gone_ms.is_some()));
+        w.u64(c.gone_ms.unwrap_or(0));
+        encode_tags(w, &c.tags);
+        w.u8(u8::from(c.policy.is_some()));
+        w.str(c.policy.as_deref().unwrap_or(""));
+    }
+    w.u8(u8::from(s.policy.is_some()));
+    w.str(s.policy.as_deref().unwrap_or(""));
+    w.u32(s.warm_throughput_mibps);
+    w.u32(s.mode_switches_ms.len() as u32);
+    for &t in &s.mode_switches_ms {
+        w.u64(t);
+    }
+    w.u32(s.peaks.len() as u32);
+    for p in &s.peaks {
+        w.u32(p.day);
+        w.u64(p.write_bytes_per_sec);
+        w.u64(p.write_records_per_sec);
+    }
+}
+
+fn decode_tags(
+    r: &mut Reader<'_>,
+    max: usize,
+) -> Result<BTreeMap<String, String>, CatalogDecodeError> {
+    let tag_count = r.count("tag_count", max)?;
+    let mut tags = BTreeMap::new();
+    for _ in 0..tag_count {
+        let key = r.str("tag.key", TAG_KEY_CHARS_MAX)?;
+        let value = r.str("tag.value", TAG_VALUE_CHARS_MAX)?;
+        // Keys are written in order, each once.
+        if tags
+            .keys()
+            .next_back()
+            .is_some_and(|last: &String| *last >= key)
+        {
+            return Err(CatalogDecodeError::Invalid {
+                field: "tag.key order",
+            });
+        }
+        tags.insert(key, value);
+    }
+    Ok(tags)
+}
+
+fn decode_times(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<u64>, CatalogDecodeError> {
+    let n = r.count(field, max)?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        times.push(r.u64(field)?);
+    }
+    if times.windows(2).any(|w| w[0] > w[1]) {
+        return Err(CatalogDecodeError::Invalid { field });
+    }
+    Ok(times)
+}
+
+fn decode_policy(
+    r: &mut Reader<'_>,
+    field: &'static str,
+) -> Result<Option<String>, CatalogDecodeError> {
+    let present = r.u8(field)?;
+    let text = r.str(field, POLICY_BYTES_MAX)?;
+    match (present, text.is_empty()) {
+        (0, true) => Ok(None),
+        (1, false) if text.len() <= POLICY_BYTES_MAX => Ok(Some(text)),
+        _ => Err(CatalogDecodeError::Invalid { field }),
+    }
+}
+
+fn decode_settings(r: &mut Reader<'_>) -> Result<StreamSettings, CatalogDecodeError> {
+    let mode =
+        StreamMode::from_code(r.u8("settings.mode")?).ok_or(CatalogDecodeError::Invalid {
+            field: "settings.mode",
+        })?;
+    let max_record_kib = r.u32("settings.max_record_kib")?;
+    if !(MAX_RECORD_KIB_MIN..=MAX_RECORD_KIB_MAX).contains(&max_record_kib) {
+        return Err(CatalogDecodeError::Invalid {
+            field: "settings.max_record_kib",
+        });
+    }
+    let encryption_slot = opt(r.u32("settings.encryption_slot")?);
+    let slot_count = r.count("settings.key_slot_count", KEY_SLOTS_MAX)?;
+    let mut key_slots: Vec<KeySlot> = Vec::with_capacity(slot_count);
+    for _ in 0..slot_count {
+        let slot = r.u32("key_slot.slot")?;
+        let key_id = r.str("key_slot.key_id", KEY_ID_CHARS_MAX)?;
+        let len = r.u16("key_slot.wrapped_len")? as usize;
+        if len > WRAPPED_KEY_BYTES_MAX || key_id.is_empty() {
+            return Err(CatalogDecodeError::Invalid {
+                field: "key_slot.wrapped_key",
+            });
+        }
+        let wrapped_key = r.take(len, "key_slot.wrapped_key")?.to_vec();
+        let created_ms = r.u64("key_slot.created_ms")?;
+        if key_slots.last().is_some_and(|last| last.slot >= slot) {
+            return Err(CatalogDecodeError::Invalid {
+                field: "key_slot.slot order",
+            });
+        }
+        key_slots.push(KeySlot {
+            slot,
+            key_id,
+            wrapped_key,
+            created_ms,
+        });
+    }
+    if let Some(current) = encryption_slot
+        && !key_slots.iter().any(|k| k.slot == current)
+    {
+        return Err(CatalogDecodeError::Invalid {
+            field: "settings.encryption_slot",
+        });
+    }
+    let encryption_starts_ms =
+        decode_times(r, "settings.encryption_starts", ENCRYPTION_CHANGES_KEPT)?;
+    let encryption_stops_ms =
+        decode_times(r, "settings.encryption_stops", ENCRYPTION_CHANGES_KEPT)?;
+    let shard_level_metrics = r.u8("settings.shard_level_metrics")?;
+    if shard_level_metrics & !super::metrics::SHARD_LEVEL_METRICS_ALL != 0 {
+        return Err(CatalogDecodeError::Invalid {
+            field: "settings.shard_level_metrics",
+        });
+    }
+    let consumer_count = r.count("settings.consumer_count", CONSUMER_RECORDS_MAX)?;
+    let mut consumers: Vec<ConsumerRecord> = Vec::with_capacity(consumer_count);
+    for _ in 0..consumer_count {
+        let name = r.str("consumer.name", CONSUMER_NAME_CHARS_MAX)?;
+        if super::names::validate_consumer_name(&name).is_err() {
+            return Err(CatalogDecodeError::Invalid {
+                field: "consumer.name",
+            });
+        }
+        let created_ms = r.u64("consumer.created_ms")?;
+        let active_ms = r.u64("consumer.active_ms")?;
+        let has_gone = r.u8("consumer.has_gone")?;
+        let gone = r.u64("consumer.gone_ms")?;
+        let gone_ms = match (has_gone, gone) {
+            (0, 0) => None,
+            (1, t) => Some(t),
+            _ => {
+                return Err(CatalogDecodeError::Invalid {
+                    field: "consumer.gone_ms",
+                });
+            }
+        };
+        let tags = decode_tags(r, TAGS_PER_STREAM_MAX)?;
+        let policy = decode_policy(r, "consumer.policy")?;
+        consumers.push(ConsumerRecord {
+            name,
+            created_ms,
+            active_ms,
+            gone_ms,
+            tags,
+            policy,
+        });
+    }
+    let policy = decode_policy(r, "settings.policy")?;
+    let warm_throughput_mibps = r.u32("settings.warm_throughput_mibps")?;
+    let mode_switches_ms = decode_times(r, "settings.mode_switches", MODE_SWITCHES_KEPT)?;
+    let peak_count = r.count("settings.peak_count", PEAK_DAYS_KEPT)?;
+    let mut peaks: Vec<DailyPeak> = Vec::with_capacity(peak_count);
+    for _ in 0..peak_count {
+        let peak = DailyPeak {
+            day: r.u32("peak.day")?,
+            write_bytes_per_sec: r.u64("peak.write_bytes_per_sec")?,
+            write_records_per_sec: r.u64("peak.write_records_per_sec")?,
+        };
+        if peaks.last().is_some_and(|last| last.day >= peak.day) {
+            return Err(CatalogDecodeError::Invalid {
+                field: "peak.day order",
+            });
+        }
+        peaks.push(peak);
+    }
+    Ok(StreamSettings {
+        mode,
+        max_record_kib,
+        encryption_slot,
+        key_slots,
+        encryption_starts_ms,
+        encryption_stops_ms,
+        shard_level_metrics,
+        consumers,
+        policy,
+        warm_throughput_mibps,
+        mode_switches_ms,
+        peaks,
+    })
 }
 
 /// The catalog file for an encoded body: the header (magic, version, length, CRCs) and
 /// the body.
 pub fn frame_body(body: &[u8]) -> Vec<u8> {
+    frame_body_version(body, CATALOG_VERSION)
+}
+
+/// [`frame_body`] with the header of another format version (tests of old files).
+pub fn frame_body_version(body: &[u8], version: u16) -> Vec<u8> {
     let mut header = [0u8; HEADER_BYTES];
     header[0..8].copy_from_slice(&CATALOG_MAGIC);
-    header[8..10].copy_from_slice(&CATALOG_VERSION.to_le_bytes());
+    header[8..10].copy_from_slice(&version.to_le_bytes());
     header[16..24].copy_from_slice(&(body.len() as u64).to_le_bytes());
     header[24..28].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
     let header_crc = crc32fast::hash(&header[..60]);
@@ -425,7 +898,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
         });
     }
     let version = u16::from_le_bytes([header[8], header[9]]);
-    if version != CATALOG_VERSION {
+    if version != CATALOG_VERSION && version != CATALOG_VERSION_1 {
         return Err(CatalogDecodeError::UnsupportedVersion(version));
     }
     let body_len = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default());
@@ -460,23 +933,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
         let retention_hours = r.u32("stream.retention_hours")?;
         let retention_floor_ms = r.u64("stream.retention_floor_ms")?;
         let next_shard_index = r.u32("stream.next_shard_index")?;
-        let tag_count = r.count("stream.tag_count", TAGS_PER_STREAM_MAX)?;
-        let mut tags = BTreeMap::new();
-        for _ in 0..tag_count {
-            let key = r.str("tag.key", TAG_KEY_CHARS_MAX)?;
-            let value = r.str("tag.value", TAG_VALUE_CHARS_MAX)?;
-            // Keys are written in order, each once.
-            if tags
-                .keys()
-                .next_back()
-                .is_some_and(|last: &String| *last >= key)
-            {
-                return Err(CatalogDecodeError::Invalid {
-                    field: "tag.key order",
-                });
-            }
-            tags.insert(key, value);
-        }
+        let tags = decode_tags(&mut r, TAGS_PER_STREAM_MAX)?;
         let shard_count = r.count("stream.shard_count", SHARDS_PER_STREAM_MAX)?;
         let mut shards = Vec::with_capacity(shard_count.min(1 << 14));
         for _ in 0..shard_count {
@@ -530,6 +987,11 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
                 field: "stream id or name repeated",
             });
         }
+        let settings = if version == CATALOG_VERSION_1 {
+            StreamSettings::default()
+        } else {
+            decode_settings(&mut r)?
+        };
         let mut indexes: Vec<u32> = shards.iter().map(|s| s.index).collect();
         indexes.sort_unstable();
         if indexes.windows(2).any(|w| w[0] == w[1]) {
@@ -547,8 +1009,24 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
             next_shard_index,
             tags,
             shards,
+            settings,
         });
     }
+    let account = if version == CATALOG_VERSION_1 {
+        AccountSettings::default()
+    } else {
+        let commitment = CommitmentStatus::from_code(r.u8("account.commitment")?).ok_or(
+            CatalogDecodeError::Invalid {
+                field: "account.commitment",
+            },
+        )?;
+        AccountSettings {
+            commitment,
+            started_ms: r.u64("account.started_ms")?,
+            ended_ms: r.u64("account.ended_ms")?,
+            earliest_end_ms: r.u64("account.earliest_end_ms")?,
+        }
+    };
     if r.at != body.len() {
         return Err(CatalogDecodeError::Invalid {
             field: "trailing bytes",
@@ -559,6 +1037,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
         next_stream_id,
         secret,
         streams,
+        account,
     })
 }
 
@@ -630,8 +1109,125 @@ mod tests {
                         closed_ms: 0,
                     },
                 ],
+                settings: StreamSettings {
+                    mode: StreamMode::OnDemand,
+                    max_record_kib: 4096,
+                    encryption_slot: Some(3),
+                    key_slots: vec![
+                        KeySlot {
+                            slot: 1,
+                            key_id: "alias/aws/kinesis".to_string(),
+                            wrapped_key: vec![9; 60],
+                            created_ms: 10,
+                        },
+                        KeySlot {
+                            slot: 3,
+                            key_id: "arn:aws:kms:local:000000000000:key/ü".to_string(),
+                            wrapped_key: vec![],
+                            created_ms: 11,
+                        },
+                    ],
+                    encryption_starts_ms: vec![10, 11],
+                    encryption_stops_ms: vec![10],
+                    shard_level_metrics: 0b101,
+                    consumers: vec![ConsumerRecord {
+                        name: "reader-1".to_string(),
+                        created_ms: 1_700_000_000_123,
+                        active_ms: 1_700_000_000_123,
+                        gone_ms: Some(1_700_000_100_000),
+                        tags: BTreeMap::from([("k".to_string(), "v".to_string())]),
+                        policy: Some("{\"Version\":\"2012-10-17\"}".to_string()),
+                    }],
+                    policy: Some("{}".to_string()),
+                    warm_throughput_mibps: 12,
+                    mode_switches_ms: vec![5],
+                    peaks: vec![
+                        DailyPeak {
+                            day: 19_000,
+                            write_bytes_per_sec: 1 << 20,
+                            write_records_per_sec: 900,
+                        },
+                        DailyPeak {
+                            day: 19_001,
+                            write_bytes_per_sec: 7,
+                            write_records_per_sec: 8,
+                        },
+                    ],
+                },
             }],
+            account: AccountSettings {
+                commitment: CommitmentStatus::EnabledUntilEarliestAllowedEnd,
+                started_ms: 1,
+                ended_ms: 86_400_001,
+                earliest_end_ms: 86_400_001,
+            },
         }
+    }
+
+    /// The version 1 body of `data` (as the first format wrote it: no settings).
+    fn encode_v1(data: &CatalogData) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.u32(data.epoch);
+        w.u64(data.next_stream_id);
+        w.0.extend_from_slice(&data.secret);
+        w.u32(data.streams.len() as u32);
+        for s in &data.streams {
+            w.u64(s.id);
+            w.str(&s.name);
+            w.u8(s.status.code());
+            w.u64(s.created_ms);
+            w.u32(s.retention_hours);
+            w.u64(s.retention_floor_ms);
+            w.u32(s.next_shard_index);
+            encode_tags(&mut w, &s.tags);
+            w.u32(s.shards.len() as u32);
+            for sh in &s.shards {
+                w.u32(sh.index);
+                w.u128(sh.hash_range.start);
+                w.u128(sh.hash_range.end);
+                w.u8(sh.state.code());
+                w.u32(sh.parent.unwrap_or(NONE_U32));
+                w.u32(sh.adjacent_parent.unwrap_or(NONE_U32));
+                w.u128(sh.starting_seq);
+                w.u8(u8::from(sh.ending_seq.is_some()));
+                w.u128(sh.ending_seq.unwrap_or(0));
+                w.u16(sh.core);
+                w.u64(sh.created_ms);
+                w.u64(sh.closed_ms);
+            }
+        }
+        frame_body_version(&w.0, CATALOG_VERSION_1)
+    }
+
+    #[test]
+    fn version_1_files_are_read_with_default_settings() {
+        let mut data = sample();
+        data.streams[0].settings = StreamSettings::default();
+        data.account = AccountSettings::default();
+        let v1 = encode_v1(&data);
+        assert_eq!(&v1[8..10], &1u16.to_le_bytes());
+        assert_eq!(decode(&v1), Ok(data.clone()));
+        // Written back, it is a version 2 file.
+        assert_eq!(&encode(&data)[8..10], &2u16.to_le_bytes());
+    }
+
+    #[test]
+    fn impossible_settings_are_refused() {
+        let mut bad = sample();
+        bad.streams[0].settings.encryption_slot = Some(2); // no such slot
+        assert!(decode(&encode(&bad)).is_err());
+        let mut bad = sample();
+        bad.streams[0].settings.max_record_kib = 1023;
+        assert!(decode(&encode(&bad)).is_err());
+        let mut bad = sample();
+        bad.streams[0].settings.consumers[0].name = "a/b".to_string();
+        assert!(decode(&encode(&bad)).is_err());
+        let mut bad = sample();
+        bad.streams[0].settings.peaks.swap(0, 1);
+        assert!(decode(&encode(&bad)).is_err());
+        let mut bad = sample();
+        bad.streams[0].settings.shard_level_metrics = 0x80;
+        assert!(decode(&encode(&bad)).is_err());
     }
 
     #[test]
@@ -645,6 +1241,7 @@ mod tests {
             next_stream_id: 1,
             secret: [0; 32],
             streams: vec![],
+            account: AccountSettings::default(),
         };
         assert_eq!(decode(&encode(&empty)), Ok(empty));
     }

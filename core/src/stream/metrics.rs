@@ -9,6 +9,62 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Shard-level metric: IncomingBytes (a bit of a stream's enhanced-monitoring set).
+pub const METRIC_INCOMING_BYTES: u8 = 1 << 0;
+/// Shard-level metric: IncomingRecords.
+pub const METRIC_INCOMING_RECORDS: u8 = 1 << 1;
+/// Shard-level metric: OutgoingBytes.
+pub const METRIC_OUTGOING_BYTES: u8 = 1 << 2;
+/// Shard-level metric: OutgoingRecords.
+pub const METRIC_OUTGOING_RECORDS: u8 = 1 << 3;
+/// Shard-level metric: WriteProvisionedThroughputExceeded.
+pub const METRIC_WRITE_THROTTLED: u8 = 1 << 4;
+/// Shard-level metric: ReadProvisionedThroughputExceeded.
+pub const METRIC_READ_THROTTLED: u8 = 1 << 5;
+/// Shard-level metric: IteratorAgeMilliseconds.
+pub const METRIC_ITERATOR_AGE: u8 = 1 << 6;
+/// Every shard-level metric (Kinesis's `ALL`).
+pub const SHARD_LEVEL_METRICS_ALL: u8 = 0x7f;
+
+/// The Kinesis names of the shard-level metrics and their bits, in the order Kinesis
+/// lists them.
+pub const SHARD_LEVEL_METRICS: [(&str, u8); 7] = [
+    ("IncomingBytes", METRIC_INCOMING_BYTES),
+    ("IncomingRecords", METRIC_INCOMING_RECORDS),
+    ("OutgoingBytes", METRIC_OUTGOING_BYTES),
+    ("OutgoingRecords", METRIC_OUTGOING_RECORDS),
+    ("WriteProvisionedThroughputExceeded", METRIC_WRITE_THROTTLED),
+    ("ReadProvisionedThroughputExceeded", METRIC_READ_THROTTLED),
+    ("IteratorAgeMilliseconds", METRIC_ITERATOR_AGE),
+];
+
+/// The bits of a list of Kinesis metric names (`ALL` for all); the first unknown name
+/// on failure.
+pub fn parse_shard_level_metrics<S: AsRef<str>>(names: &[S]) -> Result<u8, String> {
+    let mut mask = 0;
+    for name in names {
+        let name = name.as_ref();
+        if name == "ALL" {
+            mask |= SHARD_LEVEL_METRICS_ALL;
+            continue;
+        }
+        match SHARD_LEVEL_METRICS.iter().find(|(n, _)| *n == name) {
+            Some((_, bit)) => mask |= bit,
+            None => return Err(name.to_string()),
+        }
+    }
+    Ok(mask)
+}
+
+/// The Kinesis names of the metrics in `mask`, in Kinesis's order.
+pub fn shard_level_metric_names(mask: u8) -> Vec<&'static str> {
+    SHARD_LEVEL_METRICS
+        .iter()
+        .filter(|(_, bit)| mask & bit != 0)
+        .map(|(n, _)| *n)
+        .collect()
+}
+
 /// Live counters of one shard.
 #[derive(Debug, Default)]
 pub struct ShardCounters {
@@ -20,6 +76,17 @@ pub struct ShardCounters {
     write_throttled: AtomicU64,
     read_throttled: AtomicU64,
     iterator_age_ms: AtomicU64,
+    write_throttled_bytes: AtomicU64,
+}
+
+/// Cumulative write demand of a shard: what was accepted plus what the limits refused
+/// (on-demand scaling sizes streams by it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteDemand {
+    /// Bytes accepted plus bytes refused.
+    pub bytes: u64,
+    /// Records accepted plus records refused.
+    pub records: u64,
 }
 
 /// A point-in-time copy of a shard's counters.
@@ -73,6 +140,22 @@ impl ShardCounters {
         self.write_throttled.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a write of `bytes` refused by the limits (count and bytes).
+    pub fn write_throttled_bytes(&self, bytes: u64) {
+        self.write_throttled.fetch_add(1, Ordering::Relaxed);
+        self.write_throttled_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The shard's cumulative write demand.
+    pub fn write_demand(&self) -> WriteDemand {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WriteDemand {
+            bytes: get(&self.incoming_bytes) + get(&self.write_throttled_bytes),
+            records: get(&self.incoming_records) + get(&self.write_throttled),
+        }
+    }
+
     /// Counts a read refused by the limits.
     pub fn read_throttled(&self) {
         self.read_throttled.fetch_add(1, Ordering::Relaxed);
@@ -122,65 +205,116 @@ fn escape_label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Renders shard snapshots as OpenMetrics text (ending with `# EOF`).
+/// Renders shard snapshots as OpenMetrics text (ending with `# EOF`): every shard's
+/// every counter.
 pub fn render_openmetrics(shards: &[ShardMetrics]) -> String {
-    type Getter = fn(&ShardMetrics) -> u64;
-    let families: [(&str, &str, &str, Getter); 8] = [
-        (
-            "tidelog_incoming_bytes",
-            "counter",
-            "IncomingBytes: data and key bytes accepted",
-            |m| m.incoming_bytes,
-        ),
-        (
-            "tidelog_incoming_records",
-            "counter",
-            "IncomingRecords: records accepted",
-            |m| m.incoming_records,
-        ),
-        (
-            "tidelog_outgoing_bytes",
-            "counter",
-            "OutgoingBytes: data and key bytes read",
-            |m| m.outgoing_bytes,
-        ),
-        (
-            "tidelog_outgoing_records",
-            "counter",
-            "OutgoingRecords: records read",
-            |m| m.outgoing_records,
-        ),
-        (
-            "tidelog_get_records_calls",
-            "counter",
-            "GetRecords calls answered",
-            |m| m.get_records_calls,
-        ),
-        (
-            "tidelog_write_provisioned_throughput_exceeded",
-            "counter",
-            "WriteProvisionedThroughputExceeded: writes refused by the limits",
-            |m| m.write_throttled,
-        ),
-        (
-            "tidelog_read_provisioned_throughput_exceeded",
-            "counter",
-            "ReadProvisionedThroughputExceeded: reads refused by the limits",
-            |m| m.read_throttled,
-        ),
-        (
-            "tidelog_iterator_age_milliseconds",
-            "gauge",
-            "IteratorAgeMilliseconds: age of the last record read",
-            |m| m.iterator_age_ms,
-        ),
-    ];
+    render_openmetrics_monitored(&[], shards, |_| u8::MAX)
+}
+
+type Getter = fn(&ShardMetrics) -> u64;
+
+/// The families: name, type, help, getter, and the shard-level metric bit that
+/// enables the shard-level series.
+const FAMILIES: [(&str, &str, &str, Getter, u8); 8] = [
+    (
+        "tidelog_incoming_bytes",
+        "counter",
+        "IncomingBytes: data and key bytes accepted",
+        |m| m.incoming_bytes,
+        METRIC_INCOMING_BYTES,
+    ),
+    (
+        "tidelog_incoming_records",
+        "counter",
+        "IncomingRecords: records accepted",
+        |m| m.incoming_records,
+        METRIC_INCOMING_RECORDS,
+    ),
+    (
+        "tidelog_outgoing_bytes",
+        "counter",
+        "OutgoingBytes: data and key bytes read",
+        |m| m.outgoing_bytes,
+        METRIC_OUTGOING_BYTES,
+    ),
+    (
+        "tidelog_outgoing_records",
+        "counter",
+        "OutgoingRecords: records read",
+        |m| m.outgoing_records,
+        METRIC_OUTGOING_RECORDS,
+    ),
+    (
+        "tidelog_get_records_calls",
+        "counter",
+        "GetRecords calls answered",
+        |m| m.get_records_calls,
+        0,
+    ),
+    (
+        "tidelog_write_provisioned_throughput_exceeded",
+        "counter",
+        "WriteProvisionedThroughputExceeded: writes refused by the limits",
+        |m| m.write_throttled,
+        METRIC_WRITE_THROTTLED,
+    ),
+    (
+        "tidelog_read_provisioned_throughput_exceeded",
+        "counter",
+        "ReadProvisionedThroughputExceeded: reads refused by the limits",
+        |m| m.read_throttled,
+        METRIC_READ_THROTTLED,
+    ),
+    (
+        "tidelog_iterator_age_milliseconds",
+        "gauge",
+        "IteratorAgeMilliseconds: age of the last record read",
+        |m| m.iterator_age_ms,
+        METRIC_ITERATOR_AGE,
+    ),
+];
+
+/// Renders OpenMetrics text (ending with `# EOF`) as Kinesis's monitoring works:
+/// stream-level series (`tidelog_stream_*`, labelled by stream) for every stream in
+/// `streams`, and shard-level series (labelled by stream and shard) only for the
+/// metrics enabled on the shard's stream (`enabled(stream)`: its enhanced-monitoring
+/// bits). GetRecords calls, a tidelog counter with no Kinesis shard-level name, follow
+/// the stream-level rule only.
+pub fn render_openmetrics_monitored(
+    streams: &[ShardMetrics],
+    shards: &[ShardMetrics],
+    enabled: impl Fn(&str) -> u8,
+) -> String {
     let mut out = String::new();
-    for (name, kind, help, get) in families {
+    for (name, kind, help, get, bit) in FAMILIES {
+        let suffix = if kind == "counter" { "_total" } else { "" };
+        if !streams.is_empty() {
+            let stream_name = name.replacen("tidelog_", "tidelog_stream_", 1);
+            let _ = writeln!(out, "# TYPE {stream_name} {kind}");
+            let _ = writeln!(out, "# HELP {stream_name} {help} (stream total).");
+            for m in streams {
+                let _ = writeln!(
+                    out,
+                    "{stream_name}{suffix}{{stream=\"{}\"}} {}",
+                    escape_label(&m.stream),
+                    get(m)
+                );
+            }
+        }
+        let shown: Vec<&ShardMetrics> = shards
+            .iter()
+            .filter(|m| {
+                let mask = enabled(&m.stream);
+                // 0xff (every bit, the plain rendering) shows every family.
+                mask == u8::MAX || (bit != 0 && mask & bit != 0)
+            })
+            .collect();
+        if shown.is_empty() && !streams.is_empty() {
+            continue;
+        }
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "# HELP {name} {help}.");
-        let suffix = if kind == "counter" { "_total" } else { "" };
-        for m in shards {
+        for m in shown {
             let _ = writeln!(
                 out,
                 "{name}{suffix}{{stream=\"{}\",shard=\"{}\"}} {}",

@@ -29,17 +29,33 @@ pub enum NameError {
     Reserved,
 }
 
+impl NameError {
+    /// The message, naming what kind of name was refused ("stream name", "consumer
+    /// name").
+    pub fn describe(&self, what: &str) -> String {
+        match self {
+            Self::Empty => format!("{what} is empty (1 to 128 characters)"),
+            Self::TooLong { len } => format!("{what} is {len} characters (at most 128)"),
+            Self::BadCharacter { found, position } => {
+                format!("{what} has {found:?} at position {position}; allowed: a-z A-Z 0-9 _ . -")
+            }
+            Self::Reserved => format!("{what} cannot be \".\" or \"..\""),
+        }
+    }
+}
+
 impl std::fmt::Display for NameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Empty => write!(f, "stream name is empty (1 to 128 characters)"),
-            Self::TooLong { len } => write!(f, "stream name is {len} characters (at most 128)"),
-            Self::BadCharacter { found, position } => write!(
-                f,
-                "stream name has {found:?} at position {position}; allowed: a-z A-Z 0-9 _ . -"
-            ),
-            Self::Reserved => write!(f, "stream name cannot be \".\" or \"..\""),
-        }
+        f.write_str(&self.describe("stream name"))
+    }
+}
+
+/// Checks an enhanced fan-out consumer's name: 1-128 characters of `[a-zA-Z0-9_.-]`
+/// (Kinesis's rule; consumer names never become paths, so `.` and `..` are allowed).
+pub fn validate_consumer_name(name: &str) -> Result<(), NameError> {
+    match validate_stream_name(name) {
+        Err(NameError::Reserved) => Ok(()),
+        other => other,
     }
 }
 

@@ -142,6 +142,9 @@ pub struct ShardShared {
     pub recovery: RecoveryReport,
     state: AtomicU8,
     ending_seq: Mutex<Option<u128>>,
+    /// The stream's largest record: the write bucket holds at least this many bytes,
+    /// so a large record can burst past the per-second rate (set by the engine).
+    write_burst_bytes: AtomicU64,
 }
 
 impl ShardShared {
@@ -173,7 +176,18 @@ impl ShardShared {
             recovery,
             state: AtomicU8::new(state_code(state)),
             ending_seq: Mutex::new(ending_seq),
+            write_burst_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// Sets the stream's largest record (see the field's doc).
+    pub fn set_write_burst_bytes(&self, bytes: u64) {
+        self.write_burst_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The stream's largest record, bytes (0 until the engine sets it).
+    pub fn write_burst_bytes(&self) -> u64 {
+        self.write_burst_bytes.load(Ordering::Relaxed)
     }
 
     /// Open, closed or expired.

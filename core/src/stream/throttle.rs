@@ -78,6 +78,8 @@ pub struct TokenBucket {
     rate_per_sec: u64,
     nano_tokens: i128,
     last_ns: u64,
+    /// Tokens the bucket holds when full (one second's worth unless raised).
+    capacity: u64,
 }
 
 impl TokenBucket {
@@ -88,7 +90,24 @@ impl TokenBucket {
             rate_per_sec,
             nano_tokens: full,
             last_ns: now_ns,
+            capacity: rate_per_sec,
         }
+    }
+
+    /// Lets the bucket hold at least `tokens` (never less than one second's worth): a
+    /// burst allowance. A raise adds the extra room at once (the bucket was full of
+    /// it), a lowering takes away what is above the new capacity.
+    pub fn set_capacity(&mut self, tokens: u64) {
+        let capacity = tokens.max(self.rate_per_sec);
+        if capacity == self.capacity || self.unlimited() {
+            return;
+        }
+        if capacity > self.capacity {
+            self.nano_tokens += i128::from(capacity - self.capacity) * NANOS_PER_SEC;
+        } else {
+            self.nano_tokens = self.nano_tokens.min(i128::from(capacity) * NANOS_PER_SEC);
+        }
+        self.capacity = capacity;
     }
 
     fn unlimited(&self) -> bool {
@@ -98,7 +117,7 @@ impl TokenBucket {
     fn refill(&mut self, now_ns: u64) {
         if now_ns > self.last_ns {
             let elapsed = i128::from(now_ns - self.last_ns);
-            let full = i128::from(self.rate_per_sec) * NANOS_PER_SEC;
+            let full = i128::from(self.capacity) * NANOS_PER_SEC;
             self.nano_tokens =
                 (self.nano_tokens + elapsed * i128::from(self.rate_per_sec)).min(full);
             self.last_ns = now_ns;
@@ -172,6 +191,13 @@ impl WriteLimiter {
     /// True if one record of `bytes` fits now (nothing taken).
     pub fn can_admit(&mut self, bytes: u64, now_ns: u64) -> bool {
         self.records.has(1, now_ns) && self.bytes.has(bytes, now_ns)
+    }
+
+    /// Lets the byte bucket hold a record of `bytes` even when that is more than one
+    /// second's worth (a stream with large records bursts past its rate, then repays
+    /// at the rate).
+    pub fn set_burst_bytes(&mut self, bytes: u64) {
+        self.bytes.set_capacity(bytes);
     }
 
     /// Takes one record of `bytes` (after [`can_admit`](Self::can_admit) and a
@@ -317,6 +343,34 @@ mod tests {
         assert!(
             r.admit(SEC / 2 + 1).is_ok(),
             "1 MiB of debt repaid in half a second"
+        );
+    }
+
+    #[test]
+    fn large_records_burst_then_repay() {
+        let limits = Limits::kinesis();
+        let mut w = WriteLimiter::new(&limits, 0);
+        assert!(!w.admit(10 << 20, 0), "10 MiB never fits a 1 MiB/s bucket");
+        w.set_burst_bytes(10 << 20);
+        assert!(w.admit(10 << 20, 0), "with a 10 MiB burst it fits once");
+        assert!(!w.admit(1, 0), "then the bucket is empty");
+        assert!(
+            !w.admit(1 << 20, SEC / 2),
+            "half a second repays half a MiB"
+        );
+        assert!(w.admit(1 << 20, SEC), "a second repays a MiB");
+        assert!(
+            !w.admit(10 << 20, 5 * SEC),
+            "4 MiB back after 5 s: no second burst"
+        );
+        assert!(
+            w.admit(10 << 20, 11 * SEC),
+            "10 s of repayment: a burst again"
+        );
+        w.set_burst_bytes(1 << 20);
+        assert!(
+            !w.admit(2 << 20, 100 * SEC),
+            "lowered: back to one second's worth"
         );
     }
 
