@@ -10,7 +10,9 @@
 //! Invariants (what makes the `unsafe` sound):
 //! - the bytes lent are published log bytes: the engine never writes them again while
 //!   the mapping lives (`core/src/io/mapping.rs`), so lending them to any thread is not
-//!   a data race;
+//!   a data race; or, for a record of an encrypted stream, its decrypted plaintext: an
+//!   immutable heap buffer the `RecordView` owns (an `Arc`), never written after it was
+//!   made;
 //! - the buffer is exported read-only: a request for a writable buffer fails with
 //!   `BufferError` (checked by `PyBuffer_FillInfo`);
 //! - the pointer stays valid as long as the exporter lives, and the exporter lives as
@@ -69,7 +71,8 @@ impl RecordBytes {
         // RecordView), and FillInfo stores a new reference to `slf` in `view.obj`, so
         // the pointer outlives the buffer. `readonly = 1`: FillInfo refuses
         // PyBUF_WRITABLE requests, and the pointer is cast to `*mut` only because the C
-        // struct's field is; nothing writes through it.
+        // struct's field is; nothing writes through it. (A decrypted record's bytes are
+        // an immutable heap buffer the same RecordView owns: the same argument holds.)
         let rc = unsafe {
             ffi::PyBuffer_FillInfo(
                 view,

@@ -37,7 +37,7 @@ use crate::subscription::Subscription;
 /// A running engine (the native half of `tidelog.Engine`).
 #[pyclass(frozen, module = "tidelog._tidelog")]
 pub struct Engine {
-    engine: tidelog::Engine,
+    pub(crate) engine: tidelog::Engine,
 }
 
 fn shard_dict<'py>(py: Python<'py>, s: &ShardDescription) -> PyResult<Bound<'py, PyDict>> {
@@ -81,9 +81,9 @@ fn shard_filter(
     after_shard_id: Option<&str>,
 ) -> PyResult<ShardFilter> {
     let kind = filter.to_ascii_uppercase();
-    if (kind == "AT_TIMESTAMP") != timestamp_ms.is_some() {
+    if matches!(kind.as_str(), "AT_TIMESTAMP" | "FROM_TIMESTAMP") != timestamp_ms.is_some() {
         return Err(PyValueError::new_err(
-            "a timestamp goes with (and only with) the at_timestamp filter",
+            "a timestamp goes with (and only with) the at_timestamp and from_timestamp filters",
         ));
     }
     if (kind == "AFTER_SHARD_ID") != after_shard_id.is_some() {
@@ -96,6 +96,7 @@ fn shard_filter(
         "AT_TRIM_HORIZON" | "FROM_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
         "AT_LATEST" => ShardFilter::AtLatest,
         "AT_TIMESTAMP" => ShardFilter::AtTimestamp(timestamp_ms.unwrap_or(0)),
+        "FROM_TIMESTAMP" => ShardFilter::FromTimestamp(timestamp_ms.unwrap_or(0)),
         "AFTER_SHARD_ID" => {
             let id = after_shard_id.unwrap_or_default();
             // A well-formed id past the largest index: nothing comes after it.
@@ -109,7 +110,7 @@ fn shard_filter(
         _ => {
             return Err(PyValueError::new_err(format!(
                 "unknown shard filter {filter:?}: expected all, at_trim_horizon, \
-                 from_trim_horizon, at_latest, at_timestamp or after_shard_id"
+                 from_trim_horizon, at_latest, at_timestamp, from_timestamp or after_shard_id"
             )));
         }
     })
@@ -122,7 +123,11 @@ impl Engine {
     #[pyo3(signature = (
         path, *, cores=None, pin_cores=None, durability="sync", limits=None,
         retention_hours_default=None, retention_hours_min=None, max_shards=None,
-        record_bytes_max=None, sync_driver="io_uring", clock=None
+        record_bytes_max=None, sync_driver="io_uring", clock=None, region=None,
+        account_id=None, partition=None, key_provider=None, key_dir=None,
+        consumer_transition=None, consumers_per_stream_max=None,
+        on_demand_stream_count_max=None, on_demand_evaluation_interval=None,
+        on_demand_max_shards=None
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors EngineConfig's keyword options
     fn open(
@@ -138,6 +143,16 @@ impl Engine {
         record_bytes_max: Option<&Bound<'_, PyAny>>,
         sync_driver: &str,
         clock: Option<Bound<'_, ManualClock>>,
+        region: Option<String>,
+        account_id: Option<String>,
+        partition: Option<String>,
+        key_provider: Option<Bound<'_, PyAny>>,
+        key_dir: Option<PathBuf>,
+        consumer_transition: Option<f64>,
+        consumers_per_stream_max: Option<&Bound<'_, PyAny>>,
+        on_demand_stream_count_max: Option<&Bound<'_, PyAny>>,
+        on_demand_evaluation_interval: Option<f64>,
+        on_demand_max_shards: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut config = EngineConfig::new(path);
         config.cores = opt_uint(cores, "cores")?;
@@ -170,6 +185,55 @@ impl Engine {
         };
         if let Some(clock) = clock {
             config.clock = clock.get().clock.clone();
+        }
+        if let Some(region) = region {
+            config.arn_scope.region = region;
+        }
+        if let Some(account) = account_id {
+            config.arn_scope.account = account;
+        }
+        if let Some(partition) = partition {
+            config.arn_scope.partition = partition;
+        }
+        match (key_provider, key_dir) {
+            (Some(_), Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "give key_provider or key_dir, not both",
+                ));
+            }
+            (Some(provider), None) => {
+                if !provider.is_callable() {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                        "key_provider must be a callable (key_id: str) -> bytes, not {}",
+                        convert::type_name(&provider)
+                    )));
+                }
+                config.key_provider = Some(std::sync::Arc::new(
+                    crate::kinesis::PyKeyProvider::new(provider.unbind()),
+                ));
+            }
+            (None, Some(dir)) => {
+                config.key_provider = Some(std::sync::Arc::new(
+                    tidelog::crypto::FileKeyProvider::new(dir),
+                ));
+            }
+            (None, None) => {}
+        }
+        if let Some(seconds) = consumer_transition {
+            config.consumer_transition = convert::timeout(Some(seconds))?.unwrap_or_default();
+        }
+        if let Some(max) = opt_uint(consumers_per_stream_max, "consumers_per_stream_max")? {
+            config.consumers_per_stream_max = max;
+        }
+        if let Some(max) = opt_uint(on_demand_stream_count_max, "on_demand_stream_count_max")? {
+            config.on_demand_stream_count_max = max;
+        }
+        if let Some(seconds) = on_demand_evaluation_interval {
+            config.on_demand.evaluation_interval =
+                convert::timeout(Some(seconds))?.unwrap_or_default();
+        }
+        if let Some(max) = opt_uint(on_demand_max_shards, "on_demand_max_shards")? {
+            config.on_demand.max_shards = max;
         }
         let engine = py.detach(|| tidelog::Engine::open(config)).or_raise()?;
         Ok(Self { engine })
@@ -241,21 +305,63 @@ impl Engine {
         py.detach(|| self.engine.expire_shards()).or_raise()
     }
 
-    /// Creates a stream of `shard_count` shards splitting the hash key space evenly.
+    /// CreateStream: PROVISIONED with `shard_count` shards, or ON_DEMAND (no shard
+    /// count), with the largest record (KiB), tags and warm throughput.
+    #[pyo3(signature = (
+        name, shard_count=None, *, mode="PROVISIONED", max_record_size_kib=None,
+        tags=None, warm_throughput_mibps=None
+    ))]
+    #[allow(clippy::too_many_arguments)] // mirrors CreateStream's parameters
     fn create_stream(
         &self,
         py: Python<'_>,
         name: &str,
-        shard_count: &Bound<'_, PyAny>,
+        shard_count: Option<&Bound<'_, PyAny>>,
+        mode: &str,
+        max_record_size_kib: Option<&Bound<'_, PyAny>>,
+        tags: Option<&Bound<'_, PyAny>>,
+        warm_throughput_mibps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let count: u32 = uint(shard_count, "shard_count")?;
-        py.detach(|| self.engine.create_stream(name, count))
+        let mut tag_map = BTreeMap::new();
+        if let Some(tags) = tags.filter(|t| !t.is_none()) {
+            let Ok(dict) = tags.cast::<PyDict>() else {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "tags must be a dict of str to str, not {}",
+                    convert::type_name(tags)
+                )));
+            };
+            for (k, v) in dict.iter() {
+                tag_map.insert(
+                    text(&k, "a tag key")?.to_owned(),
+                    text(&v, "a tag value")?.to_owned(),
+                );
+            }
+        }
+        let options = tidelog::CreateStreamOptions {
+            shard_count: opt_uint(shard_count, "shard_count")?,
+            mode: crate::kinesis::stream_mode(mode)?,
+            max_record_size_kib: opt_uint(max_record_size_kib, "max_record_size_kib")?,
+            tags: tag_map,
+            warm_throughput_mibps: opt_uint(warm_throughput_mibps, "warm_throughput_mibps")?,
+        };
+        py.detach(|| self.engine.create_stream_with(name, options))
             .or_raise()
     }
 
-    /// Deletes a stream and all its data.
-    fn delete_stream(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        py.detach(|| self.engine.delete_stream(name)).or_raise()
+    /// Deletes a stream and all its data (and, with `enforce_consumer_deletion`, its
+    /// consumers; without it a stream with consumers is refused).
+    #[pyo3(signature = (name, enforce_consumer_deletion=false))]
+    fn delete_stream(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        enforce_consumer_deletion: bool,
+    ) -> PyResult<()> {
+        py.detach(|| {
+            self.engine
+                .delete_stream_with(name, enforce_consumer_deletion)
+        })
+        .or_raise()
     }
 
     /// `(names, has_more)`.
@@ -284,6 +390,17 @@ impl Engine {
         d.set_item("created", datetime_from_ms(py, s.created_ms)?)?;
         d.set_item("retention_hours", s.retention_hours)?;
         d.set_item("tags", &s.tags)?;
+        d.set_item("arn", &s.arn)?;
+        d.set_item("mode", s.mode.name())?;
+        d.set_item("encryption_type", s.encryption_type.name())?;
+        d.set_item("key_id", &s.key_id)?;
+        d.set_item("shard_level_metrics", &s.shard_level_metrics)?;
+        d.set_item("max_record_size_kib", s.max_record_size_kib)?;
+        d.set_item(
+            "warm_throughput",
+            crate::kinesis::warm_dict(py, s.warm_throughput)?,
+        )?;
+        d.set_item("consumer_count", s.consumer_count)?;
         let shards = s
             .shards
             .iter()
@@ -310,6 +427,16 @@ impl Engine {
         d.set_item("retention_hours", s.retention_hours)?;
         d.set_item("open_shard_count", s.open_shard_count)?;
         d.set_item("consumer_count", s.consumer_count)?;
+        d.set_item("arn", &s.arn)?;
+        d.set_item("mode", s.mode.name())?;
+        d.set_item("encryption_type", s.encryption_type.name())?;
+        d.set_item("key_id", &s.key_id)?;
+        d.set_item("shard_level_metrics", &s.shard_level_metrics)?;
+        d.set_item("max_record_size_kib", s.max_record_size_kib)?;
+        d.set_item(
+            "warm_throughput",
+            crate::kinesis::warm_dict(py, s.warm_throughput)?,
+        )?;
         Ok(d)
     }
 
@@ -476,7 +603,7 @@ impl Engine {
         py.detach(|| self.engine.metrics_openmetrics()).or_raise()
     }
 
-    /// Puts one record; returns `(shard_id, sequence_number)`.
+    /// Puts one record; returns `(shard_id, sequence_number, encrypted)`.
     #[pyo3(signature = (
         stream, partition_key, data, explicit_hash_key=None,
         sequence_number_for_ordering=None, durability=None
@@ -491,7 +618,7 @@ impl Engine {
         explicit_hash_key: Option<&Bound<'_, PyAny>>,
         sequence_number_for_ordering: Option<&Bound<'_, PyAny>>,
         durability: Option<&str>,
-    ) -> PyResult<(String, String)> {
+    ) -> PyResult<(String, String, bool)> {
         let key = text(partition_key, "partition_key")?;
         let data = payload(data, "data")?;
         let hash = explicit_hash_key
@@ -509,7 +636,7 @@ impl Engine {
         let out = py
             .detach(|| self.engine.put_record(stream, key, &data, options))
             .or_raise()?;
-        Ok((out.shard_id, out.sequence_number.to_string()))
+        Ok((out.shard_id, out.sequence_number.to_string(), out.encrypted))
     }
 
     /// Puts many records: each entry `(partition_key, data)` or `(partition_key, data,
@@ -585,7 +712,9 @@ impl Engine {
         let list = PyList::empty(py);
         for result in out.records {
             match result {
-                Ok(put) => list.append((put.shard_id, put.sequence_number.to_string()))?,
+                Ok(put) => {
+                    list.append((put.shard_id, put.sequence_number.to_string(), put.encrypted))?
+                }
                 Err(e) => list.append(to_py(e).into_value(py))?,
             }
         }

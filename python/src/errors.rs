@@ -102,8 +102,53 @@ create_exception!(
      (Kinesis: InternalFailureException)."
 );
 
+create_exception!(
+    tidelog,
+    KMSError,
+    Error,
+    "The key provider refused a key of an encrypted stream (the base of the KMS \
+     errors, each named as AWS KMS names it)."
+);
+create_exception!(
+    tidelog,
+    KMSDisabledError,
+    KMSError,
+    "The key is disabled (Kinesis: KMSDisabledException)."
+);
+create_exception!(
+    tidelog,
+    KMSInvalidStateError,
+    KMSError,
+    "The key is not usable now (Kinesis: KMSInvalidStateException)."
+);
+create_exception!(
+    tidelog,
+    KMSAccessDeniedError,
+    KMSError,
+    "The key provider refused, or its key does not open the stream's data key: a wrong \
+     key (Kinesis: KMSAccessDeniedException)."
+);
+create_exception!(
+    tidelog,
+    KMSNotFoundError,
+    KMSError,
+    "The key provider has no key of this id (Kinesis: KMSNotFoundException)."
+);
+create_exception!(
+    tidelog,
+    KMSOptInRequiredError,
+    KMSError,
+    "The key service needs a subscription first (Kinesis: KMSOptInRequired)."
+);
+create_exception!(
+    tidelog,
+    KMSThrottlingError,
+    KMSError,
+    "The key service refused for now; retry later (Kinesis: KMSThrottlingException)."
+);
+
 /// Each class with the Rust family it stands for.
-fn classes(py: Python<'_>) -> [(Bound<'_, PyType>, Option<ErrorKind>); 13] {
+fn classes(py: Python<'_>) -> [(Bound<'_, PyType>, Option<ErrorKind>); 20] {
     [
         (py.get_type::<Error>(), None),
         (
@@ -145,7 +190,59 @@ fn classes(py: Python<'_>) -> [(Bound<'_, PyType>, Option<ErrorKind>); 13] {
         ),
         (py.get_type::<ClosedError>(), Some(ErrorKind::Closed)),
         (py.get_type::<InternalError>(), Some(ErrorKind::Internal)),
+        (py.get_type::<KMSError>(), None),
+        (
+            py.get_type::<KMSDisabledError>(),
+            Some(ErrorKind::KmsDisabled),
+        ),
+        (
+            py.get_type::<KMSInvalidStateError>(),
+            Some(ErrorKind::KmsInvalidState),
+        ),
+        (
+            py.get_type::<KMSAccessDeniedError>(),
+            Some(ErrorKind::KmsAccessDenied),
+        ),
+        (
+            py.get_type::<KMSNotFoundError>(),
+            Some(ErrorKind::KmsNotFound),
+        ),
+        (
+            py.get_type::<KMSOptInRequiredError>(),
+            Some(ErrorKind::KmsOptInRequired),
+        ),
+        (
+            py.get_type::<KMSThrottlingError>(),
+            Some(ErrorKind::KmsThrottling),
+        ),
     ]
+}
+
+/// The KMS failure a Python exception of the KMS family stands for (key providers
+/// written in Python raise them).
+pub(crate) fn kms_failure(err: &PyErr, py: Python<'_>) -> Option<tidelog::crypto::KmsFailure> {
+    use tidelog::crypto::KmsFailure;
+    let table = [
+        (py.get_type::<KMSDisabledError>(), KmsFailure::Disabled),
+        (
+            py.get_type::<KMSInvalidStateError>(),
+            KmsFailure::InvalidState,
+        ),
+        (
+            py.get_type::<KMSAccessDeniedError>(),
+            KmsFailure::AccessDenied,
+        ),
+        (py.get_type::<KMSNotFoundError>(), KmsFailure::NotFound),
+        (
+            py.get_type::<KMSOptInRequiredError>(),
+            KmsFailure::OptInRequired,
+        ),
+        (py.get_type::<KMSThrottlingError>(), KmsFailure::Throttling),
+    ];
+    table
+        .into_iter()
+        .find(|(class, _)| err.is_instance(py, class))
+        .map(|(_, failure)| failure)
 }
 
 /// The Rust family's name as Python shows it in `kind`.
@@ -162,6 +259,12 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Corruption => "Corruption",
         ErrorKind::Environment => "Environment",
         ErrorKind::Closed => "Closed",
+        ErrorKind::KmsDisabled => "KmsDisabled",
+        ErrorKind::KmsInvalidState => "KmsInvalidState",
+        ErrorKind::KmsAccessDenied => "KmsAccessDenied",
+        ErrorKind::KmsNotFound => "KmsNotFound",
+        ErrorKind::KmsOptInRequired => "KmsOptInRequired",
+        ErrorKind::KmsThrottling => "KmsThrottling",
         _ => "Internal",
     }
 }
@@ -171,6 +274,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     for (class, kind) in classes(m.py()) {
         let (kind, kinesis) = match kind {
             Some(kind) => (kind_name(kind), kind.kinesis_name()),
+            None if class.is(m.py().get_type::<KMSError>()) => ("Kms", "KMSInvalidStateException"),
             None => ("Error", "InternalFailureException"),
         };
         class.setattr("kind", kind)?;
@@ -197,6 +301,12 @@ pub(crate) fn to_py(err: CoreError) -> PyErr {
         ErrorKind::Corruption => CorruptionError::new_err(message),
         ErrorKind::Environment => EnvironmentCheckError::new_err(message),
         ErrorKind::Closed => ClosedError::new_err(message),
+        ErrorKind::KmsDisabled => KMSDisabledError::new_err(message),
+        ErrorKind::KmsInvalidState => KMSInvalidStateError::new_err(message),
+        ErrorKind::KmsAccessDenied => KMSAccessDeniedError::new_err(message),
+        ErrorKind::KmsNotFound => KMSNotFoundError::new_err(message),
+        ErrorKind::KmsOptInRequired => KMSOptInRequiredError::new_err(message),
+        ErrorKind::KmsThrottling => KMSThrottlingError::new_err(message),
         _ => InternalError::new_err(message),
     }
 }

@@ -2,7 +2,8 @@
 //! half, in `python/tidelog/`, builds the Pythonic API and the boto3-compatible client
 //! on it).
 //!
-//! Modules: [`engine`] (the engine handle), [`records`] (records and batches),
+//! Modules: [`engine`] (the engine handle), [`kinesis`] (the rest of the Kinesis API:
+//! consumers, SubscribeToShard, ARNs, encryption, capacity), [`records`] (records and batches),
 //! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
 //! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
 //! back), [`clock`] (the test-only manual clock).
@@ -22,6 +23,7 @@ mod clock;
 mod convert;
 mod engine;
 mod errors;
+mod kinesis;
 mod records;
 mod subscription;
 
@@ -37,6 +39,7 @@ fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<records::RecordIter>()?;
     m.add_class::<buffer::RecordBytes>()?;
     m.add_class::<subscription::Subscription>()?;
+    m.add_class::<kinesis::ShardSubscription>()?;
     m.add_class::<clock::ManualClock>()?;
     errors::register(m)?;
     Ok(())

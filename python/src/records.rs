@@ -79,6 +79,13 @@ impl Record {
         &self.shard_id
     }
 
+    /// True if the record is stored encrypted (its `data` and `key` are then a
+    /// decrypted copy, not a view of the mapped log).
+    #[getter]
+    fn encrypted(&self) -> bool {
+        self.view.flags() & tidelog::log::format::FRAME_FLAG_ENCRYPTED != 0
+    }
+
     /// A copy of the data as `bytes`.
     fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.view.data())

@@ -71,7 +71,7 @@ def test_stream_lifecycle_shapes(client: tidelog.KinesisClient) -> None:
     sds = summary["StreamDescriptionSummary"]
     assert set(sds) == {"StreamName", "StreamARN", "StreamStatus", "StreamModeDetails", "RetentionPeriodHours",
                         "StreamCreationTimestamp", "EnhancedMonitoring", "EncryptionType", "OpenShardCount",
-                        "ConsumerCount"}
+                        "ConsumerCount", "MaxRecordSizeInKiB"}
     assert (sds["OpenShardCount"], sds["ConsumerCount"], sds["StreamStatus"]) == (2, 0, "ACTIVE")
     assert sds["StreamCreationTimestamp"] == sd["StreamCreationTimestamp"]
 
@@ -134,8 +134,14 @@ def test_list_shards_filters_and_paging(client: tidelog.KinesisClient) -> None:
     assert sum(len(p["Shards"]) for p in capped) == 3
     with pytest.raises(client.exceptions.InvalidArgumentException, match="cannot be combined"):
         client.list_shards(StreamName="s", NextToken=first["NextToken"])
-    with pytest.raises(client.exceptions.InvalidArgumentException, match="FROM_TIMESTAMP"):
-        client.list_shards(StreamName="s", ShardFilter={"Type": "FROM_TIMESTAMP", "Timestamp": later})
+    # FROM_TIMESTAMP: the open shards, and the closed ones closed at or after the time.
+    since = body(client.list_shards(StreamName="s", ShardFilter={"Type": "FROM_TIMESTAMP", "Timestamp": later}))
+    assert [s["ShardId"] for s in since["Shards"]] == [s["ShardId"] for s in latest["Shards"]]
+    earlier = datetime.now(timezone.utc) - timedelta(hours=1)
+    since = body(client.list_shards(StreamName="s", ShardFilter={"Type": "FROM_TIMESTAMP", "Timestamp": earlier}))
+    assert len(since["Shards"]) == 5
+    with pytest.raises(client.exceptions.InvalidArgumentException, match="FROM_TIMESTAMP needs a Timestamp"):
+        client.list_shards(StreamName="s", ShardFilter={"Type": "FROM_TIMESTAMP"})
     with pytest.raises(client.exceptions.ValidationException, match="ShardFilter Type"):
         client.list_shards(StreamName="s", ShardFilter={"Type": "SOMETIMES"})
     with pytest.raises(client.exceptions.ValidationException, match="not a shard id"):
@@ -176,7 +182,9 @@ def test_put_and_get_records_shapes(client: tidelog.KinesisClient) -> None:
     assert set(got) == {"Records", "NextShardIterator", "MillisBehindLatest"}
     assert got["MillisBehindLatest"] >= 0
     for record in got["Records"]:
-        assert set(record) == {"SequenceNumber", "ApproximateArrivalTimestamp", "Data", "PartitionKey"}
+        assert set(record) == {"SequenceNumber", "ApproximateArrivalTimestamp", "Data", "PartitionKey",
+                               "EncryptionType"}
+        assert record["EncryptionType"] == "NONE"
         assert isinstance(record["Data"], bytes) and type(record["Data"]) is bytes
         assert isinstance(record["ApproximateArrivalTimestamp"], datetime)
         assert record["ApproximateArrivalTimestamp"].tzinfo is not None
@@ -306,12 +314,12 @@ def test_errors_are_client_errors_with_codes(client: tidelog.KinesisClient) -> N
         client.get_records(ShardIterator="nonsense")
     with pytest.raises(ex.ValidationException, match="StreamName or StreamARN"):
         client.describe_stream()
-    with pytest.raises(ex.ValidationException, match="not a Kinesis stream ARN"):
+    with pytest.raises(ex.ValidationException, match="not a Kinesis ARN"):
         client.describe_stream(StreamARN="arn:aws:s3:::bucket")
     with pytest.raises(ex.InvalidArgumentException, match="differ"):
         client.describe_stream(StreamName="s", StreamARN="arn:aws:kinesis:local:000000000000:stream/t")
-    with pytest.raises(ex.InvalidArgumentException, match="ON_DEMAND"):
-        client.create_stream(StreamName="od", StreamModeDetails={"StreamMode": "ON_DEMAND"})
+    with pytest.raises(ex.ValidationException, match="ShardCount is not expected"):
+        client.create_stream(StreamName="od", ShardCount=2, StreamModeDetails={"StreamMode": "ON_DEMAND"})
     with pytest.raises(ex.ValidationException, match="ShardCount"):
         client.create_stream(StreamName="od")
     # Existing `except ClientError` clauses that look at the code keep working.

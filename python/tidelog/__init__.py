@@ -16,7 +16,7 @@ binding refuses itself raise ``ValueError``.
 """
 
 from . import testing
-from ._engine import Engine, Subscription, open
+from ._engine import AWS_MANAGED_KEY, Engine, ShardSubscription, Subscription, open
 from ._tidelog import (
     ClosedError,
     CorruptionError,
@@ -26,6 +26,13 @@ from ._tidelog import (
     FileSystemError,
     InternalError,
     InvalidArgumentError,
+    KMSAccessDeniedError,
+    KMSDisabledError,
+    KMSError,
+    KMSInvalidStateError,
+    KMSNotFoundError,
+    KMSOptInRequiredError,
+    KMSThrottlingError,
     LimitExceededError,
     ProvisionedThroughputExceededError,
     Record,
@@ -37,21 +44,44 @@ from ._tidelog import (
     __version__,
 )
 from ._types import (
+    AccountLimits,
+    AccountSettings,
     ChildShard,
+    ConsumerDescription,
     EndedShard,
+    EnhancedMonitoring,
     Limits,
     MaintenanceReport,
     PutResult,
+    ScalingReport,
     ShardCountUpdate,
     ShardDescription,
+    ShardEvent,
     ShardMetrics,
     StreamDescription,
     StreamSummary,
+    WarmThroughput,
 )
 from .kinesis import ClientError, KinesisClient, client
 
 __all__ = [
+    "AWS_MANAGED_KEY",
+    "AccountLimits",
+    "AccountSettings",
     "ChildShard",
+    "ConsumerDescription",
+    "EnhancedMonitoring",
+    "KMSAccessDeniedError",
+    "KMSDisabledError",
+    "KMSError",
+    "KMSInvalidStateError",
+    "KMSNotFoundError",
+    "KMSOptInRequiredError",
+    "KMSThrottlingError",
+    "ScalingReport",
+    "ShardEvent",
+    "ShardSubscription",
+    "WarmThroughput",
     "ClientError",
     "ClosedError",
     "CorruptionError",

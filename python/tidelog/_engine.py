@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, TypeAlias
@@ -20,27 +21,39 @@ from . import _tidelog
 from ._time import to_ms
 from ._tidelog import Error, Record, RecordBatch
 from ._types import (
+    AccountLimits,
+    AccountSettings,
+    ConsumerDescription,
     EndedShard,
+    EnhancedMonitoring,
     Limits,
     MaintenanceReport,
     PutResult,
+    ScalingReport,
     ShardCountUpdate,
     ShardDescription,
+    ShardEvent,
     ShardMetrics,
     StreamDescription,
     StreamSummary,
+    WarmThroughput,
 )
 
 _PUT_RECORDS_MAX = 500  # entries per PutRecords call (Kinesis)
 _TAGS_MAX = 50  # tags per stream, and tag keys per removal call
 
-__all__ = ["Engine", "Subscription", "open"]
+__all__ = ["Engine", "ShardSubscription", "Subscription", "open"]
+
+AWS_MANAGED_KEY = "alias/aws/kinesis"
 
 _Durability: TypeAlias = Literal["sync", "os"]
 _IteratorType: TypeAlias = Literal[
     "trim_horizon", "latest", "at_sequence_number", "after_sequence_number", "at_timestamp"
 ]
-_ShardFilter: TypeAlias = Literal["all", "at_trim_horizon", "from_trim_horizon", "at_latest", "at_timestamp", "after_shard_id"]
+_ShardFilter: TypeAlias = Literal[
+    "all", "at_trim_horizon", "from_trim_horizon", "at_latest", "at_timestamp", "from_timestamp", "after_shard_id"
+]
+_Mode: TypeAlias = Literal["PROVISIONED", "ON_DEMAND", "provisioned", "on_demand"]
 _Data: TypeAlias = bytes | bytearray | memoryview | str
 _Timestamp: TypeAlias = datetime | int | float
 
@@ -62,6 +75,15 @@ def open(
     record_bytes_max: int | None = None,
     sync_driver: Literal["io_uring", "blocking"] = "io_uring",
     clock: _tidelog.ManualClock | None = None,
+    region: str | None = None,
+    account_id: str | None = None,
+    key_provider: Callable[[str], bytes] | None = None,
+    key_dir: str | os.PathLike[str] | None = None,
+    consumer_transition: float | None = None,
+    consumers_per_stream_max: int | None = None,
+    on_demand_stream_count_max: int | None = None,
+    on_demand_evaluation_interval: float | None = None,
+    on_demand_max_shards: int | None = None,
 ) -> Engine:
     """Opens (or creates) a tidelog engine in the data directory ``path``.
 
@@ -78,10 +100,25 @@ def open(
         retention_hours_default: retention of new streams (default 24).
         retention_hours_min: shortest retention allowed (Kinesis: 24; down to 1).
         max_shards: most open shards across all streams (default 10,000).
-        record_bytes_max: largest record, data plus partition key (default 1 MiB,
-            up to 10 MiB).
+        record_bytes_max: the largest record any stream may take, data plus partition
+            key (default and most: 10 MiB; each stream starts at 1 MiB and is raised
+            with ``update_max_record_size``).
         sync_driver: ``"io_uring"`` (default) or ``"blocking"`` fdatasyncs.
         clock: a ``tidelog.testing.ManualClock``, for tests only.
+        region: the region in ARNs (default ``"local"``).
+        account_id: the 12-digit account in ARNs (default ``"000000000000"``).
+        key_provider: where encryption keys come from: ``provider(key_id) -> bytes``
+            (32 bytes), raising ``tidelog.KMSNotFoundError`` (or another KMS error) to
+            refuse. Default: key files in ``key_dir``.
+        key_dir: the built-in key provider's directory (default ``<path>/kms``; it
+            makes ``alias/aws/kinesis`` on first use).
+        consumer_transition: seconds a consumer stays CREATING (and DELETING) on the
+            engine's clock (default 0).
+        consumers_per_stream_max: most consumers per stream (default 20).
+        on_demand_stream_count_max: most ON_DEMAND streams (default 50).
+        on_demand_evaluation_interval: seconds between on-demand scaling decisions
+            (engine clock; default 60).
+        on_demand_max_shards: most shards an on-demand stream grows to (default 200).
 
     Returns:
         The engine; use it as a context manager or call ``close()``.
@@ -103,6 +140,15 @@ def open(
         record_bytes_max=record_bytes_max,
         sync_driver=sync_driver,
         clock=clock,
+        region=region,
+        account_id=account_id,
+        key_provider=key_provider,
+        key_dir=key_dir,
+        consumer_transition=consumer_transition,
+        consumers_per_stream_max=consumers_per_stream_max,
+        on_demand_stream_count_max=on_demand_stream_count_max,
+        on_demand_evaluation_interval=on_demand_evaluation_interval,
+        on_demand_max_shards=on_demand_max_shards,
     )
     return Engine(native)
 
@@ -204,17 +250,42 @@ class Engine:
 
     # -- streams -----------------------------------------------------------------------
 
-    def create_stream(self, name: str, shard_count: int = 1) -> None:
-        """Creates a stream of ``shard_count`` shards splitting the hash key space evenly.
+    def create_stream(
+        self,
+        name: str,
+        shard_count: int | None = None,
+        *,
+        mode: _Mode = "PROVISIONED",
+        max_record_size_kib: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        warm_throughput_mibps: int | None = None,
+    ) -> None:
+        """Creates a stream: PROVISIONED with ``shard_count`` shards (default 1)
+        splitting the hash key space evenly, or ON_DEMAND (no shard count: 4 shards to
+        start, then the engine scales it). ``max_record_size_kib``: 1,024 to 10,240.
 
         Raises ``ResourceInUseError`` if it exists, ``ValidationError`` for a bad name or
         count, ``LimitExceededError`` past ``max_shards``.
         """
-        self._native.create_stream(name, shard_count)
+        if shard_count is None and mode.upper() == "PROVISIONED":
+            shard_count = 1
+        self._native.create_stream(
+            name,
+            shard_count,
+            mode=mode,
+            max_record_size_kib=max_record_size_kib,
+            tags=None if tags is None else dict(tags),
+            warm_throughput_mibps=warm_throughput_mibps,
+        )
 
-    def delete_stream(self, name: str) -> None:
-        """Deletes a stream and all its data (records already read stay valid)."""
-        self._native.delete_stream(name)
+    def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> None:
+        """Deletes a stream and all its data (records already read stay valid). A stream
+        with registered consumers needs ``enforce_consumer_deletion=True``."""
+        self._native.delete_stream(name, enforce_consumer_deletion)
+
+    def stream_arn(self, name: str) -> str:
+        """The ARN of stream ``name``."""
+        return self._native.stream_arn(name)
 
     def list_streams(self) -> list[str]:
         """Every stream's name, in order."""
@@ -233,7 +304,7 @@ class Engine:
 
     def describe_stream_summary(self, name: str) -> StreamSummary:
         """Status, open shard count, retention, without the shard list."""
-        return StreamSummary(**self._native.describe_stream_summary(name))
+        return StreamSummary.from_dict(self._native.describe_stream_summary(name))
 
     def list_shards(
         self,
@@ -247,7 +318,8 @@ class Engine:
 
         ``filter``: ``"all"`` / ``"at_trim_horizon"`` / ``"from_trim_horizon"`` (every
         shard not expired), ``"at_latest"`` (open shards), ``"at_timestamp"`` (shards
-        open at ``timestamp``), ``"after_shard_id"`` (shards after ``after_shard_id``).
+        open at ``timestamp``), ``"from_timestamp"`` (open shards and those closed at or
+        after ``timestamp``), ``"after_shard_id"`` (shards after ``after_shard_id``).
         """
         ts_ms = None if timestamp is None else to_ms(timestamp, "timestamp")
         shards = self._native.list_shards(name, filter, ts_ms, after_shard_id)
@@ -304,8 +376,143 @@ class Engine:
         return ShardMetrics(**self._native.stream_metrics_total(stream))
 
     def metrics_openmetrics(self) -> str:
-        """Every shard's counters as OpenMetrics text (for Prometheus and friends)."""
+        """Every stream's totals, and the shard-level counters its enhanced monitoring
+        enables, as OpenMetrics text (for Prometheus and friends)."""
         return self._native.metrics_openmetrics()
+
+    def enable_enhanced_monitoring(self, stream: str, metrics: Iterable[str]) -> EnhancedMonitoring:
+        """Turns on shard-level metrics (Kinesis names such as ``"IncomingBytes"``, or
+        ``"ALL"``): they are exported per shard by ``metrics_openmetrics``."""
+        return EnhancedMonitoring(**self._native.enable_enhanced_monitoring(stream, list(metrics)))
+
+    def disable_enhanced_monitoring(self, stream: str, metrics: Iterable[str]) -> EnhancedMonitoring:
+        """Turns shard-level metrics off."""
+        return EnhancedMonitoring(**self._native.disable_enhanced_monitoring(stream, list(metrics)))
+
+    def describe_limits(self) -> AccountLimits:
+        """The shard limit and open shards; the ON_DEMAND stream count and limit."""
+        return AccountLimits(**self._native.describe_limits())
+
+    # -- consumers and SubscribeToShard -------------------------------------------------
+
+    def register_stream_consumer(
+        self, stream: str, name: str, *, tags: Mapping[str, str] | None = None
+    ) -> ConsumerDescription:
+        """Registers an enhanced fan-out consumer (at most 20 per stream); it is CREATING,
+        then ACTIVE (at once unless ``consumer_transition`` was set)."""
+        return ConsumerDescription(**self._native.register_stream_consumer(
+            stream, name, None if tags is None else dict(tags)))
+
+    def deregister_stream_consumer(
+        self, stream: str | None = None, name: str | None = None, *, arn: str | None = None
+    ) -> None:
+        """Deregisters a consumer (by ``arn``, or by ``stream`` and ``name``); its
+        subscriptions end."""
+        self._native.deregister_stream_consumer(stream, name, arn)
+
+    def describe_stream_consumer(
+        self, stream: str | None = None, name: str | None = None, *, arn: str | None = None
+    ) -> ConsumerDescription:
+        """A consumer (by ``arn``, or by ``stream`` and ``name``)."""
+        return ConsumerDescription(**self._native.describe_stream_consumer(stream, name, arn))
+
+    def list_stream_consumers(self, stream: str) -> list[ConsumerDescription]:
+        """Every consumer of a stream, in name order."""
+        out: list[ConsumerDescription] = []
+        start: str | None = None
+        while True:
+            page, has_more = self._native.list_stream_consumers(stream, 10_000, start)
+            out.extend(ConsumerDescription(**c) for c in page)
+            if not has_more or not page:
+                return out
+            start = page[-1]["name"]
+
+    def subscribe_to_shard(
+        self,
+        consumer_arn: str,
+        shard_id: str,
+        iterator_type: _IteratorType = "latest",
+        *,
+        sequence_number: str | int | None = None,
+        timestamp: _Timestamp | None = None,
+    ) -> ShardSubscription:
+        """SubscribeToShard: events of the shard for the consumer (records as they
+        commit, a heartbeat at least every 5 s, at most 5 minutes; see
+        ``ShardSubscription``). One subscription per consumer and shard: a second one
+        within 5 s raises ``ResourceInUseError``, later it takes over."""
+        kind, seq, ts_ms = _iterator_args(iterator_type, sequence_number, timestamp)
+        return ShardSubscription(self._native.subscribe_to_shard(consumer_arn, shard_id, kind, seq, ts_ms))
+
+    # -- resources by ARN ------------------------------------------------------------------
+
+    def tag_resource(self, arn: str, tags: Mapping[str, str]) -> None:
+        """Adds or overwrites tags of a stream or consumer (by ARN; at most 50)."""
+        if not isinstance(tags, Mapping):
+            raise TypeError(f"tags must be a dict of str to str, not {type(tags).__name__}")
+        self._native.tag_resource(arn, dict(tags))
+
+    def untag_resource(self, arn: str, keys: Iterable[str]) -> None:
+        """Removes tags of a stream or consumer by key."""
+        if isinstance(keys, str):
+            raise TypeError("keys must be an iterable of str, not a single str")
+        self._native.untag_resource(arn, list(itertools.islice(keys, _TAGS_MAX + 1)))
+
+    def list_tags_for_resource(self, arn: str) -> dict[str, str]:
+        """The tags of a stream or consumer (by ARN)."""
+        return self._native.list_tags_for_resource(arn)
+
+    def put_resource_policy(self, arn: str, policy: str | Mapping[str, object]) -> None:
+        """Attaches a resource policy (a JSON document, or a dict) to a stream or
+        consumer. It is validated and kept durably, not enforced: an embedded engine
+        has no principals to check it against."""
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        self._native.put_resource_policy(arn, text)
+
+    def get_resource_policy(self, arn: str) -> str | None:
+        """The resource policy of a stream or consumer, or ``None``."""
+        return self._native.get_resource_policy(arn)
+
+    def delete_resource_policy(self, arn: str) -> None:
+        """Removes the resource policy (``ResourceNotFoundError`` if none)."""
+        self._native.delete_resource_policy(arn)
+
+    # -- encryption and capacity -----------------------------------------------------------
+
+    def start_stream_encryption(self, stream: str, key_id: str = AWS_MANAGED_KEY) -> None:
+        """Encrypts records put from now on with a data key wrapped by the key
+        provider's ``key_id`` (a new key id changes the key; older records keep theirs)."""
+        self._native.start_stream_encryption(stream, "KMS", key_id)
+
+    def stop_stream_encryption(self, stream: str, key_id: str = AWS_MANAGED_KEY) -> None:
+        """Stores records put from now on plain (``key_id``: the current key)."""
+        self._native.stop_stream_encryption(stream, "KMS", key_id)
+
+    def update_max_record_size(self, stream: str, max_record_size_kib: int) -> None:
+        """The largest record of the stream: 1,024 to 10,240 KiB."""
+        self._native.update_max_record_size(stream, max_record_size_kib)
+
+    def update_stream_mode(self, stream: str, mode: _Mode, *, warm_throughput_mibps: int | None = None) -> None:
+        """Switches PROVISIONED / ON_DEMAND (twice a day at most)."""
+        self._native.update_stream_mode(stream, mode, warm_throughput_mibps)
+
+    def update_stream_warm_throughput(self, stream: str, mibps: int) -> WarmThroughput:
+        """Scales an ON_DEMAND stream to take ``mibps`` MiB/s at once (the account's
+        billing commitment must be on)."""
+        out = self._native.update_stream_warm_throughput(stream, mibps)
+        return WarmThroughput(**out["warm_throughput"])
+
+    def describe_account_settings(self) -> AccountSettings:
+        """The account's minimum throughput billing commitment."""
+        return AccountSettings(**self._native.describe_account_settings())
+
+    def update_account_settings(self, *, commitment_enabled: bool) -> AccountSettings:
+        """Turns the billing commitment on or off (it lasts at least 24 hours)."""
+        return AccountSettings(**self._native.update_account_settings(commitment_enabled))
+
+    def scale_on_demand_streams(self) -> list[ScalingReport]:
+        """Runs on-demand scaling now for the streams whose evaluation is due on the
+        engine's clock (it also runs on its own)."""
+        return [ScalingReport(**r) for r in self._native.scale_on_demand_streams()]
 
     # -- writes ------------------------------------------------------------------------
 
@@ -326,7 +533,7 @@ class Engine:
         ``data``: bytes-like or ``str`` (UTF-8). Raises ``ValidationError`` (key or size),
         ``ProvisionedThroughputExceededError`` (nothing was written), ...
         """
-        shard_id, seq = self._native.put_record(
+        shard_id, seq, encrypted = self._native.put_record(
             stream,
             partition_key,
             data,
@@ -334,7 +541,7 @@ class Engine:
             sequence_number_for_ordering,
             durability,
         )
-        return PutResult(shard_id, seq)
+        return PutResult(shard_id, seq, encrypted)
 
     def put_records(
         self,
@@ -527,4 +734,90 @@ class Subscription:
 
     def close(self) -> None:
         """Stops the subscription (records already handed out stay valid). Idempotent."""
+        self._native.close()
+
+
+class ShardSubscription:
+    """A SubscribeToShard subscription: events of one shard for one consumer.
+
+    Iterate it (``for event in sub``, or ``async for``): each item is a ``ShardEvent``
+    (records as they commit; an empty one at least every 5 s). Iteration ends when the
+    subscription does: after 5 minutes (subscribe again, continuing AFTER the last
+    ``continuation_sequence_number``), or after the event that carries a closed shard's
+    ``child_shards``. ``next_event`` waits once with its own timeout. Close it (or use
+    ``with``) to end it early.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _tidelog.ShardSubscription) -> None:
+        """Wraps a native subscription (use ``Engine.subscribe_to_shard``)."""
+        self._native = native
+
+    @staticmethod
+    def _event(raw: dict[str, object] | None) -> ShardEvent | None:
+        return None if raw is None else ShardEvent(**raw)  # type: ignore[arg-type]
+
+    def next_event(self, timeout: float | None = None) -> ShardEvent | None:
+        """The next event, waiting up to ``timeout`` seconds (``None``: until one
+        comes); ``None`` on timeout or once the subscription ended (see ``ended``)."""
+        return self._event(self._native.next_event(timeout))
+
+    def __iter__(self) -> Iterator[ShardEvent]:
+        return self
+
+    def __next__(self) -> ShardEvent:
+        while True:
+            event = self._event(self._native.next_event(1.0))
+            if event is not None:
+                return event
+            if self._native.ended:
+                raise StopIteration
+
+    def __aiter__(self) -> AsyncIterator[ShardEvent]:
+        return self
+
+    async def __anext__(self) -> ShardEvent:
+        loop = asyncio.get_running_loop()
+        while True:
+            raw = await loop.run_in_executor(None, self._native.next_event, _ASYNC_SLICE_SECONDS)
+            event = self._event(raw)
+            if event is not None:
+                return event
+            if self._native.ended:
+                raise StopAsyncIteration
+
+    def __enter__(self) -> ShardSubscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def ended(self) -> bool:
+        """True once the subscription is over."""
+        return self._native.ended
+
+    @property
+    def consumer_arn(self) -> str:
+        """The consumer's ARN."""
+        return self._native.consumer_arn
+
+    @property
+    def shard_id(self) -> str:
+        """The shard."""
+        return self._native.shard_id
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the subscription ends (UTC)."""
+        return self._native.expires_at
+
+    def close(self) -> None:
+        """Ends the subscription (events already handed out stay valid). Idempotent."""
         self._native.close()

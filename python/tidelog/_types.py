@@ -12,17 +12,46 @@ from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 __all__ = [
+    "AccountLimits",
+    "AccountSettings",
     "ChildShard",
+    "ConsumerDescription",
     "EndedShard",
+    "EnhancedMonitoring",
     "Limits",
     "MaintenanceReport",
     "PutResult",
+    "ScalingReport",
     "ShardCountUpdate",
     "ShardDescription",
+    "ShardEvent",
     "ShardMetrics",
     "StreamDescription",
     "StreamSummary",
+    "WarmThroughput",
 ]
+
+_Status = Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+_Mode = Literal["PROVISIONED", "ON_DEMAND"]
+_Encryption = Literal["NONE", "KMS"]
+
+
+@dataclass(frozen=True, slots=True)
+class WarmThroughput:
+    """A stream's warm throughput (on-demand streams of an account with the billing
+    commitment enabled).
+
+    Attributes:
+        target_mibps: What was asked for, MiB/s of writes.
+        current_mibps: What the open shards take now, MiB/s.
+    """
+
+    target_mibps: int
+    current_mibps: int
+
+
+def _warm(value: dict[str, int] | None) -> WarmThroughput | None:
+    return None if value is None else WarmThroughput(**value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,15 +157,31 @@ class StreamDescription:
         retention_hours: Retention period, hours.
         tags: Tags.
         shards: Every shard not yet expired, in shard-id order.
+        arn: The stream's ARN.
+        mode: Capacity mode.
+        encryption_type: NONE or KMS (records put from now on).
+        key_id: The KMS key id new records are encrypted with.
+        shard_level_metrics: Enabled shard-level metrics (enhanced monitoring).
+        max_record_size_kib: The largest record, KiB.
+        warm_throughput: On-demand warm throughput (with the account's commitment).
+        consumer_count: Registered enhanced fan-out consumers.
     """
 
     name: str
     stream_id: int
-    status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+    status: _Status
     created: datetime
     retention_hours: int
     tags: dict[str, str]
     shards: list[ShardDescription] = field(default_factory=list)
+    arn: str = ""
+    mode: _Mode = "PROVISIONED"
+    encryption_type: _Encryption = "NONE"
+    key_id: str | None = None
+    shard_level_metrics: list[str] = field(default_factory=list)
+    max_record_size_kib: int = 1024
+    warm_throughput: WarmThroughput | None = None
+    consumer_count: int = 0
 
     @property
     def open_shards(self) -> list[ShardDescription]:
@@ -147,7 +192,7 @@ class StreamDescription:
     def from_dict(cls, values: dict[str, Any]) -> StreamDescription:
         """Builds the description from the native module's dict."""
         shards = [ShardDescription(**s) for s in values["shards"]]
-        return cls(**{**values, "shards": shards})
+        return cls(**{**values, "shards": shards, "warm_throughput": _warm(values.get("warm_throughput"))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,16 +206,35 @@ class StreamSummary:
         created: Creation time (UTC).
         retention_hours: Retention period, hours.
         open_shard_count: Shards accepting writes.
-        consumer_count: Registered consumers (always 0: subscriptions are not registered objects).
+        consumer_count: Registered enhanced fan-out consumers.
+        arn: The stream's ARN.
+        mode: Capacity mode.
+        encryption_type: NONE or KMS (records put from now on).
+        key_id: The KMS key id new records are encrypted with.
+        shard_level_metrics: Enabled shard-level metrics (enhanced monitoring).
+        max_record_size_kib: The largest record, KiB.
+        warm_throughput: On-demand warm throughput (with the account's commitment).
     """
 
     name: str
     stream_id: int
-    status: Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
+    status: _Status
     created: datetime
     retention_hours: int
     open_shard_count: int
     consumer_count: int
+    arn: str = ""
+    mode: _Mode = "PROVISIONED"
+    encryption_type: _Encryption = "NONE"
+    key_id: str | None = None
+    shard_level_metrics: list[str] = field(default_factory=list)
+    max_record_size_kib: int = 1024
+    warm_throughput: WarmThroughput | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StreamSummary:
+        """Builds the summary from the native module's dict."""
+        return cls(**{**values, "warm_throughput": _warm(values.get("warm_throughput"))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +273,12 @@ class PutResult:
     Attributes:
         shard_id: The shard it was appended to.
         sequence_number: Its sequence number (decimal).
+        encrypted: True if it was stored encrypted (Kinesis's EncryptionType KMS).
     """
 
     shard_id: str
     sequence_number: str
+    encrypted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,4 +332,117 @@ class EndedShard(TypedDict):
     """
 
     shard_id: str
+    child_shards: list[ChildShard]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerDescription:
+    """An enhanced fan-out consumer.
+
+    Attributes:
+        name: Its name.
+        arn: Its ARN (``<stream ARN>/consumer/<name>:<creation time, s>``).
+        status: CREATING, ACTIVE or DELETING.
+        created: When it was registered (UTC).
+        stream: The stream's name.
+        stream_arn: The stream's ARN.
+    """
+
+    name: str
+    arn: str
+    status: Literal["CREATING", "ACTIVE", "DELETING"]
+    created: datetime
+    stream: str
+    stream_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """DescribeLimits: shard and on-demand stream counts and limits.
+
+    Attributes:
+        shard_limit: Most open shards (the engine's ``max_shards``).
+        open_shard_count: Open shards now, across every stream.
+        on_demand_stream_count: ON_DEMAND streams now.
+        on_demand_stream_count_limit: Most ON_DEMAND streams.
+    """
+
+    shard_limit: int
+    open_shard_count: int
+    on_demand_stream_count: int
+    on_demand_stream_count_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnhancedMonitoring:
+    """Enable/DisableEnhancedMonitoring's answer.
+
+    Attributes:
+        stream: The stream.
+        stream_arn: Its ARN.
+        current: Shard-level metrics enabled before the call.
+        desired: Shard-level metrics enabled after it.
+    """
+
+    stream: str
+    stream_arn: str
+    current: list[str]
+    desired: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """The account's minimum throughput billing commitment (it gates warm throughput).
+
+    Attributes:
+        status: ENABLED, DISABLED or ENABLED_UNTIL_EARLIEST_ALLOWED_END.
+        started: When it started (UTC), if ever.
+        ended: When it ended or will end (UTC), if so.
+        earliest_allowed_end: The earliest it may end (UTC).
+    """
+
+    status: Literal["ENABLED", "DISABLED", "ENABLED_UNTIL_EARLIEST_ALLOWED_END"]
+    started: datetime | None
+    ended: datetime | None
+    earliest_allowed_end: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingReport:
+    """What one on-demand evaluation did to a stream.
+
+    Attributes:
+        stream: The stream.
+        from_shards: Open shards before.
+        to_shards: Open shards after.
+        demand_bytes_per_sec: Write demand measured (accepted plus refused), bytes/s.
+        demand_records_per_sec: Write demand measured, records/s.
+        peak_bytes_per_sec: The peak of the window the stream is sized for, bytes/s.
+        peak_records_per_sec: That peak, records/s.
+    """
+
+    stream: str
+    from_shards: int
+    to_shards: int
+    demand_bytes_per_sec: int
+    demand_records_per_sec: int
+    peak_bytes_per_sec: int
+    peak_records_per_sec: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShardEvent:
+    """One SubscribeToShard event.
+
+    Attributes:
+        records: The records (a ``RecordBatch``; empty for a heartbeat).
+        continuation_sequence_number: Subscribe AFTER this to continue; ``None`` on the
+            last event of a closed shard.
+        millis_behind_latest: How far behind the shard's newest record, ms.
+        child_shards: The shard's children, on the last event of a closed shard.
+    """
+
+    records: Any
+    continuation_sequence_number: str | None
+    millis_behind_latest: int
     child_shards: list[ChildShard]

@@ -17,10 +17,12 @@ client leaves out too: ``NextShardIterator`` once a closed shard is read to its 
 (``ChildShards`` appears then), ``ParentShardId`` of a shard without parents,
 ``EndingSequenceNumber`` of an open shard, ``NextToken`` of a last page.
 
-What differs from AWS: streams are PROVISIONED (``ON_DEMAND`` is refused); ARNs are
-``arn:aws:kinesis:<region_name>:<account_id>:stream/<name>`` with the client's
-``region_name`` (default ``local``) and ``account_id`` (default ``000000000000``);
-``ListShards``' ``FROM_TIMESTAMP`` filter is not supported.
+All 39 Data Streams operations are here (docs/kinesis-api.md has the table), with
+``subscribe_to_shard`` answering an :class:`EventStream` to iterate, as boto3 does.
+ARNs are ``arn:aws:kinesis:<region_name>:<account_id>:stream/<name>`` with the engine's
+region (default ``local``) and account (default ``000000000000``); resource policies
+are validated and stored but not enforced (there are no principals in-process); the
+account's billing commitment only gates warm throughput (nothing is billed).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from ._tidelog import Error
 
 __all__ = [
     "ClientError",
+    "EventStream",
+    "EventStreamError",
     "KinesisClient",
     "KinesisExceptions",
     "ParamTypeError",
@@ -140,6 +144,40 @@ class AccessDeniedException(ClientError):
     """Kinesis AccessDeniedException: Access was denied (never raised in-process; here for code that catches it)."""
 
 
+class DryRunOperationException(ClientError):
+    """Kinesis DryRunOperationException: The call would have succeeded (DryRun=True); nothing was done."""
+
+
+class KMSDisabledException(ClientError):
+    """Kinesis KMSDisabledException: The encryption key is disabled."""
+
+
+class KMSInvalidStateException(ClientError):
+    """Kinesis KMSInvalidStateException: The encryption key cannot be used now."""
+
+
+class KMSAccessDeniedException(ClientError):
+    """Kinesis KMSAccessDeniedException: The key provider refused the key, or it is the wrong key."""
+
+
+class KMSNotFoundException(ClientError):
+    """Kinesis KMSNotFoundException: The key provider has no key of this id."""
+
+
+class KMSOptInRequired(ClientError):
+    """Kinesis KMSOptInRequired: The key service needs a subscription first."""
+
+
+class KMSThrottlingException(ClientError):
+    """Kinesis KMSThrottlingException: The key service refused for now; retry later."""
+
+
+class EventStreamError(ClientError):
+    """An error event of SubscribeToShard's event stream (like botocore's
+    ``EventStreamError``): ``response["Error"]["Code"]`` names it
+    (``ResourceInUseException`` when another subscription took over...)."""
+
+
 _ERROR_CLASSES: dict[str, type[ClientError]] = {
     cls.__name__: cls
     for cls in (
@@ -153,6 +191,13 @@ _ERROR_CLASSES: dict[str, type[ClientError]] = {
         ValidationException,
         InternalFailureException,
         AccessDeniedException,
+        DryRunOperationException,
+        KMSDisabledException,
+        KMSInvalidStateException,
+        KMSAccessDeniedException,
+        KMSNotFoundException,
+        KMSOptInRequired,
+        KMSThrottlingException,
     )
 }
 
@@ -174,6 +219,13 @@ class KinesisExceptions:
     ValidationException = ValidationException
     InternalFailureException = InternalFailureException
     AccessDeniedException = AccessDeniedException
+    DryRunOperationException = DryRunOperationException
+    KMSDisabledException = KMSDisabledException
+    KMSInvalidStateException = KMSInvalidStateException
+    KMSAccessDeniedException = KMSAccessDeniedException
+    KMSNotFoundException = KMSNotFoundException
+    KMSOptInRequired = KMSOptInRequired
+    KMSThrottlingException = KMSThrottlingException
 
     def from_code(self, code: str) -> type[_ClientError]:
         """The class of an error code (``ClientError`` for unknown codes), as botocore."""
@@ -212,12 +264,24 @@ _MIN = {
     "ShardId": 1,
     "ShardIterator": 1,
     "PartitionKey": 1,
+    "ConsumerName": 1,
+    "ConsumerARN": 1,
+    "ResourceARN": 1,
+    "KeyId": 1,
+    "MaxRecordSizeInKiB": 1024,
+    "WarmThroughputMiBps": 0,
+    "ShardLevelMetrics": 1,
+    "TagKeys": 1,
+    "Records": 1,
 }
 _BLOB = (bytes, bytearray, memoryview, str)
 _TIME = (datetime, int, float, str)
 _DICT = (dict,)
 _LIST = (list, tuple)
-_STREAM = {"StreamName": _STR, "StreamARN": _STR}
+_BOOL = (bool,)
+# StreamId is in botocore's model of every stream call ("reserved for future use"):
+# accepted and ignored, as the service does.
+_STREAM = {"StreamName": _STR, "StreamARN": _STR, "StreamId": _STR}
 
 
 def _check(kwargs: Mapping[str, Any], required: Mapping[str, tuple[type, ...]],
@@ -255,7 +319,7 @@ def _check(kwargs: Mapping[str, Any], required: Mapping[str, tuple[type, ...]],
                 f"Parameter validation failed:\nInvalid value for parameter {name}, value: "
                 f"{value}, valid min value: {minimum}"
             )
-        if isinstance(value, str) and len(value) < minimum:
+        if isinstance(value, (str, list, tuple, dict)) and len(value) < minimum:
             raise ParamValidationError(
                 f"Parameter validation failed:\nInvalid length for parameter {name}, value: "
                 f"{len(value)}, valid min length: {minimum}"
@@ -327,14 +391,12 @@ class KinesisClient:
             (``client.exceptions.ResourceNotFoundException``), as in boto3.
     """
 
-    def __init__(self, engine: Engine, *, owns_engine: bool, region_name: str = "local",
-                 account_id: str = "000000000000") -> None:
-        """Wraps an engine (``tidelog.client`` makes clients)."""
+    def __init__(self, engine: Engine, *, owns_engine: bool) -> None:
+        """Wraps an engine (``tidelog.client`` makes clients); ARNs are the engine's."""
         self._engine = engine
         self._native = engine.native
         self._owns_engine = owns_engine
-        self._region = region_name
-        self._account = account_id
+        _, self._region, self._account = self._native.arn_scope
         self.exceptions = KinesisExceptions()
 
     @property
@@ -355,7 +417,7 @@ class KinesisClient:
     # -- plumbing ---------------------------------------------------------------------
 
     def _arn(self, name: str) -> str:
-        return f"arn:aws:kinesis:{self._region}:{self._account}:stream/{name}"
+        return self._native.stream_arn(name)
 
     def _stream(self, kwargs: Mapping[str, Any], operation: str) -> str:
         """The stream a call names, by StreamName or StreamARN (or both, if they agree)."""
@@ -363,10 +425,7 @@ class KinesisClient:
         arn = kwargs.get("StreamARN")
         from_arn = None
         if arn is not None:
-            parts = arn.split(":", 5)
-            if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kinesis" or not parts[5].startswith("stream/"):
-                raise _client_error("ValidationException", f"{arn!r} is not a Kinesis stream ARN", operation)
-            from_arn = parts[5][len("stream/"):]
+            from_arn = self._call(operation, lambda: self._native.resolve_stream_arn(arn))
         if name is None and from_arn is None:
             raise _client_error("ValidationException", "Either StreamName or StreamARN must be provided", operation)
         if name is not None and from_arn is not None and name != from_arn:
@@ -417,30 +476,94 @@ class KinesisClient:
             },
         }
 
+    @staticmethod
+    def _mode(details: Any, op: str) -> str:
+        """The StreamMode of a StreamModeDetails dict (botocore's checks)."""
+        if not isinstance(details, dict):
+            raise ParamTypeError(f"Parameter validation failed:\nInvalid type for parameter "
+                                 f"StreamModeDetails, value: {details!r}, type: {type(details)}")
+        if "StreamMode" not in details:
+            raise ParamValidationError(
+                'Parameter validation failed:\nMissing required parameter in input: "StreamModeDetails.StreamMode"')
+        _check(details, {"StreamMode": _STR}, {})
+        mode = details["StreamMode"]
+        if mode not in ("PROVISIONED", "ON_DEMAND"):
+            raise _client_error("ValidationException",
+                                f"Value {mode!r} at 'streamModeDetails.streamMode' failed to satisfy constraint: "
+                                "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]", op)
+        return str(mode)
+
+    @staticmethod
+    def _dry_run(kwargs: Mapping[str, Any], op: str) -> None:
+        """DryRun=True: the checks ran and passed; nothing is done (the service answers
+        DryRunOperationException)."""
+        if kwargs.get("DryRun"):
+            raise _client_error("DryRunOperationException",
+                                f"Request would have succeeded, but DryRun flag is set ({op})", op)
+
+    @staticmethod
+    def _warm(w: Mapping[str, int] | None) -> dict[str, int] | None:
+        return None if w is None else {"TargetMiBps": w["target_mibps"], "CurrentMiBps": w["current_mibps"]}
+
+    def _consumer(self, c: Mapping[str, Any], *, with_stream: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ConsumerName": c["name"],
+            "ConsumerARN": c["arn"],
+            "ConsumerStatus": c["status"],
+            "ConsumerCreationTimestamp": c["created"],
+        }
+        if with_stream:
+            out["StreamARN"] = c["stream_arn"]
+        return out
+
+    @staticmethod
+    def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+    def _consumer_args(self, kwargs: Mapping[str, Any], op: str) -> tuple[str | None, str | None, str | None]:
+        """(stream, consumer name, consumer ARN) of Describe/DeregisterStreamConsumer."""
+        arn = kwargs.get("ConsumerARN")
+        name = kwargs.get("ConsumerName")
+        stream = self._stream(kwargs, op) if ("StreamARN" in kwargs or "StreamName" in kwargs) else None
+        if arn is None and (stream is None or name is None):
+            raise _client_error("InvalidArgumentException",
+                                "name the consumer by ConsumerARN, or by StreamARN and ConsumerName", op)
+        return stream, name, arn
+
     # -- streams ----------------------------------------------------------------------
 
     def create_stream(self, **kwargs: Any) -> Response:
-        """CreateStream(StreamName, ShardCount, StreamModeDetails=None, Tags=None)."""
+        """CreateStream(StreamName, ShardCount=None, StreamModeDetails=None, Tags=None,
+        WarmThroughputMiBps=None, MaxRecordSizeInKiB=None, RecordDistributionStrategy=None).
+
+        ON_DEMAND streams take no ShardCount (they start at 4 shards and scale);
+        RecordDistributionStrategy is accepted as USER_PARTITION_KEY only (AUTO, which
+        ignores partition keys, is not implemented).
+        """
         op = "CreateStream"
-        _check(kwargs, {"StreamName": _STR}, {"ShardCount": _INT, "StreamModeDetails": _DICT, "Tags": _DICT})
-        mode = kwargs.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
-        if mode != "PROVISIONED":
+        _check(kwargs, {"StreamName": _STR}, {
+            "ShardCount": _INT, "StreamModeDetails": _DICT, "Tags": _DICT, "WarmThroughputMiBps": _INT,
+            "MaxRecordSizeInKiB": _INT, "RecordDistributionStrategy": _STR})
+        mode = self._mode(kwargs["StreamModeDetails"], op) if "StreamModeDetails" in kwargs else "PROVISIONED"
+        strategy = kwargs.get("RecordDistributionStrategy", "USER_PARTITION_KEY")
+        if strategy != "USER_PARTITION_KEY":
             raise _client_error("InvalidArgumentException",
-                                f"StreamMode {mode} is not supported (tidelog streams are PROVISIONED)", op)
-        if "ShardCount" not in kwargs:
-            raise _client_error("ValidationException", "ShardCount is required for a PROVISIONED stream", op)
+                                f"RecordDistributionStrategy {strategy!r} is not supported (USER_PARTITION_KEY)", op)
         name = kwargs["StreamName"]
-        self._call(op, lambda: self._native.create_stream(name, kwargs["ShardCount"]))
-        if kwargs.get("Tags"):
-            self._call(op, lambda: self._native.add_tags_to_stream(name, kwargs["Tags"]))
+        tags = kwargs.get("Tags") or None
+        self._call(op, lambda: self._native.create_stream(
+            name, kwargs.get("ShardCount"), mode=mode, max_record_size_kib=kwargs.get("MaxRecordSizeInKiB"),
+            tags=tags, warm_throughput_mibps=kwargs.get("WarmThroughputMiBps")))
         return self._ok()
 
     def delete_stream(self, **kwargs: Any) -> Response:
-        """DeleteStream(StreamName | StreamARN, EnforceConsumerDeletion=None)."""
+        """DeleteStream(StreamName | StreamARN, EnforceConsumerDeletion=None): a stream
+        with registered consumers needs EnforceConsumerDeletion=True."""
         op = "DeleteStream"
-        _check(kwargs, {}, {**_STREAM, "EnforceConsumerDeletion": (bool,)})
+        _check(kwargs, {}, {**_STREAM, "EnforceConsumerDeletion": _BOOL})
         name = self._stream(kwargs, op)
-        self._call(op, lambda: self._native.delete_stream(name))
+        enforce = bool(kwargs.get("EnforceConsumerDeletion", False))
+        self._call(op, lambda: self._native.delete_stream(name, enforce))
         return self._ok()
 
     def _description(self, name: str, op: str) -> dict[str, Any]:
@@ -461,20 +584,21 @@ class KinesisClient:
             _check_shard_id(start, "ExclusiveStartShardId", op)
             shards = [s for s in shards if s["shard_id"] > start]
         page = shards[:limit]
-        return self._ok({
-            "StreamDescription": {
-                "StreamName": d["name"],
-                "StreamARN": self._arn(d["name"]),
-                "StreamStatus": d["status"],
-                "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-                "Shards": [self._shard(s) for s in page],
-                "HasMoreShards": len(shards) > limit,
-                "RetentionPeriodHours": d["retention_hours"],
-                "StreamCreationTimestamp": d["created"],
-                "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                "EncryptionType": "NONE",
-            }
-        })
+        description: dict[str, Any] = {
+            "StreamName": d["name"],
+            "StreamARN": d["arn"],
+            "StreamStatus": d["status"],
+            "StreamModeDetails": {"StreamMode": d["mode"]},
+            "Shards": [self._shard(s) for s in page],
+            "HasMoreShards": len(shards) > limit,
+            "RetentionPeriodHours": d["retention_hours"],
+            "StreamCreationTimestamp": d["created"],
+            "EnhancedMonitoring": [{"ShardLevelMetrics": list(d["shard_level_metrics"])}],
+            "EncryptionType": d["encryption_type"],
+        }
+        if d["key_id"] is not None:
+            description["KeyId"] = d["key_id"]
+        return self._ok({"StreamDescription": description})
 
     def describe_stream_summary(self, **kwargs: Any) -> Response:
         """DescribeStreamSummary(StreamName | StreamARN)."""
@@ -482,20 +606,25 @@ class KinesisClient:
         _check(kwargs, {}, _STREAM)
         name = self._stream(kwargs, op)
         s = self._call(op, lambda: self._native.describe_stream_summary(name))
-        return self._ok({
-            "StreamDescriptionSummary": {
-                "StreamName": s["name"],
-                "StreamARN": self._arn(s["name"]),
-                "StreamStatus": s["status"],
-                "StreamModeDetails": {"StreamMode": "PROVISIONED"},
-                "RetentionPeriodHours": s["retention_hours"],
-                "StreamCreationTimestamp": s["created"],
-                "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
-                "EncryptionType": "NONE",
-                "OpenShardCount": s["open_shard_count"],
-                "ConsumerCount": s["consumer_count"],
-            }
-        })
+        summary: dict[str, Any] = {
+            "StreamName": s["name"],
+            "StreamARN": s["arn"],
+            "StreamStatus": s["status"],
+            "StreamModeDetails": {"StreamMode": s["mode"]},
+            "RetentionPeriodHours": s["retention_hours"],
+            "StreamCreationTimestamp": s["created"],
+            "EnhancedMonitoring": [{"ShardLevelMetrics": list(s["shard_level_metrics"])}],
+            "EncryptionType": s["encryption_type"],
+            "OpenShardCount": s["open_shard_count"],
+            "ConsumerCount": s["consumer_count"],
+            "MaxRecordSizeInKiB": s["max_record_size_kib"],
+        }
+        if s["key_id"] is not None:
+            summary["KeyId"] = s["key_id"]
+        warm = self._warm(s["warm_throughput"])
+        if warm is not None:
+            summary["WarmThroughput"] = warm
+        return self._ok({"StreamDescriptionSummary": summary})
 
     def list_streams(self, **kwargs: Any) -> Response:
         """ListStreams(Limit=None, ExclusiveStartStreamName=None, NextToken=None)."""
@@ -519,9 +648,9 @@ class KinesisClient:
                 continue  # deleted meanwhile
             summaries.append({
                 "StreamName": name,
-                "StreamARN": self._arn(name),
+                "StreamARN": s["arn"],
                 "StreamStatus": s["status"],
-                "StreamModeDetails": {"StreamMode": "PROVISIONED"},
+                "StreamModeDetails": {"StreamMode": s["mode"]},
                 "StreamCreationTimestamp": s["created"],
             })
         body: Response = {"StreamNames": names, "HasMoreStreams": has_more, "StreamSummaries": summaries}
@@ -584,11 +713,9 @@ class KinesisClient:
             if not isinstance(shard_filter.get("ShardId"), str):
                 raise _client_error("InvalidArgumentException", "AFTER_SHARD_ID needs a ShardId", op)
             args["after_shard_id"] = shard_filter["ShardId"]
-        elif kind == "FROM_TIMESTAMP":
-            raise _client_error("InvalidArgumentException", "ShardFilter FROM_TIMESTAMP is not supported by tidelog", op)
-        elif kind == "AT_TIMESTAMP":
+        elif kind in ("AT_TIMESTAMP", "FROM_TIMESTAMP"):
             if "Timestamp" not in shard_filter:
-                raise _client_error("InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp", op)
+                raise _client_error("InvalidArgumentException", f"{kind} needs a Timestamp", op)
             args["timestamp_ms"] = _timestamp_ms(shard_filter["Timestamp"], "ShardFilter.Timestamp")
         return args
 
@@ -680,19 +807,23 @@ class KinesisClient:
         SequenceNumberForOrdering=None)."""
         op = "PutRecord"
         _check(kwargs, {"Data": _BLOB, "PartitionKey": _STR},
-               {**_STREAM, "ExplicitHashKey": _STR, "SequenceNumberForOrdering": _STR})
+               {**_STREAM, "ExplicitHashKey": _STR, "SequenceNumberForOrdering": _STR, "DryRun": _BOOL})
         name = self._stream(kwargs, op)
         data = _blob(kwargs["Data"])
-        shard_id, seq = self._call(op, lambda: self._native.put_record(
+        if kwargs.get("DryRun"):
+            self._call(op, lambda: self._native.describe_stream_summary(name))
+            self._dry_run(kwargs, op)
+        shard_id, seq, encrypted = self._call(op, lambda: self._native.put_record(
             name, kwargs["PartitionKey"], data, kwargs.get("ExplicitHashKey"),
             kwargs.get("SequenceNumberForOrdering"), None))
-        return self._ok({"ShardId": shard_id, "SequenceNumber": seq, "EncryptionType": "NONE"})
+        return self._ok({"ShardId": shard_id, "SequenceNumber": seq,
+                         "EncryptionType": "KMS" if encrypted else "NONE"})
 
     def put_records(self, **kwargs: Any) -> Response:
         """PutRecords(StreamName | StreamARN, Records=[{Data, PartitionKey,
         ExplicitHashKey}]): each entry succeeds or fails on its own."""
         op = "PutRecords"
-        _check(kwargs, {"Records": _LIST}, _STREAM)
+        _check(kwargs, {"Records": _LIST}, {**_STREAM, "DryRun": _BOOL})
         name = self._stream(kwargs, op)
         entries = []
         for i, entry in enumerate(kwargs["Records"]):
@@ -702,15 +833,21 @@ class KinesisClient:
                     f"value: {entry!r}, type: {type(entry)}, valid types: <class 'dict'>")
             _check(entry, {"Data": _BLOB, "PartitionKey": _STR}, {"ExplicitHashKey": _STR})
             entries.append((entry["PartitionKey"], _blob(entry["Data"]), entry.get("ExplicitHashKey")))
+        if kwargs.get("DryRun"):
+            self._call(op, lambda: self._native.describe_stream_summary(name))
+            self._dry_run(kwargs, op)
         results = self._call(op, lambda: self._native.put_records(name, entries, None))
         records = []
+        encrypted = False
         for result in results:
             if isinstance(result, Error):
                 records.append({"ErrorCode": type(result).kinesis_name, "ErrorMessage": str(result)})
             else:
                 records.append({"SequenceNumber": result[1], "ShardId": result[0]})
+                encrypted = encrypted or result[2]
         failed = sum(1 for r in records if "ErrorCode" in r)
-        return self._ok({"FailedRecordCount": failed, "Records": records, "EncryptionType": "NONE"})
+        return self._ok({"FailedRecordCount": failed, "Records": records,
+                         "EncryptionType": "KMS" if encrypted else "NONE"})
 
     # -- reads ------------------------------------------------------------------------
 
@@ -721,7 +858,7 @@ class KinesisClient:
         StartingSequenceNumber=None, Timestamp=None)."""
         op = "GetShardIterator"
         _check(kwargs, {"ShardId": _STR, "ShardIteratorType": _STR},
-               {**_STREAM, "StartingSequenceNumber": _STR, "Timestamp": _TIME})
+               {**_STREAM, "StartingSequenceNumber": _STR, "Timestamp": _TIME, "DryRun": _BOOL})
         name = self._stream(kwargs, op)
         kind = kwargs["ShardIteratorType"]
         if kind not in self._ITERATOR_TYPES:
@@ -738,6 +875,7 @@ class KinesisClient:
         ts_ms = _timestamp_ms(ts, "Timestamp") if kind == "AT_TIMESTAMP" else None
         iterator = self._call(op, lambda: self._native.get_shard_iterator(
             name, kwargs["ShardId"], kind, seq if needs_seq else None, ts_ms))
+        self._dry_run(kwargs, op)
         return self._ok({"ShardIterator": iterator})
 
     def get_records(self, **kwargs: Any) -> Response:
@@ -745,17 +883,14 @@ class KinesisClient:
         NextShardIterator, MillisBehindLatest, and ChildShards at the end of a closed
         shard."""
         op = "GetRecords"
-        _check(kwargs, {"ShardIterator": _STR}, {"Limit": _INT, "StreamARN": _STR})
+        _check(kwargs, {"ShardIterator": _STR}, {"Limit": _INT, "StreamARN": _STR, "StreamId": _STR,
+                                                 "DryRun": _BOOL})
+        if kwargs.get("DryRun"):
+            # The checks of a real call (the iterator, the stream), without reading.
+            self._call(op, lambda: self._native.get_records(kwargs["ShardIterator"], kwargs.get("Limit")) and None)
+            self._dry_run(kwargs, op)
         batch = self._call(op, lambda: self._native.get_records(kwargs["ShardIterator"], kwargs.get("Limit")))
-        records = [
-            {
-                "SequenceNumber": r.sequence_number,
-                "ApproximateArrivalTimestamp": r.arrival_time,
-                "Data": bytes(r.data),
-                "PartitionKey": r.partition_key,
-            }
-            for r in batch
-        ]
+        records = [self._record(r) for r in batch]
         body: Response = {"Records": records}
         if batch.next_iterator is not None:
             body["NextShardIterator"] = batch.next_iterator
@@ -763,6 +898,263 @@ class KinesisClient:
         if batch.next_iterator is None:
             body["ChildShards"] = [self._child(c) for c in batch.child_shards]
         return self._ok(body)
+
+    @staticmethod
+    def _record(r: Any) -> dict[str, Any]:
+        return {
+            "SequenceNumber": r.sequence_number,
+            "ApproximateArrivalTimestamp": r.arrival_time,
+            "Data": bytes(r.data),
+            "PartitionKey": r.partition_key,
+            "EncryptionType": "KMS" if r.encrypted else "NONE",
+        }
+
+    # -- enhanced fan-out -------------------------------------------------------------
+
+    def register_stream_consumer(self, **kwargs: Any) -> Response:
+        """RegisterStreamConsumer(StreamARN, ConsumerName, Tags=None): the Consumer
+        (CREATING, as Kinesis answers; DescribeStreamConsumer shows it ACTIVE)."""
+        op = "RegisterStreamConsumer"
+        _check(kwargs, {"StreamARN": _STR, "ConsumerName": _STR}, {"Tags": _DICT, "StreamId": _STR})
+        stream = self._stream(kwargs, op)
+        c = self._call(op, lambda: self._native.register_stream_consumer(
+            stream, kwargs["ConsumerName"], kwargs.get("Tags")))
+        return self._ok({"Consumer": self._consumer(c)})
+
+    def deregister_stream_consumer(self, **kwargs: Any) -> Response:
+        """DeregisterStreamConsumer(ConsumerARN | StreamARN + ConsumerName)."""
+        op = "DeregisterStreamConsumer"
+        _check(kwargs, {}, {"StreamARN": _STR, "ConsumerName": _STR, "ConsumerARN": _STR, "StreamId": _STR})
+        stream, name, arn = self._consumer_args(kwargs, op)
+        self._call(op, lambda: self._native.deregister_stream_consumer(stream, name, arn))
+        return self._ok()
+
+    def describe_stream_consumer(self, **kwargs: Any) -> Response:
+        """DescribeStreamConsumer(ConsumerARN | StreamARN + ConsumerName)."""
+        op = "DescribeStreamConsumer"
+        _check(kwargs, {}, {"StreamARN": _STR, "ConsumerName": _STR, "ConsumerARN": _STR, "StreamId": _STR})
+        stream, name, arn = self._consumer_args(kwargs, op)
+        c = self._call(op, lambda: self._native.describe_stream_consumer(stream, name, arn))
+        return self._ok({"ConsumerDescription": self._consumer(c, with_stream=True)})
+
+    def list_stream_consumers(self, **kwargs: Any) -> Response:
+        """ListStreamConsumers(StreamARN, NextToken=None, MaxResults=None,
+        StreamCreationTimestamp=None): Consumers in name order, NextToken while more
+        follow."""
+        op = "ListStreamConsumers"
+        _check(kwargs, {"StreamARN": _STR}, {"NextToken": _STR, "MaxResults": _INT,
+                                             "StreamCreationTimestamp": _TIME, "StreamId": _STR})
+        stream = self._stream(kwargs, op)
+        limit = kwargs.get("MaxResults", 100)
+        if not 1 <= limit <= 10_000:
+            raise _client_error("ValidationException", f"MaxResults {limit} is outside [1, 10000]", op)
+        if "StreamCreationTimestamp" in kwargs:
+            created = self._call(op, lambda: self._native.describe_stream_summary(stream))["created"]
+            given = _timestamp_ms(kwargs["StreamCreationTimestamp"], "StreamCreationTimestamp")
+            if given // 1000 != int(created.timestamp()):
+                raise _client_error("ResourceNotFoundException",
+                                    f"stream {stream!r} was not created at that time", op)
+        after = None
+        if "NextToken" in kwargs:
+            token = _decode_token(kwargs["NextToken"], op)
+            if token.get("stream") != stream or not isinstance(token.get("after"), str):
+                raise _client_error("InvalidArgumentException", "Invalid NextToken", op)
+            after = token["after"]
+        consumers, has_more = self._call(op, lambda: self._native.list_stream_consumers(stream, limit, after))
+        body: Response = {"Consumers": [self._consumer(c) for c in consumers]}
+        if has_more and consumers:
+            body["NextToken"] = _encode_token({"stream": stream, "after": consumers[-1]["name"]})
+        return self._ok(body)
+
+    def subscribe_to_shard(self, **kwargs: Any) -> Response:
+        """SubscribeToShard(ConsumerARN, ShardId, StartingPosition={Type,
+        SequenceNumber, Timestamp}): ``EventStream``, an iterable of
+        ``{"SubscribeToShardEvent": {...}}`` for up to 5 minutes (see
+        :class:`EventStream`)."""
+        op = "SubscribeToShard"
+        _check(kwargs, {"ConsumerARN": _STR, "ShardId": _STR, "StartingPosition": _DICT},
+               {"StreamId": _STR, "DryRun": _BOOL})
+        position = kwargs["StartingPosition"]
+        _check(position, {"Type": _STR}, {"SequenceNumber": _STR, "Timestamp": _TIME})
+        kind = position["Type"]
+        if kind not in self._ITERATOR_TYPES:
+            raise _client_error("ValidationException",
+                                f"Value {kind!r} at 'startingPosition.type' failed to satisfy constraint: "
+                                f"Member must satisfy enum value set: [{', '.join(self._ITERATOR_TYPES)}]", op)
+        needs_seq = kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+        seq = position.get("SequenceNumber")
+        if needs_seq and seq is None:
+            raise _client_error("InvalidArgumentException", f"{kind} needs a SequenceNumber", op)
+        if kind == "AT_TIMESTAMP" and position.get("Timestamp") is None:
+            raise _client_error("InvalidArgumentException", "AT_TIMESTAMP needs a Timestamp", op)
+        ts_ms = _timestamp_ms(position["Timestamp"], "StartingPosition.Timestamp") if kind == "AT_TIMESTAMP" else None
+        if kwargs.get("DryRun"):
+            self._call(op, lambda: self._native.describe_stream_consumer(None, None, kwargs["ConsumerARN"]))
+            self._dry_run(kwargs, op)
+        native = self._call(op, lambda: self._native.subscribe_to_shard(
+            kwargs["ConsumerARN"], kwargs["ShardId"], kind, seq if needs_seq else None, ts_ms))
+        return self._ok({"EventStream": EventStream(native, self)})
+
+    # -- resources by ARN -------------------------------------------------------------
+
+    def tag_resource(self, **kwargs: Any) -> Response:
+        """TagResource(ResourceARN, Tags): a stream or consumer ARN."""
+        op = "TagResource"
+        _check(kwargs, {"ResourceARN": _STR, "Tags": _DICT}, {"StreamId": _STR})
+        self._call(op, lambda: self._native.tag_resource(kwargs["ResourceARN"], kwargs["Tags"]))
+        return self._ok()
+
+    def untag_resource(self, **kwargs: Any) -> Response:
+        """UntagResource(ResourceARN, TagKeys)."""
+        op = "UntagResource"
+        _check(kwargs, {"ResourceARN": _STR, "TagKeys": _LIST}, {"StreamId": _STR})
+        self._call(op, lambda: self._native.untag_resource(kwargs["ResourceARN"], list(kwargs["TagKeys"])))
+        return self._ok()
+
+    def list_tags_for_resource(self, **kwargs: Any) -> Response:
+        """ListTagsForResource(ResourceARN): Tags as a list of {Key, Value}."""
+        op = "ListTagsForResource"
+        _check(kwargs, {"ResourceARN": _STR}, {"StreamId": _STR})
+        tags = self._call(op, lambda: self._native.list_tags_for_resource(kwargs["ResourceARN"]))
+        return self._ok({"Tags": self._tag_list(tags)})
+
+    def put_resource_policy(self, **kwargs: Any) -> Response:
+        """PutResourcePolicy(ResourceARN, Policy): validated and stored durably, not
+        enforced (an embedded engine has no principals)."""
+        op = "PutResourcePolicy"
+        _check(kwargs, {"ResourceARN": _STR, "Policy": _STR}, {"StreamId": _STR})
+        self._call(op, lambda: self._native.put_resource_policy(kwargs["ResourceARN"], kwargs["Policy"]))
+        return self._ok()
+
+    def get_resource_policy(self, **kwargs: Any) -> Response:
+        """GetResourcePolicy(ResourceARN): the Policy ("{}" when none is attached)."""
+        op = "GetResourcePolicy"
+        _check(kwargs, {"ResourceARN": _STR}, {"StreamId": _STR})
+        policy = self._call(op, lambda: self._native.get_resource_policy(kwargs["ResourceARN"]))
+        return self._ok({"Policy": "{}" if policy is None else policy})
+
+    def delete_resource_policy(self, **kwargs: Any) -> Response:
+        """DeleteResourcePolicy(ResourceARN)."""
+        op = "DeleteResourcePolicy"
+        _check(kwargs, {"ResourceARN": _STR}, {"StreamId": _STR})
+        self._call(op, lambda: self._native.delete_resource_policy(kwargs["ResourceARN"]))
+        return self._ok()
+
+    # -- limits, monitoring, encryption, capacity -------------------------------------
+
+    def describe_limits(self, **kwargs: Any) -> Response:
+        """DescribeLimits(): ShardLimit, OpenShardCount, OnDemandStreamCount,
+        OnDemandStreamCountLimit."""
+        op = "DescribeLimits"
+        _check(kwargs, {}, {})
+        limits = self._call(op, self._native.describe_limits)
+        return self._ok({
+            "ShardLimit": limits["shard_limit"],
+            "OpenShardCount": limits["open_shard_count"],
+            "OnDemandStreamCount": limits["on_demand_stream_count"],
+            "OnDemandStreamCountLimit": limits["on_demand_stream_count_limit"],
+        })
+
+    def _monitoring(self, op: str, kwargs: Mapping[str, Any], enable: bool) -> Response:
+        _check(kwargs, {"ShardLevelMetrics": _LIST}, _STREAM)
+        name = self._stream(kwargs, op)
+        metrics = list(kwargs["ShardLevelMetrics"])
+        fn = self._native.enable_enhanced_monitoring if enable else self._native.disable_enhanced_monitoring
+        out = self._call(op, lambda: fn(name, metrics))
+        return self._ok({
+            "StreamName": out["stream"],
+            "CurrentShardLevelMetrics": list(out["current"]),
+            "DesiredShardLevelMetrics": list(out["desired"]),
+            "StreamARN": out["stream_arn"],
+        })
+
+    def enable_enhanced_monitoring(self, **kwargs: Any) -> Response:
+        """EnableEnhancedMonitoring(StreamName | StreamARN, ShardLevelMetrics)."""
+        return self._monitoring("EnableEnhancedMonitoring", kwargs, True)
+
+    def disable_enhanced_monitoring(self, **kwargs: Any) -> Response:
+        """DisableEnhancedMonitoring(StreamName | StreamARN, ShardLevelMetrics)."""
+        return self._monitoring("DisableEnhancedMonitoring", kwargs, False)
+
+    def start_stream_encryption(self, **kwargs: Any) -> Response:
+        """StartStreamEncryption(StreamName | StreamARN, EncryptionType="KMS", KeyId):
+        the key comes from the engine's key provider (``alias/aws/kinesis`` is made on
+        first use by the built-in one)."""
+        op = "StartStreamEncryption"
+        _check(kwargs, {"EncryptionType": _STR, "KeyId": _STR}, _STREAM)
+        name = self._stream(kwargs, op)
+        self._call(op, lambda: self._native.start_stream_encryption(name, kwargs["EncryptionType"], kwargs["KeyId"]))
+        return self._ok()
+
+    def stop_stream_encryption(self, **kwargs: Any) -> Response:
+        """StopStreamEncryption(StreamName | StreamARN, EncryptionType="KMS", KeyId)."""
+        op = "StopStreamEncryption"
+        _check(kwargs, {"EncryptionType": _STR, "KeyId": _STR}, _STREAM)
+        name = self._stream(kwargs, op)
+        self._call(op, lambda: self._native.stop_stream_encryption(name, kwargs["EncryptionType"], kwargs["KeyId"]))
+        return self._ok()
+
+    def update_max_record_size(self, **kwargs: Any) -> Response:
+        """UpdateMaxRecordSize(StreamARN, MaxRecordSizeInKiB): 1,024 to 10,240."""
+        op = "UpdateMaxRecordSize"
+        _check(kwargs, {"MaxRecordSizeInKiB": _INT}, {"StreamARN": _STR, "StreamId": _STR})
+        name = self._stream(kwargs, op)
+        self._call(op, lambda: self._native.update_max_record_size(name, kwargs["MaxRecordSizeInKiB"]))
+        return self._ok()
+
+    def update_stream_mode(self, **kwargs: Any) -> Response:
+        """UpdateStreamMode(StreamARN, StreamModeDetails, WarmThroughputMiBps=None)."""
+        op = "UpdateStreamMode"
+        _check(kwargs, {"StreamARN": _STR, "StreamModeDetails": _DICT},
+               {"WarmThroughputMiBps": _INT, "StreamId": _STR})
+        name = self._stream(kwargs, op)
+        mode = self._mode(kwargs["StreamModeDetails"], op)
+        self._call(op, lambda: self._native.update_stream_mode(name, mode, kwargs.get("WarmThroughputMiBps")))
+        return self._ok()
+
+    def update_stream_warm_throughput(self, **kwargs: Any) -> Response:
+        """UpdateStreamWarmThroughput(StreamName | StreamARN, WarmThroughputMiBps): an
+        ON_DEMAND stream of an account with the billing commitment on."""
+        op = "UpdateStreamWarmThroughput"
+        _check(kwargs, {"WarmThroughputMiBps": _INT}, _STREAM)
+        name = self._stream(kwargs, op)
+        out = self._call(op, lambda: self._native.update_stream_warm_throughput(name, kwargs["WarmThroughputMiBps"]))
+        return self._ok({
+            "StreamARN": out["stream_arn"],
+            "StreamName": out["stream"],
+            "WarmThroughput": self._warm(out["warm_throughput"]),
+        })
+
+    @staticmethod
+    def _commitment(a: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"Status": a["status"]}
+        for key, field in (("StartedAt", "started"), ("EndedAt", "ended"),
+                           ("EarliestAllowedEndAt", "earliest_allowed_end")):
+            if a[field] is not None:
+                out[key] = a[field]
+        return out
+
+    def describe_account_settings(self, **kwargs: Any) -> Response:
+        """DescribeAccountSettings(): MinimumThroughputBillingCommitment."""
+        op = "DescribeAccountSettings"
+        _check(kwargs, {}, {})
+        a = self._call(op, self._native.describe_account_settings)
+        return self._ok({"MinimumThroughputBillingCommitment": self._commitment(a)})
+
+    def update_account_settings(self, **kwargs: Any) -> Response:
+        """UpdateAccountSettings(MinimumThroughputBillingCommitment={"Status": "ENABLED" |
+        "DISABLED"}): at least 24 hours once enabled."""
+        op = "UpdateAccountSettings"
+        _check(kwargs, {"MinimumThroughputBillingCommitment": _DICT}, {})
+        commitment = kwargs["MinimumThroughputBillingCommitment"]
+        _check(commitment, {"Status": _STR}, {})
+        status = commitment["Status"]
+        if status not in ("ENABLED", "DISABLED"):
+            raise _client_error("ValidationException",
+                                f"Value {status!r} at 'minimumThroughputBillingCommitment.status' failed to "
+                                "satisfy constraint: Member must satisfy enum value set: [ENABLED, DISABLED]", op)
+        a = self._call(op, lambda: self._native.update_account_settings(status == "ENABLED"))
+        return self._ok({"MinimumThroughputBillingCommitment": self._commitment(a)})
 
     # -- waiters and paginators -------------------------------------------------------
 
@@ -780,15 +1172,17 @@ class KinesisClient:
     _PAGINATED = {
         "list_streams": ("Limit", "NextToken", "StreamNames"),
         "list_shards": ("MaxResults", "NextToken", "Shards"),
+        "list_stream_consumers": ("MaxResults", "NextToken", "Consumers"),
         "describe_stream": ("Limit", "ExclusiveStartShardId", "StreamDescription.Shards"),
     }
 
     def can_paginate(self, operation_name: str) -> bool:
-        """True for list_streams, list_shards and describe_stream."""
+        """True for list_streams, list_shards, list_stream_consumers and describe_stream."""
         return operation_name in self._PAGINATED
 
     def get_paginator(self, operation_name: str) -> Paginator:
-        """A paginator for list_streams, list_shards or describe_stream."""
+        """A paginator for list_streams, list_shards, list_stream_consumers or
+        describe_stream."""
         if operation_name not in self._PAGINATED:
             raise ValueError(f"Operation cannot be paginated: {operation_name}")
         return Paginator(self, operation_name)
@@ -867,11 +1261,59 @@ class Paginator:
                 kwargs[token_key] = token
 
 
+class EventStream:
+    """SubscribeToShard's event stream, as botocore's ``EventStream``: iterate it to
+    receive ``{"SubscribeToShardEvent": {"Records": [...], "ContinuationSequenceNumber":
+    ..., "MillisBehindLatest": ..., "ChildShards": [...]}}`` as records commit, with an
+    event at least every 5 seconds. The iteration ends when the subscription does
+    (after 5 minutes, or after a closed shard's last event, which has ChildShards and no
+    ContinuationSequenceNumber); subscribe again to go on. An error (another
+    SubscribeToShard took over, the consumer was deregistered, a key was refused)
+    raises :class:`EventStreamError`. ``close()`` ends it early.
+    """
+
+    def __init__(self, native: _tidelog.ShardSubscription, client: KinesisClient) -> None:
+        """Made by ``KinesisClient.subscribe_to_shard``."""
+        self._native = native
+        self._client = client
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            try:
+                raw = self._native.next_event(1.0)
+            except Error as e:
+                raise EventStreamError(
+                    {"Error": {"Code": type(e).kinesis_name, "Message": str(e)}}, "SubscribeToShard") from e
+            if raw is None:
+                if self._native.ended:
+                    return
+                continue
+            event: dict[str, Any] = {
+                "Records": [self._client._record(r) for r in raw["records"]],
+                "MillisBehindLatest": raw["millis_behind_latest"],
+            }
+            if raw["continuation_sequence_number"] is not None:
+                event["ContinuationSequenceNumber"] = raw["continuation_sequence_number"]
+            if raw["child_shards"]:
+                event["ChildShards"] = [self._client._child(c) for c in raw["child_shards"]]
+            yield {"SubscribeToShardEvent": event}
+
+    def close(self) -> None:
+        """Ends the subscription (as closing botocore's stream closes the connection)."""
+        self._native.close()
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def client(
     path: str | os.PathLike[str] | Engine,
     *,
-    region_name: str = "local",
-    account_id: str = "000000000000",
+    region_name: str | None = None,
+    account_id: str | None = None,
     **engine_options: Any,
 ) -> KinesisClient:
     """A boto3-compatible Kinesis client on a tidelog engine.
@@ -880,13 +1322,19 @@ def client(
         path: the data directory to open (with ``engine_options``, as ``tidelog.open``
             takes them), or an open ``tidelog.Engine`` to share (the client then leaves
             closing it to you).
-        region_name: the region shown in ARNs.
-        account_id: the account shown in ARNs.
+        region_name: the region in ARNs (default ``local``); with an open engine it must
+            be the engine's.
+        account_id: the account in ARNs (default ``000000000000``); with an open engine
+            it must be the engine's.
         **engine_options: ``cores``, ``durability``, ``limits``, ... of ``tidelog.open``.
     """
     if isinstance(path, Engine):
         if engine_options:
             raise TypeError("engine options go with a path, not with an open engine")
-        return KinesisClient(path, owns_engine=False, region_name=region_name, account_id=account_id)
-    engine = _open_engine(path, **engine_options)
-    return KinesisClient(engine, owns_engine=True, region_name=region_name, account_id=account_id)
+        _, region, account = path.native.arn_scope
+        for given, engines, what in ((region_name, region, "region_name"), (account_id, account, "account_id")):
+            if given is not None and given != engines:
+                raise ValueError(f"{what} {given!r} differs from the engine's {engines!r} (set it in tidelog.open)")
+        return KinesisClient(path, owns_engine=False)
+    engine = _open_engine(path, region=region_name, account_id=account_id, **engine_options)
+    return KinesisClient(engine, owns_engine=True)
