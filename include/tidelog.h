@@ -111,6 +111,66 @@
 #define TIDELOG_STRUCT_SIZE_MAX 4096
 
 /**
+ * Bytes of an ARN buffer (stream or consumer ARN + NUL; the longest is about 400).
+ */
+#define TIDELOG_ARN_BUFFER_SIZE 512
+
+/**
+ * Bytes of a consumer name buffer: up to 128 characters + NUL.
+ */
+#define TIDELOG_CONSUMER_NAME_BUFFER_SIZE 129
+
+/**
+ * Bytes of a key a key provider hands out (AES-256).
+ */
+#define TIDELOG_KEY_BYTES 32
+
+/**
+ * The longest resource policy, bytes (Kinesis: 20 KiB).
+ */
+#define TIDELOG_POLICY_BYTES_MAX (20 << 10)
+
+/**
+ * Shard-level metric bit (enhanced monitoring): IncomingBytes.
+ */
+#define TIDELOG_METRIC_INCOMING_BYTES (1 << 0)
+
+/**
+ * Shard-level metric bit: IncomingRecords.
+ */
+#define TIDELOG_METRIC_INCOMING_RECORDS (1 << 1)
+
+/**
+ * Shard-level metric bit: OutgoingBytes.
+ */
+#define TIDELOG_METRIC_OUTGOING_BYTES (1 << 2)
+
+/**
+ * Shard-level metric bit: OutgoingRecords.
+ */
+#define TIDELOG_METRIC_OUTGOING_RECORDS (1 << 3)
+
+/**
+ * Shard-level metric bit: WriteProvisionedThroughputExceeded.
+ */
+#define TIDELOG_METRIC_WRITE_PROVISIONED_THROUGHPUT_EXCEEDED (1 << 4)
+
+/**
+ * Shard-level metric bit: ReadProvisionedThroughputExceeded.
+ */
+#define TIDELOG_METRIC_READ_PROVISIONED_THROUGHPUT_EXCEEDED (1 << 5)
+
+/**
+ * Shard-level metric bit: IteratorAgeMilliseconds.
+ */
+#define TIDELOG_METRIC_ITERATOR_AGE_MILLISECONDS (1 << 6)
+
+/**
+ * Every shard-level metric (Kinesis's `ALL`).
+ */
+#define TIDELOG_METRIC_ALL 127
+
+/**
  * What a call returned. `TIDELOG_STATUS_OK` (0) is success; every other value is a
  * failure whose one-line description `tidelog_last_error_message()` returns.
  *
@@ -182,6 +242,31 @@ enum tidelog_status
      */
     TIDELOG_STATUS_INTERNAL = 12,
     /**
+     * The key provider's key is disabled (KMSDisabledException).
+     */
+    TIDELOG_STATUS_KMS_DISABLED = 13,
+    /**
+     * The key provider's key cannot be used now (KMSInvalidStateException).
+     */
+    TIDELOG_STATUS_KMS_INVALID_STATE = 14,
+    /**
+     * The key provider refused the key, or it is not the key that encrypted the
+     * stream's data key (KMSAccessDeniedException).
+     */
+    TIDELOG_STATUS_KMS_ACCESS_DENIED = 15,
+    /**
+     * The key provider has no key of this id (KMSNotFoundException).
+     */
+    TIDELOG_STATUS_KMS_NOT_FOUND = 16,
+    /**
+     * The key service needs a subscription first (KMSOptInRequired).
+     */
+    TIDELOG_STATUS_KMS_OPT_IN_REQUIRED = 17,
+    /**
+     * The key service refused for now; retry later (KMSThrottlingException).
+     */
+    TIDELOG_STATUS_KMS_THROTTLING = 18,
+    /**
      * A required pointer argument was NULL.
      */
     TIDELOG_STATUS_NULL_POINTER = 100,
@@ -238,6 +323,65 @@ typedef uint32_t tidelog_status;
 #endif // __cplusplus
 
 /**
+ * An enhanced fan-out consumer's status.
+ */
+enum tidelog_consumer_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Registered, not usable yet.
+     */
+    TIDELOG_CONSUMER_STATUS_CREATING = 0,
+    /**
+     * Usable by `tidelog_subscribe_to_shard`.
+     */
+    TIDELOG_CONSUMER_STATUS_ACTIVE = 1,
+    /**
+     * Deregistered, going away.
+     */
+    TIDELOG_CONSUMER_STATUS_DELETING = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_consumer_status tidelog_consumer_status;
+#else
+typedef uint32_t tidelog_consumer_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What `tidelog_shard_subscription_next` delivered.
+ */
+enum tidelog_shard_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * A SubscribeToShardEvent: records (maybe none: a heartbeat), the continuation,
+     * and at a closed shard's end its children (then no continuation).
+     */
+    TIDELOG_SHARD_EVENT_KIND_EVENT = 0,
+    /**
+     * The timeout passed before the next event was due.
+     */
+    TIDELOG_SHARD_EVENT_KIND_TIMEOUT = 1,
+    /**
+     * The subscription is over (its 5 minutes passed, or its shard ended).
+     */
+    TIDELOG_SHARD_EVENT_KIND_END = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_shard_event_kind tidelog_shard_event_kind;
+#else
+typedef uint32_t tidelog_shard_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A shard's state.
  */
 enum tidelog_shard_state
@@ -263,6 +407,35 @@ enum tidelog_shard_state
 typedef enum tidelog_shard_state tidelog_shard_state;
 #else
 typedef uint32_t tidelog_shard_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The account's minimum throughput billing commitment (it gates warm throughput).
+ */
+enum tidelog_commitment_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Not committed.
+     */
+    TIDELOG_COMMITMENT_STATUS_DISABLED = 0,
+    /**
+     * Committed.
+     */
+    TIDELOG_COMMITMENT_STATUS_ENABLED = 1,
+    /**
+     * Disabled before its 24 hours were over: still on until `ended_ms`.
+     */
+    TIDELOG_COMMITMENT_STATUS_ENABLED_UNTIL_EARLIEST_ALLOWED_END = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_commitment_status tidelog_commitment_status;
+#else
+typedef uint32_t tidelog_commitment_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -296,6 +469,56 @@ enum tidelog_stream_status
 typedef enum tidelog_stream_status tidelog_stream_status;
 #else
 typedef uint32_t tidelog_stream_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A stream's capacity mode (Kinesis StreamMode). Carried in `uint32_t` arguments.
+ */
+enum tidelog_stream_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * A fixed number of shards, changed by the user.
+     */
+    TIDELOG_STREAM_MODE_PROVISIONED = 0,
+    /**
+     * Shards added and removed by the engine as the write load changes.
+     */
+    TIDELOG_STREAM_MODE_ON_DEMAND = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_stream_mode tidelog_stream_mode;
+#else
+typedef uint32_t tidelog_stream_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How a stream's new records are stored (Kinesis EncryptionType).
+ */
+enum tidelog_encryption_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Plain.
+     */
+    TIDELOG_ENCRYPTION_TYPE_NONE = 0,
+    /**
+     * Encrypted with a data key wrapped by the key provider's key.
+     */
+    TIDELOG_ENCRYPTION_TYPE_KMS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_encryption_type tidelog_encryption_type;
+#else
+typedef uint32_t tidelog_encryption_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -493,6 +716,11 @@ enum tidelog_shard_filter
      * Shards with an index above the given shard id's.
      */
     TIDELOG_SHARD_FILTER_AFTER_SHARD_ID = 4,
+    /**
+     * The open shards and those closed at or after the given time (ms since epoch;
+     * a time before the trim horizon counts as the trim horizon).
+     */
+    TIDELOG_SHARD_FILTER_FROM_TIMESTAMP = 5,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -509,6 +737,12 @@ typedef uint32_t tidelog_shard_filter;
  * number of threads. Released by `tidelog_batch_free`.
  */
 typedef struct tidelog_batch tidelog_batch;
+
+/**
+ * A page of enhanced fan-out consumers (`tidelog_list_stream_consumers`). Immutable.
+ * Released by `tidelog_consumer_list_free`.
+ */
+typedef struct tidelog_consumer_list tidelog_consumer_list;
 
 /**
  * A running engine. Thread-safe: any number of threads may use one handle at once.
@@ -542,6 +776,13 @@ typedef struct tidelog_put_records_output tidelog_put_records_output;
 typedef struct tidelog_shard_list tidelog_shard_list;
 
 /**
+ * A SubscribeToShard subscription: events of one shard for one consumer. Calls on
+ * one subscription are serialized. From `tidelog_subscribe_to_shard`; released by
+ * `tidelog_shard_subscription_free`.
+ */
+typedef struct tidelog_shard_subscription tidelog_shard_subscription;
+
+/**
  * A list of NUL-terminated UTF-8 strings (`tidelog_list_streams`,
  * `tidelog_subscription_shard_ids`). Immutable. Released by `tidelog_string_list_free`.
  */
@@ -559,6 +800,83 @@ typedef struct tidelog_subscription tidelog_subscription;
  * Released by `tidelog_tag_list_free`.
  */
 typedef struct tidelog_tag_list tidelog_tag_list;
+
+/**
+ * An enhanced fan-out consumer.
+ */
+typedef struct tidelog_consumer {
+    /**
+     * `sizeof(tidelog_consumer)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * Its name, NUL-terminated.
+     */
+    char name[TIDELOG_CONSUMER_NAME_BUFFER_SIZE];
+    /**
+     * Its ARN (`<stream ARN>/consumer/<name>:<creation time, s>`), NUL-terminated.
+     */
+    char arn[TIDELOG_ARN_BUFFER_SIZE];
+    /**
+     * Its status.
+     */
+    tidelog_consumer_status status;
+    /**
+     * When it was registered, ms since the Unix epoch.
+     */
+    uint64_t created_ms;
+    /**
+     * Its stream's ARN, NUL-terminated.
+     */
+    char stream_arn[TIDELOG_ARN_BUFFER_SIZE];
+} tidelog_consumer;
+
+/**
+ * What `tidelog_shard_subscription_next` delivered.
+ */
+typedef struct tidelog_shard_event {
+    /**
+     * `sizeof(tidelog_shard_event)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * What happened.
+     */
+    tidelog_shard_event_kind kind;
+    /**
+     * EVENT: 1 if `continuation_sequence_number` is set; 0 on the last event of a
+     * closed shard (which lists its children in `batch`).
+     */
+    uint32_t has_continuation;
+    /**
+     * EVENT: subscribe again AFTER this sequence number to continue; "" otherwise.
+     */
+    char continuation_sequence_number[TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE];
+    /**
+     * EVENT: how far behind the shard's newest record, ms.
+     */
+    uint64_t millis_behind_latest;
+    /**
+     * EVENT: the records (maybe none) and, at a closed shard's end, its children; the
+     * caller owns it (`tidelog_batch_free`). NULL otherwise.
+     */
+    struct tidelog_batch *batch;
+} tidelog_shard_event;
+
+/**
+ * A key provider: writes the 32-byte key of `key_id` (NUL-terminated UTF-8) to
+ * `key_out` and returns `TIDELOG_STATUS_OK`, or refuses with one of the KMS statuses
+ * (`TIDELOG_STATUS_KMS_NOT_FOUND`, `_KMS_DISABLED`, `_KMS_ACCESS_DENIED`,
+ * `_KMS_INVALID_STATE`, `_KMS_OPT_IN_REQUIRED`, `_KMS_THROTTLING`), which the engine
+ * passes on to the call that needed the key (any other status is reported as
+ * KMS_INVALID_STATE). Called on the thread of that call (a put, a read,
+ * `tidelog_start_stream_encryption`), possibly from several threads at once, at most
+ * once per key and engine run after a success; `key_id` and `key_out` are valid only
+ * during the call. It must not unwind.
+ */
+typedef tidelog_status (*tidelog_key_provider_callback)(void *user_data,
+                                                        const char *key_id,
+                                                        uint8_t *key_out);
 
 /**
  * Options of `tidelog_engine_open`. Fill with `TIDELOG_ENGINE_OPTIONS_INIT(&options)`
@@ -692,6 +1010,51 @@ typedef struct tidelog_engine_options {
      * Most bytes (data plus keys) in one PutRecords (Kinesis: 5 MiB).
      */
     uint64_t put_records_bytes_max;
+    /**
+     * NULL, or the region in ARNs (default "local").
+     */
+    const char *region;
+    /**
+     * NULL, or the 12-digit account in ARNs (default "000000000000").
+     */
+    const char *account_id;
+    /**
+     * NULL, or the key provider of encrypted streams (see
+     * `tidelog_key_provider_callback`). NULL: the built-in provider, key files in
+     * `key_dir`.
+     */
+    tidelog_key_provider_callback key_provider;
+    /**
+     * Passed to `key_provider` as is.
+     */
+    void *key_provider_user_data;
+    /**
+     * NULL, or the built-in key provider's directory (default `<data_dir>/kms`; it
+     * makes `alias/aws/kinesis` on first use). Only without `key_provider`.
+     */
+    const char *key_dir;
+    /**
+     * How long a consumer stays CREATING (and DELETING), ms on the engine's clock
+     * (default 0; at most 3,600,000).
+     */
+    uint64_t consumer_transition_ms;
+    /**
+     * Most consumers per stream (default 20).
+     */
+    uint32_t consumers_per_stream_max;
+    /**
+     * Most ON_DEMAND streams (default 50).
+     */
+    uint32_t on_demand_stream_count_max;
+    /**
+     * How often on-demand streams are scaled, ms on the engine's clock (default
+     * 60,000; 1,000 to 86,400,000).
+     */
+    uint64_t on_demand_evaluation_interval_ms;
+    /**
+     * Most shards an on-demand stream grows to (default 200).
+     */
+    uint32_t on_demand_max_shards;
 } tidelog_engine_options;
 
 /**
@@ -825,6 +1188,11 @@ typedef struct tidelog_record {
      * Bytes of data.
      */
     size_t data_len;
+    /**
+     * 1 if the record is stored encrypted: `partition_key` and `data` then point to
+     * its decrypted copy (owned by the batch, same lifetime), not into the mapping.
+     */
+    uint32_t encrypted;
 } tidelog_record;
 
 /**
@@ -856,6 +1224,98 @@ typedef struct tidelog_child_shard {
      */
     char ending_hash_key[TIDELOG_HASH_KEY_BUFFER_SIZE];
 } tidelog_child_shard;
+
+/**
+ * Options of `tidelog_create_stream_with`. `tidelog_create_stream_options o = {
+ * sizeof o };` then set fields; zero fields mean "the default". Read during the call
+ * only.
+ */
+typedef struct tidelog_create_stream_options {
+    /**
+     * `sizeof(tidelog_create_stream_options)` as the caller compiled it.
+     */
+    size_t struct_size;
+    /**
+     * A `tidelog_stream_mode` (0 = PROVISIONED).
+     */
+    uint32_t mode;
+    /**
+     * PROVISIONED: the shard count (required, 1 to `max_shards`); ON_DEMAND: must be 0.
+     */
+    uint32_t shard_count;
+    /**
+     * MaxRecordSizeInKiB, 1,024 to 10,240 (0 = 1,024).
+     */
+    uint32_t max_record_size_kib;
+    /**
+     * Warm throughput, MiB/s (0 = none; ON_DEMAND with the billing commitment only).
+     */
+    uint32_t warm_throughput_mibps;
+    /**
+     * Tags: `tag_keys[i]` gets `tag_values[i]` for i below `tag_count` (at most 50).
+     */
+    const char *const *tag_keys;
+    /**
+     * See `tag_keys`.
+     */
+    const char *const *tag_values;
+    /**
+     * See `tag_keys` (NULL arrays only with 0).
+     */
+    size_t tag_count;
+} tidelog_create_stream_options;
+
+/**
+ * DescribeLimits.
+ */
+typedef struct tidelog_limits_info {
+    /**
+     * `sizeof(tidelog_limits_info)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * Most open shards (the engine's `max_shards`).
+     */
+    uint32_t shard_limit;
+    /**
+     * Open shards now, across every stream.
+     */
+    uint32_t open_shard_count;
+    /**
+     * ON_DEMAND streams now.
+     */
+    uint32_t on_demand_stream_count;
+    /**
+     * Most ON_DEMAND streams.
+     */
+    uint32_t on_demand_stream_count_limit;
+} tidelog_limits_info;
+
+/**
+ * The account's minimum throughput billing commitment.
+ */
+typedef struct tidelog_account_settings {
+    /**
+     * `sizeof(tidelog_account_settings)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * Its status.
+     */
+    tidelog_commitment_status status;
+    /**
+     * When it started, ms since the Unix epoch (0: never).
+     */
+    uint64_t started_ms;
+    /**
+     * When it ended or will end, ms (0: not ending).
+     */
+    uint64_t ended_ms;
+    /**
+     * The earliest time it may end, ms (0: none).
+     */
+    uint64_t earliest_allowed_end_ms;
+} tidelog_account_settings;
 
 /**
  * A stream as DescribeStream and DescribeStreamSummary show it.
@@ -890,9 +1350,38 @@ typedef struct tidelog_stream_info {
      */
     uint32_t open_shard_count;
     /**
-     * Registered consumers (always 0: subscriptions are not registered objects).
+     * Registered enhanced fan-out consumers.
      */
     uint32_t consumer_count;
+    /**
+     * Capacity mode.
+     */
+    tidelog_stream_mode mode;
+    /**
+     * How new records are stored.
+     */
+    tidelog_encryption_type encryption_type;
+    /**
+     * The largest record, KiB (MaxRecordSizeInKiB).
+     */
+    uint32_t max_record_size_kib;
+    /**
+     * Enabled shard-level metrics (`TIDELOG_METRIC_*` bits).
+     */
+    uint32_t shard_level_metrics;
+    /**
+     * 1 if the stream has a warm throughput (ON_DEMAND with the account's billing
+     * commitment on); then the next two fields hold it.
+     */
+    uint32_t has_warm_throughput;
+    /**
+     * Warm throughput asked for, MiB/s.
+     */
+    uint32_t warm_throughput_target_mibps;
+    /**
+     * Warm throughput the open shards take now, MiB/s.
+     */
+    uint32_t warm_throughput_current_mibps;
 } tidelog_stream_info;
 
 /**
@@ -975,6 +1464,10 @@ typedef struct tidelog_put_record_output {
      * Its sequence number, decimal, NUL-terminated.
      */
     char sequence_number[TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE];
+    /**
+     * 1 if it was stored encrypted (EncryptionType KMS), 0 otherwise.
+     */
+    uint32_t encrypted;
 } tidelog_put_record_output;
 
 /**
@@ -1029,11 +1522,157 @@ typedef struct tidelog_put_records_result {
      * valid until `tidelog_put_records_output_free`.
      */
     const char *error_message;
+    /**
+     * 1 if it was stored encrypted, 0 otherwise (or on failure).
+     */
+    uint32_t encrypted;
 } tidelog_put_records_result;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * RegisterStreamConsumer: registers `consumer` (1-128 of `[a-zA-Z0-9_.-]`) on
+ * `stream` with tags (`tag_keys[i]` = `tag_values[i]`, `tag_count` of them, at most
+ * 50), and writes it to `*consumer_out` (status CREATING, as Kinesis answers; ACTIVE
+ * after the engine's `consumer_transition_ms`). RESOURCE_IN_USE if it exists,
+ * LIMIT_EXCEEDED past 20 consumers (or 5 CREATING), RESOURCE_NOT_FOUND without the
+ * stream, VALIDATION for bad names or tags.
+ *
+ * # Safety
+ * `stream` and `consumer` are NULL or NUL-terminated; the tag arrays are NULL (only
+ * with `tag_count` 0) or hold `tag_count` NUL-terminated strings; `consumer_out` is
+ * NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_register_stream_consumer(struct tidelog_engine *engine,
+                                                const char *stream,
+                                                const char *consumer,
+                                                const char *const *tag_keys,
+                                                const char *const *tag_values,
+                                                size_t tag_count,
+                                                struct tidelog_consumer *consumer_out);
+
+/**
+ * DeregisterStreamConsumer: the consumer (by ARN, or by stream and name; see
+ * `tidelog_describe_stream_consumer`) becomes DELETING and its subscriptions end.
+ *
+ * # Safety
+ * Each string is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_deregister_stream_consumer(struct tidelog_engine *engine,
+                                                  const char *stream,
+                                                  const char *consumer_name,
+                                                  const char *consumer_arn);
+
+/**
+ * DescribeStreamConsumer into `*consumer_out`: by `consumer_arn`, or by `stream` and
+ * `consumer_name` (pass NULL for the way not used; VALIDATION if neither is complete,
+ * INVALID_ARGUMENT if they disagree, RESOURCE_NOT_FOUND if there is no such consumer,
+ * including an ARN of an earlier consumer of the same name).
+ *
+ * # Safety
+ * Each string is NULL or NUL-terminated; `consumer_out` is NULL or a writable struct
+ * of its `struct_size`.
+ */
+tidelog_status tidelog_describe_stream_consumer(struct tidelog_engine *engine,
+                                                const char *stream,
+                                                const char *consumer_name,
+                                                const char *consumer_arn,
+                                                struct tidelog_consumer *consumer_out);
+
+/**
+ * ListStreamConsumers: at most `limit` (1 to 10,000; 0 = 100) consumers of `stream`
+ * in name order after `exclusive_start_name` (NULL: from the first), as a new list in
+ * `*consumers_out` (free with `tidelog_consumer_list_free`); `*has_more_out` tells
+ * whether more follow.
+ *
+ * # Safety
+ * `stream` and `exclusive_start_name` are NULL or NUL-terminated; the out-pointers
+ * are NULL or writable.
+ */
+tidelog_status tidelog_list_stream_consumers(struct tidelog_engine *engine,
+                                             const char *stream,
+                                             uint32_t limit,
+                                             const char *exclusive_start_name,
+                                             struct tidelog_consumer_list **consumers_out,
+                                             bool *has_more_out);
+
+/**
+ * How many consumers the list holds.
+ *
+ * # Safety
+ * `count_out` is NULL or writable.
+ */
+tidelog_status tidelog_consumer_list_count(const struct tidelog_consumer_list *list,
+                                           size_t *count_out);
+
+/**
+ * Copies consumer `index` of the list into `*consumer_out` (OUT_OF_RANGE past the
+ * end).
+ *
+ * # Safety
+ * `consumer_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_consumer_list_get(const struct tidelog_consumer_list *list,
+                                         size_t index,
+                                         struct tidelog_consumer *consumer_out);
+
+/**
+ * Releases a consumer list. NULL is a no-op; a freed handle gives INVALID_HANDLE.
+ *
+ * # Safety
+ * None beyond the handle rules (any value is checked).
+ */
+tidelog_status tidelog_consumer_list_free(struct tidelog_consumer_list *list);
+
+/**
+ * SubscribeToShard: subscribes the consumer `consumer_arn` (ACTIVE) to `shard_id` of
+ * its stream from a position (`tidelog_iterator_type`; `sequence_number` with the
+ * two sequence-number types, else NULL; `timestamp_ms` with AT_TIMESTAMP). The new
+ * subscription goes to `*subscription_out` (free with
+ * `tidelog_shard_subscription_free`); read it with `tidelog_shard_subscription_next`.
+ * Kinesis's rules hold: RESOURCE_IN_USE within 5 s of the consumer's last
+ * subscription to the shard (after that a new one takes over the old, whose next call
+ * answers RESOURCE_IN_USE), 5 minutes of events at most, an event at least every 5 s,
+ * each consumer its own 2 MiB/s per shard.
+ *
+ * # Safety
+ * `consumer_arn`, `shard_id` and `sequence_number` are NULL or NUL-terminated;
+ * `subscription_out` is NULL or writable.
+ */
+tidelog_status tidelog_subscribe_to_shard(struct tidelog_engine *engine,
+                                          const char *consumer_arn,
+                                          const char *shard_id,
+                                          uint32_t iterator_type,
+                                          const char *sequence_number,
+                                          uint64_t timestamp_ms,
+                                          struct tidelog_shard_subscription **subscription_out);
+
+/**
+ * Waits up to `timeout_ms` (at most one day) for the subscription's next event and
+ * writes it to `*event_out`: EVENT (records, maybe none: a heartbeat; the caller owns
+ * `event_out->batch` and frees it with `tidelog_batch_free`), TIMEOUT, or END (the
+ * subscription is over: its 5 minutes passed, or its shard ended after the event
+ * with the children; subscribe again to go on). Errors: RESOURCE_IN_USE once another
+ * SubscribeToShard took over, RESOURCE_NOT_FOUND once the consumer or stream is gone,
+ * the KMS statuses reading an encrypted stream. Blocks the calling thread.
+ *
+ * # Safety
+ * `event_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_shard_subscription_next(struct tidelog_shard_subscription *subscription,
+                                               uint64_t timeout_ms,
+                                               struct tidelog_shard_event *event_out);
+
+/**
+ * Ends the subscription and releases the handle. NULL is a no-op; a freed handle
+ * gives INVALID_HANDLE. Batches already handed out stay valid.
+ *
+ * # Safety
+ * None beyond the handle rules (any value is checked).
+ */
+tidelog_status tidelog_shard_subscription_free(struct tidelog_shard_subscription *subscription);
 
 /**
  * The name of a status as this header spells it (e.g.
@@ -1102,14 +1741,17 @@ tidelog_status tidelog_engine_options_init(struct tidelog_engine_options *option
  *
  * - `data_dir`: NUL-terminated UTF-8 path; read during the call only.
  * - `options`: NULL for the defaults, or options filled by
- *   `TIDELOG_ENGINE_OPTIONS_INIT`; read during the call only.
+ *   `TIDELOG_ENGINE_OPTIONS_INIT`; read during the call only, except
+ *   `key_provider` and `key_provider_user_data`, which the engine keeps and uses
+ *   until it is freed.
  * - `engine_out`: receives the new handle (NULL on failure). The caller owns it and
  *   releases it with `tidelog_engine_free`.
  *
  * Thread-safe. Blocks for the open (milliseconds; longer for many shards).
  *
  * # Safety
- * Pointer arguments are NULL or valid as described; `engine_out` is writable.
+ * Pointer arguments are NULL or valid as described; `engine_out` is writable; a
+ * `key_provider` stays callable (with its user data) until the engine is freed.
  */
 tidelog_status tidelog_engine_open(const char *data_dir,
                                    const struct tidelog_engine_options *options,
@@ -1588,6 +2230,257 @@ tidelog_status tidelog_expire_shards(struct tidelog_engine *engine,
                                      size_t *expired_out);
 
 /**
+ * CreateStream with every Kinesis parameter (see `tidelog_create_stream_options`):
+ * PROVISIONED with a shard count, or ON_DEMAND (4 shards to start, scaled by the
+ * engine); the largest record; tags; warm throughput. Nothing is created if any part
+ * is refused.
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `options` is NULL (a PROVISIONED stream needs a
+ * shard count: VALIDATION) or points to `struct_size` readable bytes whose tag arrays
+ * follow their contract.
+ */
+tidelog_status tidelog_create_stream_with(struct tidelog_engine *engine,
+                                          const char *stream,
+                                          const struct tidelog_create_stream_options *options);
+
+/**
+ * DeleteStream with EnforceConsumerDeletion (`enforce_consumer_deletion`: 0 or 1):
+ * with 0, a stream with registered consumers is refused (RESOURCE_IN_USE).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_delete_stream_with(struct tidelog_engine *engine,
+                                          const char *stream,
+                                          uint32_t enforce_consumer_deletion);
+
+/**
+ * The ARN of stream `stream` (whether or not it exists), NUL-terminated, into `buf`
+ * (see the module doc for the buffer protocol; `TIDELOG_ARN_BUFFER_SIZE` is always
+ * enough).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes;
+ * `len_out` is NULL or writable.
+ */
+tidelog_status tidelog_stream_arn(struct tidelog_engine *engine,
+                                  const char *stream,
+                                  char *buf,
+                                  size_t buf_len,
+                                  size_t *len_out);
+
+/**
+ * TagResource: adds or overwrites tags of the stream or consumer `arn` (at most 50
+ * per resource: LIMIT_EXCEEDED). VALIDATION for a malformed ARN, RESOURCE_NOT_FOUND
+ * for one that names nothing here.
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated; the tag arrays are NULL (only with `count` 0) or
+ * hold `count` NUL-terminated strings.
+ */
+tidelog_status tidelog_tag_resource(struct tidelog_engine *engine,
+                                    const char *arn,
+                                    const char *const *keys,
+                                    const char *const *values,
+                                    size_t count);
+
+/**
+ * UntagResource: removes tags of the stream or consumer `arn` by key (1 to 50 keys).
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated; `keys` is NULL (only with `count` 0) or holds
+ * `count` NUL-terminated strings.
+ */
+tidelog_status tidelog_untag_resource(struct tidelog_engine *engine,
+                                      const char *arn,
+                                      const char *const *keys,
+                                      size_t count);
+
+/**
+ * ListTagsForResource: the tags of the stream or consumer `arn`, sorted by key, as a
+ * new tag list (free with `tidelog_tag_list_free`).
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated; `tags_out` is NULL or writable.
+ */
+tidelog_status tidelog_list_tags_for_resource(struct tidelog_engine *engine,
+                                              const char *arn,
+                                              struct tidelog_tag_list **tags_out);
+
+/**
+ * PutResourcePolicy: attaches (or replaces) a policy document (JSON, `policy_len`
+ * bytes of UTF-8 at `policy`, at most `TIDELOG_POLICY_BYTES_MAX`) to the stream or
+ * consumer `arn`. It is validated (INVALID_ARGUMENT with the reason) and kept durably;
+ * an embedded engine has no principals to enforce it against.
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated; `policy` is NULL (only with `policy_len` 0) or
+ * readable for `policy_len` bytes.
+ */
+tidelog_status tidelog_put_resource_policy(struct tidelog_engine *engine,
+                                           const char *arn,
+                                           const uint8_t *policy,
+                                           size_t policy_len);
+
+/**
+ * GetResourcePolicy: the policy of the stream or consumer `arn`, NUL-terminated, into
+ * `buf` (see the module doc for the buffer protocol). `*found_out` is false, and the
+ * text "" (length 0), when no policy is attached.
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes; the
+ * out-pointers are NULL or writable.
+ */
+tidelog_status tidelog_get_resource_policy(struct tidelog_engine *engine,
+                                           const char *arn,
+                                           char *buf,
+                                           size_t buf_len,
+                                           size_t *len_out,
+                                           bool *found_out);
+
+/**
+ * DeleteResourcePolicy (RESOURCE_NOT_FOUND if none is attached).
+ *
+ * # Safety
+ * `arn` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_delete_resource_policy(struct tidelog_engine *engine,
+                                              const char *arn);
+
+/**
+ * DescribeLimits into `*limits_out`.
+ *
+ * # Safety
+ * `limits_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_describe_limits(struct tidelog_engine *engine,
+                                       struct tidelog_limits_info *limits_out);
+
+/**
+ * Enhanced monitoring: `enable` (1) or disable (0) the shard-level metrics of
+ * `metrics` (`TIDELOG_METRIC_*` bits, at least one) on `stream`. `*current_out` and
+ * `*desired_out` receive the enabled bits before and after (each may be NULL).
+ * Enabled metrics are exported per shard by `tidelog_metrics_openmetrics`.
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; the out-pointers are NULL or writable.
+ */
+tidelog_status tidelog_set_enhanced_monitoring(struct tidelog_engine *engine,
+                                               const char *stream,
+                                               uint32_t metrics,
+                                               uint32_t enable,
+                                               uint32_t *current_out,
+                                               uint32_t *desired_out);
+
+/**
+ * StartStreamEncryption: records put from now on are encrypted with a new data key
+ * wrapped by the key provider's `key_id` (a new key id changes the key; older records
+ * keep theirs). The KMS statuses pass on the provider's refusal; LIMIT_EXCEEDED past
+ * 25 starts in 24 hours.
+ *
+ * # Safety
+ * `stream` and `key_id` are NULL or NUL-terminated.
+ */
+tidelog_status tidelog_start_stream_encryption(struct tidelog_engine *engine,
+                                               const char *stream,
+                                               const char *key_id);
+
+/**
+ * StopStreamEncryption: records put from now on are stored plain (`key_id` must be the
+ * stream's current key: INVALID_ARGUMENT otherwise, or if it is not encrypted).
+ *
+ * # Safety
+ * `stream` and `key_id` are NULL or NUL-terminated.
+ */
+tidelog_status tidelog_stop_stream_encryption(struct tidelog_engine *engine,
+                                              const char *stream,
+                                              const char *key_id);
+
+/**
+ * The KMS key id new records of `stream` are encrypted with, NUL-terminated, into
+ * `buf` (see the module doc for the buffer protocol); "" (length 0) when encryption
+ * is off.
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes;
+ * `len_out` is NULL or writable.
+ */
+tidelog_status tidelog_stream_key_id(struct tidelog_engine *engine,
+                                     const char *stream,
+                                     char *buf,
+                                     size_t buf_len,
+                                     size_t *len_out);
+
+/**
+ * UpdateMaxRecordSize: the largest record of `stream`, 1,024 to 10,240 KiB (and at
+ * most the engine's `record_bytes_max`: INVALID_ARGUMENT above it).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_update_max_record_size(struct tidelog_engine *engine,
+                                              const char *stream,
+                                              uint32_t max_record_size_kib);
+
+/**
+ * UpdateStreamMode to `mode` (`tidelog_stream_mode`; twice in 24 hours at most:
+ * LIMIT_EXCEEDED), with `warm_throughput_mibps` (0 = none; ON_DEMAND only).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_update_stream_mode(struct tidelog_engine *engine,
+                                          const char *stream,
+                                          uint32_t mode,
+                                          uint32_t warm_throughput_mibps);
+
+/**
+ * UpdateStreamWarmThroughput: an ON_DEMAND stream (of an account with the billing
+ * commitment on) takes `mibps` MiB/s at once; `*current_mibps_out` (may be NULL)
+ * receives what its shards take after the call.
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `current_mibps_out` is NULL or writable.
+ */
+tidelog_status tidelog_update_stream_warm_throughput(struct tidelog_engine *engine,
+                                                     const char *stream,
+                                                     uint32_t mibps,
+                                                     uint32_t *current_mibps_out);
+
+/**
+ * DescribeAccountSettings into `*settings_out`.
+ *
+ * # Safety
+ * `settings_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_describe_account_settings(struct tidelog_engine *engine,
+                                                 struct tidelog_account_settings *settings_out);
+
+/**
+ * UpdateAccountSettings: the billing commitment on (`enabled` 1) or off (0). It lasts
+ * at least 24 hours (turned off earlier, it stays on until then). `*settings_out`
+ * (may be NULL) receives the settings after the call.
+ *
+ * # Safety
+ * `settings_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_update_account_settings(struct tidelog_engine *engine,
+                                               uint32_t enabled,
+                                               struct tidelog_account_settings *settings_out);
+
+/**
+ * Runs on-demand scaling now for the streams whose evaluation is due on the engine's
+ * clock (it also runs on its own every maintenance interval); `*changed_out` (may be
+ * NULL) receives how many streams it resized.
+ *
+ * # Safety
+ * `changed_out` is NULL or writable.
+ */
+tidelog_status tidelog_scale_on_demand_streams(struct tidelog_engine *engine,
+                                               size_t *changed_out);
+
+/**
  * Creates a stream of `shard_count` shards that split the hash key space evenly.
  * Fails with VALIDATION (bad name, count outside [1, max_shards]), RESOURCE_IN_USE
  * (exists), LIMIT_EXCEEDED (too many open shards in the engine).
@@ -1657,8 +2550,9 @@ tidelog_status tidelog_describe_stream_summary(struct tidelog_engine *engine,
 /**
  * ListShards with a filter (`tidelog_shard_filter`). `shard_id` is used (and
  * required) only with `TIDELOG_SHARD_FILTER_AFTER_SHARD_ID`, `timestamp_ms` only with
- * `TIDELOG_SHARD_FILTER_AT_TIMESTAMP`; a `shard_id` given with another filter is a
- * VALIDATION error. `shards_out` receives a new shard list (NULL on failure).
+ * `TIDELOG_SHARD_FILTER_AT_TIMESTAMP` and `_FROM_TIMESTAMP`; a `shard_id` given with
+ * another filter is a VALIDATION error. `shards_out` receives a new shard list (NULL
+ * on failure).
  *
  * # Safety
  * `stream` and `shard_id` are NULL or NUL-terminated; `shards_out` is NULL or

@@ -237,6 +237,34 @@ private:
     detail::Owned<tidelog_subscription, tidelog_subscription_close> sub_;
 };
 
+/// One SubscribeToShard event: records (maybe none: a heartbeat), where to continue
+/// (none on a closed shard's last event, which lists its children in `batch`).
+struct ShardEvent {
+    tidelog_shard_event_kind kind;
+    std::optional<std::string> continuation_sequence_number;
+    std::uint64_t millis_behind_latest;
+    std::optional<Batch> batch;
+};
+
+/// A SubscribeToShard subscription (enhanced fan-out): 5 minutes of events at most.
+class ShardSubscription {
+public:
+    explicit ShardSubscription(tidelog_shard_subscription *sub) : sub_(sub) {}
+    /// The next event, waiting at most `timeout` (kind TIMEOUT, or END when over).
+    ShardEvent next(std::chrono::milliseconds timeout) {
+        auto ev = detail::sized<tidelog_shard_event>();
+        check(tidelog_shard_subscription_next(sub_.get(),
+                                              static_cast<std::uint64_t>(timeout.count()), &ev));
+        ShardEvent out{ev.kind, std::nullopt, ev.millis_behind_latest, std::nullopt};
+        if (ev.has_continuation) out.continuation_sequence_number = ev.continuation_sequence_number;
+        if (ev.batch) out.batch.emplace(ev.batch);
+        return out;
+    }
+
+private:
+    detail::Owned<tidelog_shard_subscription, tidelog_shard_subscription_free> sub_;
+};
+
 /// Engine options with the library's defaults (see tidelog_engine_options).
 struct Options : tidelog_engine_options {
     Options() : tidelog_engine_options() {
@@ -254,6 +282,7 @@ struct Options : tidelog_engine_options {
 struct PutResult {
     std::string shard_id;
     std::string sequence_number;
+    bool encrypted = false;  ///< stored encrypted (the stream's encryption is on)
 };
 
 struct PutOptions {
@@ -334,7 +363,7 @@ public:
         check(tidelog_put_record(e_.get(), stream.c_str(), key.c_str(),
                                  reinterpret_cast<const std::uint8_t *>(data.data()), data.size(),
                                  &o, &out));
-        return PutResult{out.shard_id, out.sequence_number};
+        return PutResult{out.shard_id, out.sequence_number, out.encrypted != 0};
     }
 
     Iterator get_shard_iterator(const std::string &stream, const std::string &shard_id,
@@ -396,6 +425,38 @@ public:
         }
     }
     void flush() { check(tidelog_engine_flush(e_.get())); }
+
+    /// RegisterStreamConsumer: the consumer's ARN.
+    std::string register_stream_consumer(const std::string &stream, const std::string &name) {
+        auto c = detail::sized<tidelog_consumer>();
+        check(tidelog_register_stream_consumer(e_.get(), stream.c_str(), name.c_str(), nullptr,
+                                               nullptr, 0, &c));
+        return c.arn;
+    }
+    void deregister_stream_consumer(const std::string &consumer_arn) {
+        check(tidelog_deregister_stream_consumer(e_.get(), nullptr, nullptr,
+                                                 consumer_arn.c_str()));
+    }
+    /// SubscribeToShard from a position without a sequence number or timestamp.
+    ShardSubscription subscribe_to_shard(const std::string &consumer_arn,
+                                         const std::string &shard_id,
+                                         tidelog_iterator_type type) {
+        tidelog_shard_subscription *sub = nullptr;
+        check(tidelog_subscribe_to_shard(e_.get(), consumer_arn.c_str(), shard_id.c_str(), type,
+                                         nullptr, 0, &sub));
+        return ShardSubscription(sub);
+    }
+    void start_stream_encryption(const std::string &stream,
+                                 const std::string &key_id = "alias/aws/kinesis") {
+        check(tidelog_start_stream_encryption(e_.get(), stream.c_str(), key_id.c_str()));
+    }
+    void stop_stream_encryption(const std::string &stream,
+                                const std::string &key_id = "alias/aws/kinesis") {
+        check(tidelog_stop_stream_encryption(e_.get(), stream.c_str(), key_id.c_str()));
+    }
+    void update_stream_mode(const std::string &stream, tidelog_stream_mode mode) {
+        check(tidelog_update_stream_mode(e_.get(), stream.c_str(), mode, 0));
+    }
 
     tidelog_engine *raw() const noexcept { return e_.get(); }
 

@@ -49,6 +49,31 @@ pub const TIDELOG_TAGS_PER_CALL_MAX: usize = 1024;
 pub const TIDELOG_TIMEOUT_MS_MAX: u64 = 86_400_000;
 /// The largest `struct_size` accepted in any struct.
 pub const TIDELOG_STRUCT_SIZE_MAX: usize = 4096;
+/// Bytes of an ARN buffer (stream or consumer ARN + NUL; the longest is about 400).
+pub const TIDELOG_ARN_BUFFER_SIZE: usize = 512;
+/// Bytes of a consumer name buffer: up to 128 characters + NUL.
+pub const TIDELOG_CONSUMER_NAME_BUFFER_SIZE: usize = 129;
+/// Bytes of a key a key provider hands out (AES-256).
+pub const TIDELOG_KEY_BYTES: usize = 32;
+/// The longest resource policy, bytes (Kinesis: 20 KiB).
+pub const TIDELOG_POLICY_BYTES_MAX: usize = 20 << 10;
+
+/// Shard-level metric bit (enhanced monitoring): IncomingBytes.
+pub const TIDELOG_METRIC_INCOMING_BYTES: u32 = 1 << 0;
+/// Shard-level metric bit: IncomingRecords.
+pub const TIDELOG_METRIC_INCOMING_RECORDS: u32 = 1 << 1;
+/// Shard-level metric bit: OutgoingBytes.
+pub const TIDELOG_METRIC_OUTGOING_BYTES: u32 = 1 << 2;
+/// Shard-level metric bit: OutgoingRecords.
+pub const TIDELOG_METRIC_OUTGOING_RECORDS: u32 = 1 << 3;
+/// Shard-level metric bit: WriteProvisionedThroughputExceeded.
+pub const TIDELOG_METRIC_WRITE_PROVISIONED_THROUGHPUT_EXCEEDED: u32 = 1 << 4;
+/// Shard-level metric bit: ReadProvisionedThroughputExceeded.
+pub const TIDELOG_METRIC_READ_PROVISIONED_THROUGHPUT_EXCEEDED: u32 = 1 << 5;
+/// Shard-level metric bit: IteratorAgeMilliseconds.
+pub const TIDELOG_METRIC_ITERATOR_AGE_MILLISECONDS: u32 = 1 << 6;
+/// Every shard-level metric (Kinesis's `ALL`).
+pub const TIDELOG_METRIC_ALL: u32 = 0x7f;
 
 /// A running engine. Thread-safe: any number of threads may use one handle at once.
 /// From `tidelog_engine_open`; released by `tidelog_engine_free`.
@@ -99,6 +124,19 @@ pub struct tidelog_tag_list {
 /// Per-shard metrics snapshots (`tidelog_metrics`). Immutable. Released by
 /// `tidelog_metrics_list_free`.
 pub struct tidelog_metrics_list {
+    _private: [u8; 0],
+}
+
+/// A page of enhanced fan-out consumers (`tidelog_list_stream_consumers`). Immutable.
+/// Released by `tidelog_consumer_list_free`.
+pub struct tidelog_consumer_list {
+    _private: [u8; 0],
+}
+
+/// A SubscribeToShard subscription: events of one shard for one consumer. Calls on
+/// one subscription are serialized. From `tidelog_subscribe_to_shard`; released by
+/// `tidelog_shard_subscription_free`.
+pub struct tidelog_shard_subscription {
     _private: [u8; 0],
 }
 
@@ -177,6 +215,66 @@ pub enum tidelog_shard_filter {
     AtTimestamp = 3,
     /// Shards with an index above the given shard id's.
     AfterShardId = 4,
+    /// The open shards and those closed at or after the given time (ms since epoch;
+    /// a time before the trim horizon counts as the trim horizon).
+    FromTimestamp = 5,
+}
+
+/// A stream's capacity mode (Kinesis StreamMode). Carried in `uint32_t` arguments.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_stream_mode {
+    /// A fixed number of shards, changed by the user.
+    Provisioned = 0,
+    /// Shards added and removed by the engine as the write load changes.
+    OnDemand = 1,
+}
+
+/// How a stream's new records are stored (Kinesis EncryptionType).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_encryption_type {
+    /// Plain.
+    None = 0,
+    /// Encrypted with a data key wrapped by the key provider's key.
+    Kms = 1,
+}
+
+/// An enhanced fan-out consumer's status.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_consumer_status {
+    /// Registered, not usable yet.
+    Creating = 0,
+    /// Usable by `tidelog_subscribe_to_shard`.
+    Active = 1,
+    /// Deregistered, going away.
+    Deleting = 2,
+}
+
+/// The account's minimum throughput billing commitment (it gates warm throughput).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_commitment_status {
+    /// Not committed.
+    Disabled = 0,
+    /// Committed.
+    Enabled = 1,
+    /// Disabled before its 24 hours were over: still on until `ended_ms`.
+    EnabledUntilEarliestAllowedEnd = 2,
+}
+
+/// What `tidelog_shard_subscription_next` delivered.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_shard_event_kind {
+    /// A SubscribeToShardEvent: records (maybe none: a heartbeat), the continuation,
+    /// and at a closed shard's end its children (then no continuation).
+    Event = 0,
+    /// The timeout passed before the next event was due.
+    Timeout = 1,
+    /// The subscription is over (its 5 minutes passed, or its shard ended).
+    End = 2,
 }
 
 /// A stream's status (Kinesis StreamStatus).
@@ -228,7 +326,7 @@ pub enum tidelog_event_kind {
 /// 0 or 1, other values give `TIDELOG_STATUS_INVALID_ENUM_VALUE`; numbers outside the
 /// engine's rules give `TIDELOG_STATUS_VALIDATION`. Read during the call only.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct tidelog_engine_options {
     /// `sizeof(tidelog_engine_options)` as the caller compiled it.
     pub struct_size: usize,
@@ -297,7 +395,49 @@ pub struct tidelog_engine_options {
     pub put_records_entries_max: u64,
     /// Most bytes (data plus keys) in one PutRecords (Kinesis: 5 MiB).
     pub put_records_bytes_max: u64,
+    /// NULL, or the region in ARNs (default "local").
+    pub region: *const c_char,
+    /// NULL, or the 12-digit account in ARNs (default "000000000000").
+    pub account_id: *const c_char,
+    /// NULL, or the key provider of encrypted streams (see
+    /// `tidelog_key_provider_callback`). NULL: the built-in provider, key files in
+    /// `key_dir`.
+    pub key_provider: tidelog_key_provider_callback,
+    /// Passed to `key_provider` as is.
+    pub key_provider_user_data: *mut c_void,
+    /// NULL, or the built-in key provider's directory (default `<data_dir>/kms`; it
+    /// makes `alias/aws/kinesis` on first use). Only without `key_provider`.
+    pub key_dir: *const c_char,
+    /// How long a consumer stays CREATING (and DELETING), ms on the engine's clock
+    /// (default 0; at most 3,600,000).
+    pub consumer_transition_ms: u64,
+    /// Most consumers per stream (default 20).
+    pub consumers_per_stream_max: u32,
+    /// Most ON_DEMAND streams (default 50).
+    pub on_demand_stream_count_max: u32,
+    /// How often on-demand streams are scaled, ms on the engine's clock (default
+    /// 60,000; 1,000 to 86,400,000).
+    pub on_demand_evaluation_interval_ms: u64,
+    /// Most shards an on-demand stream grows to (default 200).
+    pub on_demand_max_shards: u32,
 }
+
+/// A key provider: writes the 32-byte key of `key_id` (NUL-terminated UTF-8) to
+/// `key_out` and returns `TIDELOG_STATUS_OK`, or refuses with one of the KMS statuses
+/// (`TIDELOG_STATUS_KMS_NOT_FOUND`, `_KMS_DISABLED`, `_KMS_ACCESS_DENIED`,
+/// `_KMS_INVALID_STATE`, `_KMS_OPT_IN_REQUIRED`, `_KMS_THROTTLING`), which the engine
+/// passes on to the call that needed the key (any other status is reported as
+/// KMS_INVALID_STATE). Called on the thread of that call (a put, a read,
+/// `tidelog_start_stream_encryption`), possibly from several threads at once, at most
+/// once per key and engine run after a success; `key_id` and `key_out` are valid only
+/// during the call. It must not unwind.
+pub type tidelog_key_provider_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        key_id: *const c_char,
+        key_out: *mut u8,
+    ) -> tidelog_status,
+>;
 
 /// Options of `tidelog_put_record`. `tidelog_put_options o = { sizeof o };` gives the
 /// defaults (every field zero or NULL). Read during the call only.
@@ -326,6 +466,8 @@ pub struct tidelog_put_record_output {
     pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
     /// Its sequence number, decimal, NUL-terminated.
     pub sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// 1 if it was stored encrypted (EncryptionType KMS), 0 otherwise.
+    pub encrypted: u32,
 }
 
 /// One entry of `tidelog_put_records`. Every entry of an array must carry the same
@@ -360,6 +502,8 @@ pub struct tidelog_put_records_result {
     /// "" on success, else the failure's one-line message. Owned by the output handle:
     /// valid until `tidelog_put_records_output_free`.
     pub error_message: *const c_char,
+    /// 1 if it was stored encrypted, 0 otherwise (or on failure).
+    pub encrypted: u32,
 }
 
 /// One record of a batch: zero-copy views into the shard's memory-mapped log.
@@ -382,6 +526,9 @@ pub struct tidelog_record {
     pub data: *const u8,
     /// Bytes of data.
     pub data_len: usize,
+    /// 1 if the record is stored encrypted: `partition_key` and `data` then point to
+    /// its decrypted copy (owned by the batch, same lifetime), not into the mapping.
+    pub encrypted: u32,
 }
 
 /// A child of a closed shard.
@@ -446,8 +593,117 @@ pub struct tidelog_stream_info {
     pub retention_hours: u32,
     /// Open shards.
     pub open_shard_count: u32,
-    /// Registered consumers (always 0: subscriptions are not registered objects).
+    /// Registered enhanced fan-out consumers.
     pub consumer_count: u32,
+    /// Capacity mode.
+    pub mode: tidelog_stream_mode,
+    /// How new records are stored.
+    pub encryption_type: tidelog_encryption_type,
+    /// The largest record, KiB (MaxRecordSizeInKiB).
+    pub max_record_size_kib: u32,
+    /// Enabled shard-level metrics (`TIDELOG_METRIC_*` bits).
+    pub shard_level_metrics: u32,
+    /// 1 if the stream has a warm throughput (ON_DEMAND with the account's billing
+    /// commitment on); then the next two fields hold it.
+    pub has_warm_throughput: u32,
+    /// Warm throughput asked for, MiB/s.
+    pub warm_throughput_target_mibps: u32,
+    /// Warm throughput the open shards take now, MiB/s.
+    pub warm_throughput_current_mibps: u32,
+}
+
+/// An enhanced fan-out consumer.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_consumer {
+    /// `sizeof(tidelog_consumer)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// Its name, NUL-terminated.
+    pub name: [c_char; TIDELOG_CONSUMER_NAME_BUFFER_SIZE],
+    /// Its ARN (`<stream ARN>/consumer/<name>:<creation time, s>`), NUL-terminated.
+    pub arn: [c_char; TIDELOG_ARN_BUFFER_SIZE],
+    /// Its status.
+    pub status: tidelog_consumer_status,
+    /// When it was registered, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Its stream's ARN, NUL-terminated.
+    pub stream_arn: [c_char; TIDELOG_ARN_BUFFER_SIZE],
+}
+
+/// DescribeLimits.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_limits_info {
+    /// `sizeof(tidelog_limits_info)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// Most open shards (the engine's `max_shards`).
+    pub shard_limit: u32,
+    /// Open shards now, across every stream.
+    pub open_shard_count: u32,
+    /// ON_DEMAND streams now.
+    pub on_demand_stream_count: u32,
+    /// Most ON_DEMAND streams.
+    pub on_demand_stream_count_limit: u32,
+}
+
+/// The account's minimum throughput billing commitment.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_account_settings {
+    /// `sizeof(tidelog_account_settings)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// Its status.
+    pub status: tidelog_commitment_status,
+    /// When it started, ms since the Unix epoch (0: never).
+    pub started_ms: u64,
+    /// When it ended or will end, ms (0: not ending).
+    pub ended_ms: u64,
+    /// The earliest time it may end, ms (0: none).
+    pub earliest_allowed_end_ms: u64,
+}
+
+/// Options of `tidelog_create_stream_with`. `tidelog_create_stream_options o = {
+/// sizeof o };` then set fields; zero fields mean "the default". Read during the call
+/// only.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_create_stream_options {
+    /// `sizeof(tidelog_create_stream_options)` as the caller compiled it.
+    pub struct_size: usize,
+    /// A `tidelog_stream_mode` (0 = PROVISIONED).
+    pub mode: u32,
+    /// PROVISIONED: the shard count (required, 1 to `max_shards`); ON_DEMAND: must be 0.
+    pub shard_count: u32,
+    /// MaxRecordSizeInKiB, 1,024 to 10,240 (0 = 1,024).
+    pub max_record_size_kib: u32,
+    /// Warm throughput, MiB/s (0 = none; ON_DEMAND with the billing commitment only).
+    pub warm_throughput_mibps: u32,
+    /// Tags: `tag_keys[i]` gets `tag_values[i]` for i below `tag_count` (at most 50).
+    pub tag_keys: *const *const c_char,
+    /// See `tag_keys`.
+    pub tag_values: *const *const c_char,
+    /// See `tag_keys` (NULL arrays only with 0).
+    pub tag_count: usize,
+}
+
+/// What `tidelog_shard_subscription_next` delivered.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_shard_event {
+    /// `sizeof(tidelog_shard_event)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// What happened.
+    pub kind: tidelog_shard_event_kind,
+    /// EVENT: 1 if `continuation_sequence_number` is set; 0 on the last event of a
+    /// closed shard (which lists its children in `batch`).
+    pub has_continuation: u32,
+    /// EVENT: subscribe again AFTER this sequence number to continue; "" otherwise.
+    pub continuation_sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// EVENT: how far behind the shard's newest record, ms.
+    pub millis_behind_latest: u64,
+    /// EVENT: the records (maybe none) and, at a closed shard's end, its children; the
+    /// caller owns it (`tidelog_batch_free`). NULL otherwise.
+    pub batch: *mut tidelog_batch,
 }
 
 /// A metrics snapshot of one shard (or, from `tidelog_stream_metrics_total`, a stream's

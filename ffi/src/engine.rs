@@ -11,6 +11,7 @@ use std::mem::size_of;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tidelog_core::crypto::{FileKeyProvider, KeyProvider, KmsError, KmsFailure, MasterKey};
 use tidelog_core::io::Preallocation;
 use tidelog_core::{Durability, Engine, EngineConfig, Limits, ManualClock, SyncDriver};
 
@@ -36,9 +37,12 @@ pub fn engine(handle: *const tidelog_engine) -> FfiResult<Arc<EngineObject>> {
     ENGINES.get(handle, "engine")
 }
 
-// SAFETY: #[repr(C)], starts with struct_size, and holds only integers.
+// SAFETY: #[repr(C)], starts with struct_size, and holds only integers, raw pointers
+// and an optional function pointer (any non-null value is a valid one to hold; it is
+// only called as the caller's contract allows). Its first published version ended
+// where `region` begins.
 unsafe impl SizedStruct for tidelog_engine_options {
-    const MIN_SIZE: usize = size_of::<Self>();
+    const MIN_SIZE: usize = std::mem::offset_of!(tidelog_engine_options, region);
 }
 impl InStruct for tidelog_engine_options {}
 
@@ -78,6 +82,65 @@ pub fn default_options() -> tidelog_engine_options {
         subscribe_bytes_per_sec: limits.subscribe_bytes_per_sec,
         put_records_entries_max: limits.put_records_entries_max as u64,
         put_records_bytes_max: limits.put_records_bytes_max as u64,
+        region: std::ptr::null(),
+        account_id: std::ptr::null(),
+        key_provider: None,
+        key_provider_user_data: std::ptr::null_mut(),
+        key_dir: std::ptr::null(),
+        consumer_transition_ms: config.consumer_transition.as_millis() as u64,
+        consumers_per_stream_max: config.consumers_per_stream_max as u32,
+        on_demand_stream_count_max: config.on_demand_stream_count_max,
+        on_demand_evaluation_interval_ms: config.on_demand.evaluation_interval.as_millis() as u64,
+        on_demand_max_shards: config.on_demand.max_shards,
+    }
+}
+
+/// A C callback as the engine's key provider.
+struct CKeyProvider {
+    callback: unsafe extern "C" fn(*mut std::ffi::c_void, *const c_char, *mut u8) -> tidelog_status,
+    /// The caller's pointer, passed back as is (kept as an integer: tidelog never
+    /// dereferences it).
+    user_data: usize,
+}
+
+impl std::fmt::Debug for CKeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CKeyProvider(..)")
+    }
+}
+
+impl KeyProvider for CKeyProvider {
+    fn key(&self, key_id: &str) -> Result<MasterKey, KmsError> {
+        let id = std::ffi::CString::new(key_id).map_err(|_| {
+            KmsError::new(KmsFailure::NotFound, "a key id with a NUL byte".to_string())
+        })?;
+        let mut key = zeroize::Zeroizing::new([0u8; TIDELOG_KEY_BYTES]);
+        // SAFETY: the callback's contract (tidelog_key_provider_callback): it reads the
+        // NUL-terminated `id` and writes 32 bytes to `key`, both valid for the call;
+        // `user_data` is the caller's own pointer, handed back unchanged.
+        let status = unsafe {
+            (self.callback)(
+                self.user_data as *mut std::ffi::c_void,
+                id.as_ptr(),
+                key.as_mut_ptr(),
+            )
+        };
+        let failure = match status {
+            tidelog_status::Ok => return Ok(key),
+            tidelog_status::KmsDisabled => KmsFailure::Disabled,
+            tidelog_status::KmsAccessDenied => KmsFailure::AccessDenied,
+            tidelog_status::KmsNotFound => KmsFailure::NotFound,
+            tidelog_status::KmsOptInRequired => KmsFailure::OptInRequired,
+            tidelog_status::KmsThrottling => KmsFailure::Throttling,
+            _ => KmsFailure::InvalidState,
+        };
+        Err(KmsError::new(
+            failure,
+            format!(
+                "the key provider callback answered {} for key {key_id:?}",
+                status.name().to_string_lossy()
+            ),
+        ))
     }
 }
 
@@ -134,7 +197,12 @@ fn to_usize(value: u64, field: &str) -> FfiResult<usize> {
 }
 
 /// Builds the engine configuration from checked options.
-pub fn config(
+///
+/// # Safety
+/// The string fields of `o` (`region`, `account_id`, `key_dir`) are NULL or
+/// NUL-terminated and readable for the call; `key_provider`, if set, honours
+/// `tidelog_key_provider_callback`'s contract for as long as the engine lives.
+pub unsafe fn config(
     data_dir: &str,
     o: &tidelog_engine_options,
 ) -> FfiResult<(EngineConfig, Option<Arc<ManualClock>>)> {
@@ -211,6 +279,58 @@ pub fn config(
         put_records_entries_max: entries_max,
         put_records_bytes_max: to_usize(o.put_records_bytes_max, "put_records_bytes_max")?,
     };
+    // SAFETY: the options' contract: NULL or NUL-terminated strings, read now.
+    let (region, account, key_dir) = unsafe {
+        (
+            args::opt_string(o.region, "options->region")?,
+            args::opt_string(o.account_id, "options->account_id")?,
+            args::opt_string(o.key_dir, "options->key_dir")?,
+        )
+    };
+    if let Some(region) = region {
+        config.arn_scope.region = region.to_string();
+    }
+    if let Some(account) = account {
+        config.arn_scope.account = account.to_string();
+    }
+    match (o.key_provider, key_dir) {
+        (Some(_), Some(_)) => {
+            return Err(FfiError::new(
+                tidelog_status::Validation,
+                "options->key_provider and options->key_dir do not go together (key_dir is the built-in provider's)",
+            ));
+        }
+        (Some(callback), None) => {
+            config.key_provider = Some(Arc::new(CKeyProvider {
+                callback,
+                user_data: o.key_provider_user_data as usize,
+            }));
+        }
+        (None, Some(dir)) => {
+            config.key_provider = Some(Arc::new(FileKeyProvider::new(dir)));
+        }
+        (None, None) => {}
+    }
+    if o.consumer_transition_ms > 3_600_000 {
+        return Err(config_error(
+            "consumer_transition_ms",
+            o.consumer_transition_ms,
+            "must be at most 3,600,000 ms",
+        ));
+    }
+    config.consumer_transition = Duration::from_millis(o.consumer_transition_ms);
+    config.consumers_per_stream_max = o.consumers_per_stream_max as usize;
+    config.on_demand_stream_count_max = o.on_demand_stream_count_max;
+    if o.on_demand_evaluation_interval_ms > TIDELOG_TIMEOUT_MS_MAX {
+        return Err(config_error(
+            "on_demand_evaluation_interval_ms",
+            o.on_demand_evaluation_interval_ms,
+            "must be 1,000 to 86,400,000 ms",
+        ));
+    }
+    config.on_demand.evaluation_interval =
+        Duration::from_millis(o.on_demand_evaluation_interval_ms);
+    config.on_demand.max_shards = o.on_demand_max_shards;
     let clock = match o.manual_clock_start_ms {
         0 => None,
         start_ms => {
@@ -271,14 +391,17 @@ pub unsafe extern "C" fn tidelog_engine_options_init(
 ///
 /// - `data_dir`: NUL-terminated UTF-8 path; read during the call only.
 /// - `options`: NULL for the defaults, or options filled by
-///   `TIDELOG_ENGINE_OPTIONS_INIT`; read during the call only.
+///   `TIDELOG_ENGINE_OPTIONS_INIT`; read during the call only, except
+///   `key_provider` and `key_provider_user_data`, which the engine keeps and uses
+///   until it is freed.
 /// - `engine_out`: receives the new handle (NULL on failure). The caller owns it and
 ///   releases it with `tidelog_engine_free`.
 ///
 /// Thread-safe. Blocks for the open (milliseconds; longer for many shards).
 ///
 /// # Safety
-/// Pointer arguments are NULL or valid as described; `engine_out` is writable.
+/// Pointer arguments are NULL or valid as described; `engine_out` is writable; a
+/// `key_provider` stays callable (with its user data) until the engine is freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tidelog_engine_open(
     data_dir: *const c_char,
@@ -297,7 +420,10 @@ pub unsafe extern "C" fn tidelog_engine_open(
                 // SAFETY: contract: `options` points to `struct_size` readable bytes.
                 unsafe { args::read_struct(options, default_options(), "options") }?
             };
-            let (config, clock) = config(dir, &options)?;
+            // SAFETY: tidelog_engine_open's contract covers the options' pointers: NULL
+            // or NUL-terminated strings, and a key provider callback valid while the
+            // engine lives.
+            let (config, clock) = unsafe { config(dir, &options) }?;
             let engine = Engine::open(config)?;
             ENGINES.insert(EngineObject { engine, clock })
         })
@@ -443,7 +569,8 @@ mod tests {
 
     #[test]
     fn defaults_round_trip_into_the_engine_configuration() {
-        let (config, clock) = config("/tmp/x", &default_options()).unwrap();
+        // SAFETY: the defaults hold NULL strings and no key provider.
+        let (config, clock) = unsafe { config("/tmp/x", &default_options()) }.unwrap();
         let reference = EngineConfig::new("/tmp/x");
         assert!(clock.is_none());
         assert_eq!(config.cores, reference.cores);
@@ -474,7 +601,9 @@ mod tests {
         for (change, status) in cases {
             let mut options = default_options();
             change(&mut options);
-            assert_eq!(config("/tmp/x", &options).unwrap_err().status, status);
+            // SAFETY: the options hold NULL strings and no key provider.
+            let refused = unsafe { config("/tmp/x", &options) }.unwrap_err();
+            assert_eq!(refused.status, status);
         }
     }
 
@@ -487,7 +616,8 @@ mod tests {
             tidelog_engine_options_init(&mut options, size_of::<tidelog_engine_options>())
         };
         assert_eq!(status, tidelog_status::Ok);
-        assert_eq!(options, default_options());
+        // (The struct holds a function pointer, so it is compared field by field.)
+        assert_eq!(format!("{options:?}"), format!("{:?}", default_options()));
         // SAFETY: refused before any write.
         let status = unsafe { tidelog_engine_options_init(&mut options, 8) };
         assert_eq!(status, tidelog_status::BadStructSize);

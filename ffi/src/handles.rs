@@ -52,9 +52,13 @@ pub(crate) mod kind {
     pub(crate) const METRICS_LIST: u8 = 8;
     /// `tidelog_put_records_output`.
     pub(crate) const PUT_RECORDS_OUTPUT: u8 = 9;
+    /// `tidelog_consumer_list`.
+    pub(crate) const CONSUMER_LIST: u8 = 10;
+    /// `tidelog_shard_subscription`.
+    pub(crate) const SHARD_SUBSCRIPTION: u8 = 11;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 9] = [
+    pub(crate) const ALL: [u8; 11] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -64,6 +68,8 @@ pub(crate) mod kind {
         TAG_LIST,
         METRICS_LIST,
         PUT_RECORDS_OUTPUT,
+        CONSUMER_LIST,
+        SHARD_SUBSCRIPTION,
     ];
 }
 

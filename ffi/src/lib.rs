@@ -29,6 +29,7 @@ compile_error!("libtidelog's handles are 64-bit values: build it for a 64-bit ta
 pub mod abi;
 pub mod args;
 pub mod boundary;
+pub mod consumers;
 pub mod diagnostics;
 pub mod engine;
 pub mod handles;
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod read;
 pub mod reshard;
+pub mod settings;
 pub mod status;
 pub mod streams;
 pub mod subscription;

@@ -31,6 +31,9 @@ pub static TAG_LISTS: Registry<Vec<(CString, CString)>> =
 /// Every live metrics list.
 pub static METRICS_LISTS: Registry<Vec<tidelog_shard_metrics>> =
     Registry::new(kind::METRICS_LIST, "tidelog_metrics_list");
+/// Every live consumer list.
+pub static CONSUMER_LISTS: Registry<Vec<tidelog_consumer>> =
+    Registry::new(kind::CONSUMER_LIST, "tidelog_consumer_list");
 
 macro_rules! output_struct {
     ($($t:ty),*) => {$(
@@ -45,12 +48,31 @@ macro_rules! output_struct {
 output_struct!(
     tidelog_shard,
     tidelog_child_shard,
-    tidelog_stream_info,
     tidelog_shard_metrics,
-    tidelog_record,
-    tidelog_put_record_output,
-    tidelog_put_records_result,
-    tidelog_subscription_event
+    tidelog_subscription_event,
+    tidelog_consumer,
+    tidelog_limits_info,
+    tidelog_account_settings,
+    tidelog_shard_event
+);
+
+/// Output structs that grew: their first published size is where the fields added
+/// later begin, so callers built against the older header keep working.
+macro_rules! grown_output_struct {
+    ($($t:ty => $first_new_field:ident),*) => {$(
+        // SAFETY: #[repr(C)] with `struct_size: usize` first (see abi.rs); tidelog
+        // only writes these, so no bit-pattern requirement applies.
+        unsafe impl SizedStruct for $t {
+            const MIN_SIZE: usize = std::mem::offset_of!($t, $first_new_field);
+        }
+    )*};
+}
+
+grown_output_struct!(
+    tidelog_stream_info => mode,
+    tidelog_record => encrypted,
+    tidelog_put_record_output => encrypted,
+    tidelog_put_records_result => encrypted
 );
 
 /// An index check for `_get` accessors.

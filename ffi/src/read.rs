@@ -359,6 +359,7 @@ pub unsafe extern "C" fn tidelog_batch_record(
             partition_key_len: record.key.len(),
             data: record.data.as_ptr(),
             data_len: record.data.len(),
+            encrypted: u32::from(record.is_encrypted()),
         });
         // The pointers stay valid after `batch` (this call's reference) drops: the
         // handle table holds the object, and with it the mappings, until the free.

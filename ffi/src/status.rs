@@ -53,6 +53,19 @@ pub enum tidelog_status {
     Closed = 11,
     /// An internal invariant broke (a bug in tidelog) (InternalFailureException).
     Internal = 12,
+    /// The key provider's key is disabled (KMSDisabledException).
+    KmsDisabled = 13,
+    /// The key provider's key cannot be used now (KMSInvalidStateException).
+    KmsInvalidState = 14,
+    /// The key provider refused the key, or it is not the key that encrypted the
+    /// stream's data key (KMSAccessDeniedException).
+    KmsAccessDenied = 15,
+    /// The key provider has no key of this id (KMSNotFoundException).
+    KmsNotFound = 16,
+    /// The key service needs a subscription first (KMSOptInRequired).
+    KmsOptInRequired = 17,
+    /// The key service refused for now; retry later (KMSThrottlingException).
+    KmsThrottling = 18,
     /// A required pointer argument was NULL.
     NullPointer = 100,
     /// A string argument is not valid UTF-8.
@@ -84,7 +97,7 @@ pub enum tidelog_status {
 
 impl tidelog_status {
     /// Every status, in value order (for the name tables and tests).
-    pub(crate) const ALL: [Self; 22] = [
+    pub(crate) const ALL: [Self; 28] = [
         Self::Ok,
         Self::Validation,
         Self::InvalidArgument,
@@ -98,6 +111,12 @@ impl tidelog_status {
         Self::Environment,
         Self::Closed,
         Self::Internal,
+        Self::KmsDisabled,
+        Self::KmsInvalidState,
+        Self::KmsAccessDenied,
+        Self::KmsNotFound,
+        Self::KmsOptInRequired,
+        Self::KmsThrottling,
         Self::NullPointer,
         Self::InvalidUtf8,
         Self::BufferTooSmall,
@@ -136,6 +155,12 @@ impl tidelog_status {
             Self::Environment => c"TIDELOG_STATUS_ENVIRONMENT",
             Self::Closed => c"TIDELOG_STATUS_CLOSED",
             Self::Internal => c"TIDELOG_STATUS_INTERNAL",
+            Self::KmsDisabled => c"TIDELOG_STATUS_KMS_DISABLED",
+            Self::KmsInvalidState => c"TIDELOG_STATUS_KMS_INVALID_STATE",
+            Self::KmsAccessDenied => c"TIDELOG_STATUS_KMS_ACCESS_DENIED",
+            Self::KmsNotFound => c"TIDELOG_STATUS_KMS_NOT_FOUND",
+            Self::KmsOptInRequired => c"TIDELOG_STATUS_KMS_OPT_IN_REQUIRED",
+            Self::KmsThrottling => c"TIDELOG_STATUS_KMS_THROTTLING",
             Self::NullPointer => c"TIDELOG_STATUS_NULL_POINTER",
             Self::InvalidUtf8 => c"TIDELOG_STATUS_INVALID_UTF8",
             Self::BufferTooSmall => c"TIDELOG_STATUS_BUFFER_TOO_SMALL",
@@ -163,6 +188,12 @@ impl tidelog_status {
             Self::Io | Self::Corruption | Self::Environment | Self::Closed | Self::Internal => {
                 c"InternalFailureException"
             }
+            Self::KmsDisabled => c"KMSDisabledException",
+            Self::KmsInvalidState => c"KMSInvalidStateException",
+            Self::KmsAccessDenied => c"KMSAccessDeniedException",
+            Self::KmsNotFound => c"KMSNotFoundException",
+            Self::KmsOptInRequired => c"KMSOptInRequired",
+            Self::KmsThrottling => c"KMSThrottlingException",
             _ => return None,
         })
     }
@@ -183,6 +214,12 @@ impl From<ErrorKind> for tidelog_status {
             ErrorKind::Environment => Self::Environment,
             ErrorKind::Closed => Self::Closed,
             ErrorKind::Internal => Self::Internal,
+            ErrorKind::KmsDisabled => Self::KmsDisabled,
+            ErrorKind::KmsInvalidState => Self::KmsInvalidState,
+            ErrorKind::KmsAccessDenied => Self::KmsAccessDenied,
+            ErrorKind::KmsNotFound => Self::KmsNotFound,
+            ErrorKind::KmsOptInRequired => Self::KmsOptInRequired,
+            ErrorKind::KmsThrottling => Self::KmsThrottling,
             // A family added to the engine later: reported as internal until it gets
             // its own status here (never a reused value).
             _ => Self::Internal,
@@ -262,7 +299,13 @@ mod tests {
 
     #[test]
     fn values_names_and_kinesis_names_are_stable() {
-        let expected: [(tidelog_status, u32); 23] = [
+        let expected: [(tidelog_status, u32); 29] = [
+            (tidelog_status::KmsDisabled, 13),
+            (tidelog_status::KmsInvalidState, 14),
+            (tidelog_status::KmsAccessDenied, 15),
+            (tidelog_status::KmsNotFound, 16),
+            (tidelog_status::KmsOptInRequired, 17),
+            (tidelog_status::KmsThrottling, 18),
             (tidelog_status::Ok, 0),
             (tidelog_status::Validation, 1),
             (tidelog_status::InvalidArgument, 2),
@@ -298,7 +341,7 @@ mod tests {
                     .starts_with("TIDELOG_STATUS_")
             );
         }
-        assert_eq!(tidelog_status::from_value(13), None);
+        assert_eq!(tidelog_status::from_value(19), None);
         assert_eq!(tidelog_status::from_value(99), None);
         assert_eq!(
             tidelog_status::ResourceNotFound.kinesis_name(),
@@ -323,6 +366,12 @@ mod tests {
             ErrorKind::Environment,
             ErrorKind::Closed,
             ErrorKind::Internal,
+            ErrorKind::KmsDisabled,
+            ErrorKind::KmsInvalidState,
+            ErrorKind::KmsAccessDenied,
+            ErrorKind::KmsNotFound,
+            ErrorKind::KmsOptInRequired,
+            ErrorKind::KmsThrottling,
         ];
         let mut seen = std::collections::HashSet::new();
         for kind in kinds {

@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::mem::size_of;
 
-use tidelog_core::engine::{ShardFilter, StreamSummary};
+use tidelog_core::StreamMode;
+use tidelog_core::engine::{EncryptionType, ShardFilter, StreamSummary};
 use tidelog_core::error::Validation;
+use tidelog_core::stream::metrics::parse_shard_level_metrics;
 use tidelog_core::stream::names::parse_shard_id;
 
 use crate::abi::*;
@@ -108,6 +110,21 @@ fn info(s: &StreamSummary) -> FfiResult<tidelog_stream_info> {
         retention_hours: s.retention_hours,
         open_shard_count: u32::try_from(s.open_shard_count).unwrap_or(u32::MAX),
         consumer_count: u32::try_from(s.consumer_count).unwrap_or(u32::MAX),
+        mode: match s.mode {
+            StreamMode::Provisioned => tidelog_stream_mode::Provisioned,
+            StreamMode::OnDemand => tidelog_stream_mode::OnDemand,
+        },
+        encryption_type: match s.encryption_type {
+            EncryptionType::None => tidelog_encryption_type::None,
+            EncryptionType::Kms => tidelog_encryption_type::Kms,
+        },
+        max_record_size_kib: s.max_record_size_kib,
+        shard_level_metrics: u32::from(
+            parse_shard_level_metrics(&s.shard_level_metrics).unwrap_or_default(),
+        ),
+        has_warm_throughput: u32::from(s.warm_throughput.is_some()),
+        warm_throughput_target_mibps: s.warm_throughput.map_or(0, |w| w.target_mibps),
+        warm_throughput_current_mibps: s.warm_throughput.map_or(0, |w| w.current_mibps),
     })
 }
 
@@ -193,8 +210,9 @@ pub unsafe extern "C" fn tidelog_describe_stream_summary(
 
 /// ListShards with a filter (`tidelog_shard_filter`). `shard_id` is used (and
 /// required) only with `TIDELOG_SHARD_FILTER_AFTER_SHARD_ID`, `timestamp_ms` only with
-/// `TIDELOG_SHARD_FILTER_AT_TIMESTAMP`; a `shard_id` given with another filter is a
-/// VALIDATION error. `shards_out` receives a new shard list (NULL on failure).
+/// `TIDELOG_SHARD_FILTER_AT_TIMESTAMP` and `_FROM_TIMESTAMP`; a `shard_id` given with
+/// another filter is a VALIDATION error. `shards_out` receives a new shard list (NULL
+/// on failure).
 ///
 /// # Safety
 /// `stream` and `shard_id` are NULL or NUL-terminated; `shards_out` is NULL or
@@ -242,6 +260,9 @@ fn shard_filter(filter: u32, shard_id: Option<&str>, timestamp_ms: u64) -> FfiRe
         f if f == tidelog_shard_filter::AtLatest as u32 => ShardFilter::AtLatest,
         f if f == tidelog_shard_filter::AtTimestamp as u32 => {
             ShardFilter::AtTimestamp(timestamp_ms)
+        }
+        f if f == tidelog_shard_filter::FromTimestamp as u32 => {
+            ShardFilter::FromTimestamp(timestamp_ms)
         }
         _ if after => {
             let id = shard_id.ok_or_else(|| FfiError::null("shard_id"))?;

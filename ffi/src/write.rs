@@ -55,6 +55,7 @@ struct EntryResult {
     shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
     sequence_number: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
     message: CString,
+    encrypted: bool,
 }
 
 /// What a PutRecords output handle holds.
@@ -137,6 +138,7 @@ pub unsafe extern "C" fn tidelog_put_record(
             struct_size: size_of::<tidelog_put_record_output>(),
             shard_id: fixed(&put.shard_id)?,
             sequence_number: decimal(put.sequence_number),
+            encrypted: u32::from(put.encrypted),
         });
         Ok(())
     })
@@ -216,12 +218,14 @@ pub unsafe extern "C" fn tidelog_put_records(
                         shard_id: fixed(&put.shard_id)?,
                         sequence_number: decimal(put.sequence_number),
                         message: CString::default(),
+                        encrypted: put.encrypted,
                     }),
                     Err(e) => Ok(EntryResult {
                         status: e.kind().into(),
                         shard_id: [0; TIDELOG_SHARD_ID_BUFFER_SIZE],
                         sequence_number: [0; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
                         message: c_string(&e.to_string().replace(['\n', '\0'], " "))?,
+                        encrypted: false,
                     }),
                 })
                 .collect::<FfiResult<Vec<_>>>()?;
@@ -290,6 +294,7 @@ pub unsafe extern "C" fn tidelog_put_records_output_get(
             shard_id: r.shard_id,
             sequence_number: r.sequence_number,
             error_message: r.message.as_ptr(),
+            encrypted: u32::from(r.encrypted),
         });
         Ok(())
     })

@@ -107,8 +107,28 @@ int main() {
             EXPECT(std::string(e.what()).find("missing") != std::string::npos);
         }
 
+        // Enhanced fan-out: a consumer, SubscribeToShard from the trim horizon.
+        std::string consumer = engine.register_stream_consumer("orders", "cpp-app");
+        EXPECT(consumer.find("/consumer/cpp-app:") != std::string::npos);
+        {
+            auto fan = engine.subscribe_to_shard(consumer, "shardId-000000000000",
+                                                 TIDELOG_ITERATOR_TYPE_TRIM_HORIZON);
+            auto event = fan.next(std::chrono::milliseconds(1000));
+            EXPECT(event.kind == TIDELOG_SHARD_EVENT_KIND_EVENT && event.batch &&
+                   event.batch->size() > 0 && event.continuation_sequence_number);
+        }
+        engine.deregister_stream_consumer(consumer);
+
+        // Encryption at rest with the built-in key provider's AWS-managed key.
+        engine.start_stream_encryption("orders");
+        auto sealed = engine.put_record("orders", "k", "secret");
+        EXPECT(!sealed.sequence_number.empty() && sealed.encrypted);
+        engine.stop_stream_encryption("orders");
+        engine.update_stream_mode("orders", TIDELOG_STREAM_MODE_ON_DEMAND);
+        EXPECT(engine.describe_stream("orders").info.mode == TIDELOG_STREAM_MODE_ON_DEMAND);
+
         std::string metrics = engine.openmetrics();
-        EXPECT(metrics.find("tidelog_incoming_records") != std::string::npos);
+        EXPECT(metrics.find("tidelog_stream_incoming_records") != std::string::npos);
         engine.flush();
         engine.close();
         try {
