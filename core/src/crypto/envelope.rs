@@ -1,4 +1,4 @@
-//! Sealing records and wrapping data keys (AES-256-GCM, RustCrypto's `aes-gcm`).
+//! Sealing records and wrapping data keys (AES-256-GCM, `ring`'s).
 //!
 //! A wrapped data key (kept in a catalog key slot), 64 bytes:
 //!
@@ -35,8 +35,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use zeroize::Zeroizing;
 
 use super::provider::{MasterKey, random_bytes};
@@ -96,8 +95,16 @@ fn wrap_aad(stream_id: u64, slot: u32) -> Vec<u8> {
     aad
 }
 
-fn cipher(key: &[u8; 32]) -> Aes256Gcm {
-    Aes256Gcm::new(key.into())
+/// An AES-256-GCM key. `ring` keeps the expanded key inside the value and does not
+/// wipe it when dropped; the raw key bytes this is made from are wiped (`Zeroizing`).
+fn cipher(key: &[u8; 32]) -> LessSafeKey {
+    LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &key[..]).expect("a 32-byte key is an AES-256 key"),
+    )
+}
+
+fn nonce_of(bytes: &[u8]) -> Nonce {
+    Nonce::try_assume_unique_for_key(bytes).expect("a 12-byte nonce")
 }
 
 impl DataKey {
@@ -115,11 +122,15 @@ impl DataKey {
         out[0] = ENVELOPE_VERSION;
         random_bytes(&mut out[4..16])?;
         out[16..48].copy_from_slice(&self.0[..]);
-        let nonce = *Nonce::from_slice(&out[4..16]);
+        let nonce = nonce_of(&out[4..16]);
         let tag = cipher(master)
-            .encrypt_in_place_detached(&nonce, &wrap_aad(stream_id, slot), &mut out[16..48])
+            .seal_in_place_separate_tag(
+                nonce,
+                Aad::from(wrap_aad(stream_id, slot)),
+                &mut out[16..48],
+            )
             .map_err(|_| std::io::Error::other("AES-GCM refused to seal a data key"))?;
-        out[48..64].copy_from_slice(&tag);
+        out[48..64].copy_from_slice(tag.as_ref());
         Ok(out)
     }
 
@@ -137,12 +148,18 @@ impl DataKey {
         if wrapped[0] != ENVELOPE_VERSION || wrapped[1..4] != [0, 0, 0] {
             return Err(OpenError::Malformed("wrapped key version"));
         }
-        let nonce = *Nonce::from_slice(&wrapped[4..16]);
-        let tag = *Tag::from_slice(&wrapped[48..64]);
+        let nonce = nonce_of(&wrapped[4..16]);
+        let tag = Tag::try_from(&wrapped[48..64]).map_err(|_| OpenError::Authentication)?;
         let mut key = Zeroizing::new([0u8; 32]);
         key.copy_from_slice(&wrapped[16..48]);
         cipher(master)
-            .decrypt_in_place_detached(&nonce, &wrap_aad(stream_id, slot), &mut key[..], &tag)
+            .open_in_place_separate_tag(
+                nonce,
+                Aad::from(wrap_aad(stream_id, slot)),
+                tag,
+                &mut key[..],
+                0..,
+            )
             .map_err(|_| OpenError::Authentication)?;
         Ok(Self(key))
     }
@@ -163,7 +180,7 @@ pub struct RecordCipher {
     stream_id: u64,
     slot: u32,
     key: DataKey,
-    subkeys: Mutex<HashMap<(u32, u32), Arc<Aes256Gcm>>>,
+    subkeys: Mutex<HashMap<(u32, u32), Arc<LessSafeKey>>>,
 }
 
 impl std::fmt::Debug for RecordCipher {
@@ -187,10 +204,10 @@ fn record_aad(slot: u32, seq: u128) -> [u8; 21] {
     aad
 }
 
-fn record_nonce(seq: u128) -> Nonce<aes_gcm::aead::consts::U12> {
+fn record_nonce(seq: u128) -> Nonce {
     let mut nonce = [0u8; 12];
     nonce[..8].copy_from_slice(&SeqParts::unpack(seq).counter.to_le_bytes());
-    *Nonce::from_slice(&nonce)
+    Nonce::assume_unique_for_key(nonce)
 }
 
 /// The key slot an envelope names.
@@ -225,7 +242,7 @@ impl RecordCipher {
         self.slot
     }
 
-    fn subkey(&self, seq: u128) -> Arc<Aes256Gcm> {
+    fn subkey(&self, seq: u128) -> Arc<LessSafeKey> {
         let parts = SeqParts::unpack(seq);
         let id = (parts.epoch, parts.shard_index);
         let mut cache = self.subkeys.lock().unwrap_or_else(|p| p.into_inner());
@@ -254,9 +271,9 @@ impl RecordCipher {
         message.extend_from_slice(data);
         let tag = self
             .subkey(seq)
-            .encrypt_in_place_detached(
-                &record_nonce(seq),
-                &record_aad(self.slot, seq),
+            .seal_in_place_separate_tag(
+                record_nonce(seq),
+                Aad::from(record_aad(self.slot, seq)),
                 &mut message,
             )
             .map_err(|_| std::io::Error::other("AES-GCM refused to seal a record"))?;
@@ -265,7 +282,7 @@ impl RecordCipher {
         envelope.extend_from_slice(&[0, 0, 0]);
         envelope.extend_from_slice(&self.slot.to_le_bytes());
         envelope.extend_from_slice(&message[key.len()..]);
-        envelope.extend_from_slice(&tag);
+        envelope.extend_from_slice(tag.as_ref());
         message.truncate(key.len());
         Ok(Sealed {
             key: message,
@@ -284,16 +301,18 @@ impl RecordCipher {
             return Err(OpenError::Malformed("the envelope names another key slot"));
         }
         let body = &envelope[ENVELOPE_HEADER_BYTES..envelope.len() - TAG_BYTES];
-        let tag = *Tag::from_slice(&envelope[envelope.len() - TAG_BYTES..]);
+        let tag = Tag::try_from(&envelope[envelope.len() - TAG_BYTES..])
+            .map_err(|_| OpenError::Malformed("tag length"))?;
         let mut message = Vec::with_capacity(sealed_key.len() + body.len());
         message.extend_from_slice(sealed_key);
         message.extend_from_slice(body);
         self.subkey(seq)
-            .decrypt_in_place_detached(
-                &record_nonce(seq),
-                &record_aad(self.slot, seq),
+            .open_in_place_separate_tag(
+                record_nonce(seq),
+                Aad::from(record_aad(self.slot, seq)),
+                tag,
                 &mut message,
-                &tag,
+                0..,
             )
             .map_err(|_| OpenError::Authentication)?;
         let data = message.split_off(sealed_key.len());
