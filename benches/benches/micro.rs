@@ -1,6 +1,7 @@
 //! Micro-benchmarks of tidelog's hot pieces (criterion): record frame encode and
-//! decode with CRC, MD5 routing, the token bucket, and the mailbox hop from a foreign
-//! thread to a core and back.
+//! decode with CRC, encryption at rest's record envelope (AES-256-GCM seal and open),
+//! MD5 routing, the token bucket, and the mailbox hop from a foreign thread to a core
+//! and back.
 //!
 //! `cargo bench -p tidelog-bench` runs them all; add a filter (e.g. `-- mailbox`) to
 //! run some.
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tidelog::Limits;
+use tidelog::crypto::{DataKey, RecordCipher};
 use tidelog::log::format::align_up;
 use tidelog::log::record::{Decoded, decode, encode_header};
 use tidelog::runtime::mailbox::{Polled, mailbox};
@@ -66,6 +68,34 @@ fn record_frames(c: &mut Criterion) {
                 })
             },
         );
+    }
+    group.finish();
+}
+
+/// The record envelope alone: what encryption adds to a put (seal) and to a read
+/// (open, into a copy), without the engine around it.
+fn record_envelope(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envelope");
+    let cipher = RecordCipher::new(1, 0, DataKey::generate().expect("random bytes"));
+    let key = b"partition-key";
+    for size in [100usize, 1024, 64 << 10] {
+        let data = vec![0xABu8; size];
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_with_input(BenchmarkId::new("seal", size), &data, |b, data| {
+            b.iter(|| {
+                cipher
+                    .seal(black_box(42), key, black_box(data))
+                    .expect("seal")
+            })
+        });
+        let sealed = cipher.seal(42, key, &data).expect("seal");
+        group.bench_with_input(BenchmarkId::new("open", size), &sealed, |b, sealed| {
+            b.iter(|| {
+                cipher
+                    .open(black_box(42), &sealed.key, black_box(&sealed.data))
+                    .expect("open")
+            })
+        });
     }
     group.finish();
 }
@@ -168,6 +198,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = record_frames, routing, token_bucket, mailbox_hop
+    targets = record_frames, record_envelope, routing, token_bucket, mailbox_hop
 }
 criterion_main!(micro);

@@ -420,6 +420,30 @@ fn recovery_idle_and_log() {
 }
 
 #[test]
+fn fanout_encryption_and_on_demand() {
+    let doc = run_workload("fanout,encryption,ondemand", &["--rate", "2000"]);
+    assert_eq!(
+        keys(&doc, "latency"),
+        [
+            "fanout.subscribe",
+            "fanout.subscribe_to_shard",
+            "encryption.put.plain",
+            "encryption.put.kms",
+            "encryption.get.plain",
+            "encryption.get.kms",
+            "ondemand.resize",
+        ]
+    );
+    // Both readers saw every record put in the window (the workload checks it too).
+    let rows = doc["latency"].as_array().unwrap();
+    assert_eq!(rows[0]["records"], rows[1]["records"]);
+    // The ramp ends at twice the peak: 1,600 records/s at 100 per shard, doubled.
+    assert_eq!(figure(&doc, "ondemand.shards"), 32.0);
+    assert!(figure(&doc, "ondemand.absorb_s") <= 60.0);
+    assert!(figure(&doc, "ondemand.refused_pct") < 50.0);
+}
+
+#[test]
 fn bad_flags_are_clear_errors_not_panics() {
     let out = tempfile::tempdir().unwrap();
     for (args, needle) in [

@@ -8,11 +8,14 @@
 
 pub mod baseline;
 pub mod e2e;
+pub mod encryption;
+pub mod fanout;
 pub mod ffi;
 pub mod get;
 pub mod idle;
 pub mod limits;
 pub mod log;
+pub mod ondemand;
 pub mod put;
 pub mod recovery;
 pub mod throughput;
@@ -55,11 +58,17 @@ pub enum Workload {
     Idle,
     /// The log of one shard: appends, syncs, warm zero-copy scan, reopen.
     Log,
+    /// SubscribeToShard beside the raw subscription: put → event latency.
+    Fanout,
+    /// Encrypted put and get throughput beside plaintext.
+    Encryption,
+    /// An on-demand stream following a doubling load.
+    OnDemand,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 13] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
@@ -70,6 +79,9 @@ impl Workload {
         Self::Recovery,
         Self::Idle,
         Self::Log,
+        Self::Fanout,
+        Self::Encryption,
+        Self::OnDemand,
     ];
 
     /// The name on the command line and in the report.
@@ -85,6 +97,9 @@ impl Workload {
             Self::Recovery => "recovery",
             Self::Idle => "idle",
             Self::Log => "log",
+            Self::Fanout => "fanout",
+            Self::Encryption => "encryption",
+            Self::OnDemand => "ondemand",
         }
     }
 
@@ -105,6 +120,9 @@ impl Workload {
             Self::Recovery => recovery::run(ctx),
             Self::Idle => idle::run(ctx),
             Self::Log => log::run(ctx),
+            Self::Fanout => fanout::run(ctx),
+            Self::Encryption => encryption::run(ctx),
+            Self::OnDemand => ondemand::run(ctx),
         }
     }
 }
