@@ -816,3 +816,326 @@ fn arbitrary_strings_never_panic_or_write() {
         .unwrap();
     assert_same(&before, &w.dir, "arbitrary strings");
 }
+
+/// The Kinesis API's later entry points (consumers, SubscribeToShard, ARNs, tags and
+/// policies by ARN, encryption, modes, record sizes, warm throughput, monitoring):
+/// hostile names, ARNs, key ids, policy documents, metric names and sizes are each
+/// refused with the error a caller can act on, and change nothing on disk.
+#[test]
+fn hostile_input_to_the_kinesis_api_is_refused() {
+    use tidelog::StreamMode;
+    use tidelog::engine::CreateStreamOptions;
+
+    let w = world();
+    let e = &w.engine;
+    let consumer = e
+        .register_stream_consumer("s", "reader", &BTreeMap::new())
+        .unwrap();
+    let stream_arn = e.stream_arn("s");
+    e.flush().unwrap();
+    let before = snapshot(&w.dir);
+    let no_tags = BTreeMap::new();
+    let long = "x".repeat(129);
+    let mut names: Vec<&str> = BAD_NAMES.to_vec();
+    names.push(&long);
+
+    // Stream names, at every entry point that takes one.
+    for &name in &names {
+        let check = |r: tidelog::Result<()>, call: &str| {
+            let err = refused(r, ErrorKind::Validation, &format!("{call}({name:?})"));
+            assert!(
+                matches!(err, Error::Validation(Validation::StreamName(_))),
+                "{call}({name:?}): {err}"
+            );
+        };
+        check(
+            e.create_stream_with(name, CreateStreamOptions::on_demand()),
+            "create_stream_with",
+        );
+        check(e.delete_stream_with(name, true), "delete_stream_with");
+        check(
+            e.register_stream_consumer(name, "c", &no_tags).map(|_| ()),
+            "register_stream_consumer",
+        );
+        check(
+            e.list_stream_consumers(name, None, None).map(|_| ()),
+            "list_stream_consumers",
+        );
+        check(
+            e.start_stream_encryption(name, "KMS", "alias/aws/kinesis"),
+            "start_stream_encryption",
+        );
+        check(
+            e.stop_stream_encryption(name, "KMS", "alias/aws/kinesis"),
+            "stop_stream_encryption",
+        );
+        check(
+            e.enable_enhanced_monitoring(name, &["ALL"]).map(|_| ()),
+            "enable_enhanced_monitoring",
+        );
+        check(
+            e.update_stream_mode(name, StreamMode::OnDemand, None),
+            "update_stream_mode",
+        );
+        check(
+            e.update_max_record_size(name, 2048),
+            "update_max_record_size",
+        );
+        check(
+            e.update_stream_warm_throughput(name, 10).map(|_| ()),
+            "update_stream_warm_throughput",
+        );
+    }
+
+    // Consumer names ("." and ".." are valid ones: Kinesis allows them, and a consumer
+    // name is never a path).
+    for &name in names.iter().filter(|n| !matches!(**n, "." | "..")) {
+        let err = refused(
+            e.register_stream_consumer("s", name, &no_tags),
+            ErrorKind::Validation,
+            &format!("register_stream_consumer(s, {name:?})"),
+        );
+        assert!(
+            matches!(err, Error::Validation(Validation::ConsumerName(_))),
+            "{name:?}: {err}"
+        );
+        refused(
+            e.describe_stream_consumer(Some("s"), Some(name), None),
+            ErrorKind::Validation,
+            &format!("describe_stream_consumer(s, {name:?})"),
+        );
+        refused(
+            e.deregister_stream_consumer(Some("s"), Some(name), None),
+            ErrorKind::Validation,
+            &format!("deregister_stream_consumer(s, {name:?})"),
+        );
+    }
+
+    // ARNs: malformed ones are invalid; well-formed ones of another place, or of
+    // nothing, are not found.
+    let malformed: Vec<String> = vec![
+        String::new(),
+        "arn".into(),
+        "arn:aws:kinesis".into(),
+        "arn:aws:kinesis:local:000000000000:stream/".into(),
+        "arn:aws:kinesis:local:000000000000:stream/../etc".into(),
+        "arn:aws:kinesis:local:000000000000:stream/s\0".into(),
+        "arn:aws:kinesis:local:000000000000:queue/s".into(),
+        format!("{stream_arn}/consumer/reader:not-a-time"),
+        format!("{stream_arn}/consumer/../x:1"),
+        format!(
+            "arn:aws:kinesis:local:000000000000:stream/{}",
+            "x".repeat(3000)
+        ),
+        "🦀".repeat(40),
+    ];
+    let elsewhere: Vec<String> = vec![
+        "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
+        "arn:aws:kinesis:local:123456789012:stream/s".into(),
+        "arn:aws-cn:kinesis:local:000000000000:stream/s".into(),
+        "arn:aws:kinesis:local:000000000000:stream/nope".into(),
+        format!("{stream_arn}/consumer/reader:1"),
+        format!("{stream_arn}/consumer/nobody:1700000000"),
+    ];
+    const POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "kinesis:GetRecords",
+        "Resource": "*"}]}"#;
+    let tags: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
+    for (arns, kinds) in [
+        (&malformed, &[ErrorKind::Validation][..]),
+        (&elsewhere, &[ErrorKind::ResourceNotFound][..]),
+    ] {
+        for arn in arns {
+            let check = |r: tidelog::Result<()>, call: &str| match r {
+                Ok(()) => panic!("{call}({arn:?}) accepted"),
+                Err(err) => assert!(kinds.contains(&err.kind()), "{call}({arn:?}): {err}"),
+            };
+            // Calls that take only a consumer ARN also refuse a stream ARN as invalid
+            // (the model's ConsumerARN pattern).
+            let check_consumer = |r: tidelog::Result<()>, call: &str| match r {
+                Ok(()) => panic!("{call}({arn:?}) accepted"),
+                Err(err) if err.kind() == ErrorKind::Validation && !arn.contains("/consumer/") => {}
+                Err(err) => assert!(kinds.contains(&err.kind()), "{call}({arn:?}): {err}"),
+            };
+            check(e.tag_resource(arn, &tags), "tag_resource");
+            check(e.untag_resource(arn, &["k".into()]), "untag_resource");
+            check(
+                e.list_tags_for_resource(arn).map(|_| ()),
+                "list_tags_for_resource",
+            );
+            check(e.put_resource_policy(arn, POLICY), "put_resource_policy");
+            check(
+                e.get_resource_policy(arn).map(|_| ()),
+                "get_resource_policy",
+            );
+            check(e.delete_resource_policy(arn), "delete_resource_policy");
+            check_consumer(
+                e.describe_stream_consumer(None, None, Some(arn))
+                    .map(|_| ()),
+                "describe_stream_consumer",
+            );
+            check_consumer(
+                e.deregister_stream_consumer(None, None, Some(arn)),
+                "deregister_stream_consumer",
+            );
+            check_consumer(
+                e.subscribe_to_shard(arn, "shardId-000000000000", StartingPosition::Latest)
+                    .map(|_| ()),
+                "subscribe_to_shard",
+            );
+        }
+    }
+    // A consumer's ARN with hostile shard ids.
+    for shard in [
+        "",
+        "shardId-",
+        "shardId-999999999999",
+        "../x",
+        "shardId-000000000000\0",
+    ] {
+        let r = e.subscribe_to_shard(&consumer.arn, shard, StartingPosition::Latest);
+        assert!(
+            matches!(
+                r.as_ref().map_err(Error::kind),
+                Err(ErrorKind::Validation | ErrorKind::ResourceNotFound)
+            ),
+            "subscribe_to_shard({shard:?}): {r:?}"
+        );
+    }
+
+    // Policy documents: not JSON, not an object, too large.
+    let huge = format!("{{\"a\": \"{}\"}}", "x".repeat(30 << 10));
+    for policy in [
+        "",
+        "not json",
+        "[1, 2]",
+        "\"text\"",
+        "{",
+        "{\"a\": 1}}",
+        &huge,
+    ] {
+        let r = e.put_resource_policy(&stream_arn, policy);
+        assert!(
+            matches!(
+                r.as_ref().map_err(Error::kind),
+                Err(ErrorKind::Validation | ErrorKind::InvalidArgument)
+            ),
+            "put_resource_policy({:?}): {r:?}",
+            &policy[..policy.len().min(20)]
+        );
+    }
+
+    // Key ids and encryption types.
+    let long_key = "k".repeat(2049);
+    for (kind, key, expected) in [
+        ("KMS", "", ErrorKind::Validation),
+        ("KMS", long_key.as_str(), ErrorKind::Validation),
+        ("NONE", "alias/aws/kinesis", ErrorKind::InvalidArgument),
+        ("kms", "alias/aws/kinesis", ErrorKind::Validation),
+        ("", "alias/aws/kinesis", ErrorKind::Validation),
+        ("KMS", "alias/never-created", ErrorKind::KmsNotFound),
+        ("KMS", "../../etc/passwd", ErrorKind::KmsNotFound),
+        ("KMS", "alias/a\0b", ErrorKind::KmsNotFound),
+    ] {
+        refused(
+            e.start_stream_encryption("s", kind, key),
+            expected,
+            &format!(
+                "start_stream_encryption(s, {kind:?}, {:?})",
+                &key[..key.len().min(20)]
+            ),
+        );
+    }
+
+    // Metric names.
+    let eight = ["IncomingBytes"; 8];
+    for metrics in [&[][..], &["Bogus"][..], &["incomingbytes"][..], &eight[..]] {
+        refused(
+            e.enable_enhanced_monitoring("s", metrics),
+            ErrorKind::Validation,
+            &format!("enable_enhanced_monitoring({metrics:?})"),
+        );
+        refused(
+            e.disable_enhanced_monitoring("s", metrics),
+            ErrorKind::Validation,
+            &format!("disable_enhanced_monitoring({metrics:?})"),
+        );
+    }
+
+    // Record sizes, warm throughput, modes, counts.
+    for kib in [0, 1, 1023, 10_241, u32::MAX] {
+        refused(
+            e.update_max_record_size("s", kib),
+            ErrorKind::Validation,
+            &format!("update_max_record_size({kib})"),
+        );
+    }
+    for mibps in [0, 1, u32::MAX] {
+        let r = e.update_stream_warm_throughput("s", mibps);
+        assert!(
+            matches!(
+                r.as_ref().map_err(Error::kind),
+                Err(ErrorKind::Validation | ErrorKind::InvalidArgument)
+            ),
+            "update_stream_warm_throughput({mibps}) on a PROVISIONED stream: {r:?}"
+        );
+    }
+    refused(
+        e.update_stream_mode("s", StreamMode::Provisioned, None),
+        ErrorKind::InvalidArgument,
+        "update_stream_mode to the mode it has",
+    );
+    for options in [
+        CreateStreamOptions {
+            shard_count: Some(2),
+            ..CreateStreamOptions::on_demand()
+        },
+        CreateStreamOptions {
+            shard_count: None,
+            ..CreateStreamOptions::default()
+        },
+        CreateStreamOptions {
+            max_record_size_kib: Some(99_999),
+            ..CreateStreamOptions::provisioned(1)
+        },
+        CreateStreamOptions {
+            warm_throughput_mibps: Some(5),
+            ..CreateStreamOptions::provisioned(1)
+        },
+    ] {
+        let r = e.create_stream_with("fresh", options.clone());
+        assert!(
+            matches!(
+                r.as_ref().map_err(Error::kind),
+                Err(ErrorKind::Validation | ErrorKind::InvalidArgument)
+            ),
+            "create_stream_with({options:?}): {r:?}"
+        );
+    }
+    for limit in [Some(0), Some(10_001), Some(usize::MAX)] {
+        refused(
+            e.list_stream_consumers("s", limit, None),
+            ErrorKind::Validation,
+            &format!("list_stream_consumers(limit {limit:?})"),
+        );
+    }
+    refused(
+        e.delete_stream_with("s", false),
+        ErrorKind::ResourceInUse,
+        "delete_stream_with a registered consumer, not enforced",
+    );
+
+    assert_same(&before, &w.dir, "hostile input to the Kinesis API");
+    // Still serving: the consumer subscribes, the stream takes a record.
+    let mut sub = e
+        .subscribe_to_shard(
+            &consumer.arn,
+            "shardId-000000000000",
+            StartingPosition::TrimHorizon,
+        )
+        .unwrap();
+    assert!(matches!(
+        sub.next(std::time::Duration::from_secs(5)).unwrap(),
+        tidelog::FanoutEvent::Event(_)
+    ));
+}

@@ -17,8 +17,9 @@
 //!
 //! Invariants: no plaintext of an encrypted record and no plain data key is written to
 //! disk; a record opens only with the slot, stream, shard and sequence number it was
-//! sealed for (a moved or edited frame fails its tag); key bytes are wiped from memory
-//! when dropped. This module has no I/O of its own except the file-backed provider.
+//! sealed for (a moved or edited frame fails its tag); raw key bytes (provider keys,
+//! data keys, subkeys) are wiped from memory when dropped (the AES key schedules `ring`
+//! expands from them are not: `ring` does not wipe on drop). This module has no I/O of its own except the file-backed provider.
 #![forbid(unsafe_code)]
 
 pub mod envelope;

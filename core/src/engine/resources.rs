@@ -217,8 +217,9 @@ impl Engine {
     /// not enforce it (there are no principals in-process).
     pub fn put_resource_policy(&self, resource_arn: &str, policy: &str) -> Result<()> {
         self.check_open()?;
-        validate_policy(policy).map_err(|e| InvalidArgument::Policy(e.0))?;
+        // The ARN first (its form, then the resource), then the document.
         let target = self.target(resource_arn)?;
+        validate_policy(policy).map_err(|e| InvalidArgument::Policy(e.0))?;
         self.change_target(&target, |_, current| {
             *current = Some(policy.to_string());
             Ok(())
