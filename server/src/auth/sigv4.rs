@@ -57,6 +57,9 @@ pub struct RequestParts<'a> {
     pub authority: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
+    /// The request came over HTTP/2, whose SDKs sign `:authority` out (the AWS SDK for
+    /// JavaScript v3 drops `host` there): `host` need not be a signed header.
+    pub http2: bool,
 }
 
 /// Who signed a request.
@@ -222,6 +225,15 @@ fn canonical_path(path: &str) -> String {
 }
 
 fn header_value(parts: &RequestParts<'_>, name: &str) -> Option<String> {
+    if name == ":authority" {
+        // HTTP/2's pseudo-header, which some SDKs sign (the JavaScript SDK v3 does).
+        return parts.authority.map(str::to_string).or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+        });
+    }
     let values: Vec<String> = parts
         .headers
         .get_all(name)
@@ -302,7 +314,7 @@ fn parse_credential(credential: &str) -> Result<(&str, &str, &str, &str), ApiErr
     }
 }
 
-fn split_signed_headers(list: &str) -> Result<Vec<&str>, ApiError> {
+fn split_signed_headers(list: &str, http2: bool) -> Result<Vec<&str>, ApiError> {
     let headers: Vec<&str> = list.split(';').collect();
     if headers
         .iter()
@@ -312,7 +324,7 @@ fn split_signed_headers(list: &str) -> Result<Vec<&str>, ApiError> {
             "SignedHeaders must be lower-case names separated by ';'",
         ));
     }
-    if !headers.contains(&"host") {
+    if !http2 && !headers.contains(&"host") {
         return Err(invalid(
             "'Host' must be a 'SignedHeader' in the AWS Authorization.",
         ));
@@ -379,14 +391,14 @@ fn from_header<'a>(
         date,
         region,
         service,
-        signed_headers: split_signed_headers(signed.unwrap_or_default())?,
+        signed_headers: split_signed_headers(signed.unwrap_or_default(), parts.http2)?,
         signature: signature.unwrap_or_default(),
         amz_date: amz_date.unwrap_or_default(),
         expires_secs: None,
     })
 }
 
-fn from_query<'a>(pairs: &'a [(String, String)]) -> Result<Signed<'a>, ApiError> {
+fn from_query<'a>(pairs: &'a [(String, String)], http2: bool) -> Result<Signed<'a>, ApiError> {
     let get = |name: &str| {
         pairs
             .iter()
@@ -436,7 +448,10 @@ fn from_query<'a>(pairs: &'a [(String, String)]) -> Result<Signed<'a>, ApiError>
         date,
         region,
         service,
-        signed_headers: split_signed_headers(get("X-Amz-SignedHeaders").unwrap_or_default())?,
+        signed_headers: split_signed_headers(
+            get("X-Amz-SignedHeaders").unwrap_or_default(),
+            http2,
+        )?,
         signature: get("X-Amz-Signature").unwrap_or_default(),
         amz_date: get("X-Amz-Date").unwrap_or_default().to_string(),
         expires_secs: expires,
@@ -473,7 +488,7 @@ impl Verifier {
                 ));
             }
             (Some(header), false) => from_header(header, parts)?,
-            (None, true) => from_query(&pairs)?,
+            (None, true) => from_query(&pairs, parts.http2)?,
         };
         let Some(secret) = self.keys.get(signed.access_key) else {
             return Err(ApiError::new(
@@ -575,7 +590,14 @@ impl Verifier {
         let expected = hex(&hmac(&key, to_sign.as_bytes()));
         let given = signed.signature.as_bytes();
         if given.len() != expected.len() || !bool::from(given.ct_eq(expected.as_bytes())) {
-            return Err(mismatch());
+            // As AWS does, say what was signed here, so a client can find its mistake
+            // (nothing secret: the canonical request and the string to sign).
+            let mut e = mismatch();
+            e.message.push_str(&format!(
+                "\n\nThe Canonical String for this request should have been\n'{canonical}'\n\n\
+                 The String-to-Sign should have been\n'{to_sign}'\n"
+            ));
+            return Err(e);
         }
         Ok(Identity::AccessKey(signed.access_key.to_string()))
     }
@@ -612,6 +634,7 @@ pub fn sign(
         headers: &with_date,
         authority: None,
         body,
+        http2: false,
     };
     let pairs = query_pairs(query);
     let canonical =
@@ -654,6 +677,7 @@ mod tests {
             headers: &headers,
             authority: None,
             body: b"",
+            http2: false,
         };
         let pairs = query_pairs(parts.query);
         let canonical = canonical_request(
@@ -726,6 +750,7 @@ mod tests {
             headers,
             authority: None,
             body,
+            http2: false,
         }
     }
 
@@ -803,6 +828,38 @@ mod tests {
             code(&other, b"{}", "kinesis", now),
             "IncompleteSignatureException"
         );
+    }
+
+    #[test]
+    fn host_must_be_signed_except_over_http2() {
+        let now = 1_700_000_000;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amz-target",
+            "Kinesis_20131202.ListStreams".parse().unwrap(),
+        );
+        let (date, auth) = sign(
+            "POST",
+            "/",
+            "",
+            &headers,
+            b"{}",
+            "AKID",
+            "secret",
+            "us-east-1",
+            "kinesis",
+            now,
+        );
+        headers.insert("x-amz-date", date.parse().unwrap());
+        headers.insert("authorization", auth.parse().unwrap());
+        let v = verifier();
+        let mut p = parts(&headers, b"{}");
+        assert_eq!(
+            v.verify(&p, "kinesis", now).unwrap_err().code,
+            "InvalidSignatureException"
+        );
+        p.http2 = true;
+        assert!(v.verify(&p, "kinesis", now).is_ok());
     }
 
     #[test]

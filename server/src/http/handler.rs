@@ -310,6 +310,7 @@ where
         headers: &parts.headers,
         authority: parts.uri.authority().map(|a| a.as_str()),
         body: &body,
+        http2: parts.version == http::Version::HTTP_2,
     };
     if let Err(e) = shared
         .verifier
