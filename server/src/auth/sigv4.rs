@@ -653,6 +653,53 @@ pub fn sign(
     (amz_date, authorization)
 }
 
+/// Presigns a request (query form, `UNSIGNED-PAYLOAD`, only `host` signed): returns
+/// the query string to append to the path, valid for `expires_secs` from `now_secs`.
+#[allow(clippy::too_many_arguments)]
+pub fn presign(
+    method: &str,
+    path: &str,
+    host: &str,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now_secs: i64,
+    expires_secs: i64,
+) -> String {
+    let amz_date = format_amz_date(now_secs);
+    let date = &amz_date[..8];
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let pairs: Vec<(String, String)> = vec![
+        ("X-Amz-Algorithm".into(), ALGORITHM.into()),
+        ("X-Amz-Credential".into(), format!("{access_key}/{scope}")),
+        ("X-Amz-Date".into(), amz_date.clone()),
+        ("X-Amz-Expires".into(), expires_secs.to_string()),
+        ("X-Amz-SignedHeaders".into(), "host".into()),
+    ];
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(host) {
+        headers.insert(http::header::HOST, v);
+    }
+    let parts = RequestParts {
+        method,
+        path,
+        query: "",
+        headers: &headers,
+        authority: None,
+        body: b"",
+        http2: false,
+    };
+    let canonical =
+        canonical_request(&parts, &pairs, None, &["host"], UNSIGNED_PAYLOAD).unwrap_or_default();
+    let to_sign = string_to_sign(&amz_date, &scope, &canonical);
+    let signature = hex(&hmac(&signing_key(secret, date, region, service), to_sign.as_bytes()));
+    let mut query = canonical_query(&pairs, None);
+    query.push_str("&X-Amz-Signature=");
+    query.push_str(&signature);
+    query
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,6 +907,27 @@ mod tests {
         );
         p.http2 = true;
         assert!(v.verify(&p, "kinesis", now).is_ok());
+    }
+
+    #[test]
+    fn presigned_requests_verify_until_they_expire() {
+        let now = 1_700_000_000;
+        let query = presign("POST", "/", "127.0.0.1:4567", "AKID", "secret", "us-east-1", "kinesis", now, 60);
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:4567".parse().unwrap());
+        let v = verifier();
+        let at = |q: &str, t: i64| {
+            let p = RequestParts { query: q, ..parts(&headers, b"any body") };
+            v.verify(&p, "kinesis", t)
+        };
+        assert_eq!(at(&query, now + 30), Ok(Identity::AccessKey("AKID".into())));
+        assert_eq!(at(&query, now + 61).unwrap_err().code, "InvalidSignatureException");
+        let forged = query.replace("X-Amz-Expires=60", "X-Amz-Expires=600");
+        assert_eq!(at(&forged, now + 61).unwrap_err().code, "InvalidSignatureException");
+        let mut both = headers.clone();
+        both.insert("authorization", "AWS4-HMAC-SHA256 x".parse().unwrap());
+        let p = RequestParts { query: &query, ..parts(&both, b"") };
+        assert_eq!(v.verify(&p, "kinesis", now).unwrap_err().code, "InvalidSignatureException");
     }
 
     #[test]
