@@ -35,7 +35,10 @@ fn request(target: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
 
 fn status(response: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(response);
-    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn put_and_check(s: &TestServer, stream: &str, n: usize) -> Vec<String> {
@@ -49,12 +52,17 @@ async fn put_and_check(s: &TestServer, stream: &str, n: usize) -> Vec<String> {
                 &Map::new()
                     .with("StreamName", stream)
                     .with("PartitionKey", format!("k{i}"))
-                    .with("Data", Value::Bytes(format!("record {i}").into_bytes().into()))
+                    .with(
+                        "Data",
+                        Value::Bytes(format!("record {i}").into_bytes().into()),
+                    )
                     .into(),
             )
             .await
             .unwrap();
-        let Some(Value::Str(seq)) = out.get("SequenceNumber") else { panic!() };
+        let Some(Value::Str(seq)) = out.get("SequenceNumber") else {
+            panic!()
+        };
         seqs.push(seq.clone());
     }
     seqs
@@ -80,11 +88,15 @@ async fn count_records(s: &TestServer, stream: &str) -> usize {
             .call(
                 Service::Kinesis,
                 "GetRecords",
-                &Map::new().with("ShardIterator", it.get("ShardIterator").unwrap().clone()).into(),
+                &Map::new()
+                    .with("ShardIterator", it.get("ShardIterator").unwrap().clone())
+                    .into(),
             )
             .await
             .unwrap();
-        let Some(Value::List(records)) = out.get("Records") else { panic!() };
+        let Some(Value::List(records)) = out.get("Records") else {
+            panic!()
+        };
         total += records.len();
     }
     total
@@ -103,7 +115,10 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
         .call(
             Service::Kinesis,
             "CreateStream",
-            &Map::new().with("StreamName", "h").with("ShardCount", 2u32).into(),
+            &Map::new()
+                .with("StreamName", "h")
+                .with("ShardCount", 2u32)
+                .into(),
         )
         .await
         .unwrap();
@@ -131,7 +146,12 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
         chunked.extend_from_slice(b"\r\n");
     }
     let r = raw(addr, &chunked, Duration::from_secs(5)).await;
-    assert_eq!(status(&r), 413, "{}", String::from_utf8_lossy(&r[..r.len().min(300)]));
+    assert_eq!(
+        status(&r),
+        413,
+        "{}",
+        String::from_utf8_lossy(&r[..r.len().min(300)])
+    );
 
     // Bodies that do not decode: each a SerializationException.
     let deep = "[".repeat(50_000);
@@ -154,7 +174,16 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
             .unwrap()
             .as_secs() as i64;
         let (date, auth) = tidelog_server::auth::sigv4::sign(
-            "POST", "/", "", &headers, &body, KEY, SECRET, "us-east-1", "kinesis", now,
+            "POST",
+            "/",
+            "",
+            &headers,
+            &body,
+            KEY,
+            SECRET,
+            "us-east-1",
+            "kinesis",
+            now,
         );
         let mut r = format!(
             "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nX-Amz-Target: {target}\r\n\
@@ -170,33 +199,60 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
     }
 
     // Content types and targets the service does not have.
-    let r = raw(addr, &request("Kinesis_20131202.ListStreams", "text/plain", b"{}"), Duration::from_secs(5)).await;
+    let r = raw(
+        addr,
+        &request("Kinesis_20131202.ListStreams", "text/plain", b"{}"),
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(status(&r), 404);
     assert!(String::from_utf8_lossy(&r).contains("UnknownOperationException"));
-    for target in ["Kinesis_20131202.Explode", "Nonsense", "", "DynamoDB_20120810.ListTables"] {
+    for target in [
+        "Kinesis_20131202.Explode",
+        "Nonsense",
+        "",
+        "DynamoDB_20120810.ListTables",
+    ] {
         let r = raw(addr, &request(target, json, b"{}"), Duration::from_secs(5)).await;
         assert_eq!(status(&r), 400, "{target}");
-        assert!(String::from_utf8_lossy(&r).contains("UnknownOperationException"), "{target}");
+        assert!(
+            String::from_utf8_lossy(&r).contains("UnknownOperationException"),
+            "{target}"
+        );
     }
     // Unsigned requests to a server without anonymous access.
-    let r = raw(addr, &request("Kinesis_20131202.ListStreams", json, b"{}"), Duration::from_secs(5)).await;
+    let r = raw(
+        addr,
+        &request("Kinesis_20131202.ListStreams", json, b"{}"),
+        Duration::from_secs(5),
+    )
+    .await;
     assert!(String::from_utf8_lossy(&r).contains("MissingAuthenticationTokenException"));
     // Garbage that is not HTTP at all.
-    let r = raw(addr, b"\x16\x03\x01\x02\x00garbage\r\n\r\n", Duration::from_secs(5)).await;
+    let r = raw(
+        addr,
+        b"\x16\x03\x01\x02\x00garbage\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
     assert!(r.is_empty() || status(&r) == 400);
 
     // Slowloris: headers one byte at a time, slower than the header timeout allows.
     let started = Instant::now();
     let mut slow = TcpStream::connect(addr).await.unwrap();
     let mut closed_after = None;
-    for b in b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().chain(b"a".repeat(200).iter()) {
+    for b in b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .chain(b"a".repeat(200).iter())
+    {
         if slow.write_all(&[*b]).await.is_err() {
             closed_after = Some(started.elapsed());
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         let mut buf = [0u8; 512];
-        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await {
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), slow.read(&mut buf)).await
+        {
             if n == 0 || buf.starts_with(b"HTTP/1.1 408") {
                 closed_after = Some(started.elapsed());
                 break;
@@ -219,7 +275,10 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
     let mut idle = TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
-    assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "an idle connection is closed: {n:?}");
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "an idle connection is closed: {n:?}"
+    );
 
     // Still serving, nothing lost.
     put_and_check(&s, "h", 5).await;
@@ -243,7 +302,13 @@ async fn connections_over_the_limit_are_refused_not_queued() {
     let mut buf = [0u8; 1];
     let n = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf)).await;
     assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "{n:?}");
-    assert!(s.server.metrics.connections_refused.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(
+        s.server
+            .metrics
+            .connections_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Slots free again once the held connections close.

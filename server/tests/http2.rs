@@ -33,10 +33,7 @@ fn subscribe_body(stream: &str) -> Vec<u8> {
                 format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}/consumer/c:1"),
             )
             .with("ShardId", "shardId-000000000000")
-            .with(
-                "StartingPosition",
-                Map::new().with("Type", "TRIM_HORIZON"),
-            )
+            .with("StartingPosition", Map::new().with("Type", "TRIM_HORIZON"))
             .into(),
     )
 }
@@ -44,10 +41,26 @@ fn subscribe_body(stream: &str) -> Vec<u8> {
 fn signed_request(uri: &str, authority: &str, body: Vec<u8>) -> Request<Full<Bytes>> {
     let mut headers = HeaderMap::new();
     headers.insert("host", authority.parse().unwrap());
-    headers.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
-    headers.insert("x-amz-target", "Kinesis_20131202.SubscribeToShard".parse().unwrap());
-    let (date, auth) =
-        sigv4::sign("POST", "/", "", &headers, &body, KEY, SECRET, "us-east-1", "kinesis", now());
+    headers.insert(
+        "content-type",
+        "application/x-amz-json-1.1".parse().unwrap(),
+    );
+    headers.insert(
+        "x-amz-target",
+        "Kinesis_20131202.SubscribeToShard".parse().unwrap(),
+    );
+    let (date, auth) = sigv4::sign(
+        "POST",
+        "/",
+        "",
+        &headers,
+        &body,
+        KEY,
+        SECRET,
+        "us-east-1",
+        "kinesis",
+        now(),
+    );
     headers.insert("x-amz-date", date.parse().unwrap());
     headers.insert("authorization", auth.parse().unwrap());
     // HTTP/2 carries the authority in :authority (from the URI), not in Host.
@@ -101,9 +114,13 @@ where
             }
             assert_eq!(message.header(":event-type"), Some("SubscribeToShardEvent"));
             let event = json::decode(Service::Kinesis, &message.payload).unwrap();
-            let Some(Value::List(list)) = event.get("Records") else { panic!() };
+            let Some(Value::List(list)) = event.get("Records") else {
+                panic!()
+            };
             for r in list {
-                let Some(Value::Bytes(b)) = r.as_map().unwrap().get("Data") else { panic!() };
+                let Some(Value::Bytes(b)) = r.as_map().unwrap().get("Data") else {
+                    panic!()
+                };
                 records.push(String::from_utf8(b.to_vec()).unwrap());
             }
         }
@@ -116,7 +133,10 @@ async fn create(s: &TestServer, stream: &str) {
         .call(
             Service::Kinesis,
             "CreateStream",
-            &Map::new().with("StreamName", stream).with("ShardCount", 1u32).into(),
+            &Map::new()
+                .with("StreamName", stream)
+                .with("ShardCount", 1u32)
+                .into(),
         )
         .await
         .unwrap();
@@ -135,7 +155,11 @@ async fn h2c_prior_knowledge_subscribe() {
     tokio::spawn(conn);
     let authority = s.addr().to_string();
     let response = sender
-        .send_request(signed_request(&format!("http://{authority}/"), &authority, subscribe_body("h2c")))
+        .send_request(signed_request(
+            &format!("http://{authority}/"),
+            &authority,
+            subscribe_body("h2c"),
+        ))
         .await
         .unwrap();
     assert_eq!(response.version(), http::Version::HTTP_2);
@@ -156,16 +180,35 @@ async fn h2c_prior_knowledge_subscribe() {
 fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let status = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
-        .args(["-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .output()
         .expect("openssl (the test makes its certificate with it)");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     (cert, key)
 }
 
@@ -177,9 +220,13 @@ async fn h2_over_tls_by_alpn() {
     // Streams are created over TLS too: a client of our own would need TLS, so use the
     // API directly for the setup.
     let api = Arc::clone(&s.api);
-    api.call_json(Service::Kinesis, "CreateStream", serde_json::json!({"StreamName": "tls", "ShardCount": 1}))
-        .await
-        .unwrap();
+    api.call_json(
+        Service::Kinesis,
+        "CreateStream",
+        serde_json::json!({"StreamName": "tls", "ShardCount": 1}),
+    )
+    .await
+    .unwrap();
     api.call_json(
         Service::Kinesis,
         "PutRecord",
@@ -204,32 +251,47 @@ async fn h2_over_tls_by_alpn() {
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(s.addr()).await.unwrap();
     let tls = connector
-        .connect(rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .connect(
+            rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+            tcp,
+        )
         .await
         .unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-        .await
-        .unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let authority = s.addr().to_string();
     let response = sender
-        .send_request(signed_request(&format!("https://{authority}/"), &authority, subscribe_body("tls")))
+        .send_request(signed_request(
+            &format!("https://{authority}/"),
+            &authority,
+            subscribe_body("tls"),
+        ))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(read_records(response.into_body(), 1).await, ["tls"]);
     // A client that does not trust the certificate gets nowhere.
-    let bad = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
+    let bad = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_no_client_auth();
     let tcp = TcpStream::connect(s.addr()).await.unwrap();
-    assert!(tokio_rustls::TlsConnector::from(Arc::new(bad))
-        .connect(rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(), tcp)
-        .await
-        .is_err());
+    assert!(
+        tokio_rustls::TlsConnector::from(Arc::new(bad))
+            .connect(
+                rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                tcp
+            )
+            .await
+            .is_err()
+    );
     s.stop().await;
 }
 
@@ -244,7 +306,10 @@ async fn http1_subscribe_with_our_client_and_lifetime_end() {
     put(&s, "h1", "one").await;
     let client = s.client(Encoding::Cbor);
     let input = Map::new()
-        .with("ConsumerARN", "arn:aws:kinesis:us-east-1:000000000000:stream/h1/consumer/c:1")
+        .with(
+            "ConsumerARN",
+            "arn:aws:kinesis:us-east-1:000000000000:stream/h1/consumer/c:1",
+        )
         .with("ShardId", "shardId-000000000000")
         .with("StartingPosition", Map::new().with("Type", "TRIM_HORIZON"))
         .into();
@@ -252,7 +317,10 @@ async fn http1_subscribe_with_our_client_and_lifetime_end() {
     let started = std::time::Instant::now();
     let first = events.next().await.unwrap().unwrap();
     assert_eq!(first.header(":event-type"), Some("initial-response"));
-    assert_eq!(first.header(":content-type"), Some("application/x-amz-cbor-1.1"));
+    assert_eq!(
+        first.header(":content-type"),
+        Some("application/x-amz-cbor-1.1")
+    );
     let (mut records, mut heartbeats) = (0, 0);
     while let Some(m) = events.next().await.unwrap() {
         let body = tidelog_server::wire::cbor::decode(Service::Kinesis, &m.payload).unwrap();
@@ -264,7 +332,10 @@ async fn http1_subscribe_with_our_client_and_lifetime_end() {
     }
     // The stream ended by itself at its lifetime, after heartbeats.
     let lasted = started.elapsed();
-    assert!(lasted >= Duration::from_millis(1900) && lasted < Duration::from_secs(10), "{lasted:?}");
+    assert!(
+        lasted >= Duration::from_millis(1900) && lasted < Duration::from_secs(10),
+        "{lasted:?}"
+    );
     assert_eq!(records, 1);
     assert!(heartbeats >= 3, "{heartbeats}");
     // While a subscription streams, a second one for the same consumer and shard is
@@ -283,7 +354,9 @@ async fn presigned_requests_on_the_wire() {
         let authority = authority.clone();
         async move {
             let tcp = TcpStream::connect(&authority).await.unwrap();
-            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                .await
+                .unwrap();
             tokio::spawn(conn);
             let request = Request::builder()
                 .method("POST")
@@ -299,18 +372,64 @@ async fn presigned_requests_on_the_wire() {
             (status, String::from_utf8_lossy(&text).into_owned())
         }
     };
-    let good = sigv4::presign("POST", "/", &authority, KEY, SECRET, "us-east-1", "kinesis", now(), 300);
+    let good = sigv4::presign(
+        "POST",
+        "/",
+        &authority,
+        KEY,
+        SECRET,
+        "us-east-1",
+        "kinesis",
+        now(),
+        300,
+    );
     let (status, body) = send(good.clone(), b"{}").await;
     assert_eq!(status, 200, "{body}");
-    let expired = sigv4::presign("POST", "/", &authority, KEY, SECRET, "us-east-1", "kinesis", now() - 400, 300);
+    let expired = sigv4::presign(
+        "POST",
+        "/",
+        &authority,
+        KEY,
+        SECRET,
+        "us-east-1",
+        "kinesis",
+        now() - 400,
+        300,
+    );
     let (status, body) = send(expired, b"{}").await;
     assert_eq!(status, 400);
-    assert!(body.contains("InvalidSignatureException") && body.contains("expired"), "{body}");
-    let wrong_host = sigv4::presign("POST", "/", "elsewhere:1", KEY, SECRET, "us-east-1", "kinesis", now(), 300);
+    assert!(
+        body.contains("InvalidSignatureException") && body.contains("expired"),
+        "{body}"
+    );
+    let wrong_host = sigv4::presign(
+        "POST",
+        "/",
+        "elsewhere:1",
+        KEY,
+        SECRET,
+        "us-east-1",
+        "kinesis",
+        now(),
+        300,
+    );
     let (_, body) = send(wrong_host, b"{}").await;
     assert!(body.contains("InvalidSignatureException"), "{body}");
-    let other_service = sigv4::presign("POST", "/", &authority, KEY, SECRET, "us-east-1", "firehose", now(), 300);
+    let other_service = sigv4::presign(
+        "POST",
+        "/",
+        &authority,
+        KEY,
+        SECRET,
+        "us-east-1",
+        "firehose",
+        now(),
+        300,
+    );
     let (_, body) = send(other_service, b"{}").await;
-    assert!(body.contains("Credential should be scoped to correct service"), "{body}");
+    assert!(
+        body.contains("Credential should be scoped to correct service"),
+        "{body}"
+    );
     s.stop().await;
 }

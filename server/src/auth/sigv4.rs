@@ -693,7 +693,10 @@ pub fn presign(
     let canonical =
         canonical_request(&parts, &pairs, None, &["host"], UNSIGNED_PAYLOAD).unwrap_or_default();
     let to_sign = string_to_sign(&amz_date, &scope, &canonical);
-    let signature = hex(&hmac(&signing_key(secret, date, region, service), to_sign.as_bytes()));
+    let signature = hex(&hmac(
+        &signing_key(secret, date, region, service),
+        to_sign.as_bytes(),
+    ));
     let mut query = canonical_query(&pairs, None);
     query.push_str("&X-Amz-Signature=");
     query.push_str(&signature);
@@ -912,22 +915,47 @@ mod tests {
     #[test]
     fn presigned_requests_verify_until_they_expire() {
         let now = 1_700_000_000;
-        let query = presign("POST", "/", "127.0.0.1:4567", "AKID", "secret", "us-east-1", "kinesis", now, 60);
+        let query = presign(
+            "POST",
+            "/",
+            "127.0.0.1:4567",
+            "AKID",
+            "secret",
+            "us-east-1",
+            "kinesis",
+            now,
+            60,
+        );
         let mut headers = HeaderMap::new();
         headers.insert("host", "127.0.0.1:4567".parse().unwrap());
         let v = verifier();
         let at = |q: &str, t: i64| {
-            let p = RequestParts { query: q, ..parts(&headers, b"any body") };
+            let p = RequestParts {
+                query: q,
+                ..parts(&headers, b"any body")
+            };
             v.verify(&p, "kinesis", t)
         };
         assert_eq!(at(&query, now + 30), Ok(Identity::AccessKey("AKID".into())));
-        assert_eq!(at(&query, now + 61).unwrap_err().code, "InvalidSignatureException");
+        assert_eq!(
+            at(&query, now + 61).unwrap_err().code,
+            "InvalidSignatureException"
+        );
         let forged = query.replace("X-Amz-Expires=60", "X-Amz-Expires=600");
-        assert_eq!(at(&forged, now + 61).unwrap_err().code, "InvalidSignatureException");
+        assert_eq!(
+            at(&forged, now + 61).unwrap_err().code,
+            "InvalidSignatureException"
+        );
         let mut both = headers.clone();
         both.insert("authorization", "AWS4-HMAC-SHA256 x".parse().unwrap());
-        let p = RequestParts { query: &query, ..parts(&both, b"") };
-        assert_eq!(v.verify(&p, "kinesis", now).unwrap_err().code, "InvalidSignatureException");
+        let p = RequestParts {
+            query: &query,
+            ..parts(&both, b"")
+        };
+        assert_eq!(
+            v.verify(&p, "kinesis", now).unwrap_err().code,
+            "InvalidSignatureException"
+        );
     }
 
     #[test]

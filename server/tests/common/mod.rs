@@ -46,7 +46,10 @@ impl TestServer {
     }
 
     pub async fn stop(self) {
-        assert!(self.server.shutdown().await, "shutdown within the grace period");
+        assert!(
+            self.server.shutdown().await,
+            "shutdown within the grace period"
+        );
         self.api.engine.close().unwrap();
     }
 }
@@ -75,7 +78,9 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig, &mut ApiConfig)) 
     let mut api_config = ApiConfig::default();
     adjust(&mut config, &mut api_config);
     let api = Arc::new(Api::new(engine, api_config));
-    let server = RunningServer::start(Arc::clone(&api), config).await.unwrap();
+    let server = RunningServer::start(Arc::clone(&api), config)
+        .await
+        .unwrap();
     TestServer { server, api, dir }
 }
 
