@@ -161,14 +161,10 @@ impl Api {
             Service::Kinesis => kinesis::OPERATIONS.iter().find(|o| o.name == name).copied(),
             Service::Firehose => {
                 let backend = self.firehose.as_ref()?;
-                backend
-                    .operations()
-                    .iter()
-                    .any(|o| *o == name)
-                    .then_some(Operation {
-                        name: firehose::intern(name)?,
-                        run: Run::Forward,
-                    })
+                backend.operations().contains(&name).then_some(Operation {
+                    name: firehose::intern(name)?,
+                    run: Run::Forward,
+                })
             }
         }
     }

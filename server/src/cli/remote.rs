@@ -21,7 +21,7 @@ use crate::wire::{Encoding, Service};
 
 /// Where calls go.
 enum Backend {
-    Remote(Client),
+    Remote(Box<Client>),
     Local(Arc<Api>),
 }
 
@@ -75,7 +75,7 @@ impl Backend {
             _ => None,
         };
         Client::new(&endpoint, credentials, &target.region, Encoding::Json)
-            .map(Backend::Remote)
+            .map(|c| Backend::Remote(Box::new(c)))
             .map_err(|e| CallError::Unreachable(e.to_string()))
     }
 
