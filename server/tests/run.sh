@@ -3,17 +3,27 @@
 # AWS CLI, CBOR and HTTP/2 (httpx) from PyPI into .venv, and the AWS SDK for JavaScript
 # v3 from npm into server/tests/js/node_modules (gitignored). The Rust tests of the
 # crate (hostile HTTP, h2/h2c, SigV4, crash, CLI) run with `cargo test --workspace`.
-# Usage: server/tests/run.sh   (TIDELOG_BIN: a built binary; else it is built here
-# in the profile CARGO_PROFILE names, default dev)
+# Usage: server/tests/run.sh   (TIDELOG_BIN: a built binary; else the newest of
+# target/{release,debug}/tidelog that is newer than the sources, as `cargo test
+# --workspace` leaves it; else it is built here in the profile CARGO_PROFILE names,
+# default dev)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-profile="${CARGO_PROFILE:-dev}"
 if [ -z "${TIDELOG_BIN:-}" ]; then
+  for candidate in $(ls -t target/release/tidelog target/debug/tidelog 2>/dev/null); do
+    if [ -z "$(find server/src core/src Cargo.lock -newer "$candidate" -print -quit)" ]; then
+      TIDELOG_BIN="$PWD/$candidate"; break
+    fi
+  done
+fi
+if [ -z "${TIDELOG_BIN:-}" ]; then
+  profile="${CARGO_PROFILE:-dev}"
   cargo build --locked --profile "$profile" -p tidelog-server --bin tidelog
   dir="$profile"; [ "$profile" = dev ] && dir=debug
   TIDELOG_BIN="$PWD/target/$dir/tidelog"
 fi
+echo "using $TIDELOG_BIN"
 export TIDELOG_BIN
 command -v openssl >/dev/null || { echo "openssl is needed (the TLS tests make a certificate)"; exit 1; }
 

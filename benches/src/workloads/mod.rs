@@ -15,6 +15,7 @@ pub mod limits;
 pub mod log;
 pub mod put;
 pub mod recovery;
+pub mod server;
 pub mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -55,11 +56,13 @@ pub enum Workload {
     Idle,
     /// The log of one shard: appends, syncs, warm zero-copy scan, reopen.
     Log,
+    /// `tidelog serve` over HTTP beside ferrokinesis, through a Rust client and boto3.
+    Server,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
@@ -70,6 +73,7 @@ impl Workload {
         Self::Recovery,
         Self::Idle,
         Self::Log,
+        Self::Server,
     ];
 
     /// The name on the command line and in the report.
@@ -85,6 +89,7 @@ impl Workload {
             Self::Recovery => "recovery",
             Self::Idle => "idle",
             Self::Log => "log",
+            Self::Server => "server",
         }
     }
 
@@ -105,6 +110,7 @@ impl Workload {
             Self::Recovery => recovery::run(ctx),
             Self::Idle => idle::run(ctx),
             Self::Log => log::run(ctx),
+            Self::Server => server::run(ctx),
         }
     }
 }
