@@ -372,61 +372,44 @@ async fn presigned_requests_on_the_wire() {
             (status, String::from_utf8_lossy(&text).into_owned())
         }
     };
-    let good = sigv4::presign(
-        "POST",
-        "/",
-        &authority,
-        KEY,
-        SECRET,
-        "us-east-1",
-        "kinesis",
-        now(),
-        300,
-    );
-    let (status, body) = send(good.clone(), b"{}").await;
+    let presign = |host: &str, service: &str, at: i64, body: &[u8]| {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", host.parse().unwrap());
+        headers.insert(
+            "x-amz-target",
+            "Kinesis_20131202.ListStreams".parse().unwrap(),
+        );
+        sigv4::presign(
+            "POST",
+            "/",
+            &headers,
+            body,
+            KEY,
+            SECRET,
+            "us-east-1",
+            service,
+            at,
+            300,
+        )
+    };
+    let (status, body) = send(presign(&authority, "kinesis", now(), b"{}"), b"{}").await;
     assert_eq!(status, 200, "{body}");
-    let expired = sigv4::presign(
-        "POST",
-        "/",
-        &authority,
-        KEY,
-        SECRET,
-        "us-east-1",
-        "kinesis",
-        now() - 400,
-        300,
-    );
-    let (status, body) = send(expired, b"{}").await;
+    let (status, body) = send(
+        presign(&authority, "kinesis", now(), b"{}"),
+        b"{\"Limit\":1}",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("InvalidSignatureException"), "{body}");
+    let (status, body) = send(presign(&authority, "kinesis", now() - 400, b"{}"), b"{}").await;
     assert_eq!(status, 400);
     assert!(
         body.contains("InvalidSignatureException") && body.contains("expired"),
         "{body}"
     );
-    let wrong_host = sigv4::presign(
-        "POST",
-        "/",
-        "elsewhere:1",
-        KEY,
-        SECRET,
-        "us-east-1",
-        "kinesis",
-        now(),
-        300,
-    );
-    let (_, body) = send(wrong_host, b"{}").await;
+    let (_, body) = send(presign("elsewhere:1", "kinesis", now(), b"{}"), b"{}").await;
     assert!(body.contains("InvalidSignatureException"), "{body}");
-    let other_service = sigv4::presign(
-        "POST",
-        "/",
-        &authority,
-        KEY,
-        SECRET,
-        "us-east-1",
-        "firehose",
-        now(),
-        300,
-    );
-    let (_, body) = send(other_service, b"{}").await;
+    let (_, body) = send(presign(&authority, "firehose", now(), b"{}"), b"{}").await;
     assert!(
         body.contains("Credential should be scoped to correct service"),
         "{body}"

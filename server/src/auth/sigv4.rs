@@ -16,9 +16,9 @@
 //!    query, signed headers, SHA-256 of the body) equals the one given, compared in
 //!    constant time (InvalidSignatureException).
 //!
-//! A presigned request signs `UNSIGNED-PAYLOAD` (as every SDK presigns), so its body is
-//! not covered; a header-signed request always covers its body, and a given
-//! `X-Amz-Content-Sha256` must match the body.
+//! Every signature covers the body: the canonical request ends with the SHA-256 of the
+//! body as received (a presigned request too, as botocore presigns for services other
+//! than S3), and a given `X-Amz-Content-Sha256` must match it.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -36,8 +36,6 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The one algorithm SigV4 has.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The payload hash presigned requests sign.
-pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// Longest `X-Amz-Expires` (AWS: 7 days).
 pub const PRESIGN_EXPIRES_MAX_SECS: i64 = 604_800;
 
@@ -566,19 +564,15 @@ impl Verifier {
                 }
             }
         }
-        let (payload_hash, skip) = if presigned {
-            (UNSIGNED_PAYLOAD.to_string(), Some("X-Amz-Signature"))
-        } else {
-            let computed = sha256_hex(parts.body);
-            if let Some(given) = header_value(parts, "x-amz-content-sha256")
-                && given != computed
-            {
-                return Err(invalid(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                ));
-            }
-            (computed, None)
-        };
+        let payload_hash = sha256_hex(parts.body);
+        if let Some(given) = header_value(parts, "x-amz-content-sha256")
+            && given != payload_hash
+        {
+            return Err(invalid(
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+        let skip = presigned.then_some("X-Amz-Signature");
         let canonical =
             canonical_request(parts, &pairs, skip, &signed.signed_headers, &payload_hash)?;
         let scope = format!(
@@ -653,13 +647,15 @@ pub fn sign(
     (amz_date, authorization)
 }
 
-/// Presigns a request (query form, `UNSIGNED-PAYLOAD`, only `host` signed): returns
-/// the query string to append to the path, valid for `expires_secs` from `now_secs`.
+/// Presigns a request (query form): every header in `headers` (`host` among them) and
+/// the body are signed. Returns the query string to append to the path, valid for
+/// `expires_secs` from `now_secs`.
 #[allow(clippy::too_many_arguments)]
 pub fn presign(
     method: &str,
     path: &str,
-    host: &str,
+    headers: &HeaderMap,
+    body: &[u8],
     access_key: &str,
     secret: &str,
     region: &str,
@@ -670,28 +666,28 @@ pub fn presign(
     let amz_date = format_amz_date(now_secs);
     let date = &amz_date[..8];
     let scope = format!("{date}/{region}/{service}/aws4_request");
+    let mut names: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).collect();
+    names.sort();
+    names.dedup();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let pairs: Vec<(String, String)> = vec![
         ("X-Amz-Algorithm".into(), ALGORITHM.into()),
         ("X-Amz-Credential".into(), format!("{access_key}/{scope}")),
         ("X-Amz-Date".into(), amz_date.clone()),
         ("X-Amz-Expires".into(), expires_secs.to_string()),
-        ("X-Amz-SignedHeaders".into(), "host".into()),
+        ("X-Amz-SignedHeaders".into(), names.join(";")),
     ];
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = http::HeaderValue::from_str(host) {
-        headers.insert(http::header::HOST, v);
-    }
     let parts = RequestParts {
         method,
         path,
         query: "",
-        headers: &headers,
+        headers,
         authority: None,
-        body: b"",
+        body,
         http2: false,
     };
     let canonical =
-        canonical_request(&parts, &pairs, None, &["host"], UNSIGNED_PAYLOAD).unwrap_or_default();
+        canonical_request(&parts, &pairs, None, &names, &sha256_hex(body)).unwrap_or_default();
     let to_sign = string_to_sign(&amz_date, &scope, &canonical);
     let signature = hex(&hmac(
         &signing_key(secret, date, region, service),
@@ -915,10 +911,17 @@ mod tests {
     #[test]
     fn presigned_requests_verify_until_they_expire() {
         let now = 1_700_000_000;
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:4567".parse().unwrap());
+        headers.insert(
+            "x-amz-target",
+            "Kinesis_20131202.ListStreams".parse().unwrap(),
+        );
         let query = presign(
             "POST",
             "/",
-            "127.0.0.1:4567",
+            &headers,
+            b"{}",
             "AKID",
             "secret",
             "us-east-1",
@@ -926,16 +929,22 @@ mod tests {
             now,
             60,
         );
-        let mut headers = HeaderMap::new();
-        headers.insert("host", "127.0.0.1:4567".parse().unwrap());
         let v = verifier();
         let at = |q: &str, t: i64| {
             let p = RequestParts {
                 query: q,
-                ..parts(&headers, b"any body")
+                ..parts(&headers, b"{}")
             };
             v.verify(&p, "kinesis", t)
         };
+        let tampered = RequestParts {
+            query: &query,
+            ..parts(&headers, b"{\"Limit\":1}")
+        };
+        assert_eq!(
+            v.verify(&tampered, "kinesis", now).unwrap_err().code,
+            "InvalidSignatureException"
+        );
         assert_eq!(at(&query, now + 30), Ok(Identity::AccessKey("AKID".into())));
         assert_eq!(
             at(&query, now + 61).unwrap_err().code,

@@ -315,9 +315,10 @@ pub fn run(args: ServeArgs) -> u8 {
         };
         // The first line on stdout: scripts read the address from it (port 0).
         println!(
-            "tidelog serve: listening on {scheme}://{} (data {}, {cores} cores, durability {mode}, {auth})",
+            "tidelog serve: listening on {scheme}://{} (data {}, {cores} core{}, durability {mode}, {auth})",
             server.local_addr(),
-            data_dir.display()
+            data_dir.display(),
+            if cores == 1 { "" } else { "s" }
         );
         wait_for_signal().await;
         eprintln!("tidelog serve: stopping (finishing requests in flight)");
