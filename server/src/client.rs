@@ -224,6 +224,9 @@ impl Client {
         if status != 200 {
             return Err(self.error_of(status, &body, service));
         }
+        if body.is_empty() {
+            return Ok(Map::new()); // some servers answer output-less operations so
+        }
         self.encoding
             .decode(service, &body)
             .map_err(|e| ClientError::Transport(format!("undecodable answer: {e}")))

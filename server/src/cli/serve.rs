@@ -142,6 +142,10 @@ fn settings(args: ServeArgs) -> Result<Settings, String> {
     let mut engine = EngineConfig::new(data_dir);
     engine.cores = Some(cores);
     engine.pin_cores = cores < cpus;
+    // The server's callers are tokio's threads: a blocking-pool thread that spins for
+    // its reply takes a CPU the HTTP work, the client or the core itself needs, so
+    // they park at once (the engine's future never spins).
+    engine.reply_spin = Duration::ZERO;
     if let Some(d) = args
         .durability
         .as_deref()
