@@ -56,6 +56,7 @@ struct ChildConfig {
     record_bytes: usize,
     producers: usize,
     cores: usize,
+    pin: bool,
 }
 
 /// Runs the workload (the parent side).
@@ -94,6 +95,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         record_bytes: ctx.args.record_bytes.unwrap_or(1024),
         producers: ctx.args.producers.unwrap_or(PRODUCERS_DEFAULT),
         cores: ctx.cores(),
+        pin: ctx.args.pin,
     };
     let netns = Command::new("unshare")
         .args(["-n", "true"])
@@ -253,6 +255,11 @@ fn start_tidelog(config: &ChildConfig) -> Result<Server> {
         .args(["serve", "--listen", "127.0.0.1:0", "--limits", "unlimited"])
         .arg("--cores")
         .arg(config.cores.to_string())
+        .args(if config.pin {
+            &[][..]
+        } else {
+            &["--no-pin"][..]
+        })
         .arg("--data-dir")
         .arg(&data)
         .env("TIDELOG_ACCESS_KEYS", format!("{KEY}:{SECRET}"))

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// Engine cores (glommio executors) [default: half the CPUs, at least 1].
     #[arg(long)]
     pub cores: Option<usize>,
+    /// Do not pin the engine's cores to CPUs (pinned by default when there are more
+    /// CPUs than cores; on machines shared with other work, a pinned core waits for
+    /// its CPU).
+    #[arg(long)]
+    pub no_pin: bool,
     /// tokio worker threads [default: the CPUs the cores leave, at least 1].
     #[arg(long)]
     pub tokio_threads: Option<usize>,
@@ -141,7 +146,7 @@ fn settings(args: ServeArgs) -> Result<Settings, String> {
     }
     let mut engine = EngineConfig::new(data_dir);
     engine.cores = Some(cores);
-    engine.pin_cores = cores < cpus;
+    engine.pin_cores = cores < cpus && !args.no_pin;
     // The server's callers are tokio's threads: a blocking-pool thread that spins for
     // its reply takes a CPU the HTTP work, the client or the core itself needs, so
     // they park at once (the engine's future never spins).
