@@ -99,5 +99,10 @@ fn damage_before_the_durable_point_is_corruption_and_after_it_a_torn_tail() {
     // A stray file is listed, not fatal.
     std::fs::write(tmp.path().join("notes.txt"), b"hi").unwrap();
     let report = inspect_dir(tmp.path(), &mut |_| {}).unwrap();
-    assert!(report.findings.iter().any(|f| matches!(f, Finding::UnknownFile { .. })));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f, Finding::UnknownFile { .. }))
+    );
 }

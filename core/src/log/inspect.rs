@@ -15,9 +15,9 @@ use zerocopy::FromBytes;
 
 use super::error::CorruptionKind;
 use super::format::{
-    CHECKPOINT_BYTES, CHECKPOINT_OFFSET, Checkpoint, FORMAT_VERSION, LogFileName,
-    RECORDS_OFFSET, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentHeader,
-    checkpoint_crc, parse_log_file_name, segment_header_crc,
+    CHECKPOINT_BYTES, CHECKPOINT_OFFSET, Checkpoint, FORMAT_VERSION, LogFileName, RECORDS_OFFSET,
+    SEGMENT_HEADER_BYTES, SEGMENT_MAGIC, SegmentHeader, checkpoint_crc, parse_log_file_name,
+    segment_header_crc,
 };
 use super::record::{self, Decoded, FrameInfo};
 
@@ -69,14 +69,26 @@ impl std::fmt::Display for Finding {
                 path,
                 offset,
                 reason,
-            } => write!(f, "corruption in {} at offset {offset}: {reason}", path.display()),
+            } => write!(
+                f,
+                "corruption in {} at offset {offset}: {reason}",
+                path.display()
+            ),
             Finding::TornTail {
                 path,
                 offset,
                 reason,
-            } => write!(f, "torn tail in {} at offset {offset}: {reason}", path.display()),
+            } => write!(
+                f,
+                "torn tail in {} at offset {offset}: {reason}",
+                path.display()
+            ),
             Finding::AfterTornTail { path } => {
-                write!(f, "{} follows a torn tail (recovery drops it)", path.display())
+                write!(
+                    f,
+                    "{} follows a torn tail (recovery drops it)",
+                    path.display()
+                )
             }
             Finding::UnknownFile { path } => write!(f, "unknown file {}", path.display()),
         }
@@ -222,7 +234,11 @@ fn inspect_segment(
         // A roll killed while writing the header leaves zeros after it: a torn tail.
         // Anything else is damage.
         if bytes[SEGMENT_HEADER_BYTES..].iter().all(|b| *b == 0) {
-            torn(&mut findings, 0, format!("header never completed: {reason}"));
+            torn(
+                &mut findings,
+                0,
+                format!("header never completed: {reason}"),
+            );
             return (report, findings, true);
         }
         findings.push(Finding::Corruption {
@@ -245,8 +261,7 @@ fn inspect_segment(
     loop {
         let region = &bytes[offset.min(bytes.len())..];
         let room = (bytes.len() - offset.min(bytes.len())) as u64;
-        let problem: Option<(usize, CorruptionKind)> = match record::decode(region, offset, true)
-        {
+        let problem: Option<(usize, CorruptionKind)> = match record::decode(region, offset, true) {
             // Records claimed durable are missing.
             Decoded::End if offset < durable_end => Some((
                 offset,
@@ -258,9 +273,9 @@ fn inspect_segment(
             // The log ends here; every byte after must be zero.
             Decoded::End => region.iter().position(|b| *b != 0).map(|p| {
                 let at = offset + p;
-                let stray = u32::from_le_bytes(
-                    std::array::from_fn(|i| bytes.get(at + i).copied().unwrap_or(0)),
-                );
+                let stray = u32::from_le_bytes(std::array::from_fn(|i| {
+                    bytes.get(at + i).copied().unwrap_or(0)
+                }));
                 (
                     at,
                     CorruptionKind::BadLength {
