@@ -15,7 +15,17 @@ use tidelog_server::wire::{Encoding, Map, Service, Value};
 const KEY: &str = "AKIDCRASH";
 const SECRET: &str = "crash-secret";
 
-fn serve(dir: &std::path::Path) -> (Child, String) {
+/// A server process that is killed if the test fails before stopping it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tidelog"))
         .args([
             "serve",
@@ -43,7 +53,7 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
         .and_then(|r| r.split(' ').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_string();
-    (child, addr)
+    (Server(child), addr)
 }
 
 fn client(endpoint: &str) -> Client {
@@ -207,7 +217,8 @@ async fn read_everything(endpoint: &str) -> HashMap<Vec<u8>, (String, String)> {
 
 async fn run(stop: fn(&mut Child)) -> usize {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = serve(dir.path());
+    let (mut server, addr) = serve(dir.path());
+    let child = &mut server.0;
     let endpoint = addr.clone();
     client(&endpoint)
         .call(
@@ -223,7 +234,7 @@ async fn run(stop: fn(&mut Child)) -> usize {
     let acked: Acked = Arc::default();
     let loader = tokio::spawn(load(endpoint, 6, Arc::clone(&acked)));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    stop(&mut child);
+    stop(child);
     let _ = child.wait();
     tokio::time::timeout(Duration::from_secs(30), loader)
         .await
@@ -232,10 +243,9 @@ async fn run(stop: fn(&mut Child)) -> usize {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 100, "the load ran ({} acks)", acked.len());
 
-    let (mut again, addr) = serve(dir.path());
+    let (again, addr) = serve(dir.path());
     let found = read_everything(&addr).await;
-    let _ = again.kill();
-    let _ = again.wait();
+    drop(again);
     let missing: Vec<_> = acked
         .iter()
         .filter(|(d, where_)| found.get(*d) != Some(where_))
