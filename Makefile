@@ -2,9 +2,10 @@
 .PHONY: bench test lib
 
 # The main job: measure tidelog on a temporary data directory and print the figures.
-# The ffi workload links a C program against the release libtidelog.a: built first.
+# The ffi workload links a C program against the release libtidelog.a, and the server
+# workload runs the release `tidelog` binary: both built first.
 bench:
-	cargo build --release --locked -p tidelog-ffi
+	cargo build --release --locked -p tidelog-ffi -p tidelog-server
 	cargo run --release --locked -p tidelog-bench
 
 # Every check and every test (formatting, lints, the unsafe rule, Rust tests, a short

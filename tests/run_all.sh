@@ -29,7 +29,7 @@ while IFS= read -r file; do
     core/src/lib.rs|core/src/io/mod.rs|python/src/lib.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
-done < <(find core/src python/src benches -name '*.rs' | sort)
+done < <(find core/src python/src benches server/src -name '*.rs' | sort)
 # The C ABI (ffi/src) needs unsafe where raw pointers arrive: the export modules and
 # args.rs. Its other modules forbid it; clippy's undocumented_unsafe_blocks (denied in
 # the workspace) makes every unsafe block carry a SAFETY comment.
@@ -58,6 +58,9 @@ done
 # A dev-profile build reuses the Rust test step's compiled dependencies.
 (cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --quiet --locked)
 .venv/bin/python -m pytest python/tests -q -p no:cacheprovider
+
+step "tidelog serve: boto3, the AWS CLI, CBOR, HTTP/2 (httpx) and the JavaScript SDK v3 against the binary"
+server/tests/run.sh
 
 step "C ABI: C and C++ tests, natively and under Valgrind"
 tests/c/run.sh

@@ -29,6 +29,12 @@ pub enum Command {
         /// Shards of the stream.
         shards: u32,
     },
+    /// Hidden: the server workload's measurements, in its own process (and network
+    /// namespace), printed as JSON.
+    ServerChild {
+        /// The workload's settings, as JSON.
+        config: String,
+    },
     /// Hidden: open an engine with idle shards and print what they cost, as JSON.
     IdleShards {
         /// Data directory.
@@ -295,6 +301,16 @@ pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
                 shards: parse_number("SHARDS", shards, 1, 10_000)?,
             });
         }
+        Some("__server-child") => {
+            argv.next();
+            let rest: Vec<String> = argv.collect();
+            let [config] = rest.as_slice() else {
+                return Err(usage("__server-child CONFIG"));
+            };
+            return Ok(Command::ServerChild {
+                config: config.clone(),
+            });
+        }
         Some("__idle-shards") => {
             argv.next();
             let rest: Vec<String> = argv.collect();
@@ -452,6 +468,7 @@ pub fn main() -> i32 {
         }
         Command::CrashWriter { dir, gib, shards } => crate::child::crash_writer(&dir, gib, shards),
         Command::IdleShards { dir, shards } => crate::child::idle_shards(&dir, shards),
+        Command::ServerChild { config } => crate::workloads::server::child(&config),
         Command::Run(args) => match crate::workloads::run_suite(&args) {
             Ok(()) => 0,
             Err(e) => {

@@ -239,7 +239,46 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
             );
         }
     }
+    // tidelog serve against ferrokinesis, both driven by the same Rust client.
+    if let (Some(ours), Some(peer)) = (
+        report.find_row("server.tidelog.rust.put_records"),
+        report.find_row("server.ferrokinesis.rust.put_records"),
+    ) {
+        push(
+            "tidelog serve PutRecords records/s / ferrokinesis records/s (Rust client)".to_string(),
+            ours.records_per_sec(),
+            peer.records_per_sec(),
+            "records/s",
+        );
+    }
+    for (case, name) in [("put_record", "PutRecord"), ("get_records", "GetRecords")] {
+        if let (Some(ours), Some(peer)) = (
+            report.find_row(&format!("server.tidelog.rust.{case}")),
+            report.find_row(&format!("server.ferrokinesis.rust.{case}")),
+        ) {
+            for (q, qname) in [(0.5, "p50"), (0.99, "p99")] {
+                push(
+                    format!("tidelog serve {name} {qname} / ferrokinesis {qname} (Rust client)"),
+                    ours.latency.quantile_ns(q) as f64,
+                    peer.latency.quantile_ns(q) as f64,
+                    "ns",
+                );
+            }
+        }
+    }
     out
+}
+
+/// The ratio of a tidelog serve figure to ferrokinesis's, both through the Rust client.
+fn server_ratio(
+    report: &Report,
+    case: &str,
+    figure: impl Fn(&crate::report::Row) -> f64,
+) -> Option<f64> {
+    let ours = report.find_row(&format!("server.tidelog.rust.{case}"))?;
+    let peer = report.find_row(&format!("server.ferrokinesis.rust.{case}"))?;
+    let (a, b) = (figure(ours), figure(peer));
+    (b > 0.0 && ours.latency.count() > 0).then_some(a / b)
 }
 
 /// The best records/s per core of the `os` throughput cases with this record size.
@@ -388,6 +427,22 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
         10.0,
         false,
         "GB/s",
+    ));
+    out.push(judge(
+        "server_put_records_vs_ferrokinesis",
+        "tidelog serve (sync) PutRecords records/s / ferrokinesis's, same Rust client",
+        server_ratio(report, "put_records", |r| r.records_per_sec()),
+        5.0,
+        false,
+        "ratio",
+    ));
+    out.push(judge(
+        "server_put_record_p99_vs_ferrokinesis",
+        "tidelog serve (sync) PutRecord p99 / ferrokinesis's, same Rust client",
+        server_ratio(report, "put_record", |r| r.latency.quantile_ns(0.99) as f64),
+        0.2,
+        true,
+        "ratio",
     ));
     let log_mb = report.find_figure("log.size_mb");
     out.push(judge(

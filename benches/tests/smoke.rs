@@ -468,3 +468,46 @@ fn bad_flags_are_clear_errors_not_panics() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--workload"));
 }
+
+/// Builds the `tidelog` binary (the server workload runs it) beside the bench binary,
+/// unless `cargo test --workspace` built it already (building it alone would resolve
+/// other features and rebuild half the dependency tree).
+fn build_server() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
+    if exe.with_file_name("tidelog").is_file() {
+        return;
+    }
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args([
+        "build",
+        "--locked",
+        "-p",
+        "tidelog-server",
+        "--bin",
+        "tidelog",
+    ]);
+    if exe.parent().is_some_and(|d| d.ends_with("release")) {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .status()
+        .expect("run cargo build -p tidelog-server");
+    assert!(status.success(), "cargo build -p tidelog-server: {status}");
+}
+
+#[test]
+fn server_over_http() {
+    build_server();
+    let doc = run_workload("server", &[]);
+    let keys = keys(&doc, "latency");
+    for key in [
+        "server.tidelog.rust.put_record",
+        "server.tidelog.rust.get_records",
+        "server.tidelog.rust.put_records",
+        "server.tidelog.e2e.subscribe",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+    }
+}

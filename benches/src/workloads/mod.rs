@@ -18,6 +18,7 @@ pub mod log;
 pub mod ondemand;
 pub mod put;
 pub mod recovery;
+pub mod server;
 pub mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -64,11 +65,13 @@ pub enum Workload {
     Encryption,
     /// An on-demand stream following a doubling load.
     OnDemand,
+    /// `tidelog serve` over HTTP beside ferrokinesis, through a Rust client and boto3.
+    Server,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
@@ -82,6 +85,7 @@ impl Workload {
         Self::Fanout,
         Self::Encryption,
         Self::OnDemand,
+        Self::Server,
     ];
 
     /// The name on the command line and in the report.
@@ -100,6 +104,7 @@ impl Workload {
             Self::Fanout => "fanout",
             Self::Encryption => "encryption",
             Self::OnDemand => "ondemand",
+            Self::Server => "server",
         }
     }
 
@@ -123,6 +128,7 @@ impl Workload {
             Self::Fanout => fanout::run(ctx),
             Self::Encryption => encryption::run(ctx),
             Self::OnDemand => ondemand::run(ctx),
+            Self::Server => server::run(ctx),
         }
     }
 }

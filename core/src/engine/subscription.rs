@@ -179,6 +179,16 @@ impl Subscription {
             .collect()
     }
 
+    /// For each shard being read, the sequence number the next record handed out from
+    /// it will be at least: where a consumer that stops now would resume (the server's
+    /// SubscribeToShard derives ContinuationSequenceNumber from it).
+    pub fn next_sequence_numbers(&self) -> Vec<(String, u128)> {
+        self.active
+            .iter()
+            .map(|c| (c.shard.shard_id.clone(), c.next))
+            .collect()
+    }
+
     /// True once every shard to read has ended.
     pub fn is_finished(&self) -> bool {
         self.active.is_empty()

@@ -34,6 +34,7 @@
 mod error;
 pub mod format;
 mod index;
+pub mod inspect;
 mod reader;
 pub mod record;
 mod recovery;

@@ -1,0 +1,252 @@
+//! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table and
+//! what the handlers share (stream names from names or ARNs, shard shapes, pagination
+//! tokens).
+#![forbid(unsafe_code)]
+
+pub mod records;
+pub mod streams;
+pub mod subscribe;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN_B64;
+use tidelog::engine::{ChildShard, ShardDescription};
+
+use super::input::{self, opt_str};
+use super::{Api, ApiError, Operation, Run};
+use crate::wire::{Map, Value};
+
+/// Every Kinesis operation this server answers. One entry per operation.
+pub static OPERATIONS: &[Operation] = &[
+    op(
+        "AddTagsToStream",
+        Run::Blocking(streams::add_tags_to_stream),
+    ),
+    op("CreateStream", Run::Blocking(streams::create_stream)),
+    op(
+        "DecreaseStreamRetentionPeriod",
+        Run::Blocking(streams::decrease_retention),
+    ),
+    op("DeleteStream", Run::Blocking(streams::delete_stream)),
+    op("DescribeStream", Run::Inline(streams::describe_stream)),
+    op(
+        "DescribeStreamSummary",
+        Run::Inline(streams::describe_stream_summary),
+    ),
+    op("GetRecords", Run::Inline(records::get_records)),
+    op("GetShardIterator", Run::Inline(records::get_shard_iterator)),
+    op(
+        "IncreaseStreamRetentionPeriod",
+        Run::Blocking(streams::increase_retention),
+    ),
+    op("ListShards", Run::Inline(streams::list_shards)),
+    op("ListStreams", Run::Inline(streams::list_streams)),
+    op(
+        "ListTagsForStream",
+        Run::Inline(streams::list_tags_for_stream),
+    ),
+    op("MergeShards", Run::Blocking(streams::merge_shards)),
+    op("PutRecord", Run::Async(records::put_record)),
+    op("PutRecords", Run::Blocking(records::put_records)),
+    op(
+        "RemoveTagsFromStream",
+        Run::Blocking(streams::remove_tags_from_stream),
+    ),
+    op("SplitShard", Run::Blocking(streams::split_shard)),
+    op(
+        "SubscribeToShard",
+        Run::Stream(subscribe::subscribe_to_shard),
+    ),
+    op(
+        "UpdateShardCount",
+        Run::Blocking(streams::update_shard_count),
+    ),
+];
+
+const fn op(name: &'static str, run: Run) -> Operation {
+    Operation { name, run }
+}
+
+impl Api {
+    /// A stream's ARN.
+    pub fn stream_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:kinesis:{}:{}:stream/{name}",
+            self.config.region, self.config.account_id
+        )
+    }
+}
+
+/// The stream name inside a stream ARN (`arn:<partition>:kinesis:<region>:<account>:
+/// stream/<name>`).
+pub fn name_from_arn(arn: &str) -> Result<&str, ApiError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let resource = match parts.as_slice() {
+        ["arn", _, "kinesis", _, _, resource] => *resource,
+        _ => {
+            return Err(ApiError::validation(format!(
+                "{arn:?} is not a Kinesis stream ARN"
+            )));
+        }
+    };
+    match resource.strip_prefix("stream/") {
+        Some(name) if !name.is_empty() && !name.contains('/') => Ok(name),
+        _ => Err(ApiError::validation(format!(
+            "{arn:?} is not a Kinesis stream ARN"
+        ))),
+    }
+}
+
+/// The stream a request names, by `StreamName` or `StreamARN` (both must agree).
+pub fn stream_name(m: &Map) -> Result<String, ApiError> {
+    let name = opt_str(m, "StreamName")?;
+    let arn = opt_str(m, "StreamARN")?;
+    let from_arn = arn.map(name_from_arn).transpose()?;
+    match (name, from_arn) {
+        (Some(n), Some(a)) if n != a => Err(ApiError::invalid_argument(format!(
+            "StreamName {n:?} and StreamARN {:?} name different streams",
+            arn.unwrap_or_default()
+        ))),
+        (Some(n), _) => Ok(n.to_string()),
+        (None, Some(a)) => Ok(a.to_string()),
+        (None, None) => Err(ApiError::validation(
+            "Either StreamName or StreamARN must be provided",
+        )),
+    }
+}
+
+/// A decimal sequence number.
+pub fn parse_sequence(text: &str, member: &str) -> Result<u128, ApiError> {
+    let ok = !text.is_empty() && text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.parse::<u128>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            input::constraint(
+                member,
+                text,
+                "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})",
+            )
+        })
+}
+
+fn hash_range(start: u128, end: u128) -> Value {
+    Map::new()
+        .with("StartingHashKey", start.to_string())
+        .with("EndingHashKey", end.to_string())
+        .into()
+}
+
+/// A shard as DescribeStream and ListShards show it (members AWS omits are omitted).
+pub fn shard_value(s: &ShardDescription) -> Value {
+    let seq = Map::new()
+        .with(
+            "StartingSequenceNumber",
+            s.starting_sequence_number.to_string(),
+        )
+        .with_opt(
+            "EndingSequenceNumber",
+            s.ending_sequence_number.map(|n| n.to_string()),
+        );
+    Map::new()
+        .with("ShardId", s.shard_id.as_str())
+        .with_opt("ParentShardId", s.parent_shard_id.as_deref())
+        .with_opt(
+            "AdjacentParentShardId",
+            s.adjacent_parent_shard_id.as_deref(),
+        )
+        .with(
+            "HashKeyRange",
+            hash_range(s.hash_range.start, s.hash_range.end),
+        )
+        .with("SequenceNumberRange", seq)
+        .into()
+}
+
+/// A child shard as GetRecords and SubscribeToShard show it.
+pub fn child_value(c: &ChildShard) -> Value {
+    Map::new()
+        .with("ShardId", c.shard_id.as_str())
+        .with(
+            "ParentShards",
+            Value::List(c.parent_shards.iter().map(|p| p.as_str().into()).collect()),
+        )
+        .with(
+            "HashKeyRange",
+            hash_range(c.hash_range.start, c.hash_range.end),
+        )
+        .into()
+}
+
+/// How long a pagination token stays valid (AWS: 300 s).
+pub const NEXT_TOKEN_LIFETIME_MS: u64 = 300_000;
+
+/// A pagination token: the JSON of `payload` plus its issue time, base64url.
+pub fn encode_token(payload: serde_json::Value, now_ms: u64) -> String {
+    let body = serde_json::json!({ "p": payload, "t": now_ms });
+    TOKEN_B64.encode(body.to_string())
+}
+
+/// A token's payload, if it is well formed and not expired.
+pub fn decode_token(token: &str, now_ms: u64) -> Result<serde_json::Value, ApiError> {
+    let invalid = || ApiError::invalid_argument(format!("Invalid NextToken {token:?}"));
+    let bytes = TOKEN_B64.decode(token).map_err(|_| invalid())?;
+    let mut body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let issued = body["t"].as_u64().ok_or_else(invalid)?;
+    if now_ms.saturating_sub(issued) > NEXT_TOKEN_LIFETIME_MS {
+        return Err(ApiError::new(
+            "ExpiredNextTokenException",
+            "The NextToken has expired (tokens last 300 seconds)",
+        ));
+    }
+    Ok(body["p"].take())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_arns() {
+        assert_eq!(
+            name_from_arn("arn:aws:kinesis:us-east-1:000000000000:stream/orders").unwrap(),
+            "orders"
+        );
+        for bad in [
+            "orders",
+            "arn:aws:sqs:us-east-1:0:stream/x",
+            "arn:aws:kinesis:us-east-1:0:stream/",
+            "arn:aws:kinesis:us-east-1:0:stream/a/consumer/b:1",
+        ] {
+            assert_eq!(name_from_arn(bad).unwrap_err().code, "ValidationException");
+        }
+    }
+
+    #[test]
+    fn tokens_expire() {
+        let t = encode_token(serde_json::json!({"after": "a"}), 1_000);
+        assert_eq!(decode_token(&t, 2_000).unwrap()["after"], "a");
+        assert_eq!(
+            decode_token(&t, 1_000 + NEXT_TOKEN_LIFETIME_MS + 1)
+                .unwrap_err()
+                .code,
+            "ExpiredNextTokenException"
+        );
+        assert_eq!(
+            decode_token("!!", 0).unwrap_err().code,
+            "InvalidArgumentException"
+        );
+    }
+
+    #[test]
+    fn sequence_numbers() {
+        assert_eq!(parse_sequence("42", "X").unwrap(), 42);
+        for bad in [
+            "",
+            "-1",
+            "1e3",
+            "4".repeat(40).as_str(),
+            "999999999999999999999999999999999999999",
+        ] {
+            assert!(parse_sequence(bad, "X").is_err(), "{bad}");
+        }
+    }
+}
