@@ -23,6 +23,7 @@
 mod admin;
 mod read;
 mod reshard;
+mod scan;
 mod subscription;
 mod write;
 
@@ -39,6 +40,7 @@ pub use admin::{
 };
 pub use read::{ChildShard, GetRecordsOutput};
 pub use reshard::UpdateShardCountOutput;
+pub use scan::{ShardScanInfo, ShardWatch};
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
 
