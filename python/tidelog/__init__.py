@@ -16,6 +16,7 @@ binding refuses itself raise ``ValueError``.
 """
 
 from . import testing
+from .analytics import Analytics, InferredSchema, SqlResult, TableInfo
 from ._engine import Engine, Subscription, open
 from ._tidelog import (
     ClosedError,
@@ -33,6 +34,8 @@ from ._tidelog import (
     RecordBytes,
     ResourceInUseError,
     ResourceNotFoundError,
+    SchemaError,
+    SqlError,
     ValidationError,
     __version__,
 )
@@ -51,6 +54,12 @@ from ._types import (
 from .kinesis import ClientError, KinesisClient, client
 
 __all__ = [
+    "Analytics",
+    "InferredSchema",
+    "SchemaError",
+    "SqlError",
+    "SqlResult",
+    "TableInfo",
     "ChildShard",
     "ClientError",
     "ClosedError",
