@@ -2,9 +2,11 @@
 .PHONY: bench test lib
 
 # The main job: measure tidelog on a temporary data directory and print the figures.
-# The ffi workload links a C program against the release libtidelog.a: built first.
+# The ffi workload links a C program against the release libtidelog.a: built first,
+# without SQL (--no-default-features: no DataFusion, so a cold `make bench` stays short;
+# `make bench-sql` measures the SQL workloads).
 bench:
-	cargo build --release --locked -p tidelog-ffi
+	cargo build --release --locked -p tidelog-ffi --no-default-features
 	cargo run --release --locked -p tidelog-bench
 
 # Every check and every test (formatting, lints, the unsafe rule, Rust tests, a short

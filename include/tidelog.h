@@ -34,6 +34,73 @@
 /** Fills *options with the defaults, passing the caller's sizeof. */
 #define TIDELOG_ENGINE_OPTIONS_INIT(options) tidelog_engine_options_init((options), sizeof *(options))
 
+/*
+ * The Arrow C data interface and C stream interface (https://arrow.apache.org/docs/format/),
+ * as every Arrow library declares them, under the standard guards so this header and
+ * Arrow's own (nanoarrow, arrow/c/abi.h) can be included together. SQL results and
+ * batches (tidelog_sql_query, tidelog_batch_to_arrow) come out as ArrowArrayStream.
+ */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+    /* Array type description */
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowSchema *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+struct ArrowArray {
+    /* Array data description */
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowArray *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+
+struct ArrowArrayStream {
+    /* Callbacks providing stream functionality */
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+
+    /* Release callback */
+    void (*release)(struct ArrowArrayStream *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_STREAM_INTERFACE */
+
+typedef struct ArrowArrayStream ArrowArrayStream;
+
 
 /**
  * Major version of this header and library (a change breaks the ABI).
@@ -109,6 +176,11 @@
  * The largest `struct_size` accepted in any struct.
  */
 #define TIDELOG_STRUCT_SIZE_MAX 4096
+
+/**
+ * The largest SQL text or schema accepted, bytes before the NUL (1 MiB).
+ */
+#define TIDELOG_SQL_BYTES_MAX (1 << 20)
 
 /**
  * What a call returned. `TIDELOG_STATUS_OK` (0) is success; every other value is a
@@ -228,6 +300,21 @@ enum tidelog_status
      * tidelog panicked inside the call (a bug); the panic was caught at the boundary.
      */
     TIDELOG_STATUS_PANIC = 109,
+    /**
+     * Analytics: the SQL text did not parse, plan or run (the message is DataFusion's;
+     * a syntax error names its line and column). Analytics statuses are numbered from
+     * 200.
+     */
+    TIDELOG_STATUS_SQL = 200,
+    /**
+     * Analytics: an input schema is not valid.
+     */
+    TIDELOG_STATUS_SCHEMA = 201,
+    /**
+     * This library was built without the feature the call needs (analytics: cargo
+     * feature `analytics` of tidelog-ffi, on by default).
+     */
+    TIDELOG_STATUS_UNSUPPORTED = 202,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -540,6 +627,13 @@ typedef struct tidelog_put_records_output tidelog_put_records_output;
  * Immutable. Released by `tidelog_shard_list_free`.
  */
 typedef struct tidelog_shard_list tidelog_shard_list;
+
+/**
+ * A SQL session over an engine's streams (tidelog-analytics on DataFusion): its own
+ * query threads, its registered tables. Thread-safe. From `tidelog_sql_session_open`;
+ * released by `tidelog_sql_session_free`.
+ */
+typedef struct tidelog_sql_session tidelog_sql_session;
 
 /**
  * A list of NUL-terminated UTF-8 strings (`tidelog_list_streams`,
@@ -1586,6 +1680,95 @@ tidelog_status tidelog_update_shard_count(struct tidelog_engine *engine,
  */
 tidelog_status tidelog_expire_shards(struct tidelog_engine *engine,
                                      size_t *expired_out);
+
+/**
+ * Opens a SQL session over `engine` with `threads` query threads (0 = one per CPU).
+ * `session_out` receives the handle (NULL on failure); free it with
+ * `tidelog_sql_session_free`. The session keeps the engine running until freed.
+ *
+ * # Safety
+ * `session_out` is NULL or writable.
+ */
+tidelog_status tidelog_sql_session_open(struct tidelog_engine *engine,
+                                        uint32_t threads,
+                                        struct tidelog_sql_session **session_out);
+
+/**
+ * Releases a session. NULL is a no-op; a freed handle gives INVALID_HANDLE.
+ *
+ * # Safety
+ * `session` is NULL or any value (handles are checked).
+ */
+tidelog_status tidelog_sql_session_free(struct tidelog_sql_session *session);
+
+/**
+ * Registers stream `stream` as table `table` (and its error table `<table>_errors`)
+ * with an input schema in Kinesis Data Analytics' JSON form:
+ * `{"RecordFormat": {"RecordFormatType": "JSON"}, "RecordColumns": [{"Name": "id",
+ * "SqlType": "BIGINT", "Mapping": "$.id"}, ...]}` (CSV: `"RecordFormatType": "CSV"`
+ * and field numbers as mappings). SCHEMA for a bad schema, RESOURCE_IN_USE for a name
+ * taken, RESOURCE_NOT_FOUND for a missing stream.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated (read during the call only).
+ */
+tidelog_status tidelog_sql_register_stream(struct tidelog_sql_session *session,
+                                           const char *table,
+                                           const char *stream,
+                                           const char *schema_json);
+
+/**
+ * Removes table `table` and its error table. RESOURCE_NOT_FOUND if it is not
+ * registered.
+ *
+ * # Safety
+ * `table` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_sql_deregister(struct tidelog_sql_session *session,
+                                      const char *table);
+
+/**
+ * Proposes an input schema for `stream` from up to `sample` records (1 to 100,000)
+ * and copies it, as the JSON `tidelog_sql_register_stream` takes, into `buf` of
+ * `buf_len` bytes (BUFFER_TOO_SMALL names the size needed).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes.
+ */
+tidelog_status tidelog_sql_infer_schema(struct tidelog_sql_session *session,
+                                        const char *stream,
+                                        uint32_t sample,
+                                        char *buf,
+                                        size_t buf_len);
+
+/**
+ * Runs `query` (DataFusion's SQL) to completion and fills `*stream_out` with its
+ * result as an Arrow C stream the caller owns (call `stream_out->release` when done).
+ * `rejected_out` (may be NULL) receives how many records the scans could not decode
+ * (they are listed by the `<table>_errors` tables). SQL for bad SQL (the message names
+ * the line and column of a syntax error).
+ *
+ * # Safety
+ * `query` is NULL or NUL-terminated (up to 1 MiB); `stream_out` is NULL or a writable
+ * `struct ArrowArrayStream`; `rejected_out` is NULL or writable.
+ */
+tidelog_status tidelog_sql_query(struct tidelog_sql_session *session,
+                                 const char *query,
+                                 uint64_t *rejected_out,
+                                 ArrowArrayStream *stream_out);
+
+/**
+ * Fills `*stream_out` with the batch's records as one Arrow record batch: `shard_id`
+ * (utf8), `sequence_number` (decimal128(38,0)), `partition_key` (utf8),
+ * `approximate_arrival_time` (timestamp ms, UTC) and `data` (binary_view whose
+ * buffers are the shard's mapped segments: no payload is copied). The caller owns the
+ * stream (`stream_out->release`); its arrays stay valid after the batch is freed.
+ *
+ * # Safety
+ * `stream_out` is NULL or a writable `struct ArrowArrayStream`.
+ */
+tidelog_status tidelog_batch_to_arrow(const struct tidelog_batch *batch,
+                                      ArrowArrayStream *stream_out);
 
 /**
  * Creates a stream of `shard_count` shards that split the hash key space evenly.

@@ -52,9 +52,13 @@ pub(crate) mod kind {
     pub(crate) const METRICS_LIST: u8 = 8;
     /// `tidelog_put_records_output`.
     pub(crate) const PUT_RECORDS_OUTPUT: u8 = 9;
+    /// `tidelog_sql_session` (analytics: numbered from 20 so other parts' kinds never
+    /// meet it).
+    #[cfg_attr(not(feature = "analytics"), allow(dead_code))]
+    pub(crate) const SQL_SESSION: u8 = 20;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 9] = [
+    pub(crate) const ALL: [u8; 10] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -64,6 +68,7 @@ pub(crate) mod kind {
         TAG_LIST,
         METRICS_LIST,
         PUT_RECORDS_OUTPUT,
+        SQL_SESSION,
     ];
 }
 

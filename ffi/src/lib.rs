@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod read;
 pub mod reshard;
+pub mod sql;
 pub mod status;
 pub mod streams;
 pub mod subscription;
