@@ -1,5 +1,5 @@
 # The two commands of the README's quick start, and the C library.
-.PHONY: bench test lib
+.PHONY: bench bench-sql test lib
 
 # The main job: measure tidelog on a temporary data directory and print the figures.
 # The ffi workload links a C program against the release libtidelog.a: built first,
@@ -8,6 +8,13 @@
 bench:
 	cargo build --release --locked -p tidelog-ffi --no-default-features
 	cargo run --release --locked -p tidelog-bench
+
+# The SQL workload (tidelog-analytics on DataFusion: a long cold build, so not part of
+# `make bench`): a filter + group-by over 1 M JSON records in a stream, beside
+# DataFusion's and DuckDB's NDJSON scans (DuckDB from .venv: `make test` makes it, or
+# pip install duckdb), and the Arrow export of a 10,000-record batch.
+bench-sql:
+	cargo run --release --locked -p tidelog-bench --features sql -- --workload sql
 
 # Every check and every test (formatting, lints, the unsafe rule, Rust tests, a short
 # fuzzing run, the C ABI tests natively and under Valgrind, Python tests in .venv).
