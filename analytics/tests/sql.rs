@@ -570,3 +570,36 @@ fn engine_reads_become_arrow_without_copying_payloads() {
     assert!(!seq.is_empty());
     let _ = Int64Array::from(vec![0i64]);
 }
+
+#[test]
+fn results_stream_batch_by_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let engine = open(tmp.path(), None);
+    engine.create_stream("s", 2).unwrap();
+    put_orders(&engine, "s", &(0..5000).map(Order::new).collect::<Vec<_>>());
+    let sql = session(&engine);
+    sql.register_stream("s", "s", orders_schema()).unwrap();
+    let stream = sql
+        .sql_stream("SELECT id, total FROM s WHERE items > 2")
+        .unwrap();
+    use tidelog_analytics::arrow::record_batch::RecordBatchReader;
+    assert_eq!(stream.schema().fields().len(), 2);
+    let mut rows = 0;
+    let mut ids = 0i64;
+    for batch in stream {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        ids += batch
+            .column(0)
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .sum::<i64>();
+    }
+    let expected: Vec<Order> = (0..5000).map(Order::new).filter(|o| o.items > 2).collect();
+    assert_eq!(rows, expected.len());
+    assert_eq!(ids, expected.iter().map(|o| o.id).sum::<i64>());
+    // A failing query fails when planned, before any batch.
+    assert!(sql.sql_stream("SELECT nope FROM s").is_err());
+    engine.close().unwrap();
+}
