@@ -15,6 +15,8 @@ pub mod limits;
 pub mod log;
 pub mod put;
 pub mod recovery;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +57,10 @@ pub enum Workload {
     Idle,
     /// The log of one shard: appends, syncs, warm zero-copy scan, reopen.
     Log,
+    /// SQL over a stream beside DataFusion's and DuckDB's NDJSON scans of the same
+    /// records, and Arrow export (built with the `sql` feature: `make bench-sql`; not
+    /// part of `all`).
+    Sql,
 }
 
 impl Workload {
@@ -85,12 +91,20 @@ impl Workload {
             Self::Recovery => "recovery",
             Self::Idle => "idle",
             Self::Log => "log",
+            Self::Sql => "sql",
         }
     }
 
+    /// Workloads run only when named (they need an optional feature).
+    pub const EXTRA: [Workload; 1] = [Self::Sql];
+
     /// The workload with this name.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|w| w.name() == name)
+        Self::ALL
+            .iter()
+            .chain(Self::EXTRA.iter())
+            .copied()
+            .find(|w| w.name() == name)
     }
 
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<()> {
@@ -105,6 +119,14 @@ impl Workload {
             Self::Recovery => recovery::run(ctx),
             Self::Idle => idle::run(ctx),
             Self::Log => log::run(ctx),
+            #[cfg(feature = "sql")]
+            Self::Sql => sql::run(ctx),
+            #[cfg(not(feature = "sql"))]
+            Self::Sql => Err(
+                "the sql workload needs the `sql` feature: run `make bench-sql` \
+                 (cargo run --release -p tidelog-bench --features sql -- --workload sql)"
+                    .into(),
+            ),
         }
     }
 }
