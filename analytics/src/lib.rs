@@ -14,6 +14,7 @@
 //! the C ABI and the Python bindings use the very same versions.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod arrow_out;
 pub mod error;
 pub mod parse;
