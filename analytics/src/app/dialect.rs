@@ -16,6 +16,7 @@
 //!   DataFusion's `ORDER BY "ROWTIME" RANGE BETWEEN ... PRECEDING AND CURRENT ROW`;
 //! - stagger: `WINDOWED BY STAGGER (PARTITION BY exprs RANGE INTERVAL 'n' UNIT)`:
 //!   removed, its partition expressions become the GROUP BY.
+//!
 //! Other `FLOOR(x TO UNIT)` calls become `date_trunc('unit', x)`; `SELECT STREAM`
 //! becomes `SELECT`.
 //!
@@ -281,7 +282,7 @@ fn interval(text: &str, tokens: &[T], s: &[usize], k: usize) -> Result<(i64, usi
     let unit_ms =
         unit_ms(&unit).ok_or_else(|| err(text, here, format!("unknown INTERVAL unit {unit:?}")))?;
     let ms = n * unit_ms as f64;
-    if !(ms >= 1.0 && ms <= 366.0 * 86_400_000.0) || ms.fract() != 0.0 {
+    if !(1.0..=366.0 * 86_400_000.0).contains(&ms) || ms.fract() != 0.0 {
         return Err(err(
             text,
             here,
