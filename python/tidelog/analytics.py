@@ -28,7 +28,14 @@ Column = tuple[str, str, str] | tuple[str, str]
 @dataclass(frozen=True)
 class InferredSchema:
     """A schema proposed from sample records: look at it (``print(s)``), edit
-    ``schema`` (Kinesis Data Analytics' JSON form, as a dict) if needed, then register."""
+    ``schema`` (Kinesis Data Analytics' JSON form, as a dict) if needed, then register.
+
+    Attributes:
+        schema: the input schema, Kinesis Data Analytics' JSON form as a dict.
+        description: the columns, types and JSON paths, for people.
+        sampled: records looked at.
+        unparsable: records that were not JSON objects.
+    """
 
     schema: dict[str, Any]
     description: str
@@ -44,7 +51,13 @@ class InferredSchema:
 
 @dataclass(frozen=True)
 class TableInfo:
-    """A registered table."""
+    """A registered table.
+
+    Attributes:
+        name: the table's name (its error table is ``<name>_errors``).
+        stream: the stream it reads.
+        schema: its input schema, Kinesis Data Analytics' JSON form as a dict.
+    """
 
     name: str
     stream: str
