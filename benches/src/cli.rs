@@ -253,7 +253,11 @@ fn parse_workloads(text: &str) -> Result<Vec<Workload>, UsageError> {
             return Ok(Workload::ALL.to_vec());
         }
         let workload = Workload::from_name(name).ok_or_else(|| {
-            let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+            let names: Vec<&str> = Workload::ALL
+                .iter()
+                .chain(Workload::EXTRA.iter())
+                .map(|w| w.name())
+                .collect();
             usage(format!(
                 "--workload: unknown workload `{name}` (known: {}, all)",
                 names.join(", ")
@@ -264,7 +268,12 @@ fn parse_workloads(text: &str) -> Result<Vec<Workload>, UsageError> {
         }
     }
     // Suite order, whatever order they were named in.
-    chosen.sort_by_key(|w| Workload::ALL.iter().position(|x| x == w));
+    chosen.sort_by_key(|w| {
+        Workload::ALL
+            .iter()
+            .chain(Workload::EXTRA.iter())
+            .position(|x| x == w)
+    });
     Ok(chosen)
 }
 

@@ -75,6 +75,19 @@ pub const TIDELOG_METRIC_ITERATOR_AGE_MILLISECONDS: u32 = 1 << 6;
 /// Every shard-level metric (Kinesis's `ALL`).
 pub const TIDELOG_METRIC_ALL: u32 = 0x7f;
 
+/// A SQL session over an engine's streams (tidelog-analytics on DataFusion): its own
+/// query threads, its registered tables. Thread-safe. From `tidelog_sql_session_open`;
+/// released by `tidelog_sql_session_free`.
+pub struct tidelog_sql_session {
+    _private: [u8; 0],
+}
+
+/// The Arrow C stream struct (`struct ArrowArrayStream`), defined in the header by the
+/// Arrow C data interface block (not generated from here).
+pub struct ArrowArrayStream {
+    _private: [u8; 0],
+}
+
 /// A running engine. Thread-safe: any number of threads may use one handle at once.
 /// From `tidelog_engine_open`; released by `tidelog_engine_free`.
 pub struct tidelog_engine {

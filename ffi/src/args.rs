@@ -73,6 +73,46 @@ pub unsafe fn opt_string<'a>(ptr: *const c_char, what: &str) -> FfiResult<Option
     })
 }
 
+/// A NUL-terminated UTF-8 argument that may be longer than `TIDELOG_STRING_BYTES_MAX`
+/// (SQL text, a schema): the NUL is searched within `max` bytes.
+///
+/// # Safety
+/// `ptr` is NULL or points to bytes readable up to and including a NUL, or to at least
+/// `max + 1` readable bytes; they stay unchanged for `'a`.
+pub unsafe fn long_string<'a>(ptr: *const c_char, max: usize, what: &str) -> FfiResult<&'a str> {
+    if ptr.is_null() {
+        return Err(FfiError::null(what));
+    }
+    let bytes = ptr.cast::<u8>();
+    let mut len = 0usize;
+    loop {
+        if len > max {
+            return Err(FfiError::new(
+                tidelog_status::OutOfRange,
+                format!("{what} has no NUL within {max} bytes"),
+            ));
+        }
+        // SAFETY: the contract makes every byte up to the NUL (or the bound) readable;
+        // `len` has not passed either.
+        if unsafe { bytes.add(len).read() } == 0 {
+            break;
+        }
+        len += 1;
+    }
+    // SAFETY: `len` bytes before the NUL were just read, so they are readable; the
+    // contract keeps them unchanged for 'a.
+    let slice = unsafe { std::slice::from_raw_parts(bytes, len) };
+    std::str::from_utf8(slice).map_err(|e| {
+        FfiError::new(
+            tidelog_status::InvalidUtf8,
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
 /// A byte buffer argument of `len` bytes, at most `max`.
 ///
 /// # Safety

@@ -56,9 +56,13 @@ pub(crate) mod kind {
     pub(crate) const CONSUMER_LIST: u8 = 10;
     /// `tidelog_shard_subscription`.
     pub(crate) const SHARD_SUBSCRIPTION: u8 = 11;
+    /// `tidelog_sql_session` (analytics: numbered from 20 so other parts' kinds never
+    /// meet it).
+    #[cfg_attr(not(feature = "analytics"), allow(dead_code))]
+    pub(crate) const SQL_SESSION: u8 = 20;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 11] = [
+    pub(crate) const ALL: [u8; 12] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -70,6 +74,7 @@ pub(crate) mod kind {
         PUT_RECORDS_OUTPUT,
         CONSUMER_LIST,
         SHARD_SUBSCRIPTION,
+        SQL_SESSION,
     ];
 }
 

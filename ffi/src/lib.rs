@@ -39,6 +39,7 @@ pub mod numbers;
 pub mod read;
 pub mod reshard;
 pub mod settings;
+pub mod sql;
 pub mod status;
 pub mod streams;
 pub mod subscription;

@@ -93,11 +93,20 @@ pub enum tidelog_status {
     WrongSubscriptionMode = 108,
     /// tidelog panicked inside the call (a bug); the panic was caught at the boundary.
     Panic = 109,
+    /// Analytics: the SQL text did not parse, plan or run (the message is DataFusion's;
+    /// a syntax error names its line and column). Analytics statuses are numbered from
+    /// 200.
+    Sql = 200,
+    /// Analytics: an input schema is not valid.
+    Schema = 201,
+    /// This library was built without the feature the call needs (analytics: cargo
+    /// feature `analytics` of tidelog-ffi, on by default).
+    Unsupported = 202,
 }
 
 impl tidelog_status {
     /// Every status, in value order (for the name tables and tests).
-    pub(crate) const ALL: [Self; 28] = [
+    pub(crate) const ALL: [Self; 31] = [
         Self::Ok,
         Self::Validation,
         Self::InvalidArgument,
@@ -126,6 +135,9 @@ impl tidelog_status {
         Self::OutOfRange,
         Self::IteratorEnded,
         Self::WrongSubscriptionMode,
+        Self::Sql,
+        Self::Schema,
+        Self::Unsupported,
     ];
 
     /// The status for a value, if it is one (`Panic` included).
@@ -171,6 +183,9 @@ impl tidelog_status {
             Self::IteratorEnded => c"TIDELOG_STATUS_ITERATOR_ENDED",
             Self::WrongSubscriptionMode => c"TIDELOG_STATUS_WRONG_SUBSCRIPTION_MODE",
             Self::Panic => c"TIDELOG_STATUS_PANIC",
+            Self::Sql => c"TIDELOG_STATUS_SQL",
+            Self::Schema => c"TIDELOG_STATUS_SCHEMA",
+            Self::Unsupported => c"TIDELOG_STATUS_UNSUPPORTED",
         }
     }
 
@@ -299,13 +314,7 @@ mod tests {
 
     #[test]
     fn values_names_and_kinesis_names_are_stable() {
-        let expected: [(tidelog_status, u32); 29] = [
-            (tidelog_status::KmsDisabled, 13),
-            (tidelog_status::KmsInvalidState, 14),
-            (tidelog_status::KmsAccessDenied, 15),
-            (tidelog_status::KmsNotFound, 16),
-            (tidelog_status::KmsOptInRequired, 17),
-            (tidelog_status::KmsThrottling, 18),
+        let expected: [(tidelog_status, u32); 32] = [
             (tidelog_status::Ok, 0),
             (tidelog_status::Validation, 1),
             (tidelog_status::InvalidArgument, 2),
@@ -319,6 +328,12 @@ mod tests {
             (tidelog_status::Environment, 10),
             (tidelog_status::Closed, 11),
             (tidelog_status::Internal, 12),
+            (tidelog_status::KmsDisabled, 13),
+            (tidelog_status::KmsInvalidState, 14),
+            (tidelog_status::KmsAccessDenied, 15),
+            (tidelog_status::KmsNotFound, 16),
+            (tidelog_status::KmsOptInRequired, 17),
+            (tidelog_status::KmsThrottling, 18),
             (tidelog_status::NullPointer, 100),
             (tidelog_status::InvalidUtf8, 101),
             (tidelog_status::BufferTooSmall, 102),
@@ -329,6 +344,9 @@ mod tests {
             (tidelog_status::IteratorEnded, 107),
             (tidelog_status::WrongSubscriptionMode, 108),
             (tidelog_status::Panic, 109),
+            (tidelog_status::Sql, 200),
+            (tidelog_status::Schema, 201),
+            (tidelog_status::Unsupported, 202),
         ];
         for (status, value) in expected {
             assert_eq!(status as u32, value, "{status:?}");

@@ -40,6 +40,13 @@ pub struct Engine {
     pub(crate) engine: tidelog::Engine,
 }
 
+impl Engine {
+    /// The engine handle (for the analytics session).
+    pub(crate) fn inner(&self) -> &tidelog::Engine {
+        &self.engine
+    }
+}
+
 fn shard_dict<'py>(py: Python<'py>, s: &ShardDescription) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("shard_id", &s.shard_id)?;

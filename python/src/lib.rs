@@ -6,18 +6,23 @@
 //! consumers, SubscribeToShard, ARNs, encryption, capacity), [`records`] (records and batches),
 //! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
 //! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
-//! back), [`clock`] (the test-only manual clock).
+//! back), [`clock`] (the test-only manual clock); `analytics` (SQL sessions and
+//! results) and `arrow_export` (the Arrow PyCapsule interface, the crate's other
+//! `unsafe`).
 //!
 //! Invariants kept across the crate: every blocking call releases the GIL; every class
 //! is frozen and `Send + Sync` (engine handles, or state behind a mutex), so any thread
 //! may use any object; no engine error or panic crosses into Python as anything but an
 //! exception (pyo3 turns a panic into `PanicException`; the engine reports bugs as
 //! `InternalError`).
-// `deny`, not `forbid`: `buffer.rs` must `allow(unsafe_code)` for the buffer protocol,
+// `deny`, not `forbid`: `buffer.rs` must `allow(unsafe_code)` for the buffer protocol
+// (and `arrow_export.rs` for the Arrow capsules),
 // and a crate-level `forbid` cannot be relaxed by a module. Every other module
 // forbids unsafe code itself (pyo3's macros compile under `forbid`).
 #![deny(unsafe_code)]
 
+mod analytics;
+mod arrow_export;
 mod buffer;
 mod clock;
 mod convert;
@@ -42,5 +47,6 @@ fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<kinesis::ShardSubscription>()?;
     m.add_class::<clock::ManualClock>()?;
     errors::register(m)?;
+    analytics::register(m)?;
     Ok(())
 }

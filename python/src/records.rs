@@ -139,6 +139,13 @@ impl RecordBatch {
         self.batch.len() - self.start
     }
 
+    /// The records handed out so far skipped (subscriptions), as Arrow.
+    fn arrow_batch(&self) -> PyResult<tidelog_analytics::arrow::array::RecordBatch> {
+        let full = tidelog_analytics::records_to_arrow(&self.batch, &self.shard_id)
+            .map_err(crate::analytics::analytics_err)?;
+        Ok(full.slice(self.start, self.len()))
+    }
+
     fn record(&self, i: usize) -> Option<Record> {
         self.batch
             .view(self.start + i)
@@ -249,6 +256,26 @@ impl RecordBatch {
                 .map(|r| r.key.len() + r.data.len())
                 .sum()
         }
+    }
+
+    /// The Arrow PyCapsule stream interface: the batch as one Arrow record batch with
+    /// `shard_id`, `sequence_number` (decimal), `partition_key`,
+    /// `approximate_arrival_time` and `data` (a binary view over the mapped log: no
+    /// payload is copied). `pyarrow.table(batch)`, `polars.from_arrow(batch)`, DuckDB.
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+        let _ = requested_schema;
+        let batch = self.arrow_batch()?;
+        crate::analytics::export_batches(py, batch.schema(), vec![batch])
+    }
+
+    /// The batch as a `pyarrow.Table` (needs pyarrow); see `__arrow_c_stream__`.
+    fn to_arrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("pyarrow")?.call_method1("table", (slf,))
     }
 
     fn __repr__(&self) -> String {

@@ -27,3 +27,13 @@ def test_readme_python_examples_run(tmp_path: Path, capsys: pytest.CaptureFixtur
     client.close()  # type: ignore[attr-defined]
     out = capsys.readouterr().out
     assert "customer-42" in out and "ResourceNotFoundException" in out
+
+
+def test_readme_sql_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = README.read_text()
+    section = text[text.index("## SQL over streams") : text.index("## Where to read next")]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    code = block.replace("/tmp/tidelog-sql-demo", str(tmp_path / "sql-demo"))
+    exec(compile(code, str(README), "exec"), {})
+    out = capsys.readouterr().out
+    assert "c6" in out and "revenue" in out and " 0" in out

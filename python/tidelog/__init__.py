@@ -17,6 +17,7 @@ binding refuses itself raise ``ValueError``.
 
 from . import testing
 from ._engine import AWS_MANAGED_KEY, Engine, ShardSubscription, Subscription, open
+from .analytics import Analytics, InferredSchema, SqlResult, TableInfo
 from ._tidelog import (
     ClosedError,
     CorruptionError,
@@ -40,6 +41,8 @@ from ._tidelog import (
     RecordBytes,
     ResourceInUseError,
     ResourceNotFoundError,
+    SchemaError,
+    SqlError,
     ValidationError,
     __version__,
 )
@@ -68,6 +71,12 @@ __all__ = [
     "AWS_MANAGED_KEY",
     "AccountLimits",
     "AccountSettings",
+    "Analytics",
+    "InferredSchema",
+    "SchemaError",
+    "SqlError",
+    "SqlResult",
+    "TableInfo",
     "ChildShard",
     "ConsumerDescription",
     "EnhancedMonitoring",

@@ -19,6 +19,8 @@ pub mod ondemand;
 pub mod put;
 pub mod recovery;
 pub mod server;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod throughput;
 
 use std::path::{Path, PathBuf};
@@ -67,6 +69,10 @@ pub enum Workload {
     OnDemand,
     /// `tidelog serve` over HTTP beside ferrokinesis, through a Rust client and boto3.
     Server,
+    /// SQL over a stream beside DataFusion's and DuckDB's NDJSON scans of the same
+    /// records, and Arrow export (built with the `sql` feature: `make bench-sql`; not
+    /// part of `all`).
+    Sql,
 }
 
 impl Workload {
@@ -105,12 +111,20 @@ impl Workload {
             Self::Encryption => "encryption",
             Self::OnDemand => "ondemand",
             Self::Server => "server",
+            Self::Sql => "sql",
         }
     }
 
+    /// Workloads run only when named (they need an optional feature).
+    pub const EXTRA: [Workload; 1] = [Self::Sql];
+
     /// The workload with this name.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|w| w.name() == name)
+        Self::ALL
+            .iter()
+            .chain(Self::EXTRA.iter())
+            .copied()
+            .find(|w| w.name() == name)
     }
 
     fn run(&self, ctx: &mut Ctx<'_>) -> Result<()> {
@@ -129,6 +143,14 @@ impl Workload {
             Self::Encryption => encryption::run(ctx),
             Self::OnDemand => ondemand::run(ctx),
             Self::Server => server::run(ctx),
+            #[cfg(feature = "sql")]
+            Self::Sql => sql::run(ctx),
+            #[cfg(not(feature = "sql"))]
+            Self::Sql => Err(
+                "the sql workload needs the `sql` feature: run `make bench-sql` \
+                 (cargo run --release -p tidelog-bench --features sql -- --workload sql)"
+                    .into(),
+            ),
         }
     }
 }

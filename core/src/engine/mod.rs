@@ -28,6 +28,7 @@ mod fanout;
 mod read;
 mod reshard;
 mod resources;
+mod scan;
 mod subscription;
 mod write;
 
@@ -55,6 +56,7 @@ pub use fanout::{
 pub use read::{ChildShard, GetRecordsOutput};
 pub use reshard::UpdateShardCountOutput;
 pub use resources::{EnhancedMonitoringOutput, LimitsDescription};
+pub use scan::{ShardScanInfo, ShardWatch};
 pub use subscription::{Subscription, SubscriptionEvent};
 pub use write::{PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput};
 

@@ -48,7 +48,9 @@ use arc_swap::ArcSwap;
 
 pub use crate::io::Preallocation;
 pub use error::{ConfigError, Corruption, CorruptionKind, KeyError, LogError, LogResult};
-pub use reader::{LogReader, Plaintext, ReadBatch, Record, RecordView};
+pub use reader::{
+    LogReader, Plaintext, ReadBatch, Record, RecordLocation, RecordView, SegmentBytes, SegmentSpan,
+};
 pub use recovery::{RecoveryReport, TailTruncation};
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use segment::{ShardIdentity, WriteVia};

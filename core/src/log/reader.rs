@@ -491,3 +491,126 @@ impl LogReader {
         None
     }
 }
+
+/// One segment's extent, as [`LogReader::segment_spans`] reports it: what a scan needs
+/// to skip a whole segment by sequence number or arrival time without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentSpan {
+    /// Lower bound of the segment's sequence numbers (its file name).
+    pub base_seq: u128,
+    /// First and last committed sequence numbers (`None` while the segment is empty).
+    pub seqs: Option<(u128, u128)>,
+    /// Arrival time of the first committed record, ms (0 while empty). In a log
+    /// written by the engine arrival times never decrease within a shard
+    /// (`runtime/core.rs` stamps `max(now, last)`), so this is the segment's oldest.
+    pub first_timestamp_ms: u64,
+    /// Newest arrival time in the segment, ms (0 while empty).
+    pub max_timestamp_ms: u64,
+    /// Records committed to the segment.
+    pub records: u64,
+    /// True once no record will be added to it.
+    pub finished: bool,
+}
+
+impl LogReader {
+    /// The extent of every segment kept, oldest first (a snapshot: the active segment
+    /// may grow after it is taken). For scans that skip segments by time or sequence.
+    pub fn segment_spans(&self) -> Vec<SegmentSpan> {
+        self.snapshot()
+            .iter()
+            .map(|seg| {
+                // Read `finished` before the tip: a segment seen finished has its
+                // final tip.
+                let finished = seg.is_finished();
+                let tip = seg.tip();
+                let first = (tip.end > RECORDS_OFFSET)
+                    .then(|| seg.frame_at(RECORDS_OFFSET, tip.end))
+                    .flatten();
+                let last = tip
+                    .last_record_offset
+                    .and_then(|o| seg.frame_at(o, tip.end));
+                SegmentSpan {
+                    base_seq: seg.base_seq,
+                    seqs: first.zip(last).map(|(f, l)| (f.seq, l.seq)),
+                    first_timestamp_ms: first.map_or(0, |f| f.timestamp_ms),
+                    max_timestamp_ms: seg.max_timestamp_ms(),
+                    records: seg.record_count(),
+                    finished,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The committed record bytes of one segment a [`ReadBatch`] reads from, owned: it
+/// keeps the mapping alive like a [`RecordView`]. For exports that lend whole regions
+/// of the log without copying (Arrow view arrays, whose buffers it becomes through
+/// `bytes::Bytes::from_owner`).
+#[derive(Debug, Clone)]
+pub struct SegmentBytes {
+    segment: Arc<Segment>,
+    end: usize,
+}
+
+impl SegmentBytes {
+    /// The region's bytes: the segment's records from its first frame up to the end
+    /// of the last record the batch holds from it (published, so immutable).
+    pub fn bytes(&self) -> &[u8] {
+        self.segment
+            .mapping
+            .bytes(RECORDS_OFFSET..self.end)
+            .unwrap_or_default()
+    }
+}
+
+impl AsRef<[u8]> for SegmentBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// Where one record of a [`ReadBatch`] lies inside the batch's [`SegmentBytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordLocation {
+    /// Which region (index for [`ReadBatch::segment_bytes`]).
+    pub region: usize,
+    /// The partition key's bytes within the region.
+    pub key: std::ops::Range<usize>,
+    /// The data's bytes within the region.
+    pub data: std::ops::Range<usize>,
+}
+
+impl ReadBatch {
+    /// Number of distinct segments the batch's records lie in.
+    pub fn region_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The `index`-th segment's region (see [`SegmentBytes`]): up to the end of the
+    /// batch's last record in that segment.
+    pub fn segment_bytes(&self, index: usize) -> Option<SegmentBytes> {
+        let segment = self.segments.get(index)?;
+        let end = self
+            .slots
+            .iter()
+            .filter(|s| s.segment as usize == index)
+            .map(|s| s.info.offset + s.info.frame_bytes)
+            .max()
+            .unwrap_or(RECORDS_OFFSET);
+        Some(SegmentBytes {
+            segment: Arc::clone(segment),
+            end,
+        })
+    }
+
+    /// Where the `i`-th record's key and data lie in its region.
+    pub fn record_location(&self, i: usize) -> Option<RecordLocation> {
+        let slot = self.slots.get(i)?;
+        let shift = |r: std::ops::Range<usize>| r.start - RECORDS_OFFSET..r.end - RECORDS_OFFSET;
+        Some(RecordLocation {
+            region: slot.segment as usize,
+            key: shift(slot.info.key_range()),
+            data: shift(slot.info.data_range()),
+        })
+    }
+}
