@@ -45,12 +45,17 @@ pub fn path(dir: &Path) -> PathBuf {
 /// Reads the catalog (empty if there is none).
 pub fn load(storage: &dyn Storage, dir: &Path) -> Result<CatalogData> {
     let file = path(dir);
-    match files::load(storage, &file, files::CATALOG_MAGIC).map_err(|e| Error::io("read catalog", &file, e))? {
+    match files::load(storage, &file, files::CATALOG_MAGIC)
+        .map_err(|e| Error::io("read catalog", &file, e))?
+    {
         None => Ok(CatalogData {
             next_id: 1,
             delivery_streams: Vec::new(),
         }),
-        Some(Err(problem)) => Err(Error::Corrupt { path: file, problem }),
+        Some(Err(problem)) => Err(Error::Corrupt {
+            path: file,
+            problem,
+        }),
         Some(Ok(body)) => serde_json::from_slice(&body).map_err(|e| Error::Corrupt {
             path: file,
             problem: e.to_string(),
@@ -62,5 +67,6 @@ pub fn load(storage: &dyn Storage, dir: &Path) -> Result<CatalogData> {
 pub fn save(storage: &dyn Storage, dir: &Path, data: &CatalogData) -> Result<()> {
     let file = path(dir);
     let body = serde_json::to_vec(data).map_err(|e| Error::Internal(e.to_string()))?;
-    files::save(storage, &file, files::CATALOG_MAGIC, &body, true).map_err(|e| Error::io("write catalog", &file, e))
+    files::save(storage, &file, files::CATALOG_MAGIC, &body, true)
+        .map_err(|e| Error::io("write catalog", &file, e))
 }

@@ -243,8 +243,10 @@ mod tests {
         let file = CheckpointFile::new(dir.path());
         assert_eq!(file.load(&storage).unwrap(), Checkpoint::default());
         let mut c = Checkpoint::default();
-        c.low.insert("shardId-000000000000".into(), u128::MAX.to_string());
-        c.done.push(id("d:{\"a\":\"1\"}", "shardId-000000000000", 1, u128::MAX));
+        c.low
+            .insert("shardId-000000000000".into(), u128::MAX.to_string());
+        c.done
+            .push(id("d:{\"a\":\"1\"}", "shardId-000000000000", 1, u128::MAX));
         c.inflight.push(Planned {
             id: id("b:", "s", 3, 4),
             bucket: "bkt".into(),

@@ -98,7 +98,8 @@ impl Compression {
             }
             Self::Zip => zip_one(parts, entry_name, dos_time_ms),
             Self::Snappy => {
-                let mut e = snap::write::FrameEncoder::new(Vec::with_capacity(total_bytes / 2 + 64));
+                let mut e =
+                    snap::write::FrameEncoder::new(Vec::with_capacity(total_bytes / 2 + 64));
                 for p in parts {
                     e.write_all(p)?;
                 }
@@ -112,9 +113,7 @@ impl Compression {
                     if block.is_empty() {
                         return Ok(());
                     }
-                    let compressed = encoder
-                        .compress_vec(block)
-                        .map_err(std::io::Error::other)?;
+                    let compressed = encoder.compress_vec(block).map_err(std::io::Error::other)?;
                     out.extend_from_slice(&(block.len() as u32).to_be_bytes());
                     out.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
                     out.extend_from_slice(&compressed);
@@ -166,7 +165,8 @@ fn zip_one<'a>(
     let size = u32::try_from(uncompressed).map_err(|_| too_big())?;
     let csize = u32::try_from(data.len()).map_err(|_| too_big())?;
     let name = entry_name.as_bytes();
-    let name_len = u16::try_from(name.len()).map_err(|_| std::io::Error::other("entry name too long"))?;
+    let name_len =
+        u16::try_from(name.len()).map_err(|_| std::io::Error::other("entry name too long"))?;
     let (time, date) = dos_date_time(dos_time_ms);
     let mut out = Vec::with_capacity(data.len() + 2 * name.len() + 128);
     // Local file header.
@@ -233,8 +233,13 @@ mod tests {
 
     fn encode(c: Compression, parts: &[Vec<u8>]) -> Vec<u8> {
         let total = parts.iter().map(Vec::len).sum();
-        c.encode(parts.iter().map(Vec::as_slice), total, "object", 1_535_365_805_123)
-            .unwrap()
+        c.encode(
+            parts.iter().map(Vec::as_slice),
+            total,
+            "object",
+            1_535_365_805_123,
+        )
+        .unwrap()
     }
 
     #[test]

@@ -37,7 +37,10 @@ impl std::fmt::Debug for S3Connection {
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
             .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "***"))
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "***"),
+            )
             .field("virtual_hosted_style", &self.virtual_hosted_style)
             .field("allow_http", &self.allow_http)
             .field("multipart_threshold_bytes", &self.multipart_threshold_bytes)
@@ -164,7 +167,8 @@ impl FirehoseConfig {
     }
 
     pub(crate) fn validate(&self) -> crate::Result<()> {
-        let bad = |f: &str, why: &str| Err(crate::Error::invalid(format!("FirehoseConfig.{f}"), why));
+        let bad =
+            |f: &str, why: &str| Err(crate::Error::invalid(format!("FirehoseConfig.{f}"), why));
         if self.delivery_streams_max == 0 {
             return bad("delivery_streams_max", "must be at least 1");
         }

@@ -52,17 +52,24 @@ pub fn decode(magic: [u8; 8], bytes: &[u8]) -> Result<&[u8], String> {
     if bytes.len() < HEADER_BYTES {
         return Err(format!("{} bytes, shorter than the header", bytes.len()));
     }
-    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     if bytes[..8] != magic {
         return Err(format!("bad magic {:?}", &bytes[..8]));
     }
     let header_crc = crc32fast::hash(&bytes[..20]);
     if header_crc != u32_at(20) {
-        return Err(format!("header checksum {:08x} != {:08x}", header_crc, u32_at(20)));
+        return Err(format!(
+            "header checksum {:08x} != {:08x}",
+            header_crc,
+            u32_at(20)
+        ));
     }
     let version = u16::from_le_bytes([bytes[8], bytes[9]]);
     if version != FORMAT_VERSION {
-        return Err(format!("format version {version} (this build reads {FORMAT_VERSION})"));
+        return Err(format!(
+            "format version {version} (this build reads {FORMAT_VERSION})"
+        ));
     }
     let len = u32_at(12) as usize;
     if len > BODY_BYTES_MAX || HEADER_BYTES + len != bytes.len() {
@@ -142,8 +149,19 @@ mod tests {
         assert!(load(&storage, &path, CATALOG_MAGIC).unwrap().is_none());
         save(&storage, &path, CATALOG_MAGIC, b"one", true).unwrap();
         save(&storage, &path, CATALOG_MAGIC, b"two", false).unwrap();
-        assert_eq!(load(&storage, &path, CATALOG_MAGIC).unwrap().unwrap().unwrap(), b"two");
+        assert_eq!(
+            load(&storage, &path, CATALOG_MAGIC)
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+            b"two"
+        );
         std::fs::write(&path, b"garbage").unwrap();
-        assert!(load(&storage, &path, CATALOG_MAGIC).unwrap().unwrap().is_err());
+        assert!(
+            load(&storage, &path, CATALOG_MAGIC)
+                .unwrap()
+                .unwrap()
+                .is_err()
+        );
     }
 }

@@ -32,7 +32,9 @@ use std::time::Duration;
 
 use tidelog::io::{DirLockGuard, Storage};
 use tidelog::stream::throttle::TokenBucket;
-use tidelog::{Durability, Engine, EngineConfig, Limits, PutOptions, PutRecordsEntry, StartingPosition};
+use tidelog::{
+    Durability, Engine, EngineConfig, Limits, PutOptions, PutRecordsEntry, StartingPosition,
+};
 
 use crate::catalog::{self, CatalogData};
 use crate::checkpoint::CheckpointFile;
@@ -42,7 +44,8 @@ use crate::metrics::{Metrics, add};
 use crate::model::plan::{DeliveryPlan, check_kms_arn, check_role_arn, with_defaults};
 use crate::model::{
     CreateDeliveryStreamInput, DESTINATION_ID, DeliveryStreamRecord, Destination, EncryptionInput,
-    EncryptionState, ExtendedS3Destination, Tag, UNSUPPORTED_CREATE_MEMBERS, UpdateDestinationInput,
+    EncryptionState, ExtendedS3Destination, Tag, UNSUPPORTED_CREATE_MEMBERS,
+    UpdateDestinationInput,
 };
 use crate::names::{self, validate_name};
 use crate::source::{DIRECT_SHARD, DirectSource, KinesisReader};
@@ -126,7 +129,8 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let running = std::mem::take(&mut *self.running.write().unwrap_or_else(|p| p.into_inner()));
+            let running =
+                std::mem::take(&mut *self.running.write().unwrap_or_else(|p| p.into_inner()));
             for r in running.values() {
                 r.shared.stop(Stop::Graceful);
             }
@@ -137,7 +141,12 @@ impl Drop for Inner {
             }
             let _ = self.buffers.close();
         }
-        if let Some(rt) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(rt) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             rt.shutdown_background();
         }
     }
@@ -174,7 +183,9 @@ fn validate_tags(tags: &[Tag], field: &str) -> Result<()> {
         let key_chars = t.key.chars().count();
         let ok_chars = |s: &str| {
             s.chars().all(|c| {
-                c.is_alphanumeric() || c.is_whitespace() && !c.is_control() || "_.:/=+-@%".contains(c)
+                c.is_alphanumeric()
+                    || c.is_whitespace() && !c.is_control()
+                    || "_.:/=+-@%".contains(c)
             })
         };
         if key_chars == 0 || key_chars > 128 || !ok_chars(&t.key) {
@@ -183,8 +194,14 @@ fn validate_tags(tags: &[Tag], field: &str) -> Result<()> {
                 "1 to 128 letters, digits, spaces and _ . : / = + - @ %",
             ));
         }
-        if t.key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
-            return Err(Error::invalid(format!("{field}[{i}].Key"), "the aws: prefix is reserved"));
+        if t.key
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        {
+            return Err(Error::invalid(
+                format!("{field}[{i}].Key"),
+                "the aws: prefix is reserved",
+            ));
         }
         if let Some(v) = &t.value
             && (v.chars().count() > 256 || !ok_chars(v))
@@ -227,7 +244,10 @@ fn validate_encryption(e: &EncryptionInput) -> Result<()> {
     }
 }
 
-fn refuse_other(other: &BTreeMap<String, serde_json::Value>, known_unsupported: &[&str]) -> Result<()> {
+fn refuse_other(
+    other: &BTreeMap<String, serde_json::Value>,
+    known_unsupported: &[&str],
+) -> Result<()> {
     if let Some(name) = other.keys().next() {
         let problem = if known_unsupported.contains(&name.as_str()) {
             "this destination or source is not supported by tidelog"
@@ -279,10 +299,17 @@ impl Firehose {
             .enable_all()
             .build()
             .map_err(|e| Error::io("start the I/O runtime", &dir, e))?;
-        let default_store = config.default_store.clone().unwrap_or(BucketStore::Directory {
-            root: dir.join("buckets"),
-        });
-        let stores = Arc::new(Stores::new(default_store, config.buckets.clone(), runtime.handle().clone()));
+        let default_store = config
+            .default_store
+            .clone()
+            .unwrap_or(BucketStore::Directory {
+                root: dir.join("buckets"),
+            });
+        let stores = Arc::new(Stores::new(
+            default_store,
+            config.buckets.clone(),
+            runtime.handle().clone(),
+        ));
         let transforms = Arc::new(RwLock::new(HashMap::new()));
         let ctx = Arc::new(Context {
             clock: Arc::clone(&ec.clock),
@@ -342,7 +369,11 @@ impl Firehose {
     }
 
     fn arn(&self, name: &str) -> String {
-        names::delivery_stream_arn(&self.inner.config.region, &self.inner.config.account_id, name)
+        names::delivery_stream_arn(
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+            name,
+        )
     }
 
     fn not_found(&self, name: &str) -> Error {
@@ -369,17 +400,29 @@ impl Firehose {
     }
 
     fn plan_of(record: &DeliveryStreamRecord) -> Result<DeliveryPlan> {
-        DeliveryPlan::build(&record.name, record.version, record.s3(), "ExtendedS3DestinationConfiguration")
+        DeliveryPlan::build(
+            &record.name,
+            record.version,
+            record.s3(),
+            "ExtendedS3DestinationConfiguration",
+        )
     }
 
     /// Registers a transform under a Lambda function name: a delivery stream whose
     /// Lambda processor's ARN names this function calls it. Register transforms before
     /// records need them (a delivery stream whose function is missing fails its
     /// invocations, and the records go to the error output).
-    pub fn register_transform(&self, function: &str, transform: Arc<dyn Transform>, timeout: Duration) -> Result<()> {
+    pub fn register_transform(
+        &self,
+        function: &str,
+        transform: Arc<dyn Transform>,
+        timeout: Duration,
+    ) -> Result<()> {
         let valid = !function.is_empty()
             && function.len() <= 140
-            && function.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && function
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid {
             return Err(Error::invalid(
                 "function",
@@ -387,7 +430,10 @@ impl Firehose {
             ));
         }
         if timeout.is_zero() || timeout > Duration::from_secs(900) {
-            return Err(Error::invalid("timeout", "must be above 0 and at most 900 s (Lambda's limit)"));
+            return Err(Error::invalid(
+                "timeout",
+                "must be above 0 and at most 900 s (Lambda's limit)",
+            ));
         }
         self.inner
             .transforms
@@ -417,9 +463,10 @@ impl Firehose {
             .map_err(|e| Error::io("create delivery stream directory", &dir, e))?;
         let ckpt_file = CheckpointFile::new(&dir);
         let ckpt = ckpt_file.load(self.inner.storage.as_ref())?;
-        let low = ckpt
-            .low_positions()
-            .map_err(|problem| Error::Corrupt { path: ckpt_file.path().to_path_buf(), problem })?;
+        let low = ckpt.low_positions().map_err(|problem| Error::Corrupt {
+            path: ckpt_file.path().to_path_buf(),
+            problem,
+        })?;
         let (source, buffer_stream) = match &record.kinesis {
             None => {
                 let stream = buffer_stream_name(record.id);
@@ -443,7 +490,8 @@ impl Firehose {
                     Some("TRIM_HORIZON") => StartingPosition::TrimHorizon,
                     _ => StartingPosition::AtTimestamp(record.created_ms),
                 };
-                let poll = u64::try_from(self.inner.config.kinesis_poll_interval.as_nanos()).unwrap_or(u64::MAX);
+                let poll = u64::try_from(self.inner.config.kinesis_poll_interval.as_nanos())
+                    .unwrap_or(u64::MAX);
                 (
                     Source::Kinesis {
                         reader: KinesisReader::new(
@@ -468,8 +516,19 @@ impl Firehose {
                 Ok(())
             })?;
         }
-        let shared = Arc::new(Shared::new(record.id, record.name.clone(), self.arn(&record.name), plan));
-        let worker = Worker::new(Arc::clone(&shared), Arc::clone(&self.inner.ctx), source, ckpt_file, ckpt)?;
+        let shared = Arc::new(Shared::new(
+            record.id,
+            record.name.clone(),
+            self.arn(&record.name),
+            plan,
+        ));
+        let worker = Worker::new(
+            Arc::clone(&shared),
+            Arc::clone(&self.inner.ctx),
+            source,
+            ckpt_file,
+            ckpt,
+        )?;
         let thread = std::thread::Builder::new()
             .name(format!("tidelog-firehose-{}", record.id))
             .spawn(move || worker.run())
@@ -512,7 +571,11 @@ impl Firehose {
     fn finish_delete(&self, record: &DeliveryStreamRecord) -> Result<()> {
         self.stop_worker(&record.name, Stop::Abandon);
         if record.kinesis.is_none() {
-            match self.inner.buffers.delete_stream(&buffer_stream_name(record.id)) {
+            match self
+                .inner
+                .buffers
+                .delete_stream(&buffer_stream_name(record.id))
+            {
                 Ok(()) => {}
                 Err(e) if e.kind() == tidelog::ErrorKind::ResourceNotFound => {}
                 Err(e) => return Err(e.into()),
@@ -539,7 +602,10 @@ impl Firehose {
         refuse_other(&input.other, UNSUPPORTED_CREATE_MEMBERS)?;
         let name = input.delivery_stream_name.clone();
         validate_name(&name, "DeliveryStreamName")?;
-        let stream_type = input.delivery_stream_type.clone().unwrap_or_else(|| "DirectPut".to_string());
+        let stream_type = input
+            .delivery_stream_type
+            .clone()
+            .unwrap_or_else(|| "DirectPut".to_string());
         let (direct_put, kinesis) = match stream_type.as_str() {
             "DirectPut" => {
                 if input.kinesis_stream_source_configuration.is_some() {
@@ -559,12 +625,15 @@ impl Firehose {
                 (input.direct_put_source_configuration.clone(), None)
             }
             "KinesisStreamAsSource" => {
-                let k = input.kinesis_stream_source_configuration.clone().ok_or_else(|| {
-                    Error::invalid(
-                        "KinesisStreamSourceConfiguration",
-                        "KinesisStreamAsSource needs a KinesisStreamSourceConfiguration",
-                    )
-                })?;
+                let k = input
+                    .kinesis_stream_source_configuration
+                    .clone()
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "KinesisStreamSourceConfiguration",
+                            "KinesisStreamAsSource needs a KinesisStreamSourceConfiguration",
+                        )
+                    })?;
                 if input.encryption.is_some() {
                     return Err(Error::invalid(
                         "DeliveryStreamEncryptionConfigurationInput",
@@ -572,7 +641,10 @@ impl Firehose {
                     ));
                 }
                 check_role_arn(&k.role_arn, "KinesisStreamSourceConfiguration.RoleARN")?;
-                let stream = names::kinesis_stream_name(&k.kinesis_stream_arn, "KinesisStreamSourceConfiguration.KinesisStreamARN")?;
+                let stream = names::kinesis_stream_name(
+                    &k.kinesis_stream_arn,
+                    "KinesisStreamSourceConfiguration.KinesisStreamARN",
+                )?;
                 match k.starting_position.as_deref() {
                     None | Some("LATEST") | Some("TRIM_HORIZON") => {}
                     Some(other) => {
@@ -582,16 +654,19 @@ impl Firehose {
                         ));
                     }
                 }
-                self.inner.engine.describe_stream_summary(&stream).map_err(|e| {
-                    if e.kind() == tidelog::ErrorKind::ResourceNotFound {
-                        Error::SourceNotFound {
-                            stream: stream.clone(),
-                            reason: "no such stream in the engine".to_string(),
+                self.inner
+                    .engine
+                    .describe_stream_summary(&stream)
+                    .map_err(|e| {
+                        if e.kind() == tidelog::ErrorKind::ResourceNotFound {
+                            Error::SourceNotFound {
+                                stream: stream.clone(),
+                                reason: "no such stream in the engine".to_string(),
+                            }
+                        } else {
+                            e.into()
                         }
-                    } else {
-                        e.into()
-                    }
-                })?;
+                    })?;
                 (None, Some(k))
             }
             "MSKAsSource" | "DatabaseAsSource" => {
@@ -626,11 +701,18 @@ impl Firehose {
                 ));
             }
         };
-        let path = if plain { "S3DestinationConfiguration" } else { "ExtendedS3DestinationConfiguration" };
+        let path = if plain {
+            "S3DestinationConfiguration"
+        } else {
+            "ExtendedS3DestinationConfiguration"
+        };
         let plan = DeliveryPlan::build(&name, 1, &config, path)?;
         let tags = input.tags.clone().unwrap_or_default();
         if tags.len() > TAGS_MAX {
-            return Err(Error::invalid("Tags", format!("{} tags, more than {TAGS_MAX}", tags.len())));
+            return Err(Error::invalid(
+                "Tags",
+                format!("{} tags, more than {TAGS_MAX}", tags.len()),
+            ));
         }
         validate_tags(&tags, "Tags")?;
         let encryption = match &input.encryption {
@@ -747,12 +829,24 @@ impl Firehose {
         self.check_open()?;
         let limit = limit.unwrap_or(10);
         if !(1..=10_000).contains(&limit) {
-            return Err(Error::invalid("Limit", format!("{limit} is outside 1..=10000")));
+            return Err(Error::invalid(
+                "Limit",
+                format!("{limit} is outside 1..=10000"),
+            ));
         }
         if let Some(t) = stream_type
-            && !["DirectPut", "KinesisStreamAsSource", "MSKAsSource", "DatabaseAsSource"].contains(&t)
+            && ![
+                "DirectPut",
+                "KinesisStreamAsSource",
+                "MSKAsSource",
+                "DatabaseAsSource",
+            ]
+            .contains(&t)
         {
-            return Err(Error::invalid("DeliveryStreamType", format!("{t:?} is not a delivery stream type")));
+            return Err(Error::invalid(
+                "DeliveryStreamType",
+                format!("{t:?} is not a delivery stream type"),
+            ));
         }
         if let Some(s) = exclusive_start {
             validate_name(s, "ExclusiveStartDeliveryStreamName")?;
@@ -815,7 +909,9 @@ impl Firehose {
         {
             let now = self.inner.ctx.clock.monotonic_ns();
             let mut ingest = lock(&running.ingest);
-            let admitted = ingest.requests.has(1, now) && ingest.records.has(1, now) && ingest.bytes.has(data.len() as u64, now);
+            let admitted = ingest.requests.has(1, now)
+                && ingest.records.has(1, now)
+                && ingest.bytes.has(data.len() as u64, now);
             if !admitted {
                 add(&counters.throttled_records, 1);
                 return Err(Error::ServiceUnavailable("Slow down.".to_string()));
@@ -824,7 +920,10 @@ impl Firehose {
             ingest.records.charge(1, now);
             ingest.bytes.charge(data.len() as u64, now);
         }
-        let out = self.inner.buffers.put_record(&stream, BUFFER_KEY, data, PutOptions::default())?;
+        let out =
+            self.inner
+                .buffers
+                .put_record(&stream, BUFFER_KEY, data, PutOptions::default())?;
         running.shared.notify_put();
         add(&counters.incoming_bytes, data.len() as u64);
         add(&counters.incoming_records, 1);
@@ -845,7 +944,10 @@ impl Firehose {
         if records.is_empty() || records.len() > BATCH_RECORDS_MAX {
             return Err(Error::invalid(
                 "Records",
-                format!("{} records; a batch has 1 to {BATCH_RECORDS_MAX}", records.len()),
+                format!(
+                    "{} records; a batch has 1 to {BATCH_RECORDS_MAX}",
+                    records.len()
+                ),
             ));
         }
         let mut total = 0usize;
@@ -918,7 +1020,10 @@ impl Firehose {
         let throttled = records.len() - admitted;
         add(&counters.throttled_records, throttled as u64);
         for _ in 0..throttled {
-            responses.push(Err(("ServiceUnavailableException".to_string(), "Slow down.".to_string())));
+            responses.push(Err((
+                "ServiceUnavailableException".to_string(),
+                "Slow down.".to_string(),
+            )));
         }
         add(&counters.incoming_put_requests, 1);
         add(&counters.put_record_batch_requests, 1);
@@ -934,43 +1039,69 @@ impl Firehose {
     /// are delivered under it first.
     pub fn update_destination(&self, input: UpdateDestinationInput) -> Result<()> {
         self.check_open()?;
-        refuse_other(&input.other, &[
-            "RedshiftDestinationUpdate",
-            "ElasticsearchDestinationUpdate",
-            "AmazonopensearchserviceDestinationUpdate",
-            "SplunkDestinationUpdate",
-            "HttpEndpointDestinationUpdate",
-            "AmazonOpenSearchServerlessDestinationUpdate",
-            "SnowflakeDestinationUpdate",
-            "IcebergDestinationUpdate",
-        ])?;
+        refuse_other(
+            &input.other,
+            &[
+                "RedshiftDestinationUpdate",
+                "ElasticsearchDestinationUpdate",
+                "AmazonopensearchserviceDestinationUpdate",
+                "SplunkDestinationUpdate",
+                "HttpEndpointDestinationUpdate",
+                "AmazonOpenSearchServerlessDestinationUpdate",
+                "SnowflakeDestinationUpdate",
+                "IcebergDestinationUpdate",
+            ],
+        )?;
         let name = input.delivery_stream_name.clone();
         validate_name(&name, "DeliveryStreamName")?;
         if input.destination_id != DESTINATION_ID {
             let valid = !input.destination_id.is_empty()
                 && input.destination_id.len() <= 100
-                && input.destination_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+                && input
+                    .destination_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
             return Err(Error::invalid(
                 "DestinationId",
                 if valid {
-                    format!("{:?} is not a destination of {name} ({DESTINATION_ID})", input.destination_id)
+                    format!(
+                        "{:?} is not a destination of {name} ({DESTINATION_ID})",
+                        input.destination_id
+                    )
                 } else {
                     format!("{:?} is not a destination id", input.destination_id)
                 },
             ));
         }
-        let version: u64 = input.current_delivery_stream_version_id.parse().map_err(|_| {
-            Error::invalid(
-                "CurrentDeliveryStreamVersionId",
-                format!("{:?} is not a version (digits)", input.current_delivery_stream_version_id),
-            )
-        })?;
-        let update = match (input.extended_s3_destination_update.clone(), input.s3_destination_update.clone()) {
+        let version: u64 = input
+            .current_delivery_stream_version_id
+            .parse()
+            .map_err(|_| {
+                Error::invalid(
+                    "CurrentDeliveryStreamVersionId",
+                    format!(
+                        "{:?} is not a version (digits)",
+                        input.current_delivery_stream_version_id
+                    ),
+                )
+            })?;
+        let update = match (
+            input.extended_s3_destination_update.clone(),
+            input.s3_destination_update.clone(),
+        ) {
             (Some(e), None) => e,
             (None, Some(s)) => ExtendedS3Destination::from_plain(s),
-            (None, None) => return Err(Error::invalid("ExtendedS3DestinationUpdate", "the update changes nothing")),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "ExtendedS3DestinationUpdate",
+                    "the update changes nothing",
+                ));
+            }
             (Some(_), Some(_)) => {
-                return Err(Error::invalid("S3DestinationUpdate", "give one destination update"));
+                return Err(Error::invalid(
+                    "S3DestinationUpdate",
+                    "give one destination update",
+                ));
             }
         };
         let now = self.inner.ctx.clock.now_ms();
@@ -979,7 +1110,11 @@ impl Firehose {
             if r.status != "ACTIVE" {
                 return Err(Error::InUse {
                     name: name.clone(),
-                    status: if r.status == "CREATING" { "CREATING" } else { "DELETING" },
+                    status: if r.status == "CREATING" {
+                        "CREATING"
+                    } else {
+                        "DELETING"
+                    },
                     reason: "only an ACTIVE delivery stream can be updated",
                 });
             }
@@ -993,7 +1128,11 @@ impl Firehose {
             let Destination::ExtendedS3 { config, plain } = &r.destination;
             let mut merged = config.clone();
             merged.merge(update);
-            let path = if *plain { "S3DestinationUpdate" } else { "ExtendedS3DestinationUpdate" };
+            let path = if *plain {
+                "S3DestinationUpdate"
+            } else {
+                "ExtendedS3DestinationUpdate"
+            };
             let plan = DeliveryPlan::build(&name, r.version + 1, &merged, path)?;
             r.destination = Destination::ExtendedS3 {
                 config: with_defaults(merged, plan.dynamic_partitioning),
@@ -1015,7 +1154,10 @@ impl Firehose {
         self.check_open()?;
         validate_name(name, "DeliveryStreamName")?;
         if tags.is_empty() || tags.len() > TAGS_MAX {
-            return Err(Error::invalid("Tags", format!("{} tags; give 1 to {TAGS_MAX}", tags.len())));
+            return Err(Error::invalid(
+                "Tags",
+                format!("{} tags; give 1 to {TAGS_MAX}", tags.len()),
+            ));
         }
         validate_tags(tags, "Tags")?;
         self.commit(|data| {
@@ -1044,7 +1186,10 @@ impl Firehose {
         self.check_open()?;
         validate_name(name, "DeliveryStreamName")?;
         if keys.is_empty() || keys.len() > TAGS_MAX {
-            return Err(Error::invalid("TagKeys", format!("{} keys; give 1 to {TAGS_MAX}", keys.len())));
+            return Err(Error::invalid(
+                "TagKeys",
+                format!("{} keys; give 1 to {TAGS_MAX}", keys.len()),
+            ));
         }
         self.commit(|data| {
             let r = data.get_mut(name).ok_or_else(|| self.not_found(name))?;
@@ -1065,11 +1210,18 @@ impl Firehose {
         validate_name(name, "DeliveryStreamName")?;
         let limit = limit.unwrap_or(TAGS_MAX);
         if !(1..=TAGS_MAX).contains(&limit) {
-            return Err(Error::invalid("Limit", format!("{limit} is outside 1..={TAGS_MAX}")));
+            return Err(Error::invalid(
+                "Limit",
+                format!("{limit} is outside 1..={TAGS_MAX}"),
+            ));
         }
         let r = self.record(name)?;
         let start = match exclusive_start_key {
-            Some(k) => r.tags.iter().position(|t| t.key == k).map_or(r.tags.len(), |i| i + 1),
+            Some(k) => r
+                .tags
+                .iter()
+                .position(|t| t.key == k)
+                .map_or(r.tags.len(), |i| i + 1),
             None => 0,
         };
         let rest = &r.tags[start.min(r.tags.len())..];
@@ -1079,7 +1231,11 @@ impl Firehose {
 
     /// StartDeliveryStreamEncryption (DirectPut only). Recorded and reported; the data
     /// at rest is as protected as the file system holding it.
-    pub fn start_delivery_stream_encryption(&self, name: &str, input: Option<EncryptionInput>) -> Result<()> {
+    pub fn start_delivery_stream_encryption(
+        &self,
+        name: &str,
+        input: Option<EncryptionInput>,
+    ) -> Result<()> {
         self.check_open()?;
         validate_name(name, "DeliveryStreamName")?;
         let input = input.unwrap_or(EncryptionInput {
@@ -1155,7 +1311,11 @@ impl Firehose {
             .collect();
         let signals: Vec<_> = names
             .iter()
-            .filter_map(|n| self.running(n).ok().map(|r| (n.clone(), r.shared.request_flush())))
+            .filter_map(|n| {
+                self.running(n)
+                    .ok()
+                    .map(|r| (n.clone(), r.shared.request_flush()))
+            })
             .collect();
         let deadline = std::time::Instant::now() + timeout;
         for (name, s) in signals {
@@ -1175,7 +1335,13 @@ impl Firehose {
 
     /// Wakes every worker now (after moving a manual clock, for instance).
     pub fn wake(&self) {
-        for r in self.inner.running.read().unwrap_or_else(|p| p.into_inner()).values() {
+        for r in self
+            .inner
+            .running
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
             r.shared.notify_put();
         }
     }
@@ -1203,7 +1369,10 @@ impl Firehose {
     pub fn metrics_openmetrics(&self) -> Result<String> {
         let engine = self.inner.engine.metrics_openmetrics()?;
         let body = engine.strip_suffix("# EOF\n").unwrap_or(&engine);
-        Ok(format!("{body}{}# EOF\n", crate::metrics::render_openmetrics(&self.metrics_all())))
+        Ok(format!(
+            "{body}{}# EOF\n",
+            crate::metrics::render_openmetrics(&self.metrics_all())
+        ))
     }
 
     /// Stops every worker (each saves its checkpoint) and closes the buffer engine.

@@ -302,7 +302,10 @@ impl Query {
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 Value::Array(_) | Value::Object(_) => {
-                    return Err(format!("{key}: the value is {}, not a scalar", type_name(value)));
+                    return Err(format!(
+                        "{key}: the value is {}, not a scalar",
+                        type_name(value)
+                    ));
                 }
             };
             for function in &expr.functions {
@@ -399,9 +402,21 @@ mod tests {
     fn missing_and_non_scalar_values_fail_the_record() {
         let q = Query::parse("{a: .a.b}").unwrap();
         assert!(q.evaluate(&json!({})).unwrap_err().contains("null"));
-        assert!(q.evaluate(&json!({"a": {"b": [1]}})).unwrap_err().contains("array"));
-        assert!(q.evaluate(&json!({"a": 3})).unwrap_err().contains("cannot index"));
-        assert!(q.evaluate(&json!([1])).unwrap_err().contains("cannot index"));
+        assert!(
+            q.evaluate(&json!({"a": {"b": [1]}}))
+                .unwrap_err()
+                .contains("array")
+        );
+        assert!(
+            q.evaluate(&json!({"a": 3}))
+                .unwrap_err()
+                .contains("cannot index")
+        );
+        assert!(
+            q.evaluate(&json!([1]))
+                .unwrap_err()
+                .contains("cannot index")
+        );
     }
 
     #[test]

@@ -130,7 +130,11 @@ pub struct Metrics {
 }
 
 fn ratio(ok: u64, all: u64) -> f64 {
-    if all == 0 { 1.0 } else { ok as f64 / all as f64 }
+    if all == 0 {
+        1.0
+    } else {
+        ok as f64 / all as f64
+    }
 }
 
 impl Counters {
@@ -154,7 +158,10 @@ impl Counters {
             delivery_to_s3_bytes: l(&self.delivery_bytes),
             delivery_to_s3_records: l(&self.delivery_records),
             delivery_to_s3_object_count: l(&self.delivery_objects),
-            delivery_to_s3_success: ratio(attempts - l(&self.delivery_failures).min(attempts), attempts),
+            delivery_to_s3_success: ratio(
+                attempts - l(&self.delivery_failures).min(attempts),
+                attempts,
+            ),
             delivery_to_s3_attempts: attempts,
             delivery_to_s3_data_freshness_ms: l(&self.data_freshness_ms),
             backup_to_s3_bytes: l(&self.backup_bytes),
@@ -185,7 +192,10 @@ impl Counters {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The OpenMetrics families of `metrics` (without the `# EOF` line, so they can follow
@@ -193,28 +203,123 @@ fn escape(label: &str) -> String {
 pub fn render_openmetrics(metrics: &[Metrics]) -> String {
     type Get = fn(&Metrics) -> f64;
     let families: &[(&str, &str, &str, Get)] = &[
-        ("incoming_bytes", "counter", "IncomingBytes", |m| m.incoming_bytes as f64),
-        ("incoming_records", "counter", "IncomingRecords", |m| m.incoming_records as f64),
-        ("incoming_put_requests", "counter", "IncomingPutRequests", |m| m.incoming_put_requests as f64),
-        ("throttled_records", "counter", "ThrottledRecords", |m| m.throttled_records as f64),
-        ("delivery_to_s3_bytes", "counter", "DeliveryToS3.Bytes", |m| m.delivery_to_s3_bytes as f64),
-        ("delivery_to_s3_records", "counter", "DeliveryToS3.Records", |m| m.delivery_to_s3_records as f64),
-        ("delivery_to_s3_object_count", "counter", "DeliveryToS3.ObjectCount", |m| m.delivery_to_s3_object_count as f64),
-        ("delivery_to_s3_success_ratio", "gauge", "DeliveryToS3.Success", |m| m.delivery_to_s3_success),
-        ("delivery_to_s3_data_freshness_seconds", "gauge", "DeliveryToS3.DataFreshness", |m| m.delivery_to_s3_data_freshness_ms as f64 / 1000.0),
-        ("backup_to_s3_bytes", "counter", "BackupToS3.Bytes", |m| m.backup_to_s3_bytes as f64),
-        ("backup_to_s3_records", "counter", "BackupToS3.Records", |m| m.backup_to_s3_records as f64),
-        ("backup_to_s3_success_ratio", "gauge", "BackupToS3.Success", |m| m.backup_to_s3_success),
-        ("error_output_records", "counter", "records written to the error output", |m| m.error_output_records as f64),
-        ("execute_processing_duration_seconds", "counter", "ExecuteProcessing.Duration", |m| m.execute_processing_duration_ms as f64 / 1000.0),
-        ("execute_processing_success_ratio", "gauge", "ExecuteProcessing.Success", |m| m.execute_processing_success),
-        ("succeed_processing_records", "counter", "SucceedProcessing.Records", |m| m.succeed_processing_records as f64),
-        ("succeed_processing_bytes", "counter", "SucceedProcessing.Bytes", |m| m.succeed_processing_bytes as f64),
-        ("data_read_from_kinesis_stream_bytes", "counter", "DataReadFromKinesisStream.Bytes", |m| m.data_read_from_kinesis_stream_bytes as f64),
-        ("data_read_from_kinesis_stream_records", "counter", "DataReadFromKinesisStream.Records", |m| m.data_read_from_kinesis_stream_records as f64),
-        ("kinesis_millis_behind_latest", "gauge", "KinesisMillisBehindLatest", |m| m.kinesis_millis_behind_latest as f64),
-        ("partition_count", "gauge", "PartitionCount", |m| m.partition_count as f64),
-        ("partition_count_exceeded", "counter", "PartitionCountExceeded", |m| m.partition_count_exceeded as f64),
+        ("incoming_bytes", "counter", "IncomingBytes", |m| {
+            m.incoming_bytes as f64
+        }),
+        ("incoming_records", "counter", "IncomingRecords", |m| {
+            m.incoming_records as f64
+        }),
+        (
+            "incoming_put_requests",
+            "counter",
+            "IncomingPutRequests",
+            |m| m.incoming_put_requests as f64,
+        ),
+        ("throttled_records", "counter", "ThrottledRecords", |m| {
+            m.throttled_records as f64
+        }),
+        (
+            "delivery_to_s3_bytes",
+            "counter",
+            "DeliveryToS3.Bytes",
+            |m| m.delivery_to_s3_bytes as f64,
+        ),
+        (
+            "delivery_to_s3_records",
+            "counter",
+            "DeliveryToS3.Records",
+            |m| m.delivery_to_s3_records as f64,
+        ),
+        (
+            "delivery_to_s3_object_count",
+            "counter",
+            "DeliveryToS3.ObjectCount",
+            |m| m.delivery_to_s3_object_count as f64,
+        ),
+        (
+            "delivery_to_s3_success_ratio",
+            "gauge",
+            "DeliveryToS3.Success",
+            |m| m.delivery_to_s3_success,
+        ),
+        (
+            "delivery_to_s3_data_freshness_seconds",
+            "gauge",
+            "DeliveryToS3.DataFreshness",
+            |m| m.delivery_to_s3_data_freshness_ms as f64 / 1000.0,
+        ),
+        ("backup_to_s3_bytes", "counter", "BackupToS3.Bytes", |m| {
+            m.backup_to_s3_bytes as f64
+        }),
+        (
+            "backup_to_s3_records",
+            "counter",
+            "BackupToS3.Records",
+            |m| m.backup_to_s3_records as f64,
+        ),
+        (
+            "backup_to_s3_success_ratio",
+            "gauge",
+            "BackupToS3.Success",
+            |m| m.backup_to_s3_success,
+        ),
+        (
+            "error_output_records",
+            "counter",
+            "records written to the error output",
+            |m| m.error_output_records as f64,
+        ),
+        (
+            "execute_processing_duration_seconds",
+            "counter",
+            "ExecuteProcessing.Duration",
+            |m| m.execute_processing_duration_ms as f64 / 1000.0,
+        ),
+        (
+            "execute_processing_success_ratio",
+            "gauge",
+            "ExecuteProcessing.Success",
+            |m| m.execute_processing_success,
+        ),
+        (
+            "succeed_processing_records",
+            "counter",
+            "SucceedProcessing.Records",
+            |m| m.succeed_processing_records as f64,
+        ),
+        (
+            "succeed_processing_bytes",
+            "counter",
+            "SucceedProcessing.Bytes",
+            |m| m.succeed_processing_bytes as f64,
+        ),
+        (
+            "data_read_from_kinesis_stream_bytes",
+            "counter",
+            "DataReadFromKinesisStream.Bytes",
+            |m| m.data_read_from_kinesis_stream_bytes as f64,
+        ),
+        (
+            "data_read_from_kinesis_stream_records",
+            "counter",
+            "DataReadFromKinesisStream.Records",
+            |m| m.data_read_from_kinesis_stream_records as f64,
+        ),
+        (
+            "kinesis_millis_behind_latest",
+            "gauge",
+            "KinesisMillisBehindLatest",
+            |m| m.kinesis_millis_behind_latest as f64,
+        ),
+        ("partition_count", "gauge", "PartitionCount", |m| {
+            m.partition_count as f64
+        }),
+        (
+            "partition_count_exceeded",
+            "counter",
+            "PartitionCountExceeded",
+            |m| m.partition_count_exceeded as f64,
+        ),
     ];
     let mut out = String::new();
     for (name, kind, help, get) in families {
@@ -249,7 +354,9 @@ mod tests {
         assert_eq!(m.delivery_to_s3_success, 0.75);
         assert_eq!(m.execute_processing_success, 1.0);
         let text = render_openmetrics(&[m]);
-        assert!(text.contains("tidelog_firehose_incoming_records_total{delivery_stream=\"ds\\\"1\"} 3"));
+        assert!(
+            text.contains("tidelog_firehose_incoming_records_total{delivery_stream=\"ds\\\"1\"} 3")
+        );
         assert!(text.contains("# TYPE tidelog_firehose_delivery_to_s3_success_ratio gauge"));
     }
 }

@@ -98,7 +98,8 @@ mod tests {
         );
         assert_eq!(name_from_arn_or_name("ds"), "ds");
         assert_eq!(
-            kinesis_stream_name("arn:aws:kinesis:us-east-1:123456789012:stream/orders", "f").unwrap(),
+            kinesis_stream_name("arn:aws:kinesis:us-east-1:123456789012:stream/orders", "f")
+                .unwrap(),
             "orders"
         );
         for bad in [

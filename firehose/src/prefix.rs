@@ -72,7 +72,11 @@ pub struct EvalContext<'a> {
 impl Prefix {
     /// Parses `source` as a prefix of `kind`; `dynamic_partitioning` allows the
     /// partition key namespaces.
-    pub fn parse(source: &str, kind: PrefixKind, dynamic_partitioning: bool) -> Result<Self, String> {
+    pub fn parse(
+        source: &str,
+        kind: PrefixKind,
+        dynamic_partitioning: bool,
+    ) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut literal = String::new();
         let mut rest = source;
@@ -94,8 +98,7 @@ impl Prefix {
             };
             let part = match namespace {
                 "timestamp" => Part::Timestamp(
-                    TimeFormat::parse(value)
-                        .map_err(|e| format!("!{{timestamp:{value}}}: {e}"))?,
+                    TimeFormat::parse(value).map_err(|e| format!("!{{timestamp:{value}}}: {e}"))?,
                 ),
                 "firehose" => match value {
                     "random-string" => Part::RandomString,
@@ -178,7 +181,9 @@ impl Prefix {
 
     /// True if it uses `!{firehose:error-output-type}`.
     pub fn has_error_output_type(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::ErrorOutputType))
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::ErrorOutputType))
     }
 
     /// Keys named by `partitionKeyFromQuery` expressions.
@@ -337,16 +342,28 @@ mod tests {
         let out = p.evaluate(&ctx(&q, &l)).unwrap();
         assert!(out.starts_with("data/c=c42/r=eu/2018/08/"), "{out}");
         assert_eq!(out.len(), "data/c=c42/r=eu/2018/08/".len() + 11 + 1);
-        let e = Prefix::parse("err/!{firehose:error-output-type}/", PrefixKind::Error, false).unwrap();
+        let e = Prefix::parse(
+            "err/!{firehose:error-output-type}/",
+            PrefixKind::Error,
+            false,
+        )
+        .unwrap();
         assert_eq!(e.evaluate(&ctx(&q, &l)).unwrap(), "err/processing-failed/");
     }
 
     #[test]
     fn default_time_is_appended_only_without_expressions_of_time_or_keys() {
         let empty = BTreeMap::new();
-        let p = Prefix::parse("logs/", PrefixKind::Data, false).unwrap().with_default_time();
-        assert_eq!(p.evaluate(&ctx(&empty, &empty)).unwrap(), "logs/2018/08/27/10/");
-        let p = Prefix::parse("", PrefixKind::Data, false).unwrap().with_default_time();
+        let p = Prefix::parse("logs/", PrefixKind::Data, false)
+            .unwrap()
+            .with_default_time();
+        assert_eq!(
+            p.evaluate(&ctx(&empty, &empty)).unwrap(),
+            "logs/2018/08/27/10/"
+        );
+        let p = Prefix::parse("", PrefixKind::Data, false)
+            .unwrap()
+            .with_default_time();
         assert_eq!(p.evaluate(&ctx(&empty, &empty)).unwrap(), "2018/08/27/10/");
         let p = Prefix::parse("x/!{timestamp:yyyy}/", PrefixKind::Data, false)
             .unwrap()
@@ -360,12 +377,42 @@ mod tests {
             ("a/!{", PrefixKind::Data, false, "complete expression"),
             ("!{timestamp}", PrefixKind::Data, false, "no namespace"),
             ("!{nope:x}", PrefixKind::Data, false, "unknown namespace"),
-            ("!{firehose:error-output-type}", PrefixKind::Data, false, "only in ErrorOutputPrefix"),
-            ("!{firehose:uuid}", PrefixKind::Data, false, "unknown firehose value"),
-            ("!{partitionKeyFromQuery:a}", PrefixKind::Data, false, "dynamic partitioning"),
-            ("!{partitionKeyFromQuery:a}", PrefixKind::Error, true, "not allowed"),
-            ("!{timestamp:yyyy-q}", PrefixKind::Data, false, "not supported"),
-            ("!{partitionKeyFromLambda:}", PrefixKind::Data, true, "names no key"),
+            (
+                "!{firehose:error-output-type}",
+                PrefixKind::Data,
+                false,
+                "only in ErrorOutputPrefix",
+            ),
+            (
+                "!{firehose:uuid}",
+                PrefixKind::Data,
+                false,
+                "unknown firehose value",
+            ),
+            (
+                "!{partitionKeyFromQuery:a}",
+                PrefixKind::Data,
+                false,
+                "dynamic partitioning",
+            ),
+            (
+                "!{partitionKeyFromQuery:a}",
+                PrefixKind::Error,
+                true,
+                "not allowed",
+            ),
+            (
+                "!{timestamp:yyyy-q}",
+                PrefixKind::Data,
+                false,
+                "not supported",
+            ),
+            (
+                "!{partitionKeyFromLambda:}",
+                PrefixKind::Data,
+                true,
+                "names no key",
+            ),
         ];
         for (source, kind, dp, needle) in cases {
             let err = Prefix::parse(source, kind, dp).unwrap_err();
@@ -381,7 +428,11 @@ mod tests {
         let p = Prefix::parse("!{partitionKeyFromQuery:k}/", PrefixKind::Data, true).unwrap();
         assert!(p.evaluate(&ctx(&q, &empty)).unwrap_err().contains("512"));
         let p = Prefix::parse("!{partitionKeyFromQuery:other}/", PrefixKind::Data, true).unwrap();
-        assert!(p.evaluate(&ctx(&q, &empty)).unwrap_err().contains("missing"));
+        assert!(
+            p.evaluate(&ctx(&q, &empty))
+                .unwrap_err()
+                .contains("missing")
+        );
     }
 
     #[test]

@@ -110,14 +110,17 @@ impl DirectSource {
                         Some(seq) => StartingPosition::AfterSequenceNumber(seq),
                         None => StartingPosition::TrimHorizon,
                     };
-                    let it = self
-                        .engine
-                        .get_shard_iterator(&self.stream, DIRECT_SHARD, position)?;
+                    let it =
+                        self.engine
+                            .get_shard_iterator(&self.stream, DIRECT_SHARD, position)?;
                     self.iterator = Some(it.clone());
                     it
                 }
             };
-            match self.engine.get_records(&iterator, Some(max_records.clamp(1, 10_000))) {
+            match self
+                .engine
+                .get_records(&iterator, Some(max_records.clamp(1, 10_000)))
+            {
                 Ok(out) => {
                     let records = to_records(&self.shard, &out, false);
                     if let Some(last) = records.last() {
@@ -205,7 +208,11 @@ impl KinesisReader {
     /// Opens cursors on shards whose parents are all drained.
     fn refresh(&mut self) -> Result<()> {
         let description = self.engine.describe_stream(&self.stream)?;
-        let listed: BTreeSet<&str> = description.shards.iter().map(|s| s.shard_id.as_str()).collect();
+        let listed: BTreeSet<&str> = description
+            .shards
+            .iter()
+            .map(|s| s.shard_id.as_str())
+            .collect();
         for shard in &description.shards {
             let id = &shard.shard_id;
             if self.cursors.contains_key(id) || self.drained.contains(id) {
@@ -248,7 +255,9 @@ impl KinesisReader {
                 outcome.caught_up = false;
                 break;
             }
-            let Some(cursor) = self.cursors.get_mut(&id) else { continue };
+            let Some(cursor) = self.cursors.get_mut(&id) else {
+                continue;
+            };
             if cursor.next_poll_ns > now_ns {
                 continue;
             }

@@ -92,7 +92,8 @@ impl Stores {
                             .put_multipart(&path)
                             .await
                             .map_err(|e| format!("S3 multipart start {path}: {e}"))?;
-                        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, part);
+                        let mut writer =
+                            object_store::WriteMultipart::new_with_chunk_size(upload, part);
                         writer.put(body);
                         match writer.finish().await {
                             Ok(_) => Ok(()),
@@ -231,7 +232,10 @@ mod tests {
     fn keys_never_leave_the_bucket() {
         let root = Path::new("/b");
         assert_eq!(file_of(root, "a/b=1/c.gz"), Path::new("/b/a/b=1/c.gz"));
-        assert_eq!(file_of(root, "../../etc/passwd"), Path::new("/b/%2E%2E/%2E%2E/etc/passwd"));
+        assert_eq!(
+            file_of(root, "../../etc/passwd"),
+            Path::new("/b/%2E%2E/%2E%2E/etc/passwd")
+        );
         assert_eq!(file_of(root, "/x//y/./z"), Path::new("/b/x/y/%2E/z"));
         assert!(file_of(root, "a\u{0}b").starts_with(root));
     }
@@ -239,7 +243,9 @@ mod tests {
     #[test]
     fn directory_objects_replace_atomically() {
         let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let stores = Stores::new(
             BucketStore::Directory {
                 root: dir.path().to_path_buf(),
@@ -247,8 +253,12 @@ mod tests {
             Default::default(),
             rt.handle().clone(),
         );
-        stores.put("bkt", "p/2018/x.gz", Bytes::from_static(b"one"), true).unwrap();
-        stores.put("bkt", "p/2018/x.gz", Bytes::from_static(b"two"), false).unwrap();
+        stores
+            .put("bkt", "p/2018/x.gz", Bytes::from_static(b"one"), true)
+            .unwrap();
+        stores
+            .put("bkt", "p/2018/x.gz", Bytes::from_static(b"two"), false)
+            .unwrap();
         let file = dir.path().join("bkt/p/2018/x.gz");
         assert_eq!(std::fs::read(&file).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(file.parent().unwrap())

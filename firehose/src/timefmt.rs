@@ -387,9 +387,15 @@ mod tests {
     fn common_firehose_patterns() {
         assert_eq!(fmt("yyyy/MM/dd/HH/"), "2018/08/27/10/");
         assert_eq!(fmt("yyyy-MM-dd-HH-mm-ss"), "2018-08-27-10-30-05");
-        assert_eq!(fmt("'year='yyyy/'month='MM/'day='dd"), "year=2018/month=08/day=27");
+        assert_eq!(
+            fmt("'year='yyyy/'month='MM/'day='dd"),
+            "year=2018/month=08/day=27"
+        );
         assert_eq!(fmt("yy M d H m s SSS"), "18 8 27 10 30 5 123");
-        assert_eq!(fmt("EEE EEEE MMM MMMM a hh K k D"), "Mon Monday Aug August AM 10 10 10 239");
+        assert_eq!(
+            fmt("EEE EEEE MMM MMMM a hh K k D"),
+            "Mon Monday Aug August AM 10 10 10 239"
+        );
         assert_eq!(fmt("'it''s' '' yyyy"), "it's ' 2018");
         assert_eq!(fmt("X Z xxx"), "Z +0000 +00:00");
     }
@@ -423,7 +429,15 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused() {
-        for bad in ["yyyy-q", "'open", "HHH", "ddd", "aa", "{x}", "yyyyyyyyyyyyyyyyyyyy"] {
+        for bad in [
+            "yyyy-q",
+            "'open",
+            "HHH",
+            "ddd",
+            "aa",
+            "{x}",
+            "yyyyyyyyyyyyyyyyyyyy",
+        ] {
             assert!(TimeFormat::parse(bad).is_err(), "{bad}");
         }
     }

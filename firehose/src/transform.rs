@@ -258,7 +258,10 @@ pub fn invoke(
             Ok(Err(payload)) => {
                 return Err(InvocationError::new(
                     "Lambda.FunctionError",
-                    format!("the transform panicked: {}", panic_message(payload.as_ref())),
+                    format!(
+                        "the transform panicked: {}",
+                        panic_message(payload.as_ref())
+                    ),
                 ));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -388,8 +391,8 @@ where
     move |input: &TransformInput| {
         let event = lambda_event(input).to_string();
         let answer = f(&event)?;
-        let value: Value = serde_json::from_str(&answer)
-            .map_err(|e| format!("the response is not JSON: {e}"))?;
+        let value: Value =
+            serde_json::from_str(&answer).map_err(|e| format!("the response is not JSON: {e}"))?;
         parse_lambda_response(&value)
     }
 }
@@ -436,7 +439,11 @@ mod tests {
     fn answers_come_back_in_input_order() {
         let clock: Arc<dyn Clock> = SystemClock::shared();
         let t = reg(|i: &TransformInput| {
-            Ok(i.records.iter().rev().map(|r| ok(&r.record_id, &r.data)).collect())
+            Ok(i.records
+                .iter()
+                .rev()
+                .map(|r| ok(&r.record_id, &r.data))
+                .collect())
         });
         let out = invoke(&t, input(3), &clock, Duration::from_millis(5)).unwrap();
         assert_eq!(
@@ -450,17 +457,30 @@ mod tests {
         let clock: Arc<dyn Clock> = SystemClock::shared();
         let tick = Duration::from_millis(5);
         let missing = reg(|_: &TransformInput| Ok(vec![ok("0", b"x")]));
-        assert_eq!(invoke(&missing, input(2), &clock, tick).unwrap_err().code, "Lambda.MissingRecordId");
+        assert_eq!(
+            invoke(&missing, input(2), &clock, tick).unwrap_err().code,
+            "Lambda.MissingRecordId"
+        );
         let unknown = reg(|_: &TransformInput| Ok(vec![ok("0", b""), ok("9", b"")]));
-        assert_eq!(invoke(&unknown, input(1), &clock, tick).unwrap_err().code, "Lambda.MissingRecordId");
+        assert_eq!(
+            invoke(&unknown, input(1), &clock, tick).unwrap_err().code,
+            "Lambda.MissingRecordId"
+        );
         let dup = reg(|_: &TransformInput| Ok(vec![ok("0", b""), ok("0", b"")]));
-        assert_eq!(invoke(&dup, input(1), &clock, tick).unwrap_err().code, "Lambda.DuplicatedRecordId");
-        let panics = reg(|_: &TransformInput| -> Result<Vec<TransformedRecord>, String> { panic!("boom") });
+        assert_eq!(
+            invoke(&dup, input(1), &clock, tick).unwrap_err().code,
+            "Lambda.DuplicatedRecordId"
+        );
+        let panics =
+            reg(|_: &TransformInput| -> Result<Vec<TransformedRecord>, String> { panic!("boom") });
         let e = invoke(&panics, input(1), &clock, tick).unwrap_err();
         assert_eq!(e.code, "Lambda.FunctionError");
         assert!(e.message.contains("boom"));
         let errs = reg(|_: &TransformInput| Err("bad day".to_string()));
-        assert_eq!(invoke(&errs, input(1), &clock, tick).unwrap_err().message, "bad day");
+        assert_eq!(
+            invoke(&errs, input(1), &clock, tick).unwrap_err().message,
+            "bad day"
+        );
 
         let manual = ManualClock::new(0);
         let manual_dyn: Arc<dyn Clock> = manual.clone();

@@ -37,7 +37,9 @@ use crate::model::plan::DeliveryPlan;
 use crate::prefix::{self, EvalContext};
 use crate::source::{DirectSource, KinesisReader, SourceRecord};
 use crate::store::Stores;
-use crate::transform::{self, InvocationError, Registered, TransformInput, TransformRecord, TransformResult};
+use crate::transform::{
+    self, InvocationError, Registered, TransformInput, TransformRecord, TransformResult,
+};
 
 /// Records read per source call.
 const READ_RECORDS_PER_CALL: usize = 10_000;
@@ -141,7 +143,12 @@ impl Shared {
     }
 
     fn unpark(&self) {
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             t.unpark();
         }
     }
@@ -315,6 +322,7 @@ pub struct Worker {
     replay: Vec<Replay>,
     stage: Stage,
     buffers: BTreeMap<String, Buffer>,
+    sealed: Vec<(String, Buffer)>,
     inflight: Vec<Batch>,
     saved: Checkpoint,
     invocations: u64,
@@ -334,10 +342,12 @@ impl Worker {
         ckpt: Checkpoint,
     ) -> crate::Result<Self> {
         let plan = Arc::clone(&shared.control().plan);
-        let low = ckpt.low_positions().map_err(|problem| crate::Error::Corrupt {
-            path: ckpt_file.path().to_path_buf(),
-            problem,
-        })?;
+        let low = ckpt
+            .low_positions()
+            .map_err(|problem| crate::Error::Corrupt {
+                path: ckpt_file.path().to_path_buf(),
+                problem,
+            })?;
         let mut horizon: BTreeMap<String, u128> = BTreeMap::new();
         for id in ckpt.done.iter().chain(ckpt.inflight.iter().map(|p| &p.id)) {
             for (shard, r) in &id.ranges {
@@ -367,6 +377,7 @@ impl Worker {
             ckpt_file,
             stage: Stage::default(),
             buffers: BTreeMap::new(),
+            sealed: Vec::new(),
             inflight: Vec::new(),
             saved: ckpt,
             invocations: 0,
@@ -380,6 +391,7 @@ impl Worker {
     fn held_bytes(&self) -> u64 {
         self.stage.bytes
             + self.buffers.values().map(|b| b.bytes).sum::<u64>()
+            + self.sealed.iter().map(|(_, b)| b.bytes).sum::<u64>()
             + self.inflight.iter().map(|b| b.data_bytes).sum::<u64>()
             + self
                 .replay
@@ -421,7 +433,8 @@ impl Worker {
                 match self.read_turn(flushing) {
                     Ok(caught_up) => idle_source = caught_up,
                     Err(e) => {
-                        if matches!(e, crate::Error::Engine(ref inner) if inner.kind() == tidelog::ErrorKind::Closed) {
+                        if matches!(e, crate::Error::Engine(ref inner) if inner.kind() == tidelog::ErrorKind::Closed)
+                        {
                             return;
                         }
                         turn_error = Some(format!("reading the source: {e}"));
@@ -451,18 +464,14 @@ impl Worker {
     }
 
     fn finish_flushes(&mut self, flushes: Vec<Arc<FlushSignal>>, error: Option<String>) {
-        let failed = self
-            .inflight
-            .iter()
-            .find(|b| b.attempts > 0)
-            .map(|_| {
-                self.shared
-                    .last_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone()
-                    .unwrap_or_else(|| "delivery failed".to_string())
-            });
+        let failed = self.inflight.iter().find(|b| b.attempts > 0).map(|_| {
+            self.shared
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .unwrap_or_else(|| "delivery failed".to_string())
+        });
         let result = match (error, failed) {
             (Some(e), _) | (None, Some(e)) => Err(e),
             (None, None) if self.inflight.is_empty() && self.replay.is_empty() => Ok(()),
@@ -496,7 +505,10 @@ impl Worker {
                     )?;
                     let bytes: u64 = o.records.iter().map(|r| r.data.len() as u64).sum();
                     add(&self.shared.counters.kinesis_read_bytes, bytes);
-                    add(&self.shared.counters.kinesis_read_records, o.records.len() as u64);
+                    add(
+                        &self.shared.counters.kinesis_read_records,
+                        o.records.len() as u64,
+                    );
                     set(&self.shared.counters.kinesis_millis_behind, o.millis_behind);
                     o
                 }
@@ -552,8 +564,8 @@ impl Worker {
         let mut lambda = BTreeMap::new();
         if self.plan.dynamic_partitioning {
             if let Some(q) = &self.plan.processing.query {
-                let parsed: Result<serde_json::Value, String> =
-                    serde_json::from_slice(&data).map_err(|e| format!("the record is not JSON: {e}"));
+                let parsed: Result<serde_json::Value, String> = serde_json::from_slice(&data)
+                    .map_err(|e| format!("the record is not JSON: {e}"));
                 match parsed.and_then(|doc| q.evaluate(&doc)) {
                     Ok(keys) => query = keys,
                     Err(message) => {
@@ -580,7 +592,8 @@ impl Worker {
                         lambda.insert(k.to_string(), v.clone());
                     }
                     None => {
-                        let message = format!("partition key {k:?} is missing from the transform's metadata");
+                        let message =
+                            format!("partition key {k:?} is missing from the transform's metadata");
                         self.to_error(
                             shard,
                             seq,
@@ -622,9 +635,8 @@ impl Worker {
                 .count();
             if partitions >= self.ctx.active_partitions_max {
                 add(&self.shared.counters.partition_count_exceeded, 1);
-                let message = format!(
-                    "the delivery stream has {partitions} active partitions, its limit"
-                );
+                let message =
+                    format!("the delivery stream has {partitions} active partitions, its limit");
                 self.to_error(
                     shard,
                     seq,
@@ -711,10 +723,19 @@ impl Worker {
             _ => 0,
         };
         let now_ns = self.now_ns();
-        self.buffers
-            .entry(key)
-            .or_insert_with(|| Buffer::new(kind, now_ns))
-            .push(entry, extra);
+        let (size, ..) = self.object_settings(&kind);
+        let buffer = self
+            .buffers
+            .entry(key.clone())
+            .or_insert_with(|| Buffer::new(kind, now_ns));
+        buffer.push(entry, extra);
+        if buffer.bytes >= size
+            && let Some(full) = self.buffers.remove(&key)
+        {
+            // Full: it becomes a batch at the next planning, and the next record of
+            // this partition starts a new buffer.
+            self.sealed.push((key, full));
+        }
     }
 
     /// Invokes the transform when its stage is due.
@@ -758,7 +779,9 @@ impl Worker {
             Source::Direct(_) => (None, false),
         };
         let first = records.first().map(|r| (r.shard.to_string(), r.seq));
-        let invocation_id = prefix::object_id(blake3::hash(format!("{}:{:?}", self.shared.id, first).as_bytes()).as_bytes());
+        let invocation_id = prefix::object_id(
+            blake3::hash(format!("{}:{:?}", self.shared.id, first).as_bytes()).as_bytes(),
+        );
         let input = Arc::new(TransformInput {
             invocation_id,
             delivery_stream_arn: self.shared.arn.clone(),
@@ -793,7 +816,9 @@ impl Worker {
             attempts += 1;
             add(&self.shared.counters.processing_invocations, 1);
             let outcome = match &registered {
-                Some(reg) => transform::invoke(reg, Arc::clone(&input), &self.ctx.clock, self.ctx.tick),
+                Some(reg) => {
+                    transform::invoke(reg, Arc::clone(&input), &self.ctx.clock, self.ctx.tick)
+                }
                 None => Err(InvocationError {
                     code: "Lambda.FunctionNotFound",
                     message: format!(
@@ -822,8 +847,17 @@ impl Worker {
                     match out.result {
                         TransformResult::Ok => {
                             add(&self.shared.counters.processing_ok_records, 1);
-                            add(&self.shared.counters.processing_ok_bytes, out.data.len() as u64);
-                            self.route_data(&r.shard, r.seq, r.arrival_ms, Bytes::from(out.data), &out.partition_keys);
+                            add(
+                                &self.shared.counters.processing_ok_bytes,
+                                out.data.len() as u64,
+                            );
+                            self.route_data(
+                                &r.shard,
+                                r.seq,
+                                r.arrival_ms,
+                                Bytes::from(out.data),
+                                &out.partition_keys,
+                            );
                         }
                         TransformResult::Dropped => {
                             add(&self.shared.counters.processing_dropped_records, 1);
@@ -845,8 +879,10 @@ impl Worker {
                 }
             }
             Err(e) => {
-                self.shared
-                    .set_error(Some(format!("transform {}: {}: {}", lambda.function, e.code, e.message)));
+                self.shared.set_error(Some(format!(
+                    "transform {}: {}: {}",
+                    lambda.function, e.code, e.message
+                )));
                 for r in records {
                     add(&self.shared.counters.processing_failed_records, 1);
                     self.to_error(
@@ -882,8 +918,20 @@ impl Worker {
                 None,
             ),
             Kind::Backup => match &plan.backup {
-                Some(b) => (b.size_bytes, b.interval_ms, b.compression, b.extension.clone(), None),
-                None => (plan.data.size_bytes, plan.data.interval_ms, Compression::Uncompressed, String::new(), None),
+                Some(b) => (
+                    b.size_bytes,
+                    b.interval_ms,
+                    b.compression,
+                    b.extension.clone(),
+                    None,
+                ),
+                None => (
+                    plan.data.size_bytes,
+                    plan.data.interval_ms,
+                    Compression::Uncompressed,
+                    String::new(),
+                    None,
+                ),
             },
         }
     }
@@ -902,8 +950,13 @@ impl Worker {
             })
             .map(|(k, _)| k.clone())
             .collect();
+        let mut ready = std::mem::take(&mut self.sealed);
         for key in due {
-            let Some(buffer) = self.buffers.remove(&key) else { continue };
+            if let Some(buffer) = self.buffers.remove(&key) {
+                ready.push((key, buffer));
+            }
+        }
+        for (key, buffer) in ready {
             if buffer.entries.is_empty() {
                 continue;
             }
@@ -928,8 +981,14 @@ impl Worker {
                 lambda_keys: lambda,
             };
             let (bucket, prefix) = match &buffer.kind {
-                Kind::Data { .. } => (self.plan.data.bucket.clone(), self.plan.data.prefix.evaluate(&ctx)),
-                Kind::Error(_) => (self.plan.data.bucket.clone(), self.plan.error_prefix.evaluate(&ctx)),
+                Kind::Data { .. } => (
+                    self.plan.data.bucket.clone(),
+                    self.plan.data.prefix.evaluate(&ctx),
+                ),
+                Kind::Error(_) => (
+                    self.plan.data.bucket.clone(),
+                    self.plan.error_prefix.evaluate(&ctx),
+                ),
                 Kind::Backup => match &self.plan.backup {
                     Some(b) => (b.bucket.clone(), b.prefix.evaluate(&ctx)),
                     None => continue,
@@ -941,7 +1000,16 @@ impl Worker {
                     // The partition's prefix cannot be written: its records go to the
                     // error output instead.
                     for e in buffer.entries {
-                        self.to_error(&e.shard, e.seq, e.arrival_ms, &e.data, "S3.InvalidPrefix", &message, 1, None);
+                        self.to_error(
+                            &e.shard,
+                            e.seq,
+                            e.arrival_ms,
+                            &e.data,
+                            "S3.InvalidPrefix",
+                            &message,
+                            1,
+                            None,
+                        );
                     }
                     continue;
                 }
@@ -1037,7 +1105,11 @@ impl Worker {
 
     fn checkpoint(&self) -> Checkpoint {
         let mut ckpt = Checkpoint {
-            low: self.low.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            low: self
+                .low
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
             finished: self.finished.clone(),
             done: self.done.clone(),
             inflight: self.inflight.iter().map(|b| b.planned.clone()).collect(),
@@ -1071,7 +1143,11 @@ impl Worker {
         for r in &self.stage.records {
             see(&r.shard, r.seq);
         }
-        for b in self.buffers.values() {
+        for b in self
+            .buffers
+            .values()
+            .chain(self.sealed.iter().map(|(_, b)| b))
+        {
             for (s, r) in &b.ranges {
                 see(s, r.first);
             }
@@ -1112,9 +1188,10 @@ impl Worker {
     fn build_body(batch: &Batch, entry_name: &str) -> std::io::Result<Bytes> {
         let total = batch.data_bytes as usize;
         let delimiter = batch.delimiter.as_deref();
-        let parts = batch.entries.iter().flat_map(|e| {
-            std::iter::once(e.data.as_ref()).chain(delimiter)
-        });
+        let parts = batch
+            .entries
+            .iter()
+            .flat_map(|e| std::iter::once(e.data.as_ref()).chain(delimiter));
         batch
             .compression
             .encode(parts, total, entry_name, batch.oldest_arrival_ms)
@@ -1163,7 +1240,8 @@ impl Worker {
                 match Self::build_body(batch, &entry_name) {
                     Ok(body) => batch.body = Some(body),
                     Err(e) => {
-                        first_error.get_or_insert(format!("compressing {}: {e}", batch.planned.key));
+                        first_error
+                            .get_or_insert(format!("compressing {}: {e}", batch.planned.key));
                         batch.attempts += 1;
                         batch.next_attempt_ns = now + Self::backoff_ms(batch) * 1_000_000;
                         i += 1;
@@ -1174,12 +1252,20 @@ impl Worker {
             let body = batch.body.clone().unwrap_or_default();
             let counters = &self.shared.counters;
             let is_backup = matches!(batch.kind, Kind::Backup);
-            add(if is_backup { &counters.backup_attempts } else { &counters.delivery_attempts }, 1);
-            match self
-                .ctx
-                .stores
-                .put(&batch.planned.bucket, &batch.planned.key, body, self.ctx.durable)
-            {
+            add(
+                if is_backup {
+                    &counters.backup_attempts
+                } else {
+                    &counters.delivery_attempts
+                },
+                1,
+            );
+            match self.ctx.stores.put(
+                &batch.planned.bucket,
+                &batch.planned.key,
+                body,
+                self.ctx.durable,
+            ) {
                 Ok(()) => {
                     let batch = self.inflight.remove(i);
                     let records = batch.entries.len() as u64;
@@ -1199,7 +1285,14 @@ impl Worker {
                     delivered_any = true;
                 }
                 Err(e) => {
-                    add(if is_backup { &counters.backup_failures } else { &counters.delivery_failures }, 1);
+                    add(
+                        if is_backup {
+                            &counters.backup_failures
+                        } else {
+                            &counters.delivery_failures
+                        },
+                        1,
+                    );
                     batch.attempts += 1;
                     batch.next_attempt_ns = now + Self::backoff_ms(batch) * 1_000_000;
                     first_error.get_or_insert(e);
@@ -1252,7 +1345,13 @@ impl Worker {
                 _ => oldest_data = oldest_data.min(b.oldest_arrival_ms),
             }
         }
-        let age = |oldest: u64| if oldest == u64::MAX { 0 } else { now_ms.saturating_sub(oldest) };
+        let age = |oldest: u64| {
+            if oldest == u64::MAX {
+                0
+            } else {
+                now_ms.saturating_sub(oldest)
+            }
+        };
         let c = &self.shared.counters;
         set(&c.data_freshness_ms, age(oldest_data));
         set(&c.backup_freshness_ms, age(oldest_backup));

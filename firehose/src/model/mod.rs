@@ -54,7 +54,11 @@ pub struct KinesisSource {
     #[serde(rename = "RoleARN")]
     pub role_arn: String,
     /// tidelog extension: where reading starts.
-    #[serde(rename = "StartingPosition", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "StartingPosition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub starting_position: Option<String>,
 }
 
@@ -78,7 +82,11 @@ pub struct CreateDeliveryStreamInput {
     #[serde(rename = "DeliveryStreamName")]
     pub delivery_stream_name: String,
     /// DirectPut (default) or KinesisStreamAsSource.
-    #[serde(rename = "DeliveryStreamType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "DeliveryStreamType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub delivery_stream_type: Option<String>,
     /// DirectPut's throughput hint.
     #[serde(
@@ -151,7 +159,11 @@ pub struct UpdateDestinationInput {
     #[serde(rename = "DestinationId")]
     pub destination_id: String,
     /// Changes to a plain S3 destination.
-    #[serde(rename = "S3DestinationUpdate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "S3DestinationUpdate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub s3_destination_update: Option<S3Destination>,
     /// Changes to an extended S3 destination.
     #[serde(

@@ -127,18 +127,15 @@ fn field(path: &str, name: &str) -> String {
 
 /// Validates `arn:<partition>:iam::<12 digits>:role/<name>`.
 pub fn check_role_arn(arn: &str, path: &str) -> Result<()> {
-    let ok = arn.len() <= 512
-        && arn.starts_with("arn:")
-        && arn.split(':').count() == 6
-        && {
-            let parts: Vec<&str> = arn.split(':').collect();
-            parts[2] == "iam"
-                && parts[3].is_empty()
-                && parts[4].len() == 12
-                && parts[4].bytes().all(|b| b.is_ascii_digit())
-                && parts[5].starts_with("role/")
-                && parts[5].len() > 5
-        };
+    let ok = arn.len() <= 512 && arn.starts_with("arn:") && arn.split(':').count() == 6 && {
+        let parts: Vec<&str> = arn.split(':').collect();
+        parts[2] == "iam"
+            && parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].starts_with("role/")
+            && parts[5].len() > 5
+    };
     if ok {
         Ok(())
     } else {
@@ -353,7 +350,12 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
         }
         seen.push(p.kind.clone());
         let params = p.parameters.as_deref().unwrap_or(&[]);
-        let get = |name: &str| params.iter().find(|x| x.name == name).map(|x| x.value.as_str());
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|x| x.name == name)
+                .map(|x| x.value.as_str())
+        };
         let allowed: &[&str] = match p.kind.as_str() {
             "Lambda" => &[
                 "LambdaArn",
@@ -381,7 +383,10 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
             if !allowed.contains(&param.name.as_str()) {
                 return Err(Error::invalid(
                     format!("{at}.Parameters[{j}].ParameterName"),
-                    format!("{:?} is not a parameter of the {} processor", param.name, p.kind),
+                    format!(
+                        "{:?} is not a parameter of the {} processor",
+                        param.name, p.kind
+                    ),
                 ));
             }
             if param.value.trim().is_empty() || param.value.chars().count() > 5120 {
@@ -404,21 +409,42 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
                 })?;
                 let retries = match get("NumberOfRetries") {
                     None => LAMBDA_RETRIES_DEFAULT,
-                    Some(v) => v.parse::<u32>().ok().filter(|n| *n <= LAMBDA_RETRIES_MAX).ok_or_else(|| {
-                        Error::invalid(format!("{at}.NumberOfRetries"), format!("{v:?} is not an integer in 0..={LAMBDA_RETRIES_MAX}"))
-                    })?,
+                    Some(v) => v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n <= LAMBDA_RETRIES_MAX)
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("{at}.NumberOfRetries"),
+                                format!("{v:?} is not an integer in 0..={LAMBDA_RETRIES_MAX}"),
+                            )
+                        })?,
                 };
                 let buffer_mb = match get("BufferSizeInMBs") {
                     None => 1.0,
-                    Some(v) => v.parse::<f64>().ok().filter(|n| (0.2..=3.0).contains(n)).ok_or_else(|| {
-                        Error::invalid(format!("{at}.BufferSizeInMBs"), format!("{v:?} is not a number in 0.2..=3"))
-                    })?,
+                    Some(v) => v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|n| (0.2..=3.0).contains(n))
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("{at}.BufferSizeInMBs"),
+                                format!("{v:?} is not a number in 0.2..=3"),
+                            )
+                        })?,
                 };
                 let interval_s = match get("BufferIntervalInSeconds") {
                     None => 60,
-                    Some(v) => v.parse::<u64>().ok().filter(|n| (60..=900).contains(n)).ok_or_else(|| {
-                        Error::invalid(format!("{at}.BufferIntervalInSeconds"), format!("{v:?} is not an integer in 60..=900"))
-                    })?,
+                    Some(v) => v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (60..=900).contains(n))
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                format!("{at}.BufferIntervalInSeconds"),
+                                format!("{v:?} is not an integer in 60..=900"),
+                            )
+                        })?,
                 };
                 if let Some(role) = get("RoleArn") {
                     check_role_arn(role, &format!("{at}.RoleArn"))?;
@@ -433,7 +459,10 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
             }
             "MetadataExtraction" => {
                 let query = get("MetadataExtractionQuery").ok_or_else(|| {
-                    Error::invalid(&at, "MetadataExtraction needs a MetadataExtractionQuery parameter")
+                    Error::invalid(
+                        &at,
+                        "MetadataExtraction needs a MetadataExtractionQuery parameter",
+                    )
                 })?;
                 match get("JsonParsingEngine") {
                     Some("JQ-1.6") => {}
@@ -450,9 +479,10 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
                         ));
                     }
                 }
-                plan.query = Some(Query::parse(query).map_err(|e| {
-                    Error::invalid(format!("{at}.MetadataExtractionQuery"), e)
-                })?);
+                plan.query = Some(
+                    Query::parse(query)
+                        .map_err(|e| Error::invalid(format!("{at}.MetadataExtractionQuery"), e))?,
+                );
             }
             _ => {
                 plan.delimiter = Some(match get("Delimiter") {
@@ -523,7 +553,10 @@ impl DeliveryPlan {
             && retry > 7200
         {
             return Err(Error::invalid(
-                field(path, "DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds"),
+                field(
+                    path,
+                    "DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds",
+                ),
                 format!("{retry} is outside 0..=7200"),
             ));
         }
@@ -559,7 +592,9 @@ impl DeliveryPlan {
             if s3.buffering_hints.is_some() && size < u64::from(DYNAMIC_PARTITIONING_SIZE_MB_MIN) {
                 return Err(Error::invalid(
                     field(path, "BufferingHints.SizeInMBs"),
-                    format!("dynamic partitioning needs at least {DYNAMIC_PARTITIONING_SIZE_MB_MIN} MB"),
+                    format!(
+                        "dynamic partitioning needs at least {DYNAMIC_PARTITIONING_SIZE_MB_MIN} MB"
+                    ),
                 ));
             }
             if s3.buffering_hints.is_none() {
@@ -580,7 +615,9 @@ impl DeliveryPlan {
             if !produced {
                 return Err(Error::invalid(
                     field(path, "Prefix"),
-                    format!("partitionKeyFromQuery:{key} is not produced by an enabled MetadataExtraction query"),
+                    format!(
+                        "partitionKeyFromQuery:{key} is not produced by an enabled MetadataExtraction query"
+                    ),
                 ));
             }
         }
@@ -628,7 +665,9 @@ impl DeliveryPlan {
         };
         let error_prefix = if error_src.is_empty() {
             Prefix::parse(
-                &format!("{prefix_src}!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd/HH}}/"),
+                &format!(
+                    "{prefix_src}!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd/HH}}/"
+                ),
                 PrefixKind::Error,
                 false,
             )
@@ -650,7 +689,10 @@ impl DeliveryPlan {
 }
 
 /// Fills in AWS's defaults, as DescribeDeliveryStream shows them.
-pub fn with_defaults(mut s3: ExtendedS3Destination, dynamic_partitioning_size: bool) -> ExtendedS3Destination {
+pub fn with_defaults(
+    mut s3: ExtendedS3Destination,
+    dynamic_partitioning_size: bool,
+) -> ExtendedS3Destination {
     if s3.buffering_hints.is_none() {
         s3.buffering_hints = Some(super::BufferingHints {
             size_in_mbs: Some(if dynamic_partitioning_size {

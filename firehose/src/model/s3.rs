@@ -93,7 +93,10 @@ pub struct EncryptionConfiguration {
     #[serde(rename = "NoEncryptionConfig", skip_serializing_if = "Option::is_none")]
     pub no_encryption_config: Option<String>,
     /// A KMS key.
-    #[serde(rename = "KMSEncryptionConfig", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "KMSEncryptionConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kms_encryption_config: Option<KmsEncryptionConfig>,
 }
 
@@ -146,10 +149,16 @@ pub struct S3Destination {
     #[serde(rename = "CompressionFormat", skip_serializing_if = "Option::is_none")]
     pub compression_format: Option<String>,
     /// Encryption settings.
-    #[serde(rename = "EncryptionConfiguration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EncryptionConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encryption_configuration: Option<EncryptionConfiguration>,
     /// Logging settings.
-    #[serde(rename = "CloudWatchLoggingOptions", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CloudWatchLoggingOptions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cloud_watch_logging_options: Option<CloudWatchLoggingOptions>,
 }
 
@@ -177,13 +186,22 @@ pub struct ExtendedS3Destination {
     #[serde(rename = "CompressionFormat", skip_serializing_if = "Option::is_none")]
     pub compression_format: Option<String>,
     /// Encryption settings.
-    #[serde(rename = "EncryptionConfiguration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "EncryptionConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub encryption_configuration: Option<EncryptionConfiguration>,
     /// Logging settings.
-    #[serde(rename = "CloudWatchLoggingOptions", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CloudWatchLoggingOptions",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cloud_watch_logging_options: Option<CloudWatchLoggingOptions>,
     /// Processors.
-    #[serde(rename = "ProcessingConfiguration", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ProcessingConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub processing_configuration: Option<ProcessingConfiguration>,
     /// Disabled or Enabled (source records to the backup destination).
     #[serde(rename = "S3BackupMode", skip_serializing_if = "Option::is_none")]
