@@ -41,7 +41,7 @@ use crate::checkpoint::CheckpointFile;
 use crate::config::{BucketStore, FirehoseConfig};
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, add};
-use crate::model::plan::{DeliveryPlan, check_kms_arn, check_role_arn, with_defaults};
+use crate::model::plan::{DeliveryPlan, check_role_arn, is_kms_arn, with_defaults};
 use crate::model::{
     CreateDeliveryStreamInput, DESTINATION_ID, DeliveryStreamRecord, Destination, EncryptionInput,
     EncryptionState, ExtendedS3Destination, Tag, UNSUPPORTED_CREATE_MEMBERS,
@@ -227,7 +227,7 @@ fn validate_encryption(e: &EncryptionInput) -> Result<()> {
             Ok(())
         }
         "CUSTOMER_MANAGED_CMK" => match &e.key_arn {
-            Some(arn) if check_kms_arn(arn).is_ok() => Ok(()),
+            Some(arn) if is_kms_arn(arn) => Ok(()),
             Some(arn) => Err(Error::InvalidKms {
                 key: arn.clone(),
                 reason: "not a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>)".to_string(),

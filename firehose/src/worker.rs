@@ -569,7 +569,7 @@ impl Worker {
                 match parsed.and_then(|doc| q.evaluate(&doc)) {
                     Ok(keys) => query = keys,
                     Err(message) => {
-                        self.to_error(
+                        self.error_out(
                             shard,
                             seq,
                             arrival_ms,
@@ -594,7 +594,7 @@ impl Worker {
                     None => {
                         let message =
                             format!("partition key {k:?} is missing from the transform's metadata");
-                        self.to_error(
+                        self.error_out(
                             shard,
                             seq,
                             arrival_ms,
@@ -610,7 +610,7 @@ impl Worker {
             }
             if let Some(k) = prefix.query_keys().find(|k| !query.contains_key(*k)) {
                 let message = format!("partition key {k:?} is missing from the query's result");
-                self.to_error(
+                self.error_out(
                     shard,
                     seq,
                     arrival_ms,
@@ -637,7 +637,7 @@ impl Worker {
                 add(&self.shared.counters.partition_count_exceeded, 1);
                 let message =
                     format!("the delivery stream has {partitions} active partitions, its limit");
-                self.to_error(
+                self.error_out(
                     shard,
                     seq,
                     arrival_ms,
@@ -664,7 +664,7 @@ impl Worker {
 
     /// Writes a record's error document to the error buffer of `code`'s type.
     #[allow(clippy::too_many_arguments)]
-    fn to_error(
+    fn error_out(
         &mut self,
         shard: &Arc<str>,
         seq: u128,
@@ -864,7 +864,7 @@ impl Worker {
                         }
                         TransformResult::ProcessingFailed => {
                             add(&self.shared.counters.processing_failed_records, 1);
-                            self.to_error(
+                            self.error_out(
                                 &r.shard,
                                 r.seq,
                                 r.arrival_ms,
@@ -885,7 +885,7 @@ impl Worker {
                 )));
                 for r in records {
                     add(&self.shared.counters.processing_failed_records, 1);
-                    self.to_error(
+                    self.error_out(
                         &r.shard,
                         r.seq,
                         r.arrival_ms,
@@ -1000,7 +1000,7 @@ impl Worker {
                     // The partition's prefix cannot be written: its records go to the
                     // error output instead.
                     for e in buffer.entries {
-                        self.to_error(
+                        self.error_out(
                             &e.shard,
                             e.seq,
                             e.arrival_ms,

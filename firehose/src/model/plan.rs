@@ -243,7 +243,8 @@ fn check_encryption(e: &Option<super::EncryptionConfiguration>, path: &str) -> R
             field(&epath, "NoEncryptionConfig"),
             format!("{v:?} is not NoEncryption"),
         )),
-        (None, Some(k)) => check_kms_arn(&k.aws_kms_key_arn).map_err(|_| Error::InvalidKms {
+        (None, Some(k)) if is_kms_arn(&k.aws_kms_key_arn) => Ok(()),
+        (None, Some(k)) => Err(Error::InvalidKms {
             key: k.aws_kms_key_arn.clone(),
             reason: "not a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>)".to_string(),
         }),
@@ -255,9 +256,9 @@ fn check_encryption(e: &Option<super::EncryptionConfiguration>, path: &str) -> R
 }
 
 /// Validates `arn:<partition>:kms:<region>:<12 digits>:(key|alias)/<id>`.
-pub fn check_kms_arn(arn: &str) -> std::result::Result<(), ()> {
+pub fn is_kms_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = arn.len() <= 512
+    arn.len() <= 512
         && parts.len() == 6
         && parts[0] == "arn"
         && parts[2] == "kms"
@@ -265,8 +266,7 @@ pub fn check_kms_arn(arn: &str) -> std::result::Result<(), ()> {
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
         && (parts[5].starts_with("key/") || parts[5].starts_with("alias/"))
-        && parts[5].len() > 4;
-    if ok { Ok(()) } else { Err(()) }
+        && parts[5].len() > 4
 }
 
 fn file_extension(value: &Option<String>, compression: Compression, path: &str) -> Result<String> {
@@ -499,7 +499,7 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
     Ok(plan)
 }
 
-fn object_plan(s3: &S3Destination, path: &str) -> Result<ObjectPlan> {
+fn object_plan(s3: &S3Destination, path: &str, dynamic_partitioning: bool) -> Result<ObjectPlan> {
     let role = s3
         .role_arn
         .as_deref()
@@ -512,7 +512,7 @@ fn object_plan(s3: &S3Destination, path: &str) -> Result<ObjectPlan> {
     let bucket = bucket_of(bucket_arn, &field(path, "BucketARN"))?;
     let prefix_src = s3.prefix.as_deref().unwrap_or("");
     check_prefix_len(prefix_src, &field(path, "Prefix"))?;
-    let prefix = Prefix::parse(prefix_src, PrefixKind::Data, false)
+    let prefix = Prefix::parse(prefix_src, PrefixKind::Data, dynamic_partitioning)
         .map_err(|e| Error::invalid(field(path, "Prefix"), e))?;
     if let Some(e) = &s3.error_output_prefix {
         check_prefix_len(e, &field(path, "ErrorOutputPrefix"))?;
@@ -561,7 +561,7 @@ impl DeliveryPlan {
             ));
         }
         let plain = s3.plain();
-        let mut data = object_plan(&plain, path)?;
+        let mut data = object_plan(&plain, path, dynamic_partitioning)?;
         let prefix_src = s3.prefix.as_deref().unwrap_or("");
         let prefix = Prefix::parse(prefix_src, PrefixKind::Data, dynamic_partitioning)
             .map_err(|e| Error::invalid(field(path, "Prefix"), e))?;
@@ -654,7 +654,11 @@ impl DeliveryPlan {
                         "S3BackupMode Enabled needs an S3BackupConfiguration",
                     )
                 })?;
-                Some(object_plan(b, &field(path, "S3BackupConfiguration"))?)
+                Some(object_plan(
+                    b,
+                    &field(path, "S3BackupConfiguration"),
+                    false,
+                )?)
             }
             other => {
                 return Err(Error::invalid(
