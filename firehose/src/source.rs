@@ -107,7 +107,9 @@ impl DirectSource {
                 Some(it) => it.clone(),
                 None => {
                     let position = match self.last_read {
-                        Some(seq) => StartingPosition::AfterSequenceNumber(seq),
+                        // `At` the next number: a checkpointed position may sit just below the
+                        // first record of an epoch, which is no sequence number of this shard.
+                        Some(seq) => StartingPosition::AtSequenceNumber(seq.saturating_add(1)),
                         None => StartingPosition::TrimHorizon,
                     };
                     let it =
@@ -265,7 +267,9 @@ impl KinesisReader {
                 Some(it) => it.clone(),
                 None => {
                     let position = match cursor.last_read {
-                        Some(seq) => StartingPosition::AfterSequenceNumber(seq),
+                        // `At` the next number: a checkpointed position may sit just below the
+                        // first record of an epoch, which is no sequence number of this shard.
+                        Some(seq) => StartingPosition::AtSequenceNumber(seq.saturating_add(1)),
                         None => self.start,
                     };
                     match self.engine.get_shard_iterator(&self.stream, &id, position) {
