@@ -326,6 +326,9 @@ pub struct Worker {
     inflight: Vec<Batch>,
     saved: Checkpoint,
     invocations: u64,
+    /// While a transform's answers are routed: when their records started waiting (the
+    /// stage's opening), so the buffer interval counts from there, not from the answer.
+    routing_since_ns: Option<u64>,
 }
 
 fn decode_planned_delimiter(p: &Planned) -> Option<Vec<u8>> {
@@ -381,6 +384,7 @@ impl Worker {
             inflight: Vec::new(),
             saved: ckpt,
             invocations: 0,
+            routing_since_ns: None,
         })
     }
 
@@ -722,12 +726,13 @@ impl Worker {
             (Kind::Data { .. }, Some(d)) => d.len() as u64,
             _ => 0,
         };
-        let now_ns = self.now_ns();
+        let since_ns = self.routing_since_ns.unwrap_or_else(|| self.now_ns());
         let (size, ..) = self.object_settings(&kind);
         let buffer = self
             .buffers
             .entry(key.clone())
-            .or_insert_with(|| Buffer::new(kind, now_ns));
+            .or_insert_with(|| Buffer::new(kind, since_ns));
+        buffer.opened_ns = buffer.opened_ns.min(since_ns);
         buffer.push(entry, extra);
         if buffer.bytes >= size
             && let Some(full) = self.buffers.remove(&key)
@@ -767,8 +772,10 @@ impl Worker {
             }
             let batch: Vec<SourceRecord> = self.stage.records.drain(..take).collect();
             self.stage.bytes -= bytes;
+            self.routing_since_ns = Some(self.stage.opened_ns);
             self.stage.opened_ns = now;
             self.invoke(&lambda, batch);
+            self.routing_since_ns = None;
         }
     }
 

@@ -115,6 +115,13 @@ fn shard_filter(
     })
 }
 
+impl Engine {
+    /// The engine handle (for the other native classes built on it).
+    pub(crate) fn inner(&self) -> &tidelog::Engine {
+        &self.engine
+    }
+}
+
 #[pymethods]
 impl Engine {
     /// Opens (or creates) an engine in the data directory `path`.

@@ -4,7 +4,7 @@
 //!
 //! Modules: [`engine`] (the engine handle), [`records`] (records and batches),
 //! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
-//! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
+//! [`errors`] (the exception tree), [`firehose`] (Firehose delivery streams), [`convert`] (Python values to engine arguments and
 //! back), [`clock`] (the test-only manual clock).
 //!
 //! Invariants kept across the crate: every blocking call releases the GIL; every class
@@ -22,6 +22,7 @@ mod clock;
 mod convert;
 mod engine;
 mod errors;
+mod firehose;
 mod records;
 mod subscription;
 
@@ -39,5 +40,6 @@ fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subscription::Subscription>()?;
     m.add_class::<clock::ManualClock>()?;
     errors::register(m)?;
+    firehose::register(m)?;
     Ok(())
 }
