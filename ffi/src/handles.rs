@@ -52,9 +52,13 @@ pub(crate) mod kind {
     pub(crate) const METRICS_LIST: u8 = 8;
     /// `tidelog_put_records_output`.
     pub(crate) const PUT_RECORDS_OUTPUT: u8 = 9;
+    /// `tidelog_firehose` (Firehose's kinds count down from 64, clear of the engine's).
+    pub(crate) const FIREHOSE: u8 = 64;
+    /// `tidelog_firehose_transform_output`.
+    pub(crate) const FIREHOSE_ANSWER: u8 = 63;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 9] = [
+    pub(crate) const ALL: [u8; 11] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -64,6 +68,8 @@ pub(crate) mod kind {
         TAG_LIST,
         METRICS_LIST,
         PUT_RECORDS_OUTPUT,
+        FIREHOSE,
+        FIREHOSE_ANSWER,
     ];
 }
 

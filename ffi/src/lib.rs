@@ -31,6 +31,7 @@ pub mod args;
 pub mod boundary;
 pub mod diagnostics;
 pub mod engine;
+pub mod firehose;
 pub mod handles;
 pub mod lists;
 pub mod metrics;

@@ -10,6 +10,7 @@
 //! Iterations: `TIDELOG_FIREHOSE_CRASH_ITERATIONS` (default 25 against the directory
 //! store, a third of that against moto's S3 when it is available). The producer is this
 //! test binary, started with `TIDELOG_FH_CRASH_CHILD` set.
+#![forbid(unsafe_code)]
 
 mod common;
 
@@ -202,7 +203,10 @@ fn check(objects: &[(String, Vec<u8>)], acked: &BTreeMap<String, String>) -> usi
     seen.len()
 }
 
-fn run_harness(iterations: u64, s3: Option<(String, Box<dyn Fn() -> Vec<(String, Vec<u8>)>>)>) {
+/// Lists a store's objects as (key, bytes).
+type Lister = Box<dyn Fn() -> Vec<(String, Vec<u8>)>>;
+
+fn run_harness(iterations: u64, s3: Option<(String, Lister)>) {
     let tmp = tempfile::Builder::new()
         .prefix("tidelog-fh-crash-")
         .tempdir()

@@ -1,5 +1,6 @@
 //! End-to-end delivery to the directory store: buffering by size and interval on a
 //! manual clock, flush, object keys, compression, restarts.
+#![forbid(unsafe_code)]
 
 mod common;
 

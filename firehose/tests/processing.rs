@@ -1,4 +1,5 @@
 //! Transforms, dynamic partitioning, error output, backup, retries, Kinesis sources.
+#![forbid(unsafe_code)]
 
 mod common;
 

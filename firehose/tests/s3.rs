@@ -2,6 +2,7 @@
 //! (tests/services/setup.sh installs it; TIDELOG_MOTO_SERVER names the binary). Without
 //! moto the tests say so and pass, unless TIDELOG_REQUIRE_SERVICES is set (the test
 //! command sets it).
+#![forbid(unsafe_code)]
 
 mod common;
 

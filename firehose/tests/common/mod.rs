@@ -1,5 +1,6 @@
 //! Helpers shared by Firehose's integration tests.
 #![allow(dead_code)]
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
