@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod e2e;
 pub mod ffi;
+pub mod firehose;
 pub mod get;
 pub mod idle;
 pub mod limits;
@@ -55,11 +56,13 @@ pub enum Workload {
     Idle,
     /// The log of one shard: appends, syncs, warm zero-copy scan, reopen.
     Log,
+    /// Firehose delivery streams: ingest, put → visible, delivery throughput.
+    Firehose,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
@@ -70,6 +73,7 @@ impl Workload {
         Self::Recovery,
         Self::Idle,
         Self::Log,
+        Self::Firehose,
     ];
 
     /// The name on the command line and in the report.
@@ -85,6 +89,7 @@ impl Workload {
             Self::Recovery => "recovery",
             Self::Idle => "idle",
             Self::Log => "log",
+            Self::Firehose => "firehose",
         }
     }
 
@@ -105,6 +110,7 @@ impl Workload {
             Self::Recovery => recovery::run(ctx),
             Self::Idle => idle::run(ctx),
             Self::Log => log::run(ctx),
+            Self::Firehose => firehose::run(ctx),
         }
     }
 }
