@@ -57,7 +57,11 @@ _FLUSH_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class DirectoryStore:
-    """Objects as files under ``root/<bucket>/<key>`` (each appears atomically)."""
+    """Objects as files under ``root/<bucket>/<key>`` (each appears atomically).
+
+    Attributes:
+        root: the directory holding one directory per bucket.
+    """
 
     root: str | os.PathLike[str]
 
@@ -72,6 +76,16 @@ class S3Store:
     ``virtual_hosted_style=False`` sends path-style requests (``host/bucket``), what
     local S3-compatible servers want. Objects larger than
     ``multipart_threshold_bytes`` are uploaded in parts of ``multipart_part_bytes``.
+
+    Attributes:
+        endpoint: the store's URL (``http://127.0.0.1:9000``), or None for AWS.
+        region: the region requests are signed for.
+        access_key_id: the access key (None: the environment's credentials).
+        secret_access_key: the secret key.
+        session_token: a session token, if any.
+        virtual_hosted_style: ``bucket.host`` requests instead of ``host/bucket``.
+        multipart_threshold_bytes: objects above this size are uploaded in parts.
+        multipart_part_bytes: the size of each part (at least 5 MiB).
     """
 
     endpoint: str | None = None
