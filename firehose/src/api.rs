@@ -232,26 +232,56 @@ pub fn description(
     record: &DeliveryStreamRecord,
     include_destinations: bool,
 ) -> Value {
-    let Destination::ExtendedS3 { config, .. } = &record.destination;
-    let mut extended = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
-    if let Some(obj) = extended.as_object_mut() {
-        if let Some(backup) = obj.remove("S3BackupConfiguration") {
-            obj.insert("S3BackupDescription".to_string(), backup);
+    let with_logging = |mut v: Value| {
+        if let Some(obj) = v.as_object_mut() {
+            obj.entry("CloudWatchLoggingOptions")
+                .or_insert(json!({"Enabled": false}));
         }
-        obj.entry("CloudWatchLoggingOptions")
-            .or_insert(json!({"Enabled": false}));
-    }
-    let mut plain = serde_json::to_value(config.plain()).unwrap_or_else(|_| json!({}));
-    if let Some(obj) = plain.as_object_mut() {
-        obj.entry("CloudWatchLoggingOptions")
-            .or_insert(json!({"Enabled": false}));
-    }
+        v
+    };
+    let destination = match &record.destination {
+        Destination::ExtendedS3 { config, .. } => {
+            let mut extended = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
+            if let Some(obj) = extended.as_object_mut()
+                && let Some(backup) = obj.remove("S3BackupConfiguration")
+            {
+                obj.insert("S3BackupDescription".to_string(), with_logging(backup));
+            }
+            let plain = serde_json::to_value(config.plain()).unwrap_or_else(|_| json!({}));
+            json!({
+                "DestinationId": DESTINATION_ID,
+                "S3DestinationDescription": with_logging(plain),
+                "ExtendedS3DestinationDescription": with_logging(extended),
+            })
+        }
+        Destination::HttpEndpoint { config } => {
+            let mut d = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
+            if let Some(obj) = d.as_object_mut() {
+                if let Some(s3) = obj.remove("S3Configuration") {
+                    obj.insert("S3DestinationDescription".to_string(), with_logging(s3));
+                }
+                if let Some(Value::Object(endpoint)) = obj.get_mut("EndpointConfiguration") {
+                    endpoint.remove("AccessKey");
+                }
+            }
+            json!({"DestinationId": DESTINATION_ID, "HttpEndpointDestinationDescription": with_logging(d)})
+        }
+        Destination::Redshift { config } => {
+            let mut d = serde_json::to_value(config).unwrap_or_else(|_| json!({}));
+            if let Some(obj) = d.as_object_mut() {
+                obj.remove("Password");
+                if let Some(s3) = obj.remove("S3Configuration") {
+                    obj.insert("S3DestinationDescription".to_string(), with_logging(s3));
+                }
+                if let Some(b) = obj.remove("S3BackupConfiguration") {
+                    obj.insert("S3BackupDescription".to_string(), with_logging(b));
+                }
+            }
+            json!({"DestinationId": DESTINATION_ID, "RedshiftDestinationDescription": with_logging(d)})
+        }
+    };
     let destinations = if include_destinations {
-        vec![json!({
-            "DestinationId": DESTINATION_ID,
-            "S3DestinationDescription": plain,
-            "ExtendedS3DestinationDescription": extended,
-        })]
+        vec![destination]
     } else {
         Vec::new()
     };

@@ -144,6 +144,9 @@ pub struct FirehoseConfig {
     pub io_threads: usize,
     /// Retention of DirectPut buffers, hours (AWS keeps undelivered data 24 h).
     pub buffer_retention_hours: u32,
+    /// How long one HTTP endpoint request may take (real time; a request that takes
+    /// longer fails and is retried).
+    pub http_request_timeout: Duration,
 }
 
 impl FirehoseConfig {
@@ -163,6 +166,7 @@ impl FirehoseConfig {
             buffered_bytes_max: 512 << 20,
             io_threads: 2,
             buffer_retention_hours: 24,
+            http_request_timeout: Duration::from_secs(60),
         }
     }
 

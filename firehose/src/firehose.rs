@@ -41,7 +41,9 @@ use crate::checkpoint::CheckpointFile;
 use crate::config::{BucketStore, FirehoseConfig};
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, add};
+use crate::model::http::HttpEndpointDestination;
 use crate::model::plan::{DeliveryPlan, check_role_arn, is_kms_arn, with_defaults};
+use crate::model::redshift::RedshiftDestination;
 use crate::model::{
     CreateDeliveryStreamInput, DESTINATION_ID, DeliveryStreamRecord, Destination, EncryptionInput,
     EncryptionState, ExtendedS3Destination, Tag, UNSUPPORTED_CREATE_MEMBERS,
@@ -259,6 +261,168 @@ fn refuse_other(
     Ok(())
 }
 
+/// The destination of a CreateDeliveryStream request: exactly one of the supported
+/// kinds, validated, with AWS's defaults filled in.
+fn destination_of(
+    name: &str,
+    extended: Option<ExtendedS3Destination>,
+    plain: Option<crate::model::S3Destination>,
+    http: Option<HttpEndpointDestination>,
+    redshift: Option<RedshiftDestination>,
+) -> Result<Destination> {
+    let given = [
+        extended.is_some(),
+        plain.is_some(),
+        http.is_some(),
+        redshift.is_some(),
+    ];
+    match given.iter().filter(|g| **g).count() {
+        0 => {
+            return Err(Error::invalid(
+                "ExtendedS3DestinationConfiguration",
+                "a delivery stream needs a destination",
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(Error::invalid(
+                "S3DestinationConfiguration",
+                "give one destination configuration",
+            ));
+        }
+    }
+    if let Some(h) = http {
+        DeliveryPlan::build_http(name, 1, &h, "HttpEndpointDestinationConfiguration")?;
+        return Ok(Destination::HttpEndpoint {
+            config: http_defaults(h),
+        });
+    }
+    if let Some(r) = redshift {
+        DeliveryPlan::build_postgres(name, 1, &r, "RedshiftDestinationConfiguration")?;
+        return Ok(Destination::Redshift {
+            config: redshift_defaults(r),
+        });
+    }
+    let (config, plain, path) = match (extended, plain) {
+        (Some(e), _) => (e, false, "ExtendedS3DestinationConfiguration"),
+        (None, Some(p)) => (
+            ExtendedS3Destination::from_plain(p),
+            true,
+            "S3DestinationConfiguration",
+        ),
+        (None, None) => {
+            return Err(Error::Internal(
+                "no destination after the count check".to_string(),
+            ));
+        }
+    };
+    let plan = DeliveryPlan::build(name, 1, &config, path)?;
+    Ok(Destination::ExtendedS3 {
+        config: with_defaults(config, plan.dynamic_partitioning),
+        plain,
+    })
+}
+
+fn s3_part_defaults(mut s3: crate::model::S3Destination) -> crate::model::S3Destination {
+    let filled = with_defaults(ExtendedS3Destination::from_plain(s3.clone()), false).plain();
+    s3.buffering_hints = filled.buffering_hints;
+    s3.compression_format = filled.compression_format;
+    s3.encryption_configuration = filled.encryption_configuration;
+    s3
+}
+
+fn http_defaults(mut h: HttpEndpointDestination) -> HttpEndpointDestination {
+    if h.buffering_hints.is_none() {
+        h.buffering_hints = Some(crate::model::BufferingHints {
+            size_in_mbs: Some(5),
+            interval_in_seconds: Some(300),
+        });
+    }
+    h.retry_options
+        .get_or_insert(crate::model::http::DurationRetryOptions {
+            duration_in_seconds: Some(crate::model::targets::HTTP_RETRY_S_DEFAULT),
+        });
+    h.s3_backup_mode
+        .get_or_insert_with(|| "FailedDataOnly".to_string());
+    h.request_configuration
+        .get_or_insert_with(|| crate::model::http::RequestConfiguration {
+            content_encoding: Some("NONE".to_string()),
+            common_attributes: None,
+        });
+    h.s3_configuration = h.s3_configuration.map(s3_part_defaults);
+    h
+}
+
+fn redshift_defaults(mut r: RedshiftDestination) -> RedshiftDestination {
+    r.retry_options
+        .get_or_insert(crate::model::http::DurationRetryOptions {
+            duration_in_seconds: Some(crate::model::targets::REDSHIFT_RETRY_S_DEFAULT),
+        });
+    r.s3_backup_mode
+        .get_or_insert_with(|| "Disabled".to_string());
+    r.s3_configuration = r.s3_configuration.map(s3_part_defaults);
+    r.s3_backup_configuration = r.s3_backup_configuration.map(s3_part_defaults);
+    r
+}
+
+/// The destination after an UpdateDestination: an update of the same type merges into
+/// it field by field; an update of another type replaces it and must be complete.
+fn merge_destination(
+    current: &Destination,
+    input: &UpdateDestinationInput,
+    name: &str,
+) -> Result<Destination> {
+    if let Some(u) = input.extended_s3_destination_update.clone().or_else(|| {
+        input
+            .s3_destination_update
+            .clone()
+            .map(ExtendedS3Destination::from_plain)
+    }) {
+        return match current {
+            Destination::ExtendedS3 { config, plain } => {
+                let mut merged = config.clone();
+                merged.merge(u);
+                let plan = DeliveryPlan::build(name, 1, &merged, "ExtendedS3DestinationUpdate")?;
+                Ok(Destination::ExtendedS3 {
+                    config: with_defaults(merged, plan.dynamic_partitioning),
+                    plain: *plain && input.extended_s3_destination_update.is_none(),
+                })
+            }
+            _ => destination_of(name, Some(u), None, None, None),
+        };
+    }
+    if let Some(u) = input.http_endpoint_destination_update.clone() {
+        return match current {
+            Destination::HttpEndpoint { config } => {
+                let mut merged = config.clone();
+                merged.merge(u);
+                DeliveryPlan::build_http(name, 1, &merged, "HttpEndpointDestinationUpdate")?;
+                Ok(Destination::HttpEndpoint {
+                    config: http_defaults(merged),
+                })
+            }
+            _ => destination_of(name, None, None, Some(u), None),
+        };
+    }
+    if let Some(u) = input.redshift_destination_update.clone() {
+        return match current {
+            Destination::Redshift { config } => {
+                let mut merged = config.clone();
+                merged.merge(u);
+                DeliveryPlan::build_postgres(name, 1, &merged, "RedshiftDestinationUpdate")?;
+                Ok(Destination::Redshift {
+                    config: redshift_defaults(merged),
+                })
+            }
+            _ => destination_of(name, None, None, None, Some(u)),
+        };
+    }
+    Err(Error::invalid(
+        "ExtendedS3DestinationUpdate",
+        "the update changes nothing",
+    ))
+}
+
 impl Firehose {
     /// Opens Firehose on `engine` (its directory `<data_dir>/firehose`, its buffer
     /// engine), resumes every delivery stream and starts their workers.
@@ -321,6 +485,12 @@ impl Firehose {
             tick: config.tick,
             active_partitions_max: config.active_partitions_max,
             buffered_bytes_max: config.buffered_bytes_max,
+            runtime: runtime.handle().clone(),
+            http: reqwest::Client::builder()
+                .timeout(config.http_request_timeout)
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| Error::Internal(format!("HTTP client: {e}")))?,
         });
         let data = catalog::load(storage.as_ref(), &dir)?;
         let firehose = Self {
@@ -400,12 +570,7 @@ impl Firehose {
     }
 
     fn plan_of(record: &DeliveryStreamRecord) -> Result<DeliveryPlan> {
-        DeliveryPlan::build(
-            &record.name,
-            record.version,
-            record.s3(),
-            "ExtendedS3DestinationConfiguration",
-        )
+        record.plan()
     }
 
     /// Registers a transform under a Lambda function name: a delivery stream whose
@@ -682,31 +847,13 @@ impl Firehose {
                 ));
             }
         };
-        let (config, plain) = match (
+        let destination = destination_of(
+            &name,
             input.extended_s3_destination_configuration.clone(),
             input.s3_destination_configuration.clone(),
-        ) {
-            (Some(e), None) => (e, false),
-            (None, Some(s)) => (ExtendedS3Destination::from_plain(s), true),
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "S3DestinationConfiguration",
-                    "give one destination (ExtendedS3DestinationConfiguration or S3DestinationConfiguration)",
-                ));
-            }
-            (None, None) => {
-                return Err(Error::invalid(
-                    "ExtendedS3DestinationConfiguration",
-                    "a delivery stream needs a destination",
-                ));
-            }
-        };
-        let path = if plain {
-            "S3DestinationConfiguration"
-        } else {
-            "ExtendedS3DestinationConfiguration"
-        };
-        let plan = DeliveryPlan::build(&name, 1, &config, path)?;
+            input.http_endpoint_destination_configuration.clone(),
+            input.redshift_destination_configuration.clone(),
+        )?;
         let tags = input.tags.clone().unwrap_or_default();
         if tags.len() > TAGS_MAX {
             return Err(Error::invalid(
@@ -755,10 +902,7 @@ impl Firehose {
                 updated_ms: now,
                 direct_put,
                 kinesis,
-                destination: Destination::ExtendedS3 {
-                    config: with_defaults(config, plan.dynamic_partitioning),
-                    plain,
-                },
+                destination,
                 tags,
                 encryption,
             };
@@ -1042,11 +1186,9 @@ impl Firehose {
         refuse_other(
             &input.other,
             &[
-                "RedshiftDestinationUpdate",
                 "ElasticsearchDestinationUpdate",
                 "AmazonopensearchserviceDestinationUpdate",
                 "SplunkDestinationUpdate",
-                "HttpEndpointDestinationUpdate",
                 "AmazonOpenSearchServerlessDestinationUpdate",
                 "SnowflakeDestinationUpdate",
                 "IcebergDestinationUpdate",
@@ -1085,25 +1227,27 @@ impl Firehose {
                     ),
                 )
             })?;
-        let update = match (
-            input.extended_s3_destination_update.clone(),
-            input.s3_destination_update.clone(),
-        ) {
-            (Some(e), None) => e,
-            (None, Some(s)) => ExtendedS3Destination::from_plain(s),
-            (None, None) => {
+        let updates = [
+            input.extended_s3_destination_update.is_some(),
+            input.s3_destination_update.is_some(),
+            input.http_endpoint_destination_update.is_some(),
+            input.redshift_destination_update.is_some(),
+        ];
+        match updates.iter().filter(|u| **u).count() {
+            0 => {
                 return Err(Error::invalid(
                     "ExtendedS3DestinationUpdate",
                     "the update changes nothing",
                 ));
             }
-            (Some(_), Some(_)) => {
+            1 => {}
+            _ => {
                 return Err(Error::invalid(
-                    "S3DestinationUpdate",
+                    "DestinationId",
                     "give one destination update",
                 ));
             }
-        };
+        }
         let now = self.inner.ctx.clock.now_ms();
         let (record, plan) = self.commit(|data| {
             let r = data.get_mut(&name).ok_or_else(|| self.not_found(&name))?;
@@ -1125,19 +1269,12 @@ impl Firehose {
                     current: r.version.to_string(),
                 });
             }
-            let Destination::ExtendedS3 { config, plain } = &r.destination;
-            let mut merged = config.clone();
-            merged.merge(update);
-            let path = if *plain {
-                "S3DestinationUpdate"
-            } else {
-                "ExtendedS3DestinationUpdate"
-            };
-            let plan = DeliveryPlan::build(&name, r.version + 1, &merged, path)?;
-            r.destination = Destination::ExtendedS3 {
-                config: with_defaults(merged, plan.dynamic_partitioning),
-                plain: *plain,
-            };
+            let next = merge_destination(&r.destination, &input, &name)?;
+            let mut probe = r.clone();
+            probe.destination = next;
+            probe.version = r.version + 1;
+            let plan = probe.plan()?;
+            r.destination = probe.destination;
             r.version += 1;
             r.updated_ms = now;
             Ok((r.clone(), plan))

@@ -24,6 +24,8 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod compression;
 pub mod config;
+pub mod copy;
+pub mod endpoint;
 pub mod error;
 pub mod files;
 pub mod firehose;

@@ -44,6 +44,17 @@ pub struct Counters {
     pub(crate) kinesis_millis_behind: AtomicU64,
     pub(crate) partition_count: AtomicU64,
     pub(crate) partition_count_exceeded: AtomicU64,
+    pub(crate) http_records: AtomicU64,
+    pub(crate) http_bytes: AtomicU64,
+    pub(crate) http_attempts: AtomicU64,
+    pub(crate) http_failures: AtomicU64,
+    pub(crate) http_given_up_records: AtomicU64,
+    pub(crate) redshift_records: AtomicU64,
+    pub(crate) redshift_rows: AtomicU64,
+    pub(crate) redshift_bytes: AtomicU64,
+    pub(crate) redshift_attempts: AtomicU64,
+    pub(crate) redshift_failures: AtomicU64,
+    pub(crate) redshift_skipped_batches: AtomicU64,
 }
 
 /// Adds to a counter.
@@ -127,6 +138,24 @@ pub struct Metrics {
     /// PartitionCountExceeded: records sent to the error output because the cap of
     /// active partitions was reached.
     pub partition_count_exceeded: u64,
+    /// DeliveryToHttpEndpoint.Records.
+    pub delivery_to_http_endpoint_records: u64,
+    /// DeliveryToHttpEndpoint.Bytes.
+    pub delivery_to_http_endpoint_bytes: u64,
+    /// DeliveryToHttpEndpoint.Success: accepted requests over all requests.
+    pub delivery_to_http_endpoint_success: f64,
+    /// Records given up after the retry duration (or a 413), written to S3.
+    pub delivery_to_http_endpoint_failed_records: u64,
+    /// DeliveryToRedshift.Records.
+    pub delivery_to_redshift_records: u64,
+    /// Rows COPY loaded.
+    pub delivery_to_redshift_rows: u64,
+    /// DeliveryToRedshift.Bytes.
+    pub delivery_to_redshift_bytes: u64,
+    /// DeliveryToRedshift.Success: successful COPYs over all COPYs.
+    pub delivery_to_redshift_success: f64,
+    /// Batches skipped after the retry duration (listed under errors/).
+    pub delivery_to_redshift_skipped_batches: u64,
 }
 
 fn ratio(ok: u64, all: u64) -> f64 {
@@ -187,6 +216,22 @@ impl Counters {
             kinesis_millis_behind_latest: l(&self.kinesis_millis_behind),
             partition_count: l(&self.partition_count),
             partition_count_exceeded: l(&self.partition_count_exceeded),
+            delivery_to_http_endpoint_records: l(&self.http_records),
+            delivery_to_http_endpoint_bytes: l(&self.http_bytes),
+            delivery_to_http_endpoint_success: ratio(
+                l(&self.http_attempts) - l(&self.http_failures).min(l(&self.http_attempts)),
+                l(&self.http_attempts),
+            ),
+            delivery_to_http_endpoint_failed_records: l(&self.http_given_up_records),
+            delivery_to_redshift_records: l(&self.redshift_records),
+            delivery_to_redshift_rows: l(&self.redshift_rows),
+            delivery_to_redshift_bytes: l(&self.redshift_bytes),
+            delivery_to_redshift_success: ratio(
+                l(&self.redshift_attempts)
+                    - l(&self.redshift_failures).min(l(&self.redshift_attempts)),
+                l(&self.redshift_attempts),
+            ),
+            delivery_to_redshift_skipped_batches: l(&self.redshift_skipped_batches),
         }
     }
 }

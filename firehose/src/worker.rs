@@ -33,7 +33,7 @@ use tidelog::io::Storage;
 use crate::checkpoint::{BatchId, Checkpoint, CheckpointFile, Planned, Range};
 use crate::compression::Compression;
 use crate::metrics::{Counters, add, set};
-use crate::model::plan::DeliveryPlan;
+use crate::model::plan::{DeliveryPlan, Target};
 use crate::prefix::{self, EvalContext};
 use crate::source::{DirectSource, KinesisReader, SourceRecord};
 use crate::store::Stores;
@@ -206,6 +206,10 @@ pub struct Context {
     pub active_partitions_max: usize,
     /// Cap of bytes held.
     pub buffered_bytes_max: u64,
+    /// Firehose's tokio runtime (network I/O).
+    pub runtime: tokio::runtime::Handle,
+    /// The HTTP client of HTTP endpoint destinations.
+    pub http: reqwest::Client,
 }
 
 /// The source of one worker.
@@ -291,6 +295,10 @@ struct Batch {
     attempts: u32,
     next_attempt_ns: u64,
     intent_saved: bool,
+    /// When the first attempt ran (engine monotonic ns): retry durations count from it.
+    first_attempt_ns: Option<u64>,
+    /// The Redshift path: the object is staged, only the COPY remains.
+    staged: bool,
 }
 
 /// A batch planned before a crash, being collected again.
@@ -326,6 +334,8 @@ pub struct Worker {
     inflight: Vec<Batch>,
     saved: Checkpoint,
     invocations: u64,
+    /// The PostgreSQL connection of a Redshift destination (opened when needed).
+    pg: Option<crate::copy::Connection>,
     /// While a transform's answers are routed: when their records started waiting (the
     /// stage's opening), so the buffer interval counts from there, not from the answer.
     routing_since_ns: Option<u64>,
@@ -385,6 +395,7 @@ impl Worker {
             saved: ckpt,
             invocations: 0,
             routing_since_ns: None,
+            pg: None,
         })
     }
 
@@ -679,19 +690,15 @@ impl Worker {
         attempts: u32,
         lambda_arn: Option<&str>,
     ) {
-        let mut doc = json!({
-            "attemptsMade": attempts,
-            "arrivalTimestamp": arrival_ms,
-            "errorCode": code,
-            "errorMessage": message,
-            "attemptEndingTimestamp": self.ctx.clock.now_ms(),
-            "rawData": base64::engine::general_purpose::STANDARD.encode(raw),
-        });
-        if let Some(arn) = lambda_arn {
-            doc["lambdaArn"] = json!(arn);
-        }
-        let mut line = doc.to_string().into_bytes();
-        line.push(b'\n');
+        let line = error_line(
+            arrival_ms,
+            raw,
+            code,
+            message,
+            attempts,
+            lambda_arn,
+            self.ctx.clock.now_ms(),
+        );
         add(&self.shared.counters.error_records, 1);
         let error_type = "processing-failed".to_string();
         self.insert(
@@ -1054,6 +1061,8 @@ impl Worker {
                 attempts: 0,
                 next_attempt_ns: 0,
                 intent_saved: false,
+                first_attempt_ns: None,
+                staged: false,
             });
         }
     }
@@ -1106,6 +1115,8 @@ impl Worker {
                 attempts: 0,
                 next_attempt_ns: 0,
                 intent_saved: true,
+                first_attempt_ns: None,
+                staged: false,
             });
         }
     }
@@ -1257,6 +1268,7 @@ impl Worker {
                 }
             }
             let body = batch.body.clone().unwrap_or_default();
+            let mut batch = self.inflight.remove(i);
             let counters = &self.shared.counters;
             let is_backup = matches!(batch.kind, Kind::Backup);
             add(
@@ -1267,14 +1279,19 @@ impl Worker {
                 },
                 1,
             );
-            match self.ctx.stores.put(
-                &batch.planned.bucket,
-                &batch.planned.key,
-                body,
-                self.ctx.durable,
-            ) {
+            let result = if matches!(batch.kind, Kind::Data { .. }) {
+                self.deliver_data(&mut batch, body, now)
+            } else {
+                self.ctx.stores.put(
+                    &batch.planned.bucket,
+                    &batch.planned.key,
+                    body,
+                    self.ctx.durable,
+                )
+            };
+            let counters = &self.shared.counters;
+            match result {
                 Ok(()) => {
-                    let batch = self.inflight.remove(i);
                     let records = batch.entries.len() as u64;
                     match batch.kind {
                         Kind::Data { .. } => {
@@ -1301,8 +1318,9 @@ impl Worker {
                         1,
                     );
                     batch.attempts += 1;
-                    batch.next_attempt_ns = now + Self::backoff_ms(batch) * 1_000_000;
+                    batch.next_attempt_ns = now + Self::backoff_ms(&batch) * 1_000_000;
                     first_error.get_or_insert(e);
+                    self.inflight.insert(i, batch);
                     i += 1;
                 }
             }
@@ -1321,6 +1339,192 @@ impl Worker {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Delivers a data batch to the plan's target (objects, an HTTP endpoint, or
+    /// PostgreSQL through a staged object). `Ok` also when a batch is given up after
+    /// its retry duration and its failure recorded (error objects, a manifest).
+    fn deliver_data(&mut self, batch: &mut Batch, body: Bytes, now_ns: u64) -> Result<(), String> {
+        let plan = Arc::clone(&self.plan);
+        let first = *batch.first_attempt_ns.get_or_insert(now_ns);
+        let seed = batch.planned.id.seed(self.shared.id);
+        match &plan.target {
+            Target::S3 => self.ctx.stores.put(
+                &batch.planned.bucket,
+                &batch.planned.key,
+                body,
+                self.ctx.durable,
+            ),
+            Target::Http(http) => {
+                let records: Vec<&[u8]> = batch.entries.iter().map(|e| e.data.as_ref()).collect();
+                let c = &self.shared.counters;
+                add(&c.http_attempts, 1);
+                let outcome = crate::endpoint::post(
+                    &self.ctx.http,
+                    &self.ctx.runtime,
+                    http,
+                    &self.shared.arn,
+                    &prefix::object_id(&seed),
+                    &records,
+                    self.ctx.clock.now_ms(),
+                );
+                let (code, message) = match outcome {
+                    crate::endpoint::Outcome::Delivered => {
+                        add(&c.http_records, records.len() as u64);
+                        add(&c.http_bytes, batch.data_bytes);
+                        return Ok(());
+                    }
+                    crate::endpoint::Outcome::Permanent(code, message) => (code, message),
+                    crate::endpoint::Outcome::Retry(code, message) => {
+                        add(&c.http_failures, 1);
+                        if now_ns.saturating_sub(first)
+                            < http.retry_duration_ms.saturating_mul(1_000_000)
+                        {
+                            return Err(format!("{code}: {message}"));
+                        }
+                        (code, message)
+                    }
+                };
+                // Given up: the records go to the S3 part as error documents.
+                self.write_failed(batch, &seed, "http-endpoint-failed", code, &message)?;
+                add(&c.http_given_up_records, records.len() as u64);
+                Ok(())
+            }
+            Target::Postgres(pg) => {
+                let c = &self.shared.counters;
+                if !batch.staged {
+                    self.ctx.stores.put(
+                        &batch.planned.bucket,
+                        &batch.planned.key,
+                        body,
+                        self.ctx.durable,
+                    )?;
+                    batch.staged = true;
+                }
+                add(&c.redshift_attempts, 1);
+                let delimiter = batch.delimiter.clone();
+                let mut data = Vec::with_capacity(batch.data_bytes as usize);
+                for e in &batch.entries {
+                    data.extend_from_slice(&e.data);
+                    if let Some(d) = &delimiter {
+                        data.extend_from_slice(d);
+                    }
+                }
+                if self.pg.as_ref().is_some_and(crate::copy::is_closed) {
+                    self.pg = None;
+                }
+                let result = match &mut self.pg {
+                    Some(conn) => Ok(conn),
+                    None => {
+                        crate::copy::connect(&self.ctx.runtime, pg).map(|conn| self.pg.insert(conn))
+                    }
+                }
+                .and_then(|conn| {
+                    crate::copy::load(
+                        &self.ctx.runtime,
+                        conn,
+                        pg,
+                        &self.shared.name,
+                        &batch.planned.key,
+                        data,
+                    )
+                });
+                match result {
+                    Ok(loaded) => {
+                        if let crate::copy::Loaded::Now(rows) = loaded {
+                            add(&c.redshift_rows, rows);
+                        }
+                        add(&c.redshift_records, batch.entries.len() as u64);
+                        add(&c.redshift_bytes, batch.data_bytes);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        add(&c.redshift_failures, 1);
+                        if now_ns.saturating_sub(first)
+                            < pg.retry_duration_ms.saturating_mul(1_000_000)
+                        {
+                            return Err(format!("COPY into {}: {e}", pg.table));
+                        }
+                        // Skipped: listed in a manifest under errors/, as AWS does.
+                        let manifest = json!({"entries": [{
+                            "url": format!("s3://{}/{}", batch.planned.bucket, batch.planned.key),
+                            "mandatory": true}]});
+                        let key = format!("errors/manifests/{}", batch.planned.key);
+                        self.ctx.stores.put(
+                            &batch.planned.bucket,
+                            &key,
+                            Bytes::from(manifest.to_string()),
+                            self.ctx.durable,
+                        )?;
+                        add(&c.redshift_skipped_batches, 1);
+                        self.shared.set_error(Some(format!(
+                            "COPY into {} skipped after its retry duration: {e}",
+                            pg.table
+                        )));
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a given-up batch's records as error documents of `error_type`.
+    fn write_failed(
+        &self,
+        batch: &Batch,
+        seed: &[u8; 32],
+        error_type: &str,
+        code: &str,
+        message: &str,
+    ) -> Result<(), String> {
+        let now = self.ctx.clock.now_ms();
+        let mut body = Vec::new();
+        for e in &batch.entries {
+            body.extend(error_line(
+                e.arrival_ms,
+                &e.data,
+                code,
+                message,
+                batch.attempts + 1,
+                None,
+                now,
+            ));
+        }
+        let empty = BTreeMap::new();
+        let offset = self.plan.time_zone.offset_at(batch.oldest_arrival_ms);
+        let ctx = EvalContext {
+            timestamp_ms: batch.oldest_arrival_ms,
+            offset_seconds: offset,
+            seed: *seed,
+            error_output_type: Some(error_type),
+            query_keys: &empty,
+            lambda_keys: &empty,
+        };
+        let prefix = self
+            .plan
+            .error_prefix
+            .evaluate(&ctx)
+            .unwrap_or_else(|_| format!("{error_type}/"));
+        let key = prefix::object_key(
+            &prefix,
+            &self.plan.name,
+            self.plan.version,
+            batch.oldest_arrival_ms,
+            offset,
+            seed,
+            "",
+        );
+        self.ctx.stores.put(
+            &self.plan.data.bucket,
+            &key,
+            Bytes::from(body),
+            self.ctx.durable,
+        )?;
+        add(
+            &self.shared.counters.error_records,
+            batch.entries.len() as u64,
+        );
+        Ok(())
     }
 
     fn low_would_move(&self) -> bool {
@@ -1415,4 +1619,30 @@ impl Worker {
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
     }
+}
+
+/// One error document (a line): AWS's fields for a record that failed.
+fn error_line(
+    arrival_ms: u64,
+    raw: &[u8],
+    code: &str,
+    message: &str,
+    attempts: u32,
+    lambda_arn: Option<&str>,
+    now_ms: u64,
+) -> Vec<u8> {
+    let mut doc = json!({
+        "attemptsMade": attempts,
+        "arrivalTimestamp": arrival_ms,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": now_ms,
+        "rawData": base64::engine::general_purpose::STANDARD.encode(raw),
+    });
+    if let Some(arn) = lambda_arn {
+        doc["lambdaArn"] = json!(arn);
+    }
+    let mut line = doc.to_string().into_bytes();
+    line.push(b'\n');
+    line
 }

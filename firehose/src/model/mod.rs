@@ -7,8 +7,11 @@
 //! and the rule it breaks.
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod plan;
+pub mod redshift;
 pub mod s3;
+pub mod targets;
 
 use std::collections::BTreeMap;
 
@@ -123,6 +126,20 @@ pub struct CreateDeliveryStreamInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub extended_s3_destination_configuration: Option<ExtendedS3Destination>,
+    /// The HTTP endpoint destination.
+    #[serde(
+        rename = "HttpEndpointDestinationConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_endpoint_destination_configuration: Option<http::HttpEndpointDestination>,
+    /// The Redshift destination (delivered to PostgreSQL).
+    #[serde(
+        rename = "RedshiftDestinationConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub redshift_destination_configuration: Option<redshift::RedshiftDestination>,
     /// Tags (up to 50).
     #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
@@ -134,11 +151,9 @@ pub struct CreateDeliveryStreamInput {
 
 /// The members of CreateDeliveryStream that AWS has and tidelog refuses.
 pub const UNSUPPORTED_CREATE_MEMBERS: &[&str] = &[
-    "RedshiftDestinationConfiguration",
     "ElasticsearchDestinationConfiguration",
     "AmazonopensearchserviceDestinationConfiguration",
     "SplunkDestinationConfiguration",
-    "HttpEndpointDestinationConfiguration",
     "AmazonOpenSearchServerlessDestinationConfiguration",
     "MSKSourceConfiguration",
     "SnowflakeDestinationConfiguration",
@@ -172,6 +187,20 @@ pub struct UpdateDestinationInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub extended_s3_destination_update: Option<ExtendedS3Destination>,
+    /// Changes to an HTTP endpoint destination.
+    #[serde(
+        rename = "HttpEndpointDestinationUpdate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_endpoint_destination_update: Option<http::HttpEndpointDestination>,
+    /// Changes to a Redshift destination.
+    #[serde(
+        rename = "RedshiftDestinationUpdate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub redshift_destination_update: Option<redshift::RedshiftDestination>,
     /// Other members (refused by name).
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -189,6 +218,16 @@ pub enum Destination {
         config: ExtendedS3Destination,
         /// Created through the plain (deprecated) shape.
         plain: bool,
+    },
+    /// An HTTP endpoint.
+    HttpEndpoint {
+        /// The configuration with AWS's defaults filled in.
+        config: http::HttpEndpointDestination,
+    },
+    /// Redshift, delivered to PostgreSQL.
+    Redshift {
+        /// The configuration with AWS's defaults filled in.
+        config: redshift::RedshiftDestination,
     },
 }
 
@@ -235,10 +274,27 @@ pub struct DeliveryStreamRecord {
 }
 
 impl DeliveryStreamRecord {
-    /// The extended S3 configuration.
-    pub fn s3(&self) -> &ExtendedS3Destination {
+    /// The plan of the current configuration.
+    pub fn plan(&self) -> crate::Result<plan::DeliveryPlan> {
         match &self.destination {
-            Destination::ExtendedS3 { config, .. } => config,
+            Destination::ExtendedS3 { config, .. } => plan::DeliveryPlan::build(
+                &self.name,
+                self.version,
+                config,
+                "ExtendedS3DestinationConfiguration",
+            ),
+            Destination::HttpEndpoint { config } => plan::DeliveryPlan::build_http(
+                &self.name,
+                self.version,
+                config,
+                "HttpEndpointDestinationConfiguration",
+            ),
+            Destination::Redshift { config } => plan::DeliveryPlan::build_postgres(
+                &self.name,
+                self.version,
+                config,
+                "RedshiftDestinationConfiguration",
+            ),
         }
     }
 }

@@ -31,28 +31,82 @@ pub const LAMBDA_RETRIES_MAX: u32 = 300;
 /// Default NumberOfRetries.
 pub const LAMBDA_RETRIES_DEFAULT: u32 = 3;
 
-/// The time zone of timestamps in keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The time zone of timestamps in keys (CustomTimeZone): UTC, or a zone of the IANA
+/// time zone database (built in, so no system files are needed), e.g. `Asia/Tokyo`.
+#[derive(Debug, Clone)]
 pub enum TimeZone {
     /// UTC (the default).
     Utc,
+    /// A named zone.
+    Zone {
+        /// Its name as configured.
+        name: String,
+        /// Its rules.
+        tz: jiff::tz::TimeZone,
+    },
+}
+
+impl PartialEq for TimeZone {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Utc, Self::Utc) => true,
+            (Self::Zone { name: a, .. }, Self::Zone { name: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl TimeZone {
-    /// Parses CustomTimeZone.
+    /// Parses CustomTimeZone (AWS: 0 to 50 of `[a-zA-Z/_]`, a zone name).
     pub fn parse(name: &str) -> std::result::Result<Self, String> {
         match name {
             "" | "UTC" | "Etc/UTC" => Ok(Self::Utc),
-            other => Err(format!(
-                "time zone {other:?} is not supported by this build (UTC only)"
-            )),
+            other => {
+                let shape = other.len() <= 50
+                    && other
+                        .bytes()
+                        .all(|b| b.is_ascii_alphabetic() || b == b'/' || b == b'_');
+                if !shape {
+                    return Err(format!(
+                        "{other:?} is not a time zone name ([a-zA-Z/_], 50 at most)"
+                    ));
+                }
+                let tz = jiff::tz::TimeZone::get(other)
+                    .map_err(|_| format!("{other:?} is not a time zone of the IANA database"))?;
+                Ok(Self::Zone {
+                    name: other.to_string(),
+                    tz,
+                })
+            }
         }
     }
 
     /// Offset from UTC at `epoch_ms`, seconds.
-    pub fn offset_at(&self, _epoch_ms: u64) -> i32 {
+    pub fn offset_at(&self, epoch_ms: u64) -> i32 {
         match self {
             Self::Utc => 0,
+            Self::Zone { tz, .. } => i64::try_from(epoch_ms)
+                .ok()
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map_or(0, |t| tz.to_offset(t).seconds()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod time_zone_tests {
+    use super::TimeZone;
+
+    #[test]
+    fn zones_give_their_offsets_with_daylight_saving() {
+        let tokyo = TimeZone::parse("Asia/Tokyo").unwrap();
+        assert_eq!(tokyo.offset_at(1_535_365_805_123), 9 * 3600);
+        let ny = TimeZone::parse("America/New_York").unwrap();
+        assert_eq!(ny.offset_at(1_535_365_805_123), -4 * 3600); // August: EDT
+        assert_eq!(ny.offset_at(1_546_300_800_000), -5 * 3600); // January: EST
+        assert_eq!(TimeZone::parse("").unwrap(), TimeZone::Utc);
+        for bad in ["Mars/Olympus", "Asia/Tokyo1", "../etc", &"A".repeat(51)] {
+            assert!(TimeZone::parse(bad).is_err(), "{bad}");
         }
     }
 }
@@ -119,9 +173,73 @@ pub struct DeliveryPlan {
     pub dynamic_partitioning: bool,
     /// Source record backup.
     pub backup: Option<ObjectPlan>,
+    /// Where data batches go.
+    pub target: Target,
 }
 
-fn field(path: &str, name: &str) -> String {
+/// Where a delivery stream's data batches go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Objects in `data.bucket` (S3 or the directory store).
+    S3,
+    /// POSTs to an HTTP endpoint; failed batches (and, with AllData, every source
+    /// record) become objects in `data.bucket`.
+    Http(HttpPlan),
+    /// Objects staged in `data.bucket`, then COPYed into a PostgreSQL table.
+    Postgres(PostgresPlan),
+}
+
+/// The HTTP endpoint destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPlan {
+    /// The URL.
+    pub url: String,
+    /// X-Amz-Firehose-Access-Key.
+    pub access_key: Option<String>,
+    /// Content-Encoding: gzip.
+    pub gzip: bool,
+    /// X-Amz-Firehose-Common-Attributes.
+    pub common_attributes: Vec<(String, String)>,
+    /// How long a batch is retried before it goes to the error output, ms.
+    pub retry_duration_ms: u64,
+}
+
+/// How COPY reads a staged object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyFormat {
+    /// `COPY ... WITH (<options>)`: CSV or text, options already translated.
+    Direct(String),
+    /// Redshift's `JSON 'auto'`: each record is a JSON object whose keys name columns
+    /// (`ignorecase`: compared in lower case).
+    JsonAuto {
+        /// Compare keys in lower case.
+        ignore_case: bool,
+    },
+    /// Redshift's `JSON 'noshred'`: each record's whole document into the one column.
+    JsonDocument,
+}
+
+/// The PostgreSQL (Redshift) destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresPlan {
+    /// tokio-postgres connection string (URL form).
+    pub url: String,
+    /// User, overriding the URL's.
+    pub user: Option<String>,
+    /// Password, overriding the URL's.
+    pub password: Option<String>,
+    /// The table, validated identifiers (`schema.table` or `table`).
+    pub table: String,
+    /// The columns, validated identifiers (empty: all, in table order).
+    pub columns: Vec<String>,
+    /// How the data is read.
+    pub format: CopyFormat,
+    /// How long a batch is retried before it is skipped (listed in a manifest under
+    /// `errors/`), ms.
+    pub retry_duration_ms: u64,
+}
+
+pub(crate) fn field(path: &str, name: &str) -> String {
     format!("{path}.{name}")
 }
 
@@ -187,7 +305,7 @@ fn check_prefix_len(value: &str, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn buffering(
+pub(crate) fn buffering(
     hints: &Option<super::BufferingHints>,
     path: &str,
     size_min: u32,
@@ -222,7 +340,7 @@ fn buffering(
     }
 }
 
-fn compression(value: &Option<String>, path: &str) -> Result<Compression> {
+pub(crate) fn compression(value: &Option<String>, path: &str) -> Result<Compression> {
     match value {
         None => Ok(Compression::Uncompressed),
         Some(name) => Compression::from_name(name).ok_or_else(|| {
@@ -335,7 +453,10 @@ fn unescape_delimiter(value: &str) -> Vec<u8> {
     out
 }
 
-fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<ProcessingPlan> {
+pub(crate) fn processing(
+    config: &Option<ProcessingConfiguration>,
+    path: &str,
+) -> Result<ProcessingPlan> {
     let mut plan = ProcessingPlan::default();
     let Some(config) = config else {
         return Ok(plan);
@@ -499,7 +620,11 @@ fn processing(config: &Option<ProcessingConfiguration>, path: &str) -> Result<Pr
     Ok(plan)
 }
 
-fn object_plan(s3: &S3Destination, path: &str, dynamic_partitioning: bool) -> Result<ObjectPlan> {
+pub(crate) fn object_plan(
+    s3: &S3Destination,
+    path: &str,
+    dynamic_partitioning: bool,
+) -> Result<ObjectPlan> {
     let role = s3
         .role_arn
         .as_deref()
@@ -688,6 +813,7 @@ impl DeliveryPlan {
             processing,
             dynamic_partitioning,
             backup,
+            target: Target::S3,
         })
     }
 }
