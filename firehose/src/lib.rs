@@ -24,6 +24,7 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod compression;
 pub mod config;
+pub mod conversion;
 pub mod copy;
 pub mod endpoint;
 pub mod error;

@@ -26,11 +26,16 @@ pub struct TimeFormat {
     items: Vec<Item>,
 }
 
+/// One part of a parsed pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Item {
+pub enum PatternItem {
+    /// Text written as it is.
     Literal(String),
+    /// A field: its letter and how many times it was repeated.
     Field(char, usize),
 }
+
+use PatternItem as Item;
 
 /// Civil date and time fields of an instant in some offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +251,11 @@ impl TimeFormat {
             items.push(Item::Literal(literal));
         }
         Ok(Self { items })
+    }
+
+    /// The pattern's parts.
+    pub fn items(&self) -> &[PatternItem] {
+        &self.items
     }
 
     /// Formats `epoch_ms` at `offset_seconds` east of UTC.

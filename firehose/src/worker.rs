@@ -299,6 +299,8 @@ struct Batch {
     first_attempt_ns: Option<u64>,
     /// The Redshift path: the object is staged, only the COPY remains.
     staged: bool,
+    /// Data batches of a converting delivery stream: written as Parquet.
+    conversion: Option<Arc<crate::conversion::ConversionPlan>>,
 }
 
 /// A batch planned before a crash, being collected again.
@@ -336,6 +338,9 @@ pub struct Worker {
     invocations: u64,
     /// The PostgreSQL connection of a Redshift destination (opened when needed).
     pg: Option<crate::copy::Connection>,
+    /// The error output type `error_out` writes (`processing-failed` unless a step
+    /// says otherwise).
+    error_type: &'static str,
     /// While a transform's answers are routed: when their records started waiting (the
     /// stage's opening), so the buffer interval counts from there, not from the answer.
     routing_since_ns: Option<u64>,
@@ -396,6 +401,7 @@ impl Worker {
             invocations: 0,
             routing_since_ns: None,
             pg: None,
+            error_type: "processing-failed",
         })
     }
 
@@ -638,6 +644,27 @@ impl Worker {
                 return;
             }
         }
+        let data = match &self.plan.conversion {
+            None => data,
+            Some(conversion) => match conversion.normalize(&data) {
+                Ok(rows) => Bytes::from(rows),
+                Err(message) => {
+                    self.error_type = "format-conversion-failed";
+                    self.error_out(
+                        shard,
+                        seq,
+                        arrival_ms,
+                        &data,
+                        "DataFormatConversion.MalformedData",
+                        &message,
+                        1,
+                        None,
+                    );
+                    self.error_type = "processing-failed";
+                    return;
+                }
+            },
+        };
         let key = format!(
             "d:{}",
             serde_json::to_string(&(&query, &lambda)).unwrap_or_default()
@@ -700,7 +727,7 @@ impl Worker {
             self.ctx.clock.now_ms(),
         );
         add(&self.shared.counters.error_records, 1);
-        let error_type = "processing-failed".to_string();
+        let error_type = self.error_type.to_string();
         self.insert(
             format!("e:{error_type}"),
             Kind::Error(error_type),
@@ -922,7 +949,10 @@ impl Worker {
                 plan.data.interval_ms,
                 plan.data.compression,
                 plan.data.extension.clone(),
-                plan.processing.delimiter.clone(),
+                plan.processing
+                    .delimiter
+                    .clone()
+                    .filter(|_| !plan.data.delimiter_ignored),
             ),
             Kind::Error(_) => (
                 plan.data.size_bytes,
@@ -1040,13 +1070,20 @@ impl Worker {
                 &extension,
             );
             let data_bytes = buffer.bytes;
+            let conversion = matches!(buffer.kind, Kind::Data { .. })
+                .then(|| self.plan.conversion.clone())
+                .flatten();
             self.inflight.push(Batch {
                 planned: Planned {
                     id,
                     bucket,
                     key,
                     version: self.plan.version,
-                    compression: compression.name().to_string(),
+                    compression: if conversion.is_some() {
+                        "PARQUET".to_string()
+                    } else {
+                        compression.name().to_string()
+                    },
                     delimiter: delimiter
                         .as_ref()
                         .map(|d| String::from_utf8_lossy(d).into_owned()),
@@ -1063,6 +1100,7 @@ impl Worker {
                 intent_saved: false,
                 first_attempt_ns: None,
                 staged: false,
+                conversion,
             });
         }
     }
@@ -1098,6 +1136,7 @@ impl Worker {
                     lambda: BTreeMap::new(),
                 }
             };
+            let r_compression = r.planned.compression.clone();
             let compression = Compression::from_name(&r.planned.compression).unwrap_or_default();
             let delimiter = decode_planned_delimiter(&r.planned);
             let extra = delimiter.as_ref().map_or(0, |d| d.len() as u64);
@@ -1117,6 +1156,9 @@ impl Worker {
                 intent_saved: true,
                 first_attempt_ns: None,
                 staged: false,
+                conversion: (r_compression == "PARQUET")
+                    .then(|| self.plan.conversion.clone())
+                    .flatten(),
             });
         }
     }
@@ -1204,6 +1246,12 @@ impl Worker {
     }
 
     fn build_body(batch: &Batch, entry_name: &str) -> std::io::Result<Bytes> {
+        if let Some(conversion) = &batch.conversion {
+            return conversion
+                .to_parquet(batch.entries.iter().map(|e| e.data.as_ref()))
+                .map(Bytes::from)
+                .map_err(std::io::Error::other);
+        }
         let total = batch.data_bytes as usize;
         let delimiter = batch.delimiter.as_deref();
         let parts = batch

@@ -311,3 +311,56 @@ def test_hostile_input_is_refused_clearly(tmp_path: Path) -> None:
         with pytest.raises(tidelog.FirehoseError) as e:
             fh.call("NoSuchOperation", {})
         assert e.value.code == "UnknownOperationException"
+
+
+def test_json_to_parquet_opens_in_pyarrow_duckdb_and_polars(tmp_path: Path) -> None:
+    import duckdb
+    import polars
+    import pyarrow.parquet as pq
+
+    conversion = {
+        "Enabled": True,
+        "SchemaConfiguration": {"DatabaseName": "shop", "TableName": "orders", "Columns": [
+            {"Name": "order_id", "Type": "bigint"}, {"Name": "customer", "Type": "string"},
+            {"Name": "total", "Type": "decimal(10,2)"}, {"Name": "paid", "Type": "boolean"},
+            {"Name": "placed_at", "Type": "timestamp"}]},
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {
+            "ColumnToJsonKeyMappings": {"customer": "Customer.Name"},
+            "ConvertDotsInJsonKeysToUnderscores": True}}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "GZIP"}}},
+    }
+    with tidelog.open(tmp_path / "data", cores=1, durability="os", limits="unlimited") as engine:
+        fh = engine.firehose(ingest_limits="unlimited")
+        fh.create_delivery_stream("orders", bucket="lake", prefix="orders/", size_mb=64, interval_s=60,
+                                  error_output_prefix="errors/!{firehose:error-output-type}/",
+                                  destination={"DataFormatConversionConfiguration": conversion})
+        records = [json.dumps({"ORDER_ID": i, "customer.name": f"c{i % 3}", "Total": f"{i}.50",
+                               "paid": i % 2 == 0, "placed_at": f"2024-05-0{1 + i % 5}T10:00:00Z"}).encode()
+                   for i in range(50)]
+        records.append(b'{"order_id": "not a number"}')
+        fh.put_record_batch("orders", records)
+        fh.flush("orders")
+        root = fh.bucket_directory("lake")
+        assert root is not None
+        objs = files(root)
+        (key,) = [k for k in objs if k.startswith("orders/")]
+        assert key.endswith(".parquet")
+        path = str(Path(root) / key)
+        table = pq.read_table(path)
+        assert table.num_rows == 50
+        assert table.column_names == ["order_id", "customer", "total", "paid", "placed_at"]
+        assert table.column("order_id").to_pylist() == list(range(50))
+        assert str(table.schema.field("total").type) == "decimal128(10, 2)"
+        assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "GZIP"
+        con = duckdb.connect()
+        total, paid = con.execute(f"SELECT sum(total), count(*) FILTER (WHERE paid) FROM '{path}'").fetchone()
+        assert str(total) == "1250.00"
+        assert paid == 25
+        frame = polars.read_parquet(path)
+        assert frame.height == 50
+        assert frame["customer"].to_list()[:4] == ["c0", "c1", "c2", "c0"]
+        assert str(frame["placed_at"][0]) == "2024-05-01 10:00:00"
+        (err,) = [v for k, v in objs.items() if k.startswith("errors/format-conversion-failed/")]
+        doc = json.loads(err)
+        assert doc["errorCode"] == "DataFormatConversion.MalformedData"
+        assert base64.b64decode(doc["rawData"]) == b'{"order_id": "not a number"}'

@@ -152,6 +152,8 @@ pub struct ObjectPlan {
     pub compression: Compression,
     /// The extension of the objects.
     pub extension: String,
+    /// Records are converted (AppendDelimiterToRecord does not apply).
+    pub delimiter_ignored: bool,
 }
 
 /// Everything the worker needs to run a delivery stream's S3 destination.
@@ -175,6 +177,8 @@ pub struct DeliveryPlan {
     pub backup: Option<ObjectPlan>,
     /// Where data batches go.
     pub target: Target,
+    /// Record format conversion (JSON to Parquet), S3 only.
+    pub conversion: Option<std::sync::Arc<crate::conversion::ConversionPlan>>,
 }
 
 /// Where a delivery stream's data batches go.
@@ -658,6 +662,7 @@ pub(crate) fn object_plan(
         interval_ms: u64::from(interval) * 1000,
         compression,
         extension: compression.extension().to_string(),
+        delimiter_ignored: false,
     })
 }
 
@@ -762,13 +767,37 @@ impl DeliveryPlan {
         data.extension = file_extension(&s3.file_extension, data.compression, path)?;
         let time_zone = TimeZone::parse(s3.custom_time_zone.as_deref().unwrap_or(""))
             .map_err(|e| Error::invalid(field(path, "CustomTimeZone"), e))?;
-        if let Some(conversion) = &s3.data_format_conversion_configuration
-            && conversion.get("Enabled").and_then(|v| v.as_bool()) != Some(false)
-        {
-            return Err(Error::invalid(
-                field(path, "DataFormatConversionConfiguration"),
-                "record format conversion is not supported by this build",
-            ));
+        let conversion = match &s3.data_format_conversion_configuration {
+            None => None,
+            Some(config) => crate::conversion::ConversionPlan::from_config(config)
+                .map_err(|(f, e)| {
+                    Error::invalid(
+                        field(path, &format!("DataFormatConversionConfiguration.{f}")),
+                        e,
+                    )
+                })?
+                .map(std::sync::Arc::new),
+        };
+        if conversion.is_some() {
+            if data.compression != Compression::Uncompressed {
+                return Err(Error::invalid(
+                    field(path, "CompressionFormat"),
+                    "record format conversion needs CompressionFormat UNCOMPRESSED (Parquet compresses inside)",
+                ));
+            }
+            if s3.buffering_hints.is_none() {
+                data.size_bytes = 128 << 20;
+            } else if data.size_bytes < 64 << 20 {
+                return Err(Error::invalid(
+                    field(path, "BufferingHints.SizeInMBs"),
+                    "record format conversion needs at least 64 MB",
+                ));
+            }
+            data.extension = match s3.file_extension.as_deref().filter(|e| !e.is_empty()) {
+                Some(ext) => ext.to_string(),
+                None => ".parquet".to_string(),
+            };
+            data.delimiter_ignored = true;
         }
         let backup = match s3.s3_backup_mode.as_deref().unwrap_or("Disabled") {
             "Disabled" => None,
@@ -814,6 +843,7 @@ impl DeliveryPlan {
             dynamic_partitioning,
             backup,
             target: Target::S3,
+            conversion,
         })
     }
 }

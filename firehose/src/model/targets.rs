@@ -161,6 +161,7 @@ impl DeliveryPlan {
             processing: processing(&d.processing_configuration, path)?,
             dynamic_partitioning: false,
             backup,
+            conversion: None,
             target: Target::Http(HttpPlan {
                 url,
                 access_key: endpoint.access_key.clone(),
@@ -282,6 +283,7 @@ impl DeliveryPlan {
             processing: processing(&d.processing_configuration, path)?,
             dynamic_partitioning: false,
             backup,
+            conversion: None,
             target: Target::Postgres(PostgresPlan {
                 url,
                 user: d.username.clone(),
