@@ -239,6 +239,28 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
             );
         }
     }
+    if let (Some(pg), Some(plain)) = (
+        report.find_row("firehose.delivery.postgres"),
+        report.find_figure("firehose.baseline.postgres_copy_rows_per_sec"),
+    ) {
+        push(
+            "Firehose delivery to PostgreSQL / one plain COPY, rows/s".to_string(),
+            pg.records_per_sec(),
+            plain,
+            "records/s",
+        );
+    }
+    if let (Some(pq), Some(pyarrow)) = (
+        report.find_row("firehose.parquet"),
+        report.find_figure("firehose.baseline.pyarrow_json_to_parquet_mb_per_sec"),
+    ) {
+        push(
+            "Firehose JSON -> Parquet / pyarrow read_json + write_table, MB/s of JSON".to_string(),
+            pq.mb_per_sec(),
+            pyarrow,
+            "MB/s",
+        );
+    }
     if let Some(fh) = report.find_row("firehose.ingest.p1") {
         if let Some(engine) = report.find_row("firehose.baseline.engine") {
             push(

@@ -3,7 +3,10 @@
 //! batches and moto's Firehose through boto3 (when a Python with moto is found); put →
 //! object visible at IntervalInSeconds 0; delivery throughput (a stream read from its
 //! trim horizon, buffers of 128 MB) to the directory store, uncompressed and GZIP, and
-//! to moto's S3 server when available; and a transform's cost per record.
+//! to moto's S3 server when available; and a transform's cost per record. Issue 14's
+//! destinations: PostgreSQL (staged + COPY, beside a plain COPY of the same rows),
+//! an HTTP endpoint on 127.0.0.1, and JSON -> Parquet conversion (beside pyarrow's
+//! JSON reader and Parquet writer on the same lines).
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -60,6 +63,13 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     delivery(ctx, "dir", "UNCOMPRESSED", dir_bytes, None)?;
     delivery(ctx, "dir", "GZIP", dir_bytes / 4, None)?;
     transform_cost(ctx, dir_bytes / 4)?;
+    let secs2 = ctx.args.duration.as_secs_f64();
+    let rows = ((secs2 * 400_000.0) as u64).clamp(5_000, 2_000_000);
+    if let Err(e) = postgres_delivery(ctx, rows) {
+        ctx.progress(&format!("PostgreSQL delivery not measured: {e}"));
+    }
+    http_delivery(ctx, dir_bytes / 4)?;
+    parquet_conversion(ctx, rows)?;
     match moto_binary() {
         Some(binary) => {
             let s3_bytes = ((secs * 32.0) as u64).clamp(2, 64) << 20;
@@ -155,18 +165,7 @@ fn engine_baseline(ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 fn python_with_moto() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    [Some(venv), Some(PathBuf::from("python3"))]
-        .into_iter()
-        .flatten()
-        .find(|p| {
-            std::process::Command::new(p)
-                .args(["-c", "import moto, boto3"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    python_with("import moto, boto3")
 }
 
 /// moto's Firehose through boto3, in-process (what Python users reach for locally).
@@ -467,4 +466,331 @@ fn transform_cost(ctx: &mut Ctx<'_>, bytes: u64) -> Result<()> {
         "ns",
     );
     Ok(())
+}
+
+/// Fills a one-shard stream with `records`, then times a KinesisStreamAsSource delivery
+/// stream (TRIM_HORIZON) with `destination` until `done(metrics)` holds.
+fn time_from_stream(
+    ctx: &mut Ctx<'_>,
+    name: &str,
+    records: &[Vec<u8>],
+    create_request: Value,
+    done: &dyn Fn(&tidelog_firehose::Metrics) -> bool,
+) -> Result<f64> {
+    let dir = ctx.case_dir(name)?;
+    let mut ec = ctx.engine_config(dir.path());
+    ec.durability = Durability::Os;
+    let engine = ctx.open_engine(ec)?;
+    engine.create_stream("src", 1)?;
+    for chunk in records.chunks(BATCH) {
+        let entries: Vec<PutRecordsEntry<'_>> = chunk
+            .iter()
+            .map(|r| PutRecordsEntry {
+                partition_key: "k",
+                data: r,
+                explicit_hash_key: None,
+            })
+            .collect();
+        engine.put_records("src", &entries, Some(Durability::Os))?;
+    }
+    let mut fc = config(5);
+    fc.kinesis_poll_interval = Duration::from_millis(1);
+    let fh = Firehose::open(&engine, fc)?;
+    let mut request = create_request;
+    request["DeliveryStreamName"] = json!("out");
+    request["DeliveryStreamType"] = json!("KinesisStreamAsSource");
+    request["KinesisStreamSourceConfiguration"] = json!({
+        "KinesisStreamARN": "arn:aws:kinesis:local:000000000000:stream/src",
+        "RoleARN": ROLE, "StartingPosition": "TRIM_HORIZON"});
+    let start = Instant::now();
+    api::call(&fh, "CreateDeliveryStream", request).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        let m = fh.metrics("out")?;
+        if m.data_read_from_kinesis_stream_records >= records.len() as u64 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the source was not read in time".into());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    fh.flush("out", Duration::from_secs(900))?;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while !done(&fh.metrics("out")?) {
+        if Instant::now() > deadline {
+            return Err("delivery did not finish in time".into());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    fh.close()?;
+    engine.close()?;
+    Ok(seconds)
+}
+
+struct PostgresServer {
+    dir: String,
+    url: String,
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/services/postgres.sh");
+        let _ = std::process::Command::new(script)
+            .args(["stop", &self.dir])
+            .output();
+    }
+}
+
+fn postgres_delivery(ctx: &mut Ctx<'_>, rows: u64) -> Result<()> {
+    ctx.progress(&format!(
+        "delivery to PostgreSQL (COPY, CSV), {rows} rows, and a plain COPY of the same data"
+    ));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/services/postgres.sh");
+    let dir = format!("/tmp/tidelog-bench-pg-{}", std::process::id());
+    let out = std::process::Command::new(&script)
+        .args(["start", &dir])
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "PostgreSQL did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let server = PostgresServer {
+        dir,
+        url: String::from_utf8(out.stdout)?.trim().to_string(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let records: Vec<Vec<u8>> = (0..rows)
+        .map(|i| format!("{i},customer-{},{}\n", i % 1000, "x".repeat(80)).into_bytes())
+        .collect();
+    let all: Vec<u8> = records.concat();
+    // The baseline: the same rows through one COPY ... FROM STDIN, by hand.
+    let baseline_s = rt.block_on(async {
+        use futures::SinkExt;
+        let (client, conn) = tokio_postgres::connect(&server.url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        client
+            .batch_execute("CREATE TABLE plain (id bigint, customer text, payload text); CREATE TABLE fh (id bigint, customer text, payload text);")
+            .await?;
+        let start = Instant::now();
+        let sink = client.copy_in::<_, bytes::Bytes>("COPY plain FROM STDIN WITH (FORMAT csv)").await?;
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from(all.clone())).await?;
+        sink.finish().await?;
+        Ok::<f64, tokio_postgres::Error>(start.elapsed().as_secs_f64())
+    })?;
+    let destination = json!({"RedshiftDestinationConfiguration": {
+        "RoleARN": ROLE, "ClusterJDBCURL": format!("jdbc:{}", server.url),
+        "CopyCommand": {"DataTableName": "fh", "CopyOptions": "CSV"},
+        "S3Configuration": {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench",
+                            "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900}}}});
+    let seconds = time_from_stream(ctx, "firehose-postgres", &records, destination, &|m| {
+        m.delivery_to_redshift_records >= rows
+    })?;
+    ctx.report.row(Row {
+        key: "firehose.delivery.postgres".to_string(),
+        workload: "firehose",
+        case: format!("delivery to PostgreSQL: staged object + COPY (CSV), {rows} rows of ~100 B"),
+        mode: "read from trim horizon".to_string(),
+        seconds,
+        ops: 1,
+        records: rows,
+        data_bytes: all.len() as u64,
+        cpu_ns: None,
+        latency: crate::hist::Latency::new(),
+    });
+    ctx.report.figure(
+        "firehose",
+        "firehose.baseline.postgres_copy_rows_per_sec",
+        "baseline: one plain COPY ... FROM STDIN of the same rows, rows/s",
+        rows as f64 / baseline_s.max(1e-9),
+        "records/s",
+    );
+    Ok(())
+}
+
+fn http_delivery(ctx: &mut Ctx<'_>, bytes: u64) -> Result<()> {
+    ctx.progress(&format!(
+        "delivery to an HTTP endpoint on 127.0.0.1, {} MiB of 1 KiB records",
+        bytes >> 20
+    ));
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || {
+                let Ok(clone) = stream.try_clone() else {
+                    return;
+                };
+                let mut reader = BufReader::new(clone);
+                let mut out = stream;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.trim_end();
+                        if l.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let id = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v["requestId"].as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let answer = json!({"requestId": id, "timestamp": 0}).to_string();
+                    if write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    )
+                    .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let records: Vec<Vec<u8>> = (0..bytes / RECORD_BYTES as u64)
+        .map(|_| vec![0x64u8; RECORD_BYTES])
+        .collect();
+    let n = records.len() as u64;
+    let destination = json!({"HttpEndpointDestinationConfiguration": {
+        "EndpointConfiguration": {"Url": url},
+        "BufferingHints": {"SizeInMBs": 4, "IntervalInSeconds": 900},
+        "S3Configuration": {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench"}}});
+    let seconds = time_from_stream(ctx, "firehose-http", &records, destination, &|m| {
+        m.delivery_to_http_endpoint_records >= n
+    })?;
+    ctx.report.row(Row {
+        key: "firehose.delivery.http".to_string(),
+        workload: "firehose",
+        case: format!(
+            "delivery to an HTTP endpoint (127.0.0.1), {} MiB of 1 KiB records, 4 MB requests",
+            bytes >> 20
+        ),
+        mode: "read from trim horizon".to_string(),
+        seconds,
+        ops: 1,
+        records: n,
+        data_bytes: n * RECORD_BYTES as u64,
+        cpu_ns: None,
+        latency: crate::hist::Latency::new(),
+    });
+    Ok(())
+}
+
+fn parquet_conversion(ctx: &mut Ctx<'_>, rows: u64) -> Result<()> {
+    ctx.progress(&format!(
+        "JSON -> Parquet conversion to the directory store, {rows} records of ~126 B"
+    ));
+    let records: Vec<Vec<u8>> = (0..rows)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"ticker\": \"T{:04}\", \"price\": {}.{:02}, \"qty\": {}, \"ts\": \"2024-05-01T10:{:02}:{:02}Z\", \"side\": \"buy\"}}",
+                i % 5000,
+                i % 1000,
+                i % 100,
+                i % 300,
+                (i / 60) % 60,
+                i % 60
+            )
+            .into_bytes()
+        })
+        .collect();
+    let json_bytes: u64 = records.iter().map(|r| r.len() as u64).sum();
+    let destination = json!({"ExtendedS3DestinationConfiguration": {
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::bench", "Prefix": "p/", "ErrorOutputPrefix": "e/",
+        "BufferingHints": {"SizeInMBs": 128, "IntervalInSeconds": 900},
+        "DataFormatConversionConfiguration": {"SchemaConfiguration": {"Columns": [
+            {"Name": "id", "Type": "bigint"}, {"Name": "ticker", "Type": "string"},
+            {"Name": "price", "Type": "double"}, {"Name": "qty", "Type": "int"},
+            {"Name": "ts", "Type": "timestamp"}, {"Name": "side", "Type": "string"}]}}}});
+    let seconds = time_from_stream(ctx, "firehose-parquet", &records, destination, &|m| {
+        m.delivery_to_s3_records >= rows
+    })?;
+    ctx.report.row(Row {
+        key: "firehose.parquet".to_string(),
+        workload: "firehose",
+        case: format!(
+            "JSON -> Parquet (SNAPPY), {rows} records, {} MB of JSON",
+            json_bytes / 1_000_000
+        ),
+        mode: "read from trim horizon".to_string(),
+        seconds,
+        ops: 1,
+        records: rows,
+        data_bytes: json_bytes,
+        cpu_ns: None,
+        latency: crate::hist::Latency::new(),
+    });
+    // Baseline: pyarrow's JSON reader and Parquet writer on the same lines.
+    let Some(python) = python_with("import pyarrow.json, pyarrow.parquet") else {
+        ctx.progress("no Python with pyarrow: no pyarrow baseline");
+        return Ok(());
+    };
+    let dir = ctx.case_dir("firehose-pyarrow")?;
+    let input = dir.path().join("records.json");
+    let mut lines = Vec::with_capacity(json_bytes as usize + records.len());
+    for r in &records {
+        lines.extend_from_slice(r);
+        lines.push(b'\n');
+    }
+    std::fs::write(&input, &lines)?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/pyarrow_parquet.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(&input)
+        .arg(dir.path().join("out.parquet"))
+        .output()?;
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "pyarrow baseline: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let secs = v["seconds"].as_f64().unwrap_or(1.0);
+    ctx.report.figure(
+        "firehose",
+        "firehose.baseline.pyarrow_json_to_parquet_mb_per_sec",
+        "baseline: pyarrow read_json + write_table (SNAPPY) of the same lines, MB/s of JSON",
+        json_bytes as f64 / 1e6 / secs.max(1e-9),
+        "MB/s",
+    );
+    Ok(())
+}
+
+fn python_with(import: &str) -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    [venv, PathBuf::from("python3")].into_iter().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", import])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
 }
