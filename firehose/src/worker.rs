@@ -41,6 +41,9 @@ use crate::transform::{
     self, InvocationError, Registered, TransformInput, TransformRecord, TransformResult,
 };
 
+/// The buffer key of data without partition keys (what `d:` + the JSON of two empty
+/// key maps gives, so keys stay the same whichever path makes them).
+const PLAIN_DATA_KEY: &str = "d:[{},{}]";
 /// Records read per source call.
 const READ_RECORDS_PER_CALL: usize = 10_000;
 /// Source calls per loop turn before the worker looks at its buffers again.
@@ -268,16 +271,21 @@ impl Buffer {
     fn push(&mut self, e: Entry, extra_bytes: u64) {
         self.bytes += e.data.len() as u64 + extra_bytes;
         self.oldest_arrival_ms = self.oldest_arrival_ms.min(e.arrival_ms);
-        self.ranges
-            .entry(e.shard.to_string())
-            .and_modify(|r| {
+        match self.ranges.get_mut(e.shard.as_ref()) {
+            Some(r) => {
                 r.first = r.first.min(e.seq);
                 r.last = r.last.max(e.seq);
-            })
-            .or_insert(Range {
-                first: e.seq,
-                last: e.seq,
-            });
+            }
+            None => {
+                self.ranges.insert(
+                    e.shard.to_string(),
+                    Range {
+                        first: e.seq,
+                        last: e.seq,
+                    },
+                );
+            }
+        }
         self.entries.push(e);
     }
 }
@@ -535,8 +543,12 @@ impl Worker {
                 }
             };
             for r in outcome.records {
-                let pos = self.read_pos.entry(r.shard.to_string()).or_insert(0);
-                *pos = (*pos).max(r.seq);
+                match self.read_pos.get_mut(r.shard.as_ref()) {
+                    Some(pos) => *pos = (*pos).max(r.seq),
+                    None => {
+                        self.read_pos.insert(r.shard.to_string(), r.seq);
+                    }
+                }
                 self.route_source(r);
             }
             if outcome.caught_up {
@@ -550,8 +562,8 @@ impl Worker {
     fn route_source(&mut self, r: SourceRecord) {
         if self.plan.backup.is_some() {
             self.insert(
-                "b:".to_string(),
-                Kind::Backup,
+                "b:",
+                || Kind::Backup,
                 Entry {
                     shard: Arc::clone(&r.shard),
                     seq: r.seq,
@@ -665,11 +677,15 @@ impl Worker {
                 }
             },
         };
-        let key = format!(
-            "d:{}",
-            serde_json::to_string(&(&query, &lambda)).unwrap_or_default()
-        );
-        if !self.buffers.contains_key(&key) {
+        let key = if query.is_empty() && lambda.is_empty() {
+            std::borrow::Cow::Borrowed(PLAIN_DATA_KEY)
+        } else {
+            std::borrow::Cow::Owned(format!(
+                "d:{}",
+                serde_json::to_string(&(&query, &lambda)).unwrap_or_default()
+            ))
+        };
+        if !self.buffers.contains_key(key.as_ref()) {
             let partitions = self
                 .buffers
                 .values()
@@ -693,8 +709,8 @@ impl Worker {
             }
         }
         self.insert(
-            key,
-            Kind::Data { query, lambda },
+            &key,
+            || Kind::Data { query, lambda },
             Entry {
                 shard: Arc::clone(shard),
                 seq,
@@ -729,8 +745,8 @@ impl Worker {
         add(&self.shared.counters.error_records, 1);
         let error_type = self.error_type.to_string();
         self.insert(
-            format!("e:{error_type}"),
-            Kind::Error(error_type),
+            &format!("e:{error_type}"),
+            || Kind::Error(error_type),
             Entry {
                 shard: Arc::clone(shard),
                 seq,
@@ -741,39 +757,45 @@ impl Worker {
     }
 
     /// Puts an entry into buffer `key`, unless a batch of an earlier run covers it.
-    fn insert(&mut self, key: String, kind: Kind, entry: Entry) {
+    fn insert(&mut self, key: &str, kind: impl FnOnce() -> Kind, entry: Entry) {
         let shard = entry.shard.as_ref();
         if self.horizon.get(shard).is_some_and(|h| entry.seq <= *h) {
-            if self.done.iter().any(|d| d.covers(&key, shard, entry.seq)) {
+            if self.done.iter().any(|d| d.covers(key, shard, entry.seq)) {
                 return;
             }
             if let Some(r) = self
                 .replay
                 .iter_mut()
-                .find(|r| r.planned.id.covers(&key, shard, entry.seq))
+                .find(|r| r.planned.id.covers(key, shard, entry.seq))
             {
                 r.entries.push(entry);
                 return;
             }
         }
-        let extra = match (&kind, &self.plan.processing.delimiter) {
-            (Kind::Data { .. }, Some(d)) => d.len() as u64,
-            _ => 0,
+        let since = self.routing_since_ns;
+        let plan = Arc::clone(&self.plan);
+        let full = match self.buffers.get_mut(key) {
+            Some(buffer) => {
+                if let Some(since) = since {
+                    buffer.opened_ns = buffer.opened_ns.min(since);
+                }
+                buffer.push(entry, extra_bytes(&plan, &buffer.kind));
+                buffer.bytes >= size_of(&plan, &buffer.kind)
+            }
+            None => {
+                let kind = kind();
+                let extra = extra_bytes(&plan, &kind);
+                let mut buffer = Buffer::new(kind, since.unwrap_or_else(|| self.now_ns()));
+                buffer.push(entry, extra);
+                let full = buffer.bytes >= size_of(&plan, &buffer.kind);
+                self.buffers.insert(key.to_string(), buffer);
+                full
+            }
         };
-        let since_ns = self.routing_since_ns.unwrap_or_else(|| self.now_ns());
-        let (size, ..) = self.object_settings(&kind);
-        let buffer = self
-            .buffers
-            .entry(key.clone())
-            .or_insert_with(|| Buffer::new(kind, since_ns));
-        buffer.opened_ns = buffer.opened_ns.min(since_ns);
-        buffer.push(entry, extra);
-        if buffer.bytes >= size
-            && let Some(full) = self.buffers.remove(&key)
-        {
+        if full && let Some(buffer) = self.buffers.remove(key) {
             // Full: it becomes a batch at the next planning, and the next record of
             // this partition starts a new buffer.
-            self.sealed.push((key, full));
+            self.sealed.push((key.to_string(), buffer));
         }
     }
 
@@ -1666,6 +1688,22 @@ impl Worker {
             std::thread::park_timeout(wait);
         }
         self.shared.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Bytes a record adds to a buffer of `kind` besides its data (the delimiter).
+fn extra_bytes(plan: &DeliveryPlan, kind: &Kind) -> u64 {
+    match (kind, &plan.processing.delimiter) {
+        (Kind::Data { .. }, Some(d)) if !plan.data.delimiter_ignored => d.len() as u64,
+        _ => 0,
+    }
+}
+
+/// The size at which a buffer of `kind` is cut.
+fn size_of(plan: &DeliveryPlan, kind: &Kind) -> u64 {
+    match (kind, &plan.backup) {
+        (Kind::Backup, Some(b)) => b.size_bytes,
+        _ => plan.data.size_bytes,
     }
 }
 
