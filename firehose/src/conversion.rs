@@ -30,7 +30,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::timefmt::days_from_civil;
 
@@ -153,6 +153,8 @@ pub struct ConversionPlan {
     pub page_size_bytes: Option<usize>,
     /// Parquet format 2 (V2) or 1 (V1, the default).
     pub writer_v2: bool,
+    /// The JSON key (as compared: lower-cased when case-insensitive) of each column.
+    pub lookup: std::collections::HashMap<String, usize>,
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -320,7 +322,28 @@ impl ConversionPlan {
                 ));
             }
         };
+        let lookup = columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let lower = name.to_ascii_lowercase();
+                let key = match mappings.get(&lower) {
+                    Some(k) => {
+                        let k = if dots { k.replace('.', "_") } else { k.clone() };
+                        if case_insensitive {
+                            k.to_lowercase()
+                        } else {
+                            k
+                        }
+                    }
+                    None if case_insensitive => lower,
+                    None => name.clone(),
+                };
+                (key, i)
+            })
+            .collect();
         Ok(Some(Self {
+            lookup,
             columns,
             mappings,
             case_insensitive,
@@ -336,63 +359,55 @@ impl ConversionPlan {
         }))
     }
 
-    /// Checks and normalizes one record: the rows it holds, as a compact JSON array of
-    /// `{column: value}` objects of the column types, or why it does not fit.
+    /// Checks and normalizes one record: the rows it holds in the compact binary form
+    /// [`to_parquet`](Self::to_parquet) reads (per row, per column: a tag byte, then the
+    /// value), or why it does not fit.
     pub fn normalize(&self, record: &[u8]) -> Result<Vec<u8>, String> {
-        let mut rows = Vec::new();
+        let mut out = Vec::with_capacity(record.len());
+        let mut rows = 0usize;
         for (i, doc) in serde_json::Deserializer::from_slice(record)
             .into_iter::<Value>()
             .enumerate()
         {
             let doc = doc.map_err(|e| format!("document {i} is not JSON: {e}"))?;
-            let Value::Object(map) = doc else {
+            let Value::Object(map) = &doc else {
                 return Err(format!("document {i} is not a JSON object"));
             };
-            let mut keyed: BTreeMap<String, Value> = BTreeMap::new();
+            let mut cells: Vec<Option<&Value>> = vec![None; self.columns.len()];
             for (k, v) in map {
-                let k = if self.dots_to_underscores {
-                    k.replace('.', "_")
+                let dotted;
+                let k = if self.dots_to_underscores && k.contains('.') {
+                    dotted = k.replace('.', "_");
+                    dotted.as_str()
+                } else {
+                    k.as_str()
+                };
+                let lowered;
+                let k = if self.case_insensitive
+                    && (!k.is_ascii() || k.bytes().any(|b| b.is_ascii_uppercase()))
+                {
+                    lowered = k.to_lowercase();
+                    lowered.as_str()
                 } else {
                     k
                 };
-                let k = if self.case_insensitive {
-                    k.to_lowercase()
-                } else {
-                    k
-                };
-                keyed.insert(k, v);
+                if let Some(&col) = self.lookup.get(k) {
+                    cells[col] = Some(v);
+                }
             }
-            let mut row = Map::new();
-            for (name, ty) in &self.columns {
-                let lower = name.to_ascii_lowercase();
-                let key = match self.mappings.get(&lower) {
-                    Some(k) => {
-                        let k = if self.dots_to_underscores {
-                            k.replace('.', "_")
-                        } else {
-                            k.clone()
-                        };
-                        if self.case_insensitive {
-                            k.to_lowercase()
-                        } else {
-                            k
-                        }
-                    }
-                    None if self.case_insensitive => lower.clone(),
-                    None => name.clone(),
-                };
-                let value = keyed.get(&key).unwrap_or(&Value::Null);
+            for ((name, ty), cell) in self.columns.iter().zip(&cells) {
+                let value = cell.unwrap_or(&Value::Null);
                 let converted = self
                     .convert(value, *ty)
                     .map_err(|e| format!("column {name:?}: {e}"))?;
-                row.insert(name.clone(), converted);
+                encode_cell(&mut out, &converted, *ty);
             }
-            rows.push(Value::Object(row));
+            rows += 1;
         }
-        if rows.is_empty() {
+        if rows == 0 {
             return Err("the record holds no JSON object".to_string());
         }
-        serde_json::to_vec(&rows).map_err(|e| e.to_string())
+        Ok(out)
     }
 
     fn convert(&self, v: &Value, ty: ColumnType) -> Result<Value, String> {
@@ -511,66 +526,75 @@ impl ConversionPlan {
         ))
     }
 
-    /// Writes normalized records (each a JSON array of rows, from [`normalize`]) as one
-    /// Parquet file.
+    /// Writes normalized records (from [`normalize`](Self::normalize)) as one Parquet
+    /// file.
     pub fn to_parquet<'a>(
         &self,
         records: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Vec<u8>, String> {
-        let rows: Vec<Map<String, Value>> = records
-            .into_iter()
-            .map(|r| {
-                serde_json::from_slice::<Vec<Map<String, Value>>>(r).map_err(|e| e.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-        for (name, ty) in &self.columns {
-            let values = rows.iter().map(|r| r.get(name).filter(|v| !v.is_null()));
+        let n = self.columns.len();
+        let mut columns: Vec<Vec<Cell>> = vec![Vec::new(); n];
+        for record in records {
+            let mut at = 0;
+            while at < record.len() {
+                for col in columns.iter_mut() {
+                    col.push(decode_cell(record, &mut at).ok_or("a damaged normalized record")?);
+                }
+            }
+        }
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(n);
+        for ((_, ty), cells) in self.columns.iter().zip(&columns) {
             macro_rules! build {
                 ($builder:expr, $get:expr) => {{
                     let mut b = $builder;
-                    for v in values {
-                        b.append_option(v.and_then($get));
+                    for c in cells {
+                        b.append_option($get(c));
                     }
                     Arc::new(b.finish()) as ArrayRef
                 }};
             }
+            let int = |c: &Cell| match c {
+                Cell::Int(v) => Some(*v),
+                _ => None,
+            };
             arrays.push(match ty {
-                ColumnType::String => build!(StringBuilder::new(), |v: &Value| v
-                    .as_str()
-                    .map(str::to_string)),
-                ColumnType::Boolean => build!(BooleanBuilder::new(), |v: &Value| v.as_bool()),
+                ColumnType::String => build!(StringBuilder::new(), |c: &Cell| match c {
+                    Cell::Str(s) => Some(s.clone()),
+                    _ => None,
+                }),
+                ColumnType::Boolean => build!(BooleanBuilder::new(), |c: &Cell| match c {
+                    Cell::Bool(b) => Some(*b),
+                    _ => None,
+                }),
                 ColumnType::TinyInt => {
-                    build!(Int8Builder::new(), |v: &Value| v.as_i64().map(|n| n as i8))
+                    build!(Int8Builder::new(), |c: &Cell| int(c).map(|v| v as i8))
                 }
-                ColumnType::SmallInt => build!(Int16Builder::new(), |v: &Value| v
-                    .as_i64()
-                    .map(|n| n as i16)),
-                ColumnType::Int => build!(Int32Builder::new(), |v: &Value| v
-                    .as_i64()
-                    .map(|n| n as i32)),
-                ColumnType::BigInt => build!(Int64Builder::new(), |v: &Value| v.as_i64()),
-                ColumnType::Float => build!(Float32Builder::new(), |v: &Value| v
-                    .as_f64()
-                    .map(|f| f as f32)),
-                ColumnType::Double => build!(Float64Builder::new(), |v: &Value| v.as_f64()),
+                ColumnType::SmallInt => {
+                    build!(Int16Builder::new(), |c: &Cell| int(c).map(|v| v as i16))
+                }
+                ColumnType::Int => build!(Int32Builder::new(), |c: &Cell| int(c).map(|v| v as i32)),
+                ColumnType::BigInt => build!(Int64Builder::new(), int),
+                ColumnType::Float => build!(Float32Builder::new(), |c: &Cell| match c {
+                    Cell::Float(f) => Some(*f as f32),
+                    _ => None,
+                }),
+                ColumnType::Double => build!(Float64Builder::new(), |c: &Cell| match c {
+                    Cell::Float(f) => Some(*f),
+                    _ => None,
+                }),
                 ColumnType::Decimal(p, s) => {
                     let b = Decimal128Builder::new()
                         .with_precision_and_scale(*p, *s)
                         .map_err(|e| e.to_string())?;
-                    build!(b, |v: &Value| v
-                        .as_str()
-                        .and_then(|t| t.parse::<i128>().ok()))
+                    build!(b, |c: &Cell| match c {
+                        Cell::Dec(v) => Some(*v),
+                        _ => None,
+                    })
                 }
-                ColumnType::Date => build!(Date32Builder::new(), |v: &Value| v
-                    .as_i64()
-                    .map(|n| n as i32)),
-                ColumnType::Timestamp => {
-                    build!(TimestampMillisecondBuilder::new(), |v: &Value| v.as_i64())
+                ColumnType::Date => {
+                    build!(Date32Builder::new(), |c: &Cell| int(c).map(|v| v as i32))
                 }
+                ColumnType::Timestamp => build!(TimestampMillisecondBuilder::new(), int),
             });
         }
         let batch = RecordBatch::try_new(self.schema(), arrays).map_err(|e| e.to_string())?;
@@ -598,6 +622,69 @@ impl ConversionPlan {
         writer.close().map_err(|e| e.to_string())?;
         Ok(out)
     }
+}
+
+/// A converted value, as the normalized form carries it.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Null,
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Dec(i128),
+}
+
+/// Appends a converted value (as `convert` gives it) in the normalized form: a tag byte
+/// (0 null, 1 text, 2 boolean, 3 integer, 4 float, 5 decimal) and the value
+/// (little-endian; text as a u32 length and UTF-8).
+fn encode_cell(out: &mut Vec<u8>, v: &Value, ty: ColumnType) {
+    match v {
+        Value::Null => out.push(0),
+        Value::String(s) if matches!(ty, ColumnType::Decimal(..)) => {
+            out.push(5);
+            out.extend_from_slice(&s.parse::<i128>().unwrap_or(0).to_le_bytes());
+        }
+        Value::String(s) => {
+            out.push(1);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Bool(b) => out.extend_from_slice(&[2, u8::from(*b)]),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => {
+                out.push(3);
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            None => {
+                out.push(4);
+                out.extend_from_slice(&n.as_f64().unwrap_or(0.0).to_le_bytes());
+            }
+        },
+        _ => out.push(0),
+    }
+}
+
+fn decode_cell(b: &[u8], at: &mut usize) -> Option<Cell> {
+    let tag = *b.get(*at)?;
+    *at += 1;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let s = b.get(*at..*at + n)?;
+        *at += n;
+        Some(s)
+    };
+    Some(match tag {
+        0 => Cell::Null,
+        1 => {
+            let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+            Cell::Str(String::from_utf8(take(len)?.to_vec()).ok()?)
+        }
+        2 => Cell::Bool(take(1)?[0] != 0),
+        3 => Cell::Int(i64::from_le_bytes(take(8)?.try_into().ok()?)),
+        4 => Cell::Float(f64::from_le_bytes(take(8)?.try_into().ok()?)),
+        5 => Cell::Dec(i128::from_le_bytes(take(16)?.try_into().ok()?)),
+        _ => return None,
+    })
 }
 
 fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
@@ -761,6 +848,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn rows(p: &ConversionPlan, bytes: &[u8]) -> Vec<Vec<Cell>> {
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at < bytes.len() {
+            out.push(
+                (0..p.columns.len())
+                    .map(|_| decode_cell(bytes, &mut at).unwrap())
+                    .collect(),
+            );
+        }
+        out
+    }
+
     fn plan(extra: Value) -> ConversionPlan {
         let mut config = json!({
             "SchemaConfiguration": {"DatabaseName": "db", "TableName": "t", "Columns": [
@@ -785,14 +885,15 @@ mod tests {
         let out = p
             .normalize(br#"{"ID": "12", "full.name": "Ann", "Price": 3.5, "ok": "TRUE", "ts": "2018-08-27T10:30:05.123+01:00", "day": "2018-08-27", "score": 1}{"id": 13}"#)
             .unwrap();
-        let rows: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(rows[0]["id"], 12);
-        assert_eq!(rows[0]["name"], "Ann");
-        assert_eq!(rows[0]["price"], "350");
-        assert_eq!(rows[0]["ok"], true);
-        assert_eq!(rows[0]["ts"], 1_535_365_805_123i64 - 3_600_000);
-        assert_eq!(rows[0]["day"], 17770);
-        assert_eq!(rows[1]["name"], Value::Null);
+        let got = rows(&p, &out);
+        assert_eq!(got[0][0], Cell::Int(12));
+        assert_eq!(got[0][1], Cell::Str("Ann".into()));
+        assert_eq!(got[0][2], Cell::Dec(350));
+        assert_eq!(got[0][3], Cell::Bool(true));
+        assert_eq!(got[0][4], Cell::Int(1_535_365_805_123 - 3_600_000));
+        assert_eq!(got[0][5], Cell::Int(17770));
+        assert_eq!(got[0][6], Cell::Float(1.0));
+        assert_eq!(got[1][1], Cell::Null);
         for bad in [
             &br#"{"id": "x"}"#[..],
             br#"{"price": 1.234}"#,
@@ -810,9 +911,10 @@ mod tests {
         let strict = plan(
             json!({"InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {"CaseInsensitive": false}}}}),
         );
-        let rows: Value =
-            serde_json::from_slice(&strict.normalize(br#"{"ID": 1}"#).unwrap()).unwrap();
-        assert_eq!(rows[0]["id"], Value::Null);
+        assert_eq!(
+            rows(&strict, &strict.normalize(br#"{"ID": 1}"#).unwrap())[0][0],
+            Cell::Null
+        );
     }
 
     #[test]
@@ -821,13 +923,13 @@ mod tests {
             json!({"InputFormatConfiguration": {"Deserializer": {"HiveJsonSerDe": {
             "TimestampFormats": ["dd/MM/yyyy HH:mm:ss", "millis"]}}}}),
         );
-        let rows: Value = serde_json::from_slice(
+        let r = rows(
+            &p,
             &p.normalize(br#"{"ts": "27/08/2018 10:30:05"}{"ts": 1535365805123}"#)
                 .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(rows[0]["ts"], 1_535_365_805_000i64);
-        assert_eq!(rows[1]["ts"], 1_535_365_805_123i64);
+        );
+        assert_eq!(r[0][4], Cell::Int(1_535_365_805_000));
+        assert_eq!(r[1][4], Cell::Int(1_535_365_805_123));
     }
 
     #[test]
