@@ -450,7 +450,7 @@ fn timed_delivery(
         records,
         data_bytes: records * RECORD_BYTES as u64,
         cpu_ns: None,
-        latency: crate::hist::Latency::new(),
+        latency: one_sample(seconds),
     });
     Ok(seconds / records.max(1) as f64)
 }
@@ -604,7 +604,7 @@ fn postgres_delivery(ctx: &mut Ctx<'_>, rows: u64) -> Result<()> {
         records: rows,
         data_bytes: all.len() as u64,
         cpu_ns: None,
-        latency: crate::hist::Latency::new(),
+        latency: one_sample(seconds),
     });
     ctx.report.figure(
         "firehose",
@@ -698,7 +698,7 @@ fn http_delivery(ctx: &mut Ctx<'_>, bytes: u64) -> Result<()> {
         records: n,
         data_bytes: n * RECORD_BYTES as u64,
         cpu_ns: None,
-        latency: crate::hist::Latency::new(),
+        latency: one_sample(seconds),
     });
     Ok(())
 }
@@ -745,7 +745,7 @@ fn parquet_conversion(ctx: &mut Ctx<'_>, rows: u64) -> Result<()> {
         records: rows,
         data_bytes: json_bytes,
         cpu_ns: None,
-        latency: crate::hist::Latency::new(),
+        latency: one_sample(seconds),
     });
     // Baseline: pyarrow's JSON reader and Parquet writer on the same lines.
     let Some(python) = python_with("import pyarrow.json, pyarrow.parquet") else {
@@ -793,4 +793,11 @@ fn python_with(import: &str) -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success())
     })
+}
+
+/// A histogram of one observation: the whole delivery's time.
+fn one_sample(seconds: f64) -> crate::hist::Latency {
+    let mut l = crate::hist::Latency::new();
+    l.record(Duration::from_secs_f64(seconds.max(1e-9)));
+    l
 }
