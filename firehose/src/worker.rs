@@ -1286,6 +1286,31 @@ impl Worker {
             .map(Bytes::from)
     }
 
+    /// True if the batch's object is its records as they are (an uncompressed data
+    /// object, no conversion): written from the records' own bytes, never assembled.
+    fn parts_eligible(batch: &Batch) -> bool {
+        matches!(batch.kind, Kind::Data { .. })
+            && batch.compression == Compression::Uncompressed
+            && batch.conversion.is_none()
+    }
+
+    /// The object as the list of its parts (records and delimiters), when eligible.
+    fn parts(batch: &Batch) -> Option<Vec<Bytes>> {
+        if !Self::parts_eligible(batch) {
+            return None;
+        }
+        let delimiter = batch.delimiter.as_deref().map(Bytes::copy_from_slice);
+        let mut parts =
+            Vec::with_capacity(batch.entries.len() * (1 + usize::from(delimiter.is_some())));
+        for e in &batch.entries {
+            parts.push(e.data.clone());
+            if let Some(d) = &delimiter {
+                parts.push(d.clone());
+            }
+        }
+        Some(parts)
+    }
+
     fn backoff_ms(batch: &Batch) -> u64 {
         let exp = BACKOFF_FIRST_MS
             .saturating_mul(1u64 << batch.attempts.saturating_sub(1).min(20))
@@ -1315,8 +1340,9 @@ impl Worker {
                 i += 1;
                 continue;
             }
+            let plain_parts = matches!(self.plan.target, Target::S3);
             let batch = &mut self.inflight[i];
-            if batch.body.is_none() {
+            if batch.body.is_none() && !(plain_parts && Self::parts_eligible(batch)) {
                 let entry_name = batch
                     .planned
                     .key
@@ -1419,12 +1445,20 @@ impl Worker {
         let first = *batch.first_attempt_ns.get_or_insert(now_ns);
         let seed = batch.planned.id.seed(self.shared.id);
         match &plan.target {
-            Target::S3 => self.ctx.stores.put(
-                &batch.planned.bucket,
-                &batch.planned.key,
-                body,
-                self.ctx.durable,
-            ),
+            Target::S3 => match Self::parts(batch) {
+                Some(parts) => self.ctx.stores.put_parts(
+                    &batch.planned.bucket,
+                    &batch.planned.key,
+                    parts,
+                    self.ctx.durable,
+                ),
+                None => self.ctx.stores.put(
+                    &batch.planned.bucket,
+                    &batch.planned.key,
+                    body,
+                    self.ctx.durable,
+                ),
+            },
             Target::Http(http) => {
                 let records: Vec<&[u8]> = batch.entries.iter().map(|e| e.data.as_ref()).collect();
                 let c = &self.shared.counters;
