@@ -34,6 +34,73 @@
 /** Fills *options with the defaults, passing the caller's sizeof. */
 #define TIDELOG_ENGINE_OPTIONS_INIT(options) tidelog_engine_options_init((options), sizeof *(options))
 
+/*
+ * The Arrow C data interface and C stream interface (https://arrow.apache.org/docs/format/),
+ * as every Arrow library declares them, under the standard guards so this header and
+ * Arrow's own (nanoarrow, arrow/c/abi.h) can be included together. SQL results and
+ * batches (tidelog_sql_query, tidelog_batch_to_arrow) come out as ArrowArrayStream.
+ */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+
+struct ArrowSchema {
+    /* Array type description */
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowSchema *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+struct ArrowArray {
+    /* Array data description */
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+
+    /* Release callback */
+    void (*release)(struct ArrowArray *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_DATA_INTERFACE */
+
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+
+struct ArrowArrayStream {
+    /* Callbacks providing stream functionality */
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+
+    /* Release callback */
+    void (*release)(struct ArrowArrayStream *);
+    /* Opaque producer-specific data */
+    void *private_data;
+};
+
+#endif /* ARROW_C_STREAM_INTERFACE */
+
+typedef struct ArrowArrayStream ArrowArrayStream;
+
 
 /**
  * Major version of this header and library (a change breaks the ABI).
@@ -169,6 +236,36 @@
  * Every shard-level metric (Kinesis's `ALL`).
  */
 #define TIDELOG_METRIC_ALL 127
+
+/**
+ * Bytes needed for a record id with its NUL.
+ */
+#define TIDELOG_FIREHOSE_RECORD_ID_BUFFER_SIZE 33
+
+/**
+ * Most records in one `tidelog_firehose_put_record_batch` (Firehose: 500).
+ */
+#define TIDELOG_FIREHOSE_BATCH_RECORDS_MAX 500
+
+/**
+ * A transformed record is delivered.
+ */
+#define TIDELOG_FIREHOSE_RESULT_OK 0
+
+/**
+ * A transformed record is dropped (not an error).
+ */
+#define TIDELOG_FIREHOSE_RESULT_DROPPED 1
+
+/**
+ * A transformed record failed: it goes to the error output.
+ */
+#define TIDELOG_FIREHOSE_RESULT_PROCESSING_FAILED 2
+
+/**
+ * The largest SQL text or schema accepted, bytes before the NUL (1 MiB).
+ */
+#define TIDELOG_SQL_BYTES_MAX (1 << 20)
 
 /**
  * What a call returned. `TIDELOG_STATUS_OK` (0) is success; every other value is a
@@ -313,6 +410,21 @@ enum tidelog_status
      * tidelog panicked inside the call (a bug); the panic was caught at the boundary.
      */
     TIDELOG_STATUS_PANIC = 109,
+    /**
+     * Analytics: the SQL text did not parse, plan or run (the message is DataFusion's;
+     * a syntax error names its line and column). Analytics statuses are numbered from
+     * 200.
+     */
+    TIDELOG_STATUS_SQL = 200,
+    /**
+     * Analytics: an input schema is not valid.
+     */
+    TIDELOG_STATUS_SCHEMA = 201,
+    /**
+     * This library was built without the feature the call needs (analytics: cargo
+     * feature `analytics` of tidelog-ffi, on by default).
+     */
+    TIDELOG_STATUS_UNSUPPORTED = 202,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -751,6 +863,18 @@ typedef struct tidelog_consumer_list tidelog_consumer_list;
 typedef struct tidelog_engine tidelog_engine;
 
 /**
+ * An open Firehose: delivery streams on an engine. Thread-safe. From
+ * `tidelog_firehose_open`; released by `tidelog_firehose_free`.
+ */
+typedef struct tidelog_firehose tidelog_firehose;
+
+/**
+ * The answer a transform callback builds (with `tidelog_firehose_transform_emit`);
+ * valid only during the callback.
+ */
+typedef struct tidelog_firehose_transform_output tidelog_firehose_transform_output;
+
+/**
  * A position in one shard (a Kinesis shard iterator). Calls on one iterator are
  * serialized (safe from any thread, one at a time). From `tidelog_get_shard_iterator`
  * or `tidelog_iterator_from_token`; released by `tidelog_iterator_free`.
@@ -781,6 +905,13 @@ typedef struct tidelog_shard_list tidelog_shard_list;
  * `tidelog_shard_subscription_free`.
  */
 typedef struct tidelog_shard_subscription tidelog_shard_subscription;
+
+/**
+ * A SQL session over an engine's streams (tidelog-analytics on DataFusion): its own
+ * query threads, its registered tables. Thread-safe. From `tidelog_sql_session_open`;
+ * released by `tidelog_sql_session_free`.
+ */
+typedef struct tidelog_sql_session tidelog_sql_session;
 
 /**
  * A list of NUL-terminated UTF-8 strings (`tidelog_list_streams`,
@@ -1056,6 +1187,65 @@ typedef struct tidelog_engine_options {
      */
     uint32_t on_demand_max_shards;
 } tidelog_engine_options;
+
+/**
+ * One record of `tidelog_firehose_put_record_batch`. Set `struct_size` to
+ * `sizeof(tidelog_firehose_record)` (it is the array's stride).
+ */
+typedef struct tidelog_firehose_record {
+    /**
+     * `sizeof(tidelog_firehose_record)` as the caller compiled it.
+     */
+    size_t struct_size;
+    /**
+     * The data (may be NULL when `data_len` is 0).
+     */
+    const uint8_t *data;
+    /**
+     * Bytes of data (at most 1,024,000).
+     */
+    size_t data_len;
+} tidelog_firehose_record;
+
+/**
+ * One record given to a transform callback. Everything points into memory owned by
+ * tidelog, valid until the callback returns.
+ */
+typedef struct tidelog_firehose_transform_record {
+    /**
+     * `sizeof(tidelog_firehose_transform_record)` of this library.
+     */
+    size_t struct_size;
+    /**
+     * The id the answer must repeat (NUL-terminated).
+     */
+    const char *record_id;
+    /**
+     * Arrival time, ms since the epoch.
+     */
+    uint64_t arrival_ms;
+    /**
+     * The data.
+     */
+    const uint8_t *data;
+    /**
+     * Bytes of data.
+     */
+    size_t data_len;
+} tidelog_firehose_transform_record;
+
+/**
+ * A transform: gets `count` records and answers each one exactly once through
+ * `tidelog_firehose_transform_emit(output, ...)`. Returns 0 on success; anything else
+ * fails the invocation (it is retried, then its records go to the error output), as
+ * does an answer with a missing, unknown or repeated record id. Called on a thread of
+ * tidelog's (never two at once for one delivery stream, maybe at once for several):
+ * `user_data` must be safe to use from any thread.
+ */
+typedef int32_t (*tidelog_firehose_transform_fn)(void *user_data,
+                                                 const struct tidelog_firehose_transform_record *records,
+                                                 size_t count,
+                                                 struct tidelog_firehose_transform_output *output);
 
 /**
  * One shard as DescribeStream and ListShards show it.
@@ -1827,6 +2017,182 @@ tidelog_status tidelog_engine_advance_clock(struct tidelog_engine *engine,
                                             uint64_t ms);
 
 /**
+ * Opens Firehose on `engine` (its delivery streams live in the engine's data
+ * directory under `firehose/`; delivery resumes where it stopped). `options_json` is
+ * NULL (defaults) or a JSON object with any of: `region`, `account_id` (shown in ARNs),
+ * `ingest_limits` (`"aws"` default, or `"unlimited"`), `tick_ms`,
+ * `kinesis_poll_interval_ms`, `buckets` (`{"name": {"type": "s3", "endpoint": ...,
+ * "region": ..., "access_key_id": ..., "secret_access_key": ...}}` or `{"type":
+ * "directory", "root": path}`), `default_store` (the same, for unlisted buckets;
+ * default: directories under `<data_dir>/firehose/buckets`). One Firehose per engine
+ * directory (RESOURCE_IN_USE otherwise). Free with `tidelog_firehose_free`.
+ *
+ * # Safety
+ * `options_json` is NULL or NUL-terminated; `firehose_out` is NULL or writable.
+ */
+tidelog_status tidelog_firehose_open(struct tidelog_engine *engine,
+                                     const char *options_json,
+                                     struct tidelog_firehose **firehose_out);
+
+/**
+ * Stops delivery (each delivery stream saves its checkpoint; buffered records are
+ * delivered after the next open) and frees the handle. NULL is ignored.
+ */
+void tidelog_firehose_free(struct tidelog_firehose *firehose);
+
+/**
+ * Frees a string a Firehose function returned. NULL is ignored.
+ *
+ * # Safety
+ * `text` is NULL or a string returned by a `tidelog_firehose_*` function, not yet freed.
+ */
+void tidelog_firehose_string_free(char *text);
+
+/**
+ * Firehose's exception name of this thread's last failed Firehose call
+ * (`"InvalidArgumentException"`, `"ConcurrentModificationException"`...), or "" .
+ * Valid until the thread's next failing Firehose call.
+ */
+const char *tidelog_firehose_last_error_code(void);
+
+/**
+ * Runs any Firehose operation (`"DescribeDeliveryStream"`, or with its wire prefix
+ * `"Firehose_20150804.DescribeDeliveryStream"`) on a JSON request with AWS's shape
+ * (blobs in base64) and returns AWS's JSON response in `*response_out` (free it with
+ * `tidelog_firehose_string_free`).
+ *
+ * # Safety
+ * `operation` and `request_json` are NULL or NUL-terminated; `response_out` is NULL
+ * or writable.
+ */
+tidelog_status tidelog_firehose_call(struct tidelog_firehose *firehose,
+                                     const char *operation,
+                                     const char *request_json,
+                                     char **response_out);
+
+/**
+ * Creates a delivery stream from CreateDeliveryStream's request as JSON (AWS's shape:
+ * `{"DeliveryStreamName": ..., "ExtendedS3DestinationConfiguration": {...}}`). Its ARN
+ * goes to `*arn_out` if `arn_out` is not NULL (free it with
+ * `tidelog_firehose_string_free`).
+ *
+ * # Safety
+ * `request_json` is NULL or NUL-terminated; `arn_out` is NULL or writable.
+ */
+tidelog_status tidelog_firehose_create_delivery_stream(struct tidelog_firehose *firehose,
+                                                       const char *request_json,
+                                                       char **arn_out);
+
+/**
+ * Deletes a delivery stream (undelivered records are discarded, as AWS does).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_firehose_delete_delivery_stream(struct tidelog_firehose *firehose,
+                                                       const char *name);
+
+/**
+ * DescribeDeliveryStream: the `DeliveryStreamDescription` as JSON in `*json_out`
+ * (free it with `tidelog_firehose_string_free`).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `json_out` is NULL or writable.
+ */
+tidelog_status tidelog_firehose_describe_delivery_stream(struct tidelog_firehose *firehose,
+                                                         const char *name,
+                                                         char **json_out);
+
+/**
+ * PutRecord: one record (up to 1,024,000 bytes), durable under the engine's mode when
+ * this returns. Its id goes to `record_id_out` if not NULL (a buffer of
+ * `TIDELOG_FIREHOSE_RECORD_ID_BUFFER_SIZE` bytes).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `data` is NULL (with 0) or `data_len` readable
+ * bytes; `record_id_out` is NULL or `TIDELOG_FIREHOSE_RECORD_ID_BUFFER_SIZE` writable
+ * bytes.
+ */
+tidelog_status tidelog_firehose_put_record(struct tidelog_firehose *firehose,
+                                           const char *name,
+                                           const uint8_t *data,
+                                           size_t data_len,
+                                           char *record_id_out);
+
+/**
+ * PutRecordBatch: 1 to 500 records, at most 4 MiB. `statuses_out`, if not NULL, gets
+ * one status per record in request order (`TIDELOG_STATUS_OK`, or
+ * `TIDELOG_STATUS_PROVISIONED_THROUGHPUT_EXCEEDED` for a record beyond the ingest
+ * quota, which fails alone); `failed_out`, if not NULL, gets how many failed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `records` is NULL (with 0) or `count` readable
+ * records whose data is readable; `statuses_out` is NULL or `count` writable statuses;
+ * `failed_out` is NULL or writable.
+ */
+tidelog_status tidelog_firehose_put_record_batch(struct tidelog_firehose *firehose,
+                                                 const char *name,
+                                                 const struct tidelog_firehose_record *records,
+                                                 size_t count,
+                                                 tidelog_status *statuses_out,
+                                                 size_t *failed_out);
+
+/**
+ * Delivers what a delivery stream (every one, for NULL) holds now, whatever its
+ * buffering hints, and waits up to `timeout_ms` for the objects. A failed write is
+ * reported (delivery keeps retrying in the background).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_firehose_flush(struct tidelog_firehose *firehose,
+                                      const char *name,
+                                      uint64_t timeout_ms);
+
+/**
+ * The engine's metrics with Firehose's, in the OpenMetrics text format, in
+ * `*text_out` (free it with `tidelog_firehose_string_free`).
+ *
+ * # Safety
+ * `text_out` is NULL or writable.
+ */
+tidelog_status tidelog_firehose_metrics_openmetrics(struct tidelog_firehose *firehose,
+                                                    char **text_out);
+
+/**
+ * Registers a C transform under a Lambda function name: delivery streams whose Lambda
+ * processor's `LambdaArn` names `function` call it. An invocation that runs longer
+ * than `timeout_ms` (on the engine's clock) fails; the callback's thread is then
+ * abandoned (its answer ignored). Registering a name again replaces the callback.
+ *
+ * # Safety
+ * `function` is NULL or NUL-terminated; `callback` may be called from any thread,
+ * with `user_data`, until the Firehose is freed or the name is registered again.
+ */
+tidelog_status tidelog_firehose_register_transform(struct tidelog_firehose *firehose,
+                                                   const char *function,
+                                                   tidelog_firehose_transform_fn callback,
+                                                   void *user_data,
+                                                   uint64_t timeout_ms);
+
+/**
+ * Answers one record of a transform invocation (call it from the callback only, once
+ * per record): `result` is `TIDELOG_FIREHOSE_RESULT_OK` (with the new data),
+ * `..._DROPPED` or `..._PROCESSING_FAILED`; `partition_keys_json` is NULL or a JSON
+ * object of partition keys (`{"customer": "c42"}`) for `partitionKeyFromLambda`.
+ *
+ * # Safety
+ * `record_id` and `partition_keys_json` are NULL or NUL-terminated; `data` is NULL
+ * (with 0) or `data_len` readable bytes (copied).
+ */
+tidelog_status tidelog_firehose_transform_emit(struct tidelog_firehose_transform_output *output,
+                                               const char *record_id,
+                                               uint32_t result,
+                                               const uint8_t *data,
+                                               size_t data_len,
+                                               const char *partition_keys_json);
+
+/**
  * The number of shards in the list. Thread-safe.
  *
  * # Safety
@@ -2479,6 +2845,95 @@ tidelog_status tidelog_update_account_settings(struct tidelog_engine *engine,
  */
 tidelog_status tidelog_scale_on_demand_streams(struct tidelog_engine *engine,
                                                size_t *changed_out);
+
+/**
+ * Opens a SQL session over `engine` with `threads` query threads (0 = one per CPU).
+ * `session_out` receives the handle (NULL on failure); free it with
+ * `tidelog_sql_session_free`. The session keeps the engine running until freed.
+ *
+ * # Safety
+ * `session_out` is NULL or writable.
+ */
+tidelog_status tidelog_sql_session_open(struct tidelog_engine *engine,
+                                        uint32_t threads,
+                                        struct tidelog_sql_session **session_out);
+
+/**
+ * Releases a session. NULL is a no-op; a freed handle gives INVALID_HANDLE.
+ *
+ * # Safety
+ * `session` is NULL or any value (handles are checked).
+ */
+tidelog_status tidelog_sql_session_free(struct tidelog_sql_session *session);
+
+/**
+ * Registers stream `stream` as table `table` (and its error table `<table>_errors`)
+ * with an input schema in Kinesis Data Analytics' JSON form:
+ * `{"RecordFormat": {"RecordFormatType": "JSON"}, "RecordColumns": [{"Name": "id",
+ * "SqlType": "BIGINT", "Mapping": "$.id"}, ...]}` (CSV: `"RecordFormatType": "CSV"`
+ * and field numbers as mappings). SCHEMA for a bad schema, RESOURCE_IN_USE for a name
+ * taken, RESOURCE_NOT_FOUND for a missing stream.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated (read during the call only).
+ */
+tidelog_status tidelog_sql_register_stream(struct tidelog_sql_session *session,
+                                           const char *table,
+                                           const char *stream,
+                                           const char *schema_json);
+
+/**
+ * Removes table `table` and its error table. RESOURCE_NOT_FOUND if it is not
+ * registered.
+ *
+ * # Safety
+ * `table` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_sql_deregister(struct tidelog_sql_session *session,
+                                      const char *table);
+
+/**
+ * Proposes an input schema for `stream` from up to `sample` records (1 to 100,000)
+ * and copies it, as the JSON `tidelog_sql_register_stream` takes, into `buf` of
+ * `buf_len` bytes (BUFFER_TOO_SMALL names the size needed).
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes.
+ */
+tidelog_status tidelog_sql_infer_schema(struct tidelog_sql_session *session,
+                                        const char *stream,
+                                        uint32_t sample,
+                                        char *buf,
+                                        size_t buf_len);
+
+/**
+ * Runs `query` (DataFusion's SQL) to completion and fills `*stream_out` with its
+ * result as an Arrow C stream the caller owns (call `stream_out->release` when done).
+ * `rejected_out` (may be NULL) receives how many records the scans could not decode
+ * (they are listed by the `<table>_errors` tables). SQL for bad SQL (the message names
+ * the line and column of a syntax error).
+ *
+ * # Safety
+ * `query` is NULL or NUL-terminated (up to 1 MiB); `stream_out` is NULL or a writable
+ * `struct ArrowArrayStream`; `rejected_out` is NULL or writable.
+ */
+tidelog_status tidelog_sql_query(struct tidelog_sql_session *session,
+                                 const char *query,
+                                 uint64_t *rejected_out,
+                                 ArrowArrayStream *stream_out);
+
+/**
+ * Fills `*stream_out` with the batch's records as one Arrow record batch: `shard_id`
+ * (utf8), `sequence_number` (decimal128(38,0)), `partition_key` (utf8),
+ * `approximate_arrival_time` (timestamp ms, UTC) and `data` (binary_view whose
+ * buffers are the shard's mapped segments: no payload is copied). The caller owns the
+ * stream (`stream_out->release`); its arrays stay valid after the batch is freed.
+ *
+ * # Safety
+ * `stream_out` is NULL or a writable `struct ArrowArrayStream`.
+ */
+tidelog_status tidelog_batch_to_arrow(const struct tidelog_batch *batch,
+                                      ArrowArrayStream *stream_out);
 
 /**
  * Creates a stream of `shard_count` shards that split the hash key space evenly.

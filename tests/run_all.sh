@@ -29,7 +29,7 @@ while IFS= read -r file; do
     core/src/lib.rs|core/src/io/mod.rs|python/src/lib.rs) grep -q '#!\[deny(unsafe_code)\]' "$file" || { echo "$file: expected #![deny(unsafe_code)]"; bad=1; } ;;
     *) grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; } ;;
   esac
-done < <(find core/src python/src benches server/src analytics -name '*.rs' | sort)
+done < <(find core/src python/src benches server/src analytics firehose/src firehose/tests -name '*.rs' | sort)
 # The C ABI (ffi/src) needs unsafe where raw pointers arrive: the export modules and
 # args.rs. Its other modules forbid it; clippy's undocumented_unsafe_blocks (denied in
 # the workspace) makes every unsafe block carry a SAFETY comment.
@@ -37,6 +37,12 @@ for file in ffi/src/abi.rs ffi/src/boundary.rs ffi/src/handles.rs ffi/src/status
   grep -q '#!\[forbid(unsafe_code)\]' "$file" || { echo "$file: missing #![forbid(unsafe_code)]"; bad=1; }
 done
 [ "$bad" = 0 ]
+
+step "services for the tests: moto's S3 server from PyPI into .venv (tests/services/setup.sh)"
+# The Firehose tests start their own moto servers on 127.0.0.1 (free ports) and stop
+# them; TIDELOG_REQUIRE_SERVICES makes a missing server a failure, not a skip.
+eval "$(tests/services/setup.sh)"
+export TIDELOG_REQUIRE_SERVICES=1
 
 step "Rust tests"
 cargo test --workspace --locked

@@ -266,6 +266,46 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
             }
         }
     }
+    if let (Some(pg), Some(plain)) = (
+        report.find_row("firehose.delivery.postgres"),
+        report.find_figure("firehose.baseline.postgres_copy_rows_per_sec"),
+    ) {
+        push(
+            "Firehose delivery to PostgreSQL / one plain COPY, rows/s".to_string(),
+            pg.records_per_sec(),
+            plain,
+            "records/s",
+        );
+    }
+    if let (Some(pq), Some(pyarrow)) = (
+        report.find_row("firehose.parquet"),
+        report.find_figure("firehose.baseline.pyarrow_json_to_parquet_mb_per_sec"),
+    ) {
+        push(
+            "Firehose JSON -> Parquet / pyarrow read_json + write_table, MB/s of JSON".to_string(),
+            pq.mb_per_sec(),
+            pyarrow,
+            "MB/s",
+        );
+    }
+    if let Some(fh) = report.find_row("firehose.ingest.p1") {
+        if let Some(engine) = report.find_row("firehose.baseline.engine") {
+            push(
+                "Firehose DirectPut ingest / engine PutRecords, records/s".to_string(),
+                fh.records_per_sec(),
+                engine.records_per_sec(),
+                "records/s",
+            );
+        }
+        if let Some(moto) = report.find_figure("firehose.baseline.moto_records_per_sec") {
+            push(
+                "Firehose DirectPut ingest / moto's Firehose via boto3, records/s".to_string(),
+                fh.records_per_sec(),
+                moto,
+                "records/s",
+            );
+        }
+    }
     out
 }
 
@@ -473,6 +513,34 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
         1024.0 * 1024.0,
         true,
         "bytes",
+    ));
+    out.push(judge(
+        "firehose_ingest",
+        "Firehose DirectPut ingest, 1 KiB records, one producer, os: records/s",
+        report
+            .find_row("firehose.ingest.p1")
+            .map(|r| r.records_per_sec()),
+        500_000.0,
+        false,
+        "records/s",
+    ));
+    out.push(judge(
+        "firehose_directory_delivery",
+        "Firehose delivery to the directory store, uncompressed: MB/s",
+        report
+            .find_row("firehose.delivery.dir.uncompressed")
+            .map(|r| r.mb_per_sec()),
+        1000.0,
+        false,
+        "MB/s",
+    ));
+    out.push(judge(
+        "firehose_visible_p50",
+        "Firehose put -> object visible at IntervalInSeconds 0, p50",
+        q("firehose.visible", 0.5),
+        5_000_000.0,
+        true,
+        "ns",
     ));
     out
 }

@@ -444,6 +444,34 @@ fn fanout_encryption_and_on_demand() {
 }
 
 #[test]
+fn firehose() {
+    let doc = run_workload("firehose", &[]);
+    let keys = keys(&doc, "latency");
+    for key in [
+        "firehose.ingest.p1",
+        "firehose.ingest.p3",
+        "firehose.baseline.engine",
+        "firehose.visible",
+        "firehose.delivery.dir.uncompressed",
+        "firehose.delivery.dir.gzip",
+        "firehose.delivery.http",
+        "firehose.parquet",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing: {keys:?}");
+    }
+    if std::env::var_os("TIDELOG_REQUIRE_SERVICES").is_some() {
+        for key in [
+            "firehose.delivery.postgres",
+            "firehose.delivery.s3.uncompressed",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing: {keys:?}");
+        }
+        assert!(figure(&doc, "firehose.baseline.postgres_copy_rows_per_sec") > 0.0);
+    }
+    assert!(figure(&doc, "firehose.transform.ns_per_record") >= 0.0);
+}
+
+#[test]
 fn bad_flags_are_clear_errors_not_panics() {
     let out = tempfile::tempdir().unwrap();
     for (args, needle) in [

@@ -32,6 +32,7 @@ pub mod boundary;
 pub mod consumers;
 pub mod diagnostics;
 pub mod engine;
+pub mod firehose;
 pub mod handles;
 pub mod lists;
 pub mod metrics;

@@ -40,13 +40,6 @@ pub struct Engine {
     pub(crate) engine: tidelog::Engine,
 }
 
-impl Engine {
-    /// The engine handle (for the analytics session).
-    pub(crate) fn inner(&self) -> &tidelog::Engine {
-        &self.engine
-    }
-}
-
 fn shard_dict<'py>(py: Python<'py>, s: &ShardDescription) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("shard_id", &s.shard_id)?;
@@ -121,6 +114,13 @@ fn shard_filter(
             )));
         }
     })
+}
+
+impl Engine {
+    /// The engine handle (for the other native classes built on it).
+    pub(crate) fn inner(&self) -> &tidelog::Engine {
+        &self.engine
+    }
 }
 
 #[pymethods]

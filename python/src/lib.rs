@@ -8,7 +8,7 @@
 //! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
 //! back), [`clock`] (the test-only manual clock); `analytics` (SQL sessions and
 //! results) and `arrow_export` (the Arrow PyCapsule interface, the crate's other
-//! `unsafe`).
+//! `unsafe`); [`firehose`] (Firehose delivery streams).
 //!
 //! Invariants kept across the crate: every blocking call releases the GIL; every class
 //! is frozen and `Send + Sync` (engine handles, or state behind a mutex), so any thread
@@ -28,6 +28,7 @@ mod clock;
 mod convert;
 mod engine;
 mod errors;
+mod firehose;
 mod kinesis;
 mod records;
 mod subscription;
@@ -48,5 +49,6 @@ fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<clock::ManualClock>()?;
     errors::register(m)?;
     analytics::register(m)?;
+    firehose::register(m)?;
     Ok(())
 }

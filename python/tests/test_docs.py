@@ -9,10 +9,11 @@ import types
 
 import tidelog
 import tidelog._tidelog
+import tidelog.firehose
 import tidelog.kinesis
 import tidelog.testing
 
-MODULES = [tidelog, tidelog.kinesis, tidelog.testing, tidelog._tidelog]
+MODULES = [tidelog, tidelog.kinesis, tidelog.firehose, tidelog.testing, tidelog._tidelog]
 
 
 def undocumented() -> list[str]:

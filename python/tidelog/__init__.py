@@ -8,7 +8,10 @@ Two ways in:
   async, that yield records as they commit);
 * a drop-in for boto3's Kinesis client: ``tidelog.client(path)`` has boto3's method
   names, keyword arguments, response dicts and exceptions, so code written for Kinesis
-  runs in-process unchanged.
+  runs in-process unchanged;
+* Firehose delivery streams: ``engine.firehose()`` (Pythonic) or
+  ``tidelog.firehose_client(path)`` (boto3's Firehose client), delivering to
+  directories or S3.
 
 Errors the engine raises form one tree rooted at :class:`Error`, one class per family
 of the Rust engine's errors; wrong Python types raise ``TypeError`` and values the
@@ -66,6 +69,7 @@ from ._types import (
     WarmThroughput,
 )
 from .kinesis import ClientError, KinesisClient, client
+from .firehose import Firehose, FirehoseClient, FirehoseError, firehose_client
 
 __all__ = [
     "AWS_MANAGED_KEY",
@@ -97,6 +101,9 @@ __all__ = [
     "EndedShard",
     "Engine",
     "EnvironmentCheckError",
+    "Firehose",
+    "FirehoseClient",
+    "FirehoseError",
     "Error",
     "ExpiredIteratorError",
     "FileSystemError",
@@ -122,6 +129,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "client",
+    "firehose_client",
     "open",
     "testing",
 ]

@@ -12,10 +12,11 @@ import asyncio
 import itertools
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from . import _tidelog
 from ._time import to_ms
@@ -38,6 +39,9 @@ from ._types import (
     StreamSummary,
     WarmThroughput,
 )
+
+if TYPE_CHECKING:
+    from .firehose import Firehose
 
 _PUT_RECORDS_MAX = 500  # entries per PutRecords call (Kinesis)
 _TAGS_MAX = 50  # tags per stream, and tag keys per removal call
@@ -172,13 +176,15 @@ class Engine:
     stay valid after that.
     """
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "_firehose", "_firehose_lock")
 
     def __init__(self, native: _tidelog.Engine) -> None:
         """Wraps a native engine (use ``tidelog.open`` to make one)."""
         if not isinstance(native, _tidelog.Engine):
             raise TypeError("use tidelog.open(path) to open an engine")
         self._native = native
+        self._firehose: Any = None
+        self._firehose_lock = threading.Lock()
 
     @property
     def native(self) -> _tidelog.Engine:
@@ -203,8 +209,25 @@ class Engine:
 
     def close(self) -> None:
         """Syncs and closes every log and stops the cores. Idempotent; afterwards every
-        call raises ``tidelog.ClosedError``."""
+        call raises ``tidelog.ClosedError``. Closes the engine's Firehose first."""
+        if self._firehose is not None:
+            self._firehose.close()
         self._native.close()
+
+    def firehose(self, **options: Any) -> Firehose:
+        """The engine's Firehose delivery streams (``tidelog.firehose.Firehose``), opened
+        on the first call with ``options`` (``stores``, ``default_store``, ``lambdas``,
+        ``ingest_limits``...: see ``tidelog.firehose.open_firehose``); later calls return
+        the same object and take no options."""
+        with self._firehose_lock:
+            if self._firehose is None:
+                from .firehose import open_firehose
+
+                self._firehose = open_firehose(self, **options)
+            elif options and any(v is not None for v in options.values()):
+                raise ValueError("Firehose is already open on this engine; options go with the first call")
+            firehose: Firehose = self._firehose
+            return firehose
 
     @property
     def closed(self) -> bool:

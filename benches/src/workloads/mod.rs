@@ -11,6 +11,7 @@ pub mod e2e;
 pub mod encryption;
 pub mod fanout;
 pub mod ffi;
+pub mod firehose;
 pub mod get;
 pub mod idle;
 pub mod limits;
@@ -73,11 +74,13 @@ pub enum Workload {
     /// records, and Arrow export (built with the `sql` feature: `make bench-sql`; not
     /// part of `all`).
     Sql,
+    /// Firehose delivery streams: ingest, put → visible, delivery throughput.
+    Firehose,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 14] = [
+    pub const ALL: [Workload; 15] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
@@ -92,6 +95,7 @@ impl Workload {
         Self::Encryption,
         Self::OnDemand,
         Self::Server,
+        Self::Firehose,
     ];
 
     /// The name on the command line and in the report.
@@ -112,6 +116,7 @@ impl Workload {
             Self::OnDemand => "ondemand",
             Self::Server => "server",
             Self::Sql => "sql",
+            Self::Firehose => "firehose",
         }
     }
 
@@ -151,6 +156,7 @@ impl Workload {
                  (cargo run --release -p tidelog-bench --features sql -- --workload sql)"
                     .into(),
             ),
+            Self::Firehose => firehose::run(ctx),
         }
     }
 }
