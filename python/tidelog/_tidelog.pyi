@@ -204,6 +204,7 @@ class Engine:
         on_demand_stream_count_max: int | None = None,
         on_demand_evaluation_interval: float | None = None,
         on_demand_max_shards: int | None = None,
+        machine: str = "shared",
     ) -> Engine: ...
     @property
     def path(self) -> pathlib.Path: ...
