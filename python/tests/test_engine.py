@@ -409,3 +409,17 @@ def test_machine_chooses_the_default_core_count(tmp_path):
     with pytest.raises(ValueError, match="machine must be"):
         tidelog.open(tmp_path / "bad", machine="tuned")
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_the_build_profile_is_stated():
+    import warnings
+
+    assert tidelog.BUILD_PROFILE in ("debug", "release")
+    # The warning comes with a debug build only (the test command's .venv has one).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import importlib
+
+        importlib.reload(tidelog)
+    debug_warnings = [w for w in caught if w.category.__name__ == "DebugBuildWarning"]
+    assert bool(debug_warnings) == (tidelog.BUILD_PROFILE == "debug")
