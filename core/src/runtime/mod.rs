@@ -93,6 +93,17 @@ fn parse_cpu_max(text: &str) -> Option<usize> {
     usize::try_from(quota.div_ceil(period)).ok()
 }
 
+/// Waits for a core's reply to a stop request, nudging the core every 50 ms if glommio
+/// left it asleep with the request unread (the maintenance thread's liveness backstop
+/// is stopped before the cores are, so the waiter does its job here).
+fn wait_nudging<T>(wait: reply::Pending<T>, sender: &MailboxSender<Request>) -> Result<T> {
+    let mut seen = sender.turns();
+    wait.wait_ticking(Duration::from_millis(50), || {
+        sender.nudge_if_stuck(seen);
+        seen = sender.turns();
+    })
+}
+
 /// The CPUs this process may run on, in order.
 pub fn allowed_cpus() -> Vec<usize> {
     match rustix::thread::sched_getaffinity(None) {
@@ -250,11 +261,11 @@ impl Runtime {
         for core in &self.cores {
             let (reply, wait) = reply::channel();
             if core.sender.send(Request::Abandon { reply }).is_ok() {
-                pending.push(wait);
+                pending.push((wait, &core.sender));
             }
         }
-        for wait in pending {
-            let _ = wait.wait(Duration::ZERO);
+        for (wait, sender) in pending {
+            let _ = wait_nudging(wait, sender);
         }
         for core in &mut self.cores {
             if let Some(thread) = core.thread.take() {
@@ -269,12 +280,12 @@ impl Runtime {
         for core in &self.cores {
             let (reply, wait) = reply::channel();
             if core.sender.send(Request::Shutdown { reply }).is_ok() {
-                pending.push(wait);
+                pending.push((wait, &core.sender));
             }
         }
         let mut first_error = None;
-        for wait in pending {
-            if let Err(e) = wait.wait(Duration::ZERO) {
+        for (wait, sender) in pending {
+            if let Err(e) = wait_nudging(wait, sender) {
                 first_error.get_or_insert(e);
             }
         }
