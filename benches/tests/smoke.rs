@@ -274,8 +274,11 @@ fn get_e2e_and_open_loop() {
 fn build_c_library() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
+    // The whole workspace, as `cargo test --workspace` resolves it (a no-op after the
+    // test command's build): tidelog-ffi alone would resolve other dependency features
+    // and compile half the dependency tree, DataFusion included, a second time.
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--locked", "-p", "tidelog-ffi"]);
+    cargo.args(["build", "--locked", "--workspace", "--all-targets"]);
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }
@@ -528,8 +531,8 @@ fn bad_flags_are_clear_errors_not_panics() {
 }
 
 /// Builds the `tidelog` binary (the server workload runs it) beside the bench binary,
-/// unless `cargo test --workspace` built it already (building it alone would resolve
-/// other features and rebuild half the dependency tree).
+/// unless `cargo test --workspace` built it already (with the whole workspace, so the
+/// dependencies' features are the test build's).
 fn build_server() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
@@ -537,14 +540,7 @@ fn build_server() {
         return;
     }
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args([
-        "build",
-        "--locked",
-        "-p",
-        "tidelog-server",
-        "--bin",
-        "tidelog",
-    ]);
+    cargo.args(["build", "--locked", "--workspace", "--all-targets"]);
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }
