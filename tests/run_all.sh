@@ -12,6 +12,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# One build of every crate: each cargo invocation below builds the whole workspace
+# (`--workspace --all-targets`), so dependency features resolve the same way every time
+# and nothing (DataFusion least of all: ~10 minutes on 2 CPUs) is compiled twice. The
+# Python extension is that build's cdylib; PYO3_BUILD_EXTENSION_MODULE keeps it from
+# linking libpython, as maturin would (set for every step, so pyo3's build script sees
+# one environment).
+export PYO3_BUILD_EXTENSION_MODULE=1
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -44,7 +52,8 @@ step "services for the tests: moto's S3 server from PyPI into .venv (tests/servi
 eval "$(tests/services/setup.sh)"
 export TIDELOG_REQUIRE_SERVICES=1
 
-step "Rust tests"
+step "Rust tests (the workspace built once, every target)"
+cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
 
 step "fuzzing: each libFuzzer target for ${TIDELOG_FUZZ_SECONDS:-10} s (fuzz/run.sh; longer: TIDELOG_FUZZ_SECONDS)"
@@ -61,8 +70,15 @@ done
 [ -n "$python" ] || { echo "Python >= 3.11 (with venv and pip) is needed for the Python tests"; exit 1; }
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
-# A dev-profile build reuses the Rust test step's compiled dependencies.
-(cd python && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --quiet --locked)
+# The native module is the Rust step's own build of tidelog-python (a debug build:
+# `tidelog.BUILD_PROFILE` says so), placed in the package the way `maturin develop`
+# places it, with the package put on the venv's path.
+.venv/bin/python -m pip uninstall --quiet --yes tidelog >/dev/null 2>&1 || true  # an earlier maturin develop
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+cp "$target_dir/debug/lib_tidelog.so" python/tidelog/_tidelog.abi3.so
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PWD/python" > "$site/tidelog-dev.pth"
+.venv/bin/python -c 'import tidelog, sys; sys.exit(tidelog.__file__.startswith("'"$PWD"'/python/") is False)'
 .venv/bin/python -m pytest python/tests -q -p no:cacheprovider
 
 step "tidelog serve: boto3, the AWS CLI, CBOR, HTTP/2 (httpx) and the JavaScript SDK v3 against the binary"

@@ -146,9 +146,14 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let before = process_cpu_ns();
+        // Work the optimizer cannot fold (each step goes through black_box), for 20 ms
+        // of wall time: in any profile the process's CPU time must move.
+        let start = std::time::Instant::now();
         let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_add(i * i);
+        while start.elapsed() < std::time::Duration::from_millis(20) {
+            for i in 0..10_000u64 {
+                x = x.wrapping_add(std::hint::black_box(i).wrapping_mul(i));
+            }
         }
         std::hint::black_box(x);
         assert!(process_cpu_ns() > before, "CPU time grows while working");

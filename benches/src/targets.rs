@@ -542,6 +542,29 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
         true,
         "ns",
     ));
+    // The defaults against the tuned setup of the same run (the worst of 5 runs each).
+    let cpus = crate::sys::allowed_cpus().len();
+    let mut counts = vec![1usize, 2, 2 * cpus];
+    counts.dedup();
+    for setup in ["defaults", "defaults_1cpu"] {
+        for &callers in &counts {
+            for (quantile, bound) in [
+                ("p50", crate::workloads::defaults::P50_BOUND),
+                ("p99", crate::workloads::defaults::P99_BOUND),
+            ] {
+                out.push(judge(
+                    "defaults_vs_tuned",
+                    format!(
+                        "{setup}, {callers} unpinned caller(s): worst-run os put {quantile} / tuned median {quantile}"
+                    ),
+                    report.find_figure(&format!("defaults.{setup}.c{callers}.{quantile}_ratio")),
+                    bound,
+                    true,
+                    "ratio",
+                ));
+            }
+        }
+    }
     out
 }
 

@@ -28,7 +28,7 @@ pub mod stream;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CreateStreamOptions, Durability, Engine, EngineConfig, FanoutEvent, GetRecordsOutput, Limits,
-    PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput, ShardSubscription,
+    Machine, PutOptions, PutRecordOutput, PutRecordsEntry, PutRecordsOutput, ShardSubscription,
     StartingPosition, SubscribeToShardEvent, Subscription, SubscriptionEvent, SyncDriver,
 };
 pub use error::{Error, ErrorKind, Result};

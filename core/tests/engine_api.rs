@@ -822,3 +822,30 @@ fn hash_ranges_cover_the_space_for_odd_counts() {
     assert_eq!(ranges[6].end, u128::MAX);
     assert!(ranges.windows(2).all(|w| w[0].end + 1 == w[1].start));
 }
+
+/// The default machine is shared: one core per usable CPU but one (at least one);
+/// dedicated means one per CPU. Both serve puts from this (unpinned) thread, whichever
+/// CPU it lands on.
+#[test]
+fn default_core_count_follows_the_machine() {
+    let usable = tidelog::runtime::usable_cpus();
+    let cpus = tidelog::runtime::allowed_cpus().len();
+    for (machine, expected) in [
+        (tidelog::Machine::Shared, usable.saturating_sub(1).max(1)),
+        (tidelog::Machine::Dedicated, cpus.max(1)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = tidelog::EngineConfig::new(dir.path());
+        config.machine = machine;
+        config.durability = tidelog::Durability::Os;
+        let engine = Engine::open(config).unwrap();
+        assert_eq!(engine.cores(), expected, "{machine:?}");
+        engine.create_stream("s", 2).unwrap();
+        for i in 0..200u32 {
+            engine
+                .put_record("s", &i.to_string(), b"x", PutOptions::default())
+                .unwrap();
+        }
+        engine.close().unwrap();
+    }
+}

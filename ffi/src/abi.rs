@@ -185,6 +185,20 @@ pub enum tidelog_sync_driver {
     Blocking = 2,
 }
 
+/// What the engine may assume about the machine (`tidelog_engine_options.machine`).
+/// Carried in `uint32_t` fields.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_machine {
+    /// Shared with the callers and other work (the default): cores = usable CPUs - 1
+    /// when `cores` is 0; cores and callers spin only where a CPU is free for it.
+    Shared = 0,
+    /// Dedicated to tidelog (the benchmark's tuned setup): cores = one per CPU when
+    /// `cores` is 0; spins as configured; the caller keeps its threads off the cores'
+    /// CPUs.
+    Dedicated = 1,
+}
+
 /// How new segment files are prepared. Carried in `uint32_t` fields.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,7 +357,8 @@ pub enum tidelog_event_kind {
 pub struct tidelog_engine_options {
     /// `sizeof(tidelog_engine_options)` as the caller compiled it.
     pub struct_size: usize,
-    /// Cores (executor threads) to run; 0 = one per CPU this process may use.
+    /// Cores (executor threads) to run; 0 = chosen by `machine` (shared: one per usable
+    /// CPU but one, at least one; dedicated: one per CPU).
     pub cores: u32,
     /// 1 = pin each core to its own CPU (default), 0 = do not pin.
     pub pin_cores: u32,
@@ -433,6 +448,8 @@ pub struct tidelog_engine_options {
     pub on_demand_evaluation_interval_ms: u64,
     /// Most shards an on-demand stream grows to (default 200).
     pub on_demand_max_shards: u32,
+    /// The machine the engine shares (`tidelog_machine`; default SHARED).
+    pub machine: u32,
 }
 
 /// A key provider: writes the 32-byte key of `key_id` (NUL-terminated UTF-8) to

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tidelog_core::crypto::{FileKeyProvider, KeyProvider, KmsError, KmsFailure, MasterKey};
 use tidelog_core::io::Preallocation;
-use tidelog_core::{Durability, Engine, EngineConfig, Limits, ManualClock, SyncDriver};
+use tidelog_core::{Durability, Engine, EngineConfig, Limits, Machine, ManualClock, SyncDriver};
 
 use crate::abi::*;
 use crate::args::{self, InStruct, Out, SizedStruct};
@@ -92,6 +92,10 @@ pub fn default_options() -> tidelog_engine_options {
         on_demand_stream_count_max: config.on_demand_stream_count_max,
         on_demand_evaluation_interval_ms: config.on_demand.evaluation_interval.as_millis() as u64,
         on_demand_max_shards: config.on_demand.max_shards,
+        machine: match config.machine {
+            Machine::Shared => tidelog_machine::Shared as u32,
+            Machine::Dedicated => tidelog_machine::Dedicated as u32,
+        },
     }
 }
 
@@ -222,6 +226,17 @@ pub unsafe fn config(
                 "options->sync_driver",
                 v,
                 "TIDELOG_SYNC_DRIVER_DEFAULT, _IO_URING, _BLOCKING",
+            ));
+        }
+    };
+    config.machine = match o.machine {
+        v if v == tidelog_machine::Shared as u32 => Machine::Shared,
+        v if v == tidelog_machine::Dedicated as u32 => Machine::Dedicated,
+        v => {
+            return Err(enum_error(
+                "options->machine",
+                v,
+                "TIDELOG_MACHINE_SHARED, _DEDICATED",
             ));
         }
     };
@@ -575,6 +590,7 @@ mod tests {
         assert!(clock.is_none());
         assert_eq!(config.cores, reference.cores);
         assert_eq!(config.pin_cores, reference.pin_cores);
+        assert_eq!(config.machine, reference.machine);
         assert_eq!(config.durability, reference.durability);
         assert_eq!(config.limits, reference.limits);
         assert_eq!(config.log, reference.log);
@@ -587,8 +603,9 @@ mod tests {
     #[test]
     fn bad_enum_flag_and_number_fields_get_their_statuses() {
         type Change = fn(&mut tidelog_engine_options);
-        let cases: [(Change, tidelog_status); 6] = [
+        let cases: [(Change, tidelog_status); 7] = [
             (|o| o.pin_cores = 2, tidelog_status::InvalidEnumValue),
+            (|o| o.machine = 2, tidelog_status::InvalidEnumValue),
             (|o| o.durability = 3, tidelog_status::InvalidEnumValue),
             (|o| o.sync_driver = 9, tidelog_status::InvalidEnumValue),
             (|o| o.preallocation = 3, tidelog_status::InvalidEnumValue),

@@ -134,7 +134,7 @@ impl Engine {
         account_id=None, partition=None, key_provider=None, key_dir=None,
         consumer_transition=None, consumers_per_stream_max=None,
         on_demand_stream_count_max=None, on_demand_evaluation_interval=None,
-        on_demand_max_shards=None
+        on_demand_max_shards=None, machine="shared"
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors EngineConfig's keyword options
     fn open(
@@ -160,8 +160,18 @@ impl Engine {
         on_demand_stream_count_max: Option<&Bound<'_, PyAny>>,
         on_demand_evaluation_interval: Option<f64>,
         on_demand_max_shards: Option<&Bound<'_, PyAny>>,
+        machine: &str,
     ) -> PyResult<Self> {
         let mut config = EngineConfig::new(path);
+        config.machine = match machine {
+            "shared" => tidelog::Machine::Shared,
+            "dedicated" => tidelog::Machine::Dedicated,
+            other => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "machine must be \"shared\" or \"dedicated\", not {other:?}"
+                )));
+            }
+        };
         config.cores = opt_uint(cores, "cores")?;
         if let Some(pin) = pin_cores {
             config.pin_cores = pin;

@@ -39,6 +39,16 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Which build this is: a debug build (`maturin develop` without `--release`) runs
+    // the engine's calls ~20x slower, so the package says so at import.
+    m.add(
+        "BUILD_PROFILE",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )?;
     m.add_class::<engine::Engine>()?;
     m.add_class::<records::Record>()?;
     m.add_class::<records::RecordBatch>()?;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 from datetime import datetime, timedelta, timezone
@@ -392,3 +393,33 @@ def test_one_engine_shared_by_threads(engine: tidelog.Engine) -> None:
     for w in range(4):
         mine = [x for x in read if x.startswith(f"{w}:")]
         assert mine == [f"{w}:{i}" for i in range(250)]
+
+
+def test_machine_chooses_the_default_core_count(tmp_path):
+    cpus = len(os.sched_getaffinity(0))
+    # Shared (the default): a CPU is left to the callers (fewer still under a cgroup
+    # CPU quota), at least one core.
+    with tidelog.open(tmp_path / "shared", durability="os") as engine:
+        assert 1 <= engine.cores <= max(1, cpus - 1)
+        engine.create_stream("s", shard_count=2)
+        for i in range(200):
+            engine.put_record("s", str(i), b"x")
+    with tidelog.open(tmp_path / "dedicated", durability="os", machine="dedicated") as engine:
+        assert engine.cores == cpus
+    with pytest.raises(ValueError, match="machine must be"):
+        tidelog.open(tmp_path / "bad", machine="tuned")
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_the_build_profile_is_stated():
+    import warnings
+
+    assert tidelog.BUILD_PROFILE in ("debug", "release")
+    # The warning comes with a debug build only (the test command's .venv has one).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        import importlib
+
+        importlib.reload(tidelog)
+    debug_warnings = [w for w in caught if w.category.__name__ == "DebugBuildWarning"]
+    assert bool(debug_warnings) == (tidelog.BUILD_PROFILE == "debug")

@@ -18,6 +18,9 @@ of the Rust engine's errors; wrong Python types raise ``TypeError`` and values t
 binding refuses itself raise ``ValueError``.
 """
 
+import warnings as _warnings
+
+from . import _tidelog as _native
 from . import testing
 from ._engine import AWS_MANAGED_KEY, Engine, ShardSubscription, Subscription, open
 from .analytics import Analytics, InferredSchema, SqlResult, TableInfo
@@ -71,7 +74,29 @@ from ._types import (
 from .kinesis import ClientError, KinesisClient, client
 from .firehose import Firehose, FirehoseClient, FirehoseError, firehose_client
 
+
+
+class DebugBuildWarning(UserWarning):
+    """Issued at import when the native module is a debug build (``maturin develop``
+    without ``--release``, as ``make test``'s ``.venv`` has): every call is ~20x slower
+    than in a release build (``pip install ./python`` or ``maturin develop --release``)."""
+
+
+#: ``"release"`` or ``"debug"``: how the native module was built.
+BUILD_PROFILE: str = _native.BUILD_PROFILE
+
+if BUILD_PROFILE == "debug":
+    _warnings.warn(
+        "tidelog's native module is a debug build: calls are ~20x slower than a release "
+        "build; for real work install it with `pip install ./python` or "
+        "`cd python && maturin develop --release`",
+        DebugBuildWarning,
+        stacklevel=2,
+    )
+
 __all__ = [
+    "BUILD_PROFILE",
+    "DebugBuildWarning",
     "AWS_MANAGED_KEY",
     "AccountLimits",
     "AccountSettings",

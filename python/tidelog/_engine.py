@@ -88,13 +88,15 @@ def open(
     on_demand_stream_count_max: int | None = None,
     on_demand_evaluation_interval: float | None = None,
     on_demand_max_shards: int | None = None,
+    machine: Literal["shared", "dedicated"] = "shared",
 ) -> Engine:
     """Opens (or creates) a tidelog engine in the data directory ``path``.
 
     Args:
         path: the data directory (created if missing). One engine at a time may have it
             open (a second open raises ``ResourceInUseError``).
-        cores: how many cores (executors) to run; ``None``: one per CPU.
+        cores: how many cores (executors) to run; ``None``: chosen by ``machine``
+            (shared: one per usable CPU but one, at least one; dedicated: one per CPU).
         durability: default durability of puts: ``"sync"`` acknowledges after an
             fdatasync covering the record (survives power loss); ``"os"`` once it is in
             the page cache (survives a crash of the process). A put may ask for another.
@@ -123,6 +125,12 @@ def open(
         on_demand_evaluation_interval: seconds between on-demand scaling decisions
             (engine clock; default 60).
         on_demand_max_shards: most shards an on-demand stream grows to (default 200).
+        machine: ``"shared"`` (default): the engine shares the CPUs with its callers
+            (this notebook, a thread pool...): a CPU is left to callers, and neither
+            cores nor callers spin where they could take the CPU the other needs.
+            ``"dedicated"``: a machine set up for tidelog, callers kept off the cores'
+            CPUs by the user; one core per CPU and unconditional spinning (the
+            benchmark's tuned figures).
 
     Returns:
         The engine; use it as a context manager or call ``close()``.
@@ -135,6 +143,7 @@ def open(
     native = _tidelog.Engine.open(
         path,
         cores=cores,
+        machine=machine,
         pin_cores=pin_cores,
         durability=durability,
         limits=native_limits,

@@ -10,6 +10,7 @@ from ._types import ChildShard, EndedShard
 
 __all__ = [
     "__version__",
+    "BUILD_PROFILE",
     "Engine",
     "Record",
     "RecordBatch",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 __version__: str
+BUILD_PROFILE: str
 
 _Data = bytes | bytearray | memoryview | str
 
@@ -126,6 +128,7 @@ class RecordBatch:
     """Records read from one shard, plus where to continue."""
 
     def __len__(self) -> int: ...
+    def _boto3_records(self) -> list[dict[str, Any]]: ...
     @overload
     def __getitem__(self, index: int, /) -> Record: ...
     @overload
@@ -204,6 +207,7 @@ class Engine:
         on_demand_stream_count_max: int | None = None,
         on_demand_evaluation_interval: float | None = None,
         on_demand_max_shards: int | None = None,
+        machine: str = "shared",
     ) -> Engine: ...
     @property
     def path(self) -> pathlib.Path: ...

@@ -890,7 +890,7 @@ class KinesisClient:
             self._call(op, lambda: self._native.get_records(kwargs["ShardIterator"], kwargs.get("Limit")) and None)
             self._dry_run(kwargs, op)
         batch = self._call(op, lambda: self._native.get_records(kwargs["ShardIterator"], kwargs.get("Limit")))
-        records = [self._record(r) for r in batch]
+        records = batch._boto3_records()
         body: Response = {"Records": records}
         if batch.next_iterator is not None:
             body["NextShardIterator"] = batch.next_iterator

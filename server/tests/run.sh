@@ -19,7 +19,9 @@ if [ -z "${TIDELOG_BIN:-}" ]; then
 fi
 if [ -z "${TIDELOG_BIN:-}" ]; then
   profile="${CARGO_PROFILE:-dev}"
-  cargo build --locked --profile "$profile" -p tidelog-server --bin tidelog
+  # The whole workspace (one feature resolution with the test command's builds; the
+  # server alone would compile half the dependency tree a second time).
+  cargo build --locked --profile "$profile" --workspace --all-targets
   dir="$profile"; [ "$profile" = dev ] && dir=debug
   TIDELOG_BIN="$PWD/target/$dir/tidelog"
 fi

@@ -35,7 +35,10 @@ need valgrind valgrind
 need pkg-config pkg-config
 
 step "libtidelog (debug) and its pkg-config file"
-cargo build -p tidelog-ffi --locked
+# The whole workspace, as the test command's Rust step builds it (a no-op after it):
+# building tidelog-ffi alone would resolve other dependency features and compile half
+# the dependency tree, DataFusion included, a second time.
+cargo build --workspace --all-targets --locked
 pc=$(ffi/pkgconfig.sh debug)
 export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir tidelog)

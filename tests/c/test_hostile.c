@@ -501,6 +501,9 @@ static void bad_structs_and_enums(void) {
     o = tl_options();
     o.sync_driver = 3;
     CHECK_STATUS(tidelog_engine_open(dir, &o, &e2), TIDELOG_STATUS_INVALID_ENUM_VALUE);
+    o = tl_options();
+    o.machine = TIDELOG_MACHINE_DEDICATED + 1;
+    CHECK_STATUS(tidelog_engine_open(dir, &o, &e2), TIDELOG_STATUS_INVALID_ENUM_VALUE);
     /* Numbers outside the engine's rules. */
     o = tl_options();
     o.core_spin_us = 5000000;

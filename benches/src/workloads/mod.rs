@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+pub mod defaults;
 pub mod e2e;
 pub mod encryption;
 pub mod fanout;
@@ -76,14 +77,17 @@ pub enum Workload {
     Sql,
     /// Firehose delivery streams: ingest, put → visible, delivery throughput.
     Firehose,
+    /// The engine as the README opens it, from unpinned callers, beside the tuned setup.
+    Defaults,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 15] = [
+    pub const ALL: [Workload; 16] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
+        Self::Defaults,
         Self::Ffi,
         Self::E2e,
         Self::Throughput,
@@ -117,6 +121,7 @@ impl Workload {
             Self::Server => "server",
             Self::Sql => "sql",
             Self::Firehose => "firehose",
+            Self::Defaults => "defaults",
         }
     }
 
@@ -157,6 +162,7 @@ impl Workload {
                     .into(),
             ),
             Self::Firehose => firehose::run(ctx),
+            Self::Defaults => defaults::run(ctx),
         }
     }
 }

@@ -82,13 +82,39 @@ pub const RETENTION_HOURS_MAX: u32 = 8760;
 /// Kinesis's shortest (and default) retention period.
 pub const RETENTION_HOURS_KINESIS_MIN: u32 = 24;
 
+/// What the engine may assume about the machine it shares (see [`EngineConfig::machine`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Machine {
+    /// The default: the engine shares the CPUs with its callers and whatever else runs.
+    /// `cores: None` means one core per usable CPU but one (usable: the CPUs this process
+    /// may run on, capped by a cgroup CPU quota), so callers always have a CPU; a core
+    /// keeps polling its mailbox (`core_spin`) only when some usable CPU is left to
+    /// callers; a blocked caller spins (`reply_spin`, `subscriber_spin`) only on a CPU
+    /// no core is pinned to, and no more callers spin at once than CPUs are left to
+    /// callers. Nothing ever spins on the CPU of the thread it waits for, nor makes
+    /// more runnable spinners than CPUs, so a machine with more threads than CPUs
+    /// degrades to hand-offs (a thread wake-up per call), never to a spinner holding
+    /// the CPU its answer needs for a scheduler time slice.
+    #[default]
+    Shared,
+    /// A machine set up for tidelog, as the benchmark suite's tuned figures are taken:
+    /// `cores: None` means one core per CPU, the spins are used as configured wherever
+    /// the caller runs (up to one spinning caller per CPU no core takes, at least one),
+    /// and the caller keeps its threads off the cores' CPUs itself.
+    Dedicated,
+}
+
 /// How to open an engine. [`EngineConfig::new`] gives the defaults.
 #[derive(Clone)]
 pub struct EngineConfig {
     /// The data directory (created if missing).
     pub data_dir: PathBuf,
-    /// How many cores (executors) to run; `None`: one per CPU this process may use.
+    /// How many cores (executors) to run; `None`: chosen by [`Machine`] (shared: one
+    /// per usable CPU but one, at least one; dedicated: one per CPU).
     pub cores: Option<usize>,
+    /// Shared with callers and other work (the default), or dedicated to tidelog: how
+    /// many cores `None` means and when cores and callers spin. See [`Machine`].
+    pub machine: Machine,
     /// Pin each core to its own CPU.
     pub pin_cores: bool,
     /// Default durability of puts (a put may ask for another).
@@ -160,7 +186,8 @@ impl std::fmt::Debug for EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults: one core per CPU, pinned; `sync` durability; Kinesis limits; 24 h
+    /// Defaults: a machine shared with the callers ([`Machine::Shared`]: one core per
+    /// usable CPU but one, pinned; spinning only where a CPU is free for it); `sync` durability; Kinesis limits; 24 h
     /// retention; up to 10,000 open shards; records up to 10 MiB allowed (each stream
     /// starts at 1 MiB: UpdateMaxRecordSize); the real clock and file system; the
     /// file-backed key provider.
@@ -168,6 +195,7 @@ impl EngineConfig {
         Self {
             data_dir: data_dir.into(),
             cores: None,
+            machine: Machine::Shared,
             pin_cores: true,
             durability: Durability::Sync,
             limits: Limits::kinesis(),
@@ -328,8 +356,13 @@ pub(crate) struct Inner {
     pub secret: [u8; 32],
     pub epoch: u32,
     pub closed: AtomicBool,
-    /// CPUs not taken by cores: how many blocked callers may spin at once.
+    /// How many blocked callers may spin at once (CPUs not taken by cores; 0 on a
+    /// shared machine whose cores take every usable CPU).
     pub spin_slots: usize,
+    /// Shared machine with pinned cores: the CPUs the cores are pinned to, indexed by
+    /// CPU number (a caller running on one of them parks instead of spinning: it would
+    /// hold the CPU a core needs). Empty otherwise.
+    pub core_cpus: Box<[bool]>,
     /// Callers currently waiting (spinning or parked).
     pub waiters: AtomicUsize,
     /// The thread that expires closed shards every `maintenance_interval` and, every
@@ -446,7 +479,36 @@ impl Engine {
             .map_err(|e| Error::io("write catalog", dir.join(catalog::CATALOG_FILE), e))?;
 
         let cpus = crate::runtime::allowed_cpus();
-        let core_count = config.cores.unwrap_or(cpus.len().max(1));
+        let usable = crate::runtime::usable_cpus();
+        let core_count = config.cores.unwrap_or(match config.machine {
+            Machine::Shared => usable.saturating_sub(1).max(1),
+            Machine::Dedicated => cpus.len().max(1),
+        });
+        // Spinning where it cannot starve anyone (see `Machine`).
+        let (core_spin, spin_slots) = match config.machine {
+            Machine::Shared => {
+                let spare = usable.saturating_sub(core_count);
+                let core_spin = if spare > 0 {
+                    config.core_spin
+                } else {
+                    Duration::ZERO
+                };
+                (core_spin, spare)
+            }
+            Machine::Dedicated => (
+                config.core_spin,
+                cpus.len().saturating_sub(core_count).max(1),
+            ),
+        };
+        let core_cpus: Box<[bool]> = if config.machine == Machine::Shared && config.pin_cores {
+            let mut set = vec![false; cpus.iter().max().map_or(0, |&c| c + 1)];
+            for &cpu in cpus.iter().take(core_count) {
+                set[cpu] = true;
+            }
+            set.into_boxed_slice()
+        } else {
+            Box::default()
+        };
         if config.pin_cores && core_count > cpus.len() {
             return Err(Error::Config {
                 field: "cores",
@@ -469,7 +531,7 @@ impl Engine {
                     limits: config.limits,
                     log_config: log_config.clone(),
                     epoch: data.epoch,
-                    spin: config.core_spin,
+                    spin: core_spin,
                     maintenance_interval: config.maintenance_interval,
                     sync_driver: config.sync_driver,
                     preempt_timer: config.preempt_timer,
@@ -496,7 +558,8 @@ impl Engine {
             secret,
             epoch,
             closed: AtomicBool::new(false),
-            spin_slots: cpus.len().saturating_sub(core_count).max(1),
+            spin_slots,
+            core_cpus,
             waiters: AtomicUsize::new(0),
             maintenance: Mutex::new(None),
             lock: Mutex::new(Some(lock)),
@@ -746,11 +809,12 @@ impl Engine {
     }
 
     /// Runs `wait` with `spin` if a CPU is free for spinning (fewer waiters than CPUs
-    /// not taken by cores), with no spin otherwise: a spinning waiter must not take the
-    /// CPU its core, or the io_uring worker doing its fsync, needs.
+    /// not taken by cores, and, on a shared machine, the caller is not on a core's
+    /// CPU), with no spin otherwise: a spinning waiter must not take the CPU its core,
+    /// or the io_uring worker doing its fsync, needs.
     pub(crate) fn with_spin<R>(&self, spin: Duration, wait: impl FnOnce(Duration) -> R) -> R {
         let before = self.inner.waiters.fetch_add(1, Ordering::AcqRel);
-        let spin = if before < self.inner.spin_slots {
+        let spin = if before < self.inner.spin_slots && !self.on_core_cpu() {
             spin
         } else {
             Duration::ZERO
@@ -758,6 +822,18 @@ impl Engine {
         let result = wait(spin);
         self.inner.waiters.fetch_sub(1, Ordering::AcqRel);
         result
+    }
+
+    /// True when the calling thread runs on a CPU a core is pinned to (shared machine
+    /// only; a vDSO call, tens of nanoseconds).
+    fn on_core_cpu(&self) -> bool {
+        !self.inner.core_cpus.is_empty()
+            && self
+                .inner
+                .core_cpus
+                .get(rustix::thread::sched_getcpu())
+                .copied()
+                .unwrap_or(false)
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {

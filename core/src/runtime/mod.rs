@@ -50,6 +50,60 @@ pub enum SyncDriver {
     Blocking,
 }
 
+/// How many CPUs' worth of time this process can get: the CPUs it may run on, capped by
+/// a cgroup v2 CPU quota (`cpu.max` of its cgroup and every ancestor, rounded up), since
+/// a container limited to one CPU of time on a many-CPU host must not plan as if it had
+/// them all.
+pub fn usable_cpus() -> usize {
+    let allowed = allowed_cpus().len().max(1);
+    cgroup_cpu_quota().map_or(allowed, |quota| quota.clamp(1, allowed))
+}
+
+/// The tightest cgroup v2 CPU quota over this process's cgroup and its ancestors, in
+/// whole CPUs rounded up; `None` without a cgroup v2 hierarchy or without a quota.
+fn cgroup_cpu_quota() -> Option<usize> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = membership
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))?
+        .trim();
+    let mut dir = std::path::PathBuf::from("/sys/fs/cgroup");
+    let mut best: Option<usize> = None;
+    let mut consider = |dir: &std::path::Path| {
+        if let Some(cpus) = std::fs::read_to_string(dir.join("cpu.max"))
+            .ok()
+            .and_then(|text| parse_cpu_max(&text))
+        {
+            best = Some(best.map_or(cpus, |b: usize| b.min(cpus)));
+        }
+    };
+    consider(&dir);
+    for part in path.split('/').filter(|p| !p.is_empty() && *p != "..") {
+        dir.push(part);
+        consider(&dir);
+    }
+    best
+}
+
+/// `cpu.max`'s "QUOTA PERIOD" as whole CPUs rounded up; `None` for "max" or a bad line.
+fn parse_cpu_max(text: &str) -> Option<usize> {
+    let mut words = text.split_whitespace();
+    let quota: u64 = words.next()?.parse().ok()?;
+    let period: u64 = words.next()?.parse().ok().filter(|&p| p > 0)?;
+    usize::try_from(quota.div_ceil(period)).ok()
+}
+
+/// Waits for a core's reply to a stop request, nudging the core every 50 ms if glommio
+/// left it asleep with the request unread (the maintenance thread's liveness backstop
+/// is stopped before the cores are, so the waiter does its job here).
+fn wait_nudging<T>(wait: reply::Pending<T>, sender: &MailboxSender<Request>) -> Result<T> {
+    let mut seen = sender.turns();
+    wait.wait_ticking(Duration::from_millis(50), || {
+        sender.nudge_if_stuck(seen);
+        seen = sender.turns();
+    })
+}
+
 /// The CPUs this process may run on, in order.
 pub fn allowed_cpus() -> Vec<usize> {
     match rustix::thread::sched_getaffinity(None) {
@@ -207,11 +261,11 @@ impl Runtime {
         for core in &self.cores {
             let (reply, wait) = reply::channel();
             if core.sender.send(Request::Abandon { reply }).is_ok() {
-                pending.push(wait);
+                pending.push((wait, &core.sender));
             }
         }
-        for wait in pending {
-            let _ = wait.wait(Duration::ZERO);
+        for (wait, sender) in pending {
+            let _ = wait_nudging(wait, sender);
         }
         for core in &mut self.cores {
             if let Some(thread) = core.thread.take() {
@@ -226,12 +280,12 @@ impl Runtime {
         for core in &self.cores {
             let (reply, wait) = reply::channel();
             if core.sender.send(Request::Shutdown { reply }).is_ok() {
-                pending.push(wait);
+                pending.push((wait, &core.sender));
             }
         }
         let mut first_error = None;
-        for wait in pending {
-            if let Err(e) = wait.wait(Duration::ZERO) {
+        for (wait, sender) in pending {
+            if let Err(e) = wait_nudging(wait, sender) {
                 first_error.get_or_insert(e);
             }
         }
@@ -250,5 +304,28 @@ impl Runtime {
 impl Drop for Runtime {
     fn drop(&mut self) {
         let _ = self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_max_lines() {
+        assert_eq!(parse_cpu_max("max 100000\n"), None);
+        assert_eq!(parse_cpu_max("100000 100000\n"), Some(1));
+        assert_eq!(parse_cpu_max("150000 100000"), Some(2));
+        assert_eq!(parse_cpu_max("50000 100000"), Some(1));
+        assert_eq!(parse_cpu_max("400000 100000"), Some(4));
+        assert_eq!(parse_cpu_max("100000 0"), None);
+        assert_eq!(parse_cpu_max("garbage"), None);
+        assert_eq!(parse_cpu_max(""), None);
+    }
+
+    #[test]
+    fn usable_cpus_within_allowed() {
+        let usable = usable_cpus();
+        assert!(usable >= 1 && usable <= allowed_cpus().len().max(1));
     }
 }

@@ -151,6 +151,24 @@ impl<T> Pending<T> {
     }
 }
 
+impl<T> Pending<T> {
+    /// Blocks the thread until the reply arrives without spinning, calling `on_tick`
+    /// every `tick` while it has not: for the engine's own waits on its cores at close
+    /// and crash, where `on_tick` nudges a core glommio left asleep (the maintenance
+    /// thread, which does that otherwise, is already stopped then).
+    pub fn wait_ticking(self, tick: Duration, mut on_tick: impl FnMut()) -> Result<T> {
+        if !self.is_ready() && self.register(Waiter::Thread(std::thread::current())) {
+            while !self.is_ready() {
+                std::thread::park_timeout(tick);
+                if !self.is_ready() {
+                    on_tick();
+                }
+            }
+        }
+        self.take()
+    }
+}
+
 impl<T> Future for Pending<T> {
     type Output = Result<T>;
 

@@ -1,0 +1,310 @@
+//! The configuration users run, beside the tuned one, in the same run.
+//!
+//! `defaults`: the engine opened exactly as the README's examples open it
+//! (`EngineConfig::new(dir)`, which is also `tidelog.open(path)` and
+//! `tidelog_engine_open(path, NULL)`), with only `os` durability and the limits off, and
+//! called from unpinned threads; `tuned`: the suite's own setup (one core, pinned,
+//! [`Machine::Dedicated`], callers pinned to the other CPUs). Each case: a stream of 2
+//! shards, 1 KiB puts with keys alternating over both shards, closed loop, at 1, 2 and
+//! 2×CPUs caller threads. Every (setup, callers) case runs [`RUNS`] times, each run on
+//! a freshly opened engine (a bimodal placement shows as one bad run), alternating the
+//! setups. Where the machine has more than one CPU, the defaults also run restricted
+//! to one CPU (as under `taskset -c 0`: the opening thread and its callers allowed on
+//! one CPU only), so the engine has fewer CPUs than a dedicated setup would give it
+//! cores.
+//!
+//! Verdict: the defaults' worst run p50 must stay within 2× the tuned median p50 of
+//! the same caller count, and their worst p99 within 3× the tuned median p99; a miss
+//! fails the workload (the suite then exits non-zero), unless
+//! `TIDELOG_BENCH_DEFAULTS_ADVISORY` is set (the smoke test, on a busy machine).
+#![forbid(unsafe_code)]
+
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tidelog::{Durability, EngineConfig, Limits, Machine, PutOptions};
+
+use super::{Ctx, Result, key_for_shard};
+use crate::hist::Latency;
+use crate::report::Row;
+
+/// Runs of each case.
+pub const RUNS: usize = 5;
+const RECORD_BYTES: usize = 1024;
+/// Defaults' worst p50 over the tuned median p50.
+pub const P50_BOUND: f64 = 2.0;
+/// Defaults' worst p99 over the tuned median p99.
+pub const P99_BOUND: f64 = 3.0;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    Defaults,
+    Tuned,
+    /// The defaults, the process restricted to one CPU.
+    Restricted,
+}
+
+impl Setup {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Defaults => "defaults",
+            Self::Tuned => "tuned",
+            Self::Restricted => "defaults_1cpu",
+        }
+    }
+}
+
+/// One run: latency of every put, and how long the measuring lasted.
+struct RunResult {
+    latency: Latency,
+    seconds: f64,
+    cores: usize,
+}
+
+/// Runs the workload.
+pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
+    let cpus = crate::sys::allowed_cpus();
+    let mut counts = vec![1usize, 2, 2 * cpus.len()];
+    counts.dedup();
+    let mut setups = vec![Setup::Defaults, Setup::Tuned];
+    if cpus.len() > 1 {
+        setups.push(Setup::Restricted);
+    }
+    let mut failures = Vec::new();
+    for &callers in &counts {
+        let mut results: Vec<(Setup, Vec<RunResult>)> =
+            setups.iter().map(|&s| (s, Vec::new())).collect();
+        for run in 0..RUNS {
+            for (setup, runs) in results.iter_mut() {
+                ctx.progress(&format!(
+                    "{} with {callers} caller(s), run {}/{RUNS}",
+                    setup.name(),
+                    run + 1
+                ));
+                runs.push(one_run(ctx, *setup, callers)?);
+            }
+        }
+        let tuned = &results
+            .iter()
+            .find(|(s, _)| *s == Setup::Tuned)
+            .expect("tuned always runs")
+            .1;
+        let tuned50 = median(tuned.iter().map(|r| r.latency.quantile_ns(0.5)));
+        let tuned99 = median(tuned.iter().map(|r| r.latency.quantile_ns(0.99)));
+        for (setup, runs) in &results {
+            let p50s: Vec<u64> = runs.iter().map(|r| r.latency.quantile_ns(0.5)).collect();
+            let p99s: Vec<u64> = runs.iter().map(|r| r.latency.quantile_ns(0.99)).collect();
+            let (min50, max50) = min_max(&p50s);
+            let (min99, max99) = min_max(&p99s);
+            let mut merged = Latency::new();
+            for r in runs {
+                merged.merge(&r.latency);
+            }
+            let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+            let ops = merged.count();
+            let key = format!("defaults.{}.c{callers}", setup.name());
+            ctx.report.row(Row {
+                key: key.clone(),
+                workload: "defaults",
+                case: format!(
+                    "{} setup, {callers} caller thread(s), {RUNS} runs ({} core(s))",
+                    setup.name(),
+                    runs.first().map_or(0, |r| r.cores)
+                ),
+                mode: "os, 1 KiB, 2 shards, closed loop".to_string(),
+                seconds,
+                ops,
+                records: ops,
+                data_bytes: ops * RECORD_BYTES as u64,
+                cpu_ns: None,
+                latency: merged,
+            });
+            for (name, value) in [
+                ("p50_min_ns", min50),
+                ("p50_max_ns", max50),
+                ("p99_min_ns", min99),
+                ("p99_max_ns", max99),
+            ] {
+                ctx.report.figure(
+                    "defaults",
+                    format!("{key}.{name}"),
+                    format!(
+                        "{} setup, {callers} caller(s): {} over {RUNS} runs",
+                        setup.name(),
+                        name.replace('_', " ")
+                    ),
+                    value as f64,
+                    "ns",
+                );
+            }
+            ctx.report.note(format!(
+                "defaults: {} with {callers} caller(s): p50 {}-{} ns, p99 {}-{} ns over {RUNS} runs",
+                setup.name(),
+                min50,
+                max50,
+                min99,
+                max99
+            ));
+            if *setup == Setup::Tuned {
+                continue;
+            }
+            let r50 = max50 as f64 / tuned50.max(1) as f64;
+            let r99 = max99 as f64 / tuned99.max(1) as f64;
+            ctx.report.figure(
+                "defaults",
+                format!("{key}.p50_ratio"),
+                format!(
+                    "{} with {callers} caller(s): worst p50 / tuned median p50",
+                    setup.name()
+                ),
+                r50,
+                "ratio",
+            );
+            ctx.report.figure(
+                "defaults",
+                format!("{key}.p99_ratio"),
+                format!(
+                    "{} with {callers} caller(s): worst p99 / tuned median p99",
+                    setup.name()
+                ),
+                r99,
+                "ratio",
+            );
+            if r50 > P50_BOUND || r99 > P99_BOUND {
+                failures.push(format!(
+                    "{} with {callers} caller(s): worst p50 {r50:.2}x tuned (bound {P50_BOUND}x), \
+                     worst p99 {r99:.2}x tuned (bound {P99_BOUND}x)",
+                    setup.name()
+                ));
+            }
+        }
+    }
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "THE DEFAULTS FELL BEHIND THE TUNED SETUP: {}",
+        failures.join("; ")
+    );
+    if std::env::var_os("TIDELOG_BENCH_DEFAULTS_ADVISORY").is_some() {
+        ctx.report.note(format!("{message} (advisory run)"));
+        Ok(())
+    } else {
+        Err(message.into())
+    }
+}
+
+/// Opens a fresh engine in `setup`, runs `callers` threads of closed-loop puts through
+/// a warm-up and a measuring interval, and closes it.
+fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult> {
+    let dir = ctx.case_dir(&format!("defaults-{}-{callers}", setup.name()))?;
+    let cpus = crate::sys::allowed_cpus();
+    let (warmup, duration) = (ctx.args.warmup, ctx.args.duration);
+    let tuned_config = {
+        let mut config = ctx.engine_config(dir.path());
+        config.machine = Machine::Dedicated;
+        config.durability = Durability::Os;
+        config
+    };
+    let bench_cpus = ctx.bench_cpus();
+    let pin = ctx.args.pin;
+    let path = dir.path().to_path_buf();
+    // Everything on a fresh thread: its affinity is the whole process's (or one CPU
+    // for the restricted case) whatever the bench's main thread was pinned to, and the
+    // callers it spawns inherit it.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<RunResult> {
+                match setup {
+                    Setup::Restricted => crate::sys::pin_current_thread(&cpus[..1]),
+                    _ => crate::sys::unpin_current_thread(),
+                }
+                let engine = match setup {
+                    Setup::Tuned => tidelog::Engine::open(tuned_config)?,
+                    Setup::Defaults | Setup::Restricted => {
+                        let mut config = EngineConfig::new(&path);
+                        config.durability = Durability::Os;
+                        config.limits = Limits::unlimited();
+                        tidelog::Engine::open(config)?
+                    }
+                };
+                let cores = engine.cores();
+                engine.create_stream("d", 2)?;
+                let keys = [key_for_shard("k", 0, 2), key_for_shard("k", 1, 2)];
+                let data = vec![0x5au8; RECORD_BYTES];
+                let measuring = AtomicBool::new(false);
+                let stop = AtomicBool::new(false);
+                let start = Barrier::new(callers + 1);
+                let results = std::thread::scope(|inner| {
+                    let handles: Vec<_> = (0..callers)
+                        .map(|t| {
+                            let (engine, keys, data) = (&engine, &keys, &data);
+                            let (measuring, stop, start) = (&measuring, &stop, &start);
+                            let bench_cpus = &bench_cpus;
+                            inner.spawn(move || -> Result<Latency> {
+                                if setup == Setup::Tuned && pin {
+                                    crate::sys::pin_current_thread(bench_cpus);
+                                }
+                                let mut latency = Latency::new();
+                                let mut i = t;
+                                start.wait();
+                                while !stop.load(Ordering::Relaxed) {
+                                    let sent = Instant::now();
+                                    engine.put_record(
+                                        "d",
+                                        &keys[i % 2],
+                                        data,
+                                        PutOptions::default(),
+                                    )?;
+                                    if measuring.load(Ordering::Relaxed) {
+                                        latency.record(sent.elapsed());
+                                    }
+                                    i += 1;
+                                }
+                                Ok(latency)
+                            })
+                        })
+                        .collect();
+                    start.wait();
+                    std::thread::sleep(warmup);
+                    measuring.store(true, Ordering::Relaxed);
+                    let began = Instant::now();
+                    std::thread::sleep(duration);
+                    measuring.store(false, Ordering::Relaxed);
+                    let seconds = began.elapsed().as_secs_f64();
+                    stop.store(true, Ordering::Relaxed);
+                    let mut latency = Latency::new();
+                    for handle in handles {
+                        let one = handle
+                            .join()
+                            .map_err(|_| "a caller thread panicked".to_string())??;
+                        latency.merge(&one);
+                    }
+                    Ok::<_, super::BoxError>((latency, seconds))
+                });
+                engine.close()?;
+                let (latency, seconds) = results?;
+                Ok(RunResult {
+                    latency,
+                    seconds,
+                    cores,
+                })
+            })
+            .join()
+            .map_err(|_| "the run's thread panicked".to_string())?
+    })
+}
+
+fn median(values: impl Iterator<Item = u64>) -> u64 {
+    let mut v: Vec<u64> = values.collect();
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+fn min_max(values: &[u64]) -> (u64, u64) {
+    (
+        values.iter().copied().min().unwrap_or(0),
+        values.iter().copied().max().unwrap_or(0),
+    )
+}
