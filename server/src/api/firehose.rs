@@ -3,10 +3,36 @@
 //! the JSON forms (blobs as base64, timestamps as epoch seconds), and its answers come
 //! back through the same member table (`wire/shapes.rs`), so CBOR clients get byte
 //! strings and millisecond timestamps like Kinesis clients do.
+//!
+//! [`FirehoseService`] is the backend `tidelog serve` runs: a `tidelog_firehose::Firehose`
+//! opened beside the engine, every call through `tidelog_firehose::api::call` (so the
+//! server, the C ABI and the Python client share one validation and one set of shapes).
 #![forbid(unsafe_code)]
 
 use super::{ApiError, FirehoseBackend};
 use crate::wire::{Map, Service, Value, json};
+
+/// The `tidelog-firehose` crate as the server's Firehose backend.
+#[derive(Debug, Clone)]
+pub struct FirehoseService(pub tidelog_firehose::Firehose);
+
+impl FirehoseBackend for FirehoseService {
+    fn call(
+        &self,
+        operation: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, ApiError> {
+        tidelog_firehose::api::call(&self.0, operation, input).map_err(|e| ApiError {
+            code: e.code,
+            message: e.message,
+            status: e.status,
+        })
+    }
+
+    fn operations(&self) -> &'static [&'static str] {
+        tidelog_firehose::api::OPERATIONS
+    }
+}
 
 /// Every Firehose operation of the 2015-08-04 model, so a backend's names can be
 /// handed out as `&'static str`.
