@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::child_value;
 use super::records::{records_value, starting_position};
-use crate::api::input::{missing, opt_bool, opt_map, opt_str, opt_timestamp_ms, req_str};
+use crate::api::input::{self, missing, opt_bool, opt_map, opt_str, opt_timestamp_ms, req_str};
 use crate::api::{Api, ApiError, EventReceiver};
 use crate::wire::{Encoding, Map, Value, eventstream};
 
@@ -117,6 +117,14 @@ pub fn subscribe_to_shard(
     encoding: Encoding,
 ) -> Result<EventReceiver, ApiError> {
     let consumer = req_str(&m, "ConsumerARN")?;
+    if !consumer.contains("/consumer/") {
+        return Err(input::constraint(
+            "ConsumerARN",
+            consumer,
+            "Member must satisfy regular expression pattern: \
+             ^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+",
+        ));
+    }
     let shard = req_str(&m, "ShardId")?;
     let start = opt_map(&m, "StartingPosition")?.ok_or_else(|| missing("StartingPosition"))?;
     let position = starting_position(
