@@ -53,7 +53,7 @@ def test_cli_consumers_encryption_and_firehose(server: Server):
     assert [c["ConsumerARN"] for c in listed] == [consumer["ConsumerARN"]]
     aws(server, "start-stream-encryption", "--stream-name", "cli-fan", "--encryption-type", "KMS",
         "--key-id", "alias/aws/kinesis")
-    described = aws(server, "describe-stream", "--stream-name", "cli-fan")["StreamDescription"]
+    described = aws(server, "describe-stream-summary", "--stream-name", "cli-fan")["StreamDescriptionSummary"]
     assert described["EncryptionType"] == "KMS"
     assert described["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
     assert "ShardLimit" in aws(server, "describe-limits")
