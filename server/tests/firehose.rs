@@ -163,6 +163,27 @@ async fn direct_put_delivers_objects_to_a_directory_bucket() {
         .await,
         "ResourceNotFoundException"
     );
+    // Bad members: refused before anything is buffered.
+    for (input, want) in [
+        (
+            json!({"DeliveryStreamName": "clicks", "Records": {"Data": "eA=="}}),
+            "InvalidArgumentException",
+        ),
+        (
+            json!({"DeliveryStreamName": "clicks", "Records": [{"Data": 5}]}),
+            "SerializationException",
+        ),
+        (
+            json!({"DeliveryStreamName": "clicks", "Records": []}),
+            "InvalidArgumentException",
+        ),
+    ] {
+        assert_eq!(
+            fails(&c, "PutRecordBatch", input.clone()).await,
+            want,
+            "{input}"
+        );
+    }
     // The objects appear under the bucket's directory, every record once, in order.
     let bucket = s.dir.path().join("firehose/buckets/lake");
     let deadline = Instant::now() + Duration::from_secs(60);

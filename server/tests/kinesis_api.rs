@@ -495,3 +495,130 @@ async fn modes_encryption_monitoring_limits_and_account() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_operations_refuse_bad_members_and_change_nothing() {
+    let s = start().await;
+    let c = s.client(Encoding::Json);
+    call(
+        &c,
+        "CreateStream",
+        json!({"StreamName": "h", "ShardCount": 1}),
+    )
+    .await;
+    let arn = s.api.engine.stream_arn("h");
+    for (op, input, want) in [
+        (
+            "TagResource",
+            json!({"ResourceARN": arn, "Tags": ["a"]}),
+            "SerializationException",
+        ),
+        (
+            "TagResource",
+            json!({"ResourceARN": arn, "Tags": {"a": 1}}),
+            "SerializationException",
+        ),
+        (
+            "TagResource",
+            json!({"ResourceARN": arn, "Tags": {"aws:x": "1"}}),
+            "ValidationException",
+        ),
+        (
+            "TagResource",
+            json!({"Tags": {"a": "b"}}),
+            "ValidationException",
+        ),
+        (
+            "UntagResource",
+            json!({"ResourceARN": arn, "TagKeys": "a"}),
+            "SerializationException",
+        ),
+        (
+            "RegisterStreamConsumer",
+            json!({"StreamARN": arn, "ConsumerName": "bad name!"}),
+            "ValidationException",
+        ),
+        (
+            "RegisterStreamConsumer",
+            json!({"StreamARN": "arn:aws:kinesis:eu-west-1:000000000000:stream/h", "ConsumerName": "c"}),
+            "ResourceNotFoundException",
+        ),
+        (
+            "RegisterStreamConsumer",
+            json!({"ConsumerName": "c"}),
+            "ValidationException",
+        ),
+        (
+            "ListStreamConsumers",
+            json!({"StreamARN": arn, "NextToken": "garbage"}),
+            "InvalidArgumentException",
+        ),
+        (
+            "ListStreamConsumers",
+            json!({"StreamARN": arn, "MaxResults": 0}),
+            "ValidationException",
+        ),
+        (
+            "EnableEnhancedMonitoring",
+            json!({"StreamName": "h", "ShardLevelMetrics": "ALL"}),
+            "SerializationException",
+        ),
+        (
+            "EnableEnhancedMonitoring",
+            json!({"StreamName": "h", "ShardLevelMetrics": []}),
+            "ValidationException",
+        ),
+        (
+            "UpdateStreamMode",
+            json!({"StreamARN": arn, "StreamModeDetails": "ON_DEMAND"}),
+            "SerializationException",
+        ),
+        (
+            "UpdateStreamMode",
+            json!({"StreamARN": arn}),
+            "ValidationException",
+        ),
+        (
+            "UpdateMaxRecordSize",
+            json!({"StreamARN": arn, "MaxRecordSizeInKiB": 1e9}),
+            "ValidationException",
+        ),
+        (
+            "StartStreamEncryption",
+            json!({"StreamName": "h", "EncryptionType": "KMS", "KeyId": ""}),
+            "ValidationException",
+        ),
+        (
+            "UpdateAccountSettings",
+            json!({"MinimumThroughputBillingCommitment": {"Status": "MAYBE"}}),
+            "ValidationException",
+        ),
+        (
+            "PutResourcePolicy",
+            json!({"ResourceARN": arn, "Policy": 7}),
+            "SerializationException",
+        ),
+        (
+            "SubscribeToShard",
+            json!({"ConsumerARN": arn, "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}}),
+            "ValidationException",
+        ),
+    ] {
+        assert_eq!(fails(&c, op, input.clone()).await, want, "{op} {input}");
+    }
+    // Nothing changed: no tags, no consumers, no policy, mode and encryption as created.
+    let tags = call(&c, "ListTagsForResource", json!({"ResourceARN": arn})).await;
+    assert_eq!(tags["Tags"], json!([]));
+    let consumers = call(&c, "ListStreamConsumers", json!({"StreamARN": arn})).await;
+    assert_eq!(consumers["Consumers"], json!([]));
+    let summary = call(&c, "DescribeStreamSummary", json!({"StreamName": "h"})).await;
+    let summary = &summary["StreamDescriptionSummary"];
+    assert_eq!(summary["StreamModeDetails"]["StreamMode"], "PROVISIONED");
+    assert_eq!(summary["EncryptionType"], "NONE");
+    assert_eq!(summary["MaxRecordSizeInKiB"], 1024);
+    assert_eq!(
+        summary["EnhancedMonitoring"][0]["ShardLevelMetrics"],
+        json!([])
+    );
+    s.stop().await;
+}

@@ -55,6 +55,8 @@ impl Backend {
             let mut config = EngineConfig::new(dir);
             config.cores = Some(1);
             config.pin_cores = false;
+            // ARNs as `tidelog serve` shows them by default.
+            config.arn_scope.region = "us-east-1".to_string();
             let engine = Engine::open(config).map_err(|e| {
                 CallError::Unreachable(format!("cannot open {}: {e}", dir.display()))
             })?;
