@@ -35,10 +35,11 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     };
     for e in entries.flatten() {
         let path = e.path();
+        let temporary = e.file_name().to_string_lossy().starts_with(".tidelog-tmp-");
         if path.is_dir() {
             files_under(&path, out);
-        } else {
-            out.push(path);
+        } else if !temporary {
+            out.push(path); // an object under its final name is whole
         }
     }
 }
