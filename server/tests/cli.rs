@@ -44,6 +44,45 @@ fn help_and_usage_errors() {
     let o = tidelog(&["serve", "--data-dir", "/tmp/never-used"], None);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no access keys"));
+    // Firehose settings are checked before anything opens.
+    let o = tidelog(
+        &[
+            "serve",
+            "--data-dir",
+            "/tmp/never-used",
+            "--firehose-s3-endpoint",
+            "ftp://127.0.0.1:1",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("must be an http:// or https:// URL"));
+    let o = tidelog(
+        &[
+            "serve",
+            "--data-dir",
+            "/tmp/never-used",
+            "--firehose-s3-endpoint",
+            "http://127.0.0.1:1",
+            "--firehose-buckets-dir",
+            "/tmp/b",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        "data_dir = \"/tmp/never-used\"\n[firehose.buckets.lake]\ndir = \"/tmp/a\"\n\
+         s3_endpoint = \"http://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let o = tidelog(
+        &["serve", "--config", config.path().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("buckets.lake"));
     let o = tidelog(&["streams", "--endpoint", "http://127.0.0.1:1"], None);
     assert_eq!(o.status.code(), Some(3));
     let o = tidelog(&["verify", "/nonexistent/dir"], None);

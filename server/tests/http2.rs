@@ -25,13 +25,10 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-fn subscribe_body(stream: &str) -> Vec<u8> {
+fn subscribe_body(consumer_arn: &str) -> Vec<u8> {
     json::encode(
         &Map::new()
-            .with(
-                "ConsumerARN",
-                format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}/consumer/c:1"),
-            )
+            .with("ConsumerARN", consumer_arn)
             .with("ShardId", "shardId-000000000000")
             .with("StartingPosition", Map::new().with("Type", "TRIM_HORIZON"))
             .into(),
@@ -146,6 +143,7 @@ async fn create(s: &TestServer, stream: &str) {
 async fn h2c_prior_knowledge_subscribe() {
     let s = start().await;
     create(&s, "h2c").await;
+    let consumer = register_consumer(&s, "h2c", "c").await;
     put(&s, "h2c", "before").await;
     let tcp = TcpStream::connect(s.addr()).await.unwrap();
     let (mut sender, conn) =
@@ -158,7 +156,7 @@ async fn h2c_prior_knowledge_subscribe() {
         .send_request(signed_request(
             &format!("http://{authority}/"),
             &authority,
-            subscribe_body("h2c"),
+            subscribe_body(&consumer),
         ))
         .await
         .unwrap();
@@ -234,6 +232,7 @@ async fn h2_over_tls_by_alpn() {
     )
     .await
     .unwrap();
+    let consumer = register_consumer(&s, "tls", "c").await;
 
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -268,7 +267,7 @@ async fn h2_over_tls_by_alpn() {
         .send_request(signed_request(
             &format!("https://{authority}/"),
             &authority,
-            subscribe_body("tls"),
+            subscribe_body(&consumer),
         ))
         .await
         .unwrap();
@@ -303,13 +302,11 @@ async fn http1_subscribe_with_our_client_and_lifetime_end() {
     })
     .await;
     create(&s, "h1").await;
+    let consumer = register_consumer(&s, "h1", "c").await;
     put(&s, "h1", "one").await;
     let client = s.client(Encoding::Cbor);
     let input = Map::new()
-        .with(
-            "ConsumerARN",
-            "arn:aws:kinesis:us-east-1:000000000000:stream/h1/consumer/c:1",
-        )
+        .with("ConsumerARN", consumer.as_str())
         .with("ShardId", "shardId-000000000000")
         .with("StartingPosition", Map::new().with("Type", "TRIM_HORIZON"))
         .into();
@@ -338,11 +335,21 @@ async fn http1_subscribe_with_our_client_and_lifetime_end() {
     );
     assert_eq!(records, 1);
     assert!(heartbeats >= 3, "{heartbeats}");
-    // While a subscription streams, a second one for the same consumer and shard is
-    // refused.
-    let _held = client.subscribe_to_shard(&input).await.unwrap();
+    // Within 5 s of the last SubscribeToShard, another for the same consumer and
+    // shard is refused (AWS's rule); another shard is not.
     let err = client.subscribe_to_shard(&input).await.unwrap_err();
     assert_eq!(err.code(), Some("ResourceInUseException"));
+    // An unknown consumer of an existing stream is not found.
+    let unknown = Map::new()
+        .with(
+            "ConsumerARN",
+            format!("{}/consumer/nobody:1", s.api.engine.stream_arn("h1")),
+        )
+        .with("ShardId", "shardId-000000000000")
+        .with("StartingPosition", Map::new().with("Type", "LATEST"))
+        .into();
+    let err = client.subscribe_to_shard(&unknown).await.unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
     s.stop().await;
 }
 

@@ -11,9 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ -z "${TIDELOG_BIN:-}" ]; then
-  for candidate in $(ls -t target/release/tidelog target/debug/tidelog 2>/dev/null); do
-    if [ -z "$(find server/src core/src Cargo.lock -newer "$candidate" -print -quit)" ]; then
-      TIDELOG_BIN="$PWD/$candidate"; break
+  target="${CARGO_TARGET_DIR:-target}"
+  for candidate in $(ls -t "$target/release/tidelog" "$target/debug/tidelog" 2>/dev/null); do
+    if [ -z "$(find server/src core/src firehose/src Cargo.lock -newer "$candidate" -print -quit)" ]; then
+      TIDELOG_BIN="$(realpath "$candidate")"; break
     fi
   done
 fi
@@ -23,7 +24,7 @@ if [ -z "${TIDELOG_BIN:-}" ]; then
   # server alone would compile half the dependency tree a second time).
   cargo build --locked --profile "$profile" --workspace --all-targets
   dir="$profile"; [ "$profile" = dev ] && dir=debug
-  TIDELOG_BIN="$PWD/target/$dir/tidelog"
+  TIDELOG_BIN="$(realpath "${CARGO_TARGET_DIR:-target}/$dir/tidelog")"
 fi
 echo "using $TIDELOG_BIN"
 export TIDELOG_BIN

@@ -556,12 +556,26 @@ where
 /// Put → SubscribeToShard event: a producer puts records carrying their send time at
 /// E2E_RATE; a subscriber over HTTP/1.1 records when each arrives.
 async fn subscribe_latency(config: &ChildConfig, client: &Client) -> Result<Json> {
-    let input = Value::Map(
+    // SubscribeToShard reads through a registered enhanced fan-out consumer.
+    let registered = call(
+        client,
+        "RegisterStreamConsumer",
         Map::new()
             .with(
-                "ConsumerARN",
-                "arn:aws:kinesis:us-east-1:000000000000:stream/bench/consumer/bench:1",
+                "StreamARN",
+                "arn:aws:kinesis:us-east-1:000000000000:stream/bench",
             )
+            .with("ConsumerName", "bench"),
+    )
+    .await?;
+    let consumer = registered.get("Consumer").and_then(Value::as_map);
+    let consumer_arn = match consumer.and_then(|c| c.get("ConsumerARN")) {
+        Some(Value::Str(arn)) => arn.clone(),
+        other => return Err(format!("RegisterStreamConsumer answered {other:?}").into()),
+    };
+    let input = Value::Map(
+        Map::new()
+            .with("ConsumerARN", consumer_arn)
             .with("ShardId", "shardId-000000000000")
             .with("StartingPosition", Map::new().with("Type", "LATEST")),
     );

@@ -58,24 +58,21 @@ pub struct Operation {
     pub run: Run,
 }
 
-/// Settings the operations need besides the engine.
+/// Settings the operations need besides the engine. ARNs come from the engine's
+/// `arn_scope` (`tidelog serve` sets it from `--region` and `--account-id`).
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// The region shown in ARNs.
-    pub region: String,
-    /// The account shown in ARNs.
-    pub account_id: String,
-    /// How long one SubscribeToShard lasts (AWS: 5 minutes).
+    /// How long one SubscribeToShard lasts at most (AWS: 5 minutes, which is also the
+    /// engine's limit; a shorter one ends the stream earlier).
     pub subscription_lifetime: Duration,
-    /// How often a subscription with nothing new sends an empty event.
+    /// How often a subscription with nothing new sends an empty event (the engine
+    /// sends one at least every 5 s; a shorter interval adds more).
     pub heartbeat_interval: Duration,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            region: "us-east-1".to_string(),
-            account_id: "000000000000".to_string(),
             subscription_lifetime: Duration::from_secs(300),
             heartbeat_interval: Duration::from_secs(5),
         }
@@ -105,8 +102,9 @@ pub struct Api {
     pub config: ApiConfig,
     /// Delivery streams, when built in.
     pub firehose: Option<Arc<dyn FirehoseBackend>>,
-    /// SubscribeToShard calls under way, by (consumer ARN, shard id).
-    pub subscriptions: kinesis::subscribe::ActiveSubscriptions,
+    /// SubscribeToShard calls streaming now (for `/metrics`; the engine keeps the
+    /// one-per-consumer-and-shard rule).
+    pub subscriptions: kinesis::subscribe::SubscriptionCount,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -129,7 +127,7 @@ pub enum Reply {
 }
 
 impl Api {
-    /// An API over `engine`.
+    /// An API over `engine` (Kinesis only; see [`with_firehose`](Self::with_firehose)).
     pub fn new(engine: Engine, config: ApiConfig) -> Self {
         Self {
             engine,
@@ -138,6 +136,12 @@ impl Api {
             subscriptions: Default::default(),
             stop: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// This API with delivery streams served by `backend` (`Firehose_20150804.*`).
+    pub fn with_firehose(mut self, backend: Arc<dyn FirehoseBackend>) -> Self {
+        self.firehose = Some(backend);
+        self
     }
 
     /// Tells long-running answers (subscriptions) to end: the server is stopping.

@@ -36,6 +36,22 @@
 //! [subscribe]
 //! lifetime_seconds = 300
 //! heartbeat_seconds = 5
+//!
+//! [firehose]
+//! enabled = true               # serve Firehose_20150804.* (delivery streams)
+//! delivery_streams_max = 5000
+//! ingest_limits = "aws"        # or "unlimited"
+//! buffer_retention_hours = 24
+//!
+//! [firehose.store]             # where buckets live; default: <data_dir>/firehose/buckets
+//! dir = "/var/lib/tidelog/buckets"
+//!
+//! [firehose.buckets.lake]      # one bucket elsewhere: an S3-compatible store
+//! s3_endpoint = "http://127.0.0.1:9000"
+//! s3_region = "us-east-1"
+//! access_key_id = "minio"      # else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+//! secret_access_key = "minio123"
+//! virtual_hosted_style = false
 //! ```
 #![forbid(unsafe_code)]
 
@@ -70,6 +86,47 @@ pub struct FileConfig {
     /// SubscribeToShard.
     #[serde(default)]
     pub subscribe: SubscribeSection,
+    /// Delivery streams.
+    #[serde(default)]
+    pub firehose: FirehoseSection,
+}
+
+/// `[firehose]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirehoseSection {
+    /// Serve delivery streams (default true).
+    pub enabled: Option<bool>,
+    /// Most delivery streams.
+    pub delivery_streams_max: Option<usize>,
+    /// `aws` or `unlimited`.
+    pub ingest_limits: Option<String>,
+    /// Retention of the DirectPut buffers, hours.
+    pub buffer_retention_hours: Option<u32>,
+    /// The store of buckets not listed in `buckets`.
+    pub store: Option<StoreSection>,
+    /// Per-bucket stores.
+    #[serde(default)]
+    pub buckets: std::collections::BTreeMap<String, StoreSection>,
+}
+
+/// Where a bucket lives: a directory (`dir`) or an S3-compatible store
+/// (`s3_endpoint`, or AWS's S3 with `s3_region` alone).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A directory holding one directory per bucket.
+    pub dir: Option<PathBuf>,
+    /// An S3-compatible endpoint.
+    pub s3_endpoint: Option<String>,
+    /// The S3 region.
+    pub s3_region: Option<String>,
+    /// Access key id (else the environment's credentials).
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<String>,
+    /// Virtual-hosted-style requests (default false: path-style).
+    pub virtual_hosted_style: Option<bool>,
 }
 
 /// `[engine]`.
@@ -165,6 +222,8 @@ mod tests {
         let parsed: FileConfig = toml::from_str(&example).unwrap();
         assert_eq!(parsed.engine.cores, Some(1));
         assert_eq!(parsed.server.connections_max, Some(1024));
+        assert_eq!(parsed.firehose.buckets.len(), 1);
+        assert!(parsed.firehose.store.unwrap().dir.is_some());
         assert!(toml::from_str::<FileConfig>("[server]\nconections_max = 3\n").is_err());
         assert!(toml::from_str::<FileConfig>("listen = \"nope\"\n").is_err());
     }

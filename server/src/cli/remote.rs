@@ -55,6 +55,8 @@ impl Backend {
             let mut config = EngineConfig::new(dir);
             config.cores = Some(1);
             config.pin_cores = false;
+            // ARNs as `tidelog serve` shows them by default.
+            config.arn_scope.region = "us-east-1".to_string();
             let engine = Engine::open(config).map_err(|e| {
                 CallError::Unreachable(format!("cannot open {}: {e}", dir.display()))
             })?;
@@ -714,12 +716,23 @@ fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, [u64; 6]> {
         "tidelog_write_provisioned_throughput_exceeded_total",
         "tidelog_read_provisioned_throughput_exceeded_total",
     ];
-    let mut out: std::collections::BTreeMap<String, [u64; 6]> = Default::default();
+    // Stream totals (`tidelog_stream_*`, always exported) when the text has them; else
+    // the sum of the per-shard families (exported only for enhanced monitoring now,
+    // for every shard by older servers).
+    let mut totals: std::collections::BTreeMap<String, [u64; 6]> = Default::default();
+    let mut shards: std::collections::BTreeMap<String, [u64; 6]> = Default::default();
     for line in text.lines() {
         let Some((name, rest)) = line.split_once('{') else {
             continue;
         };
-        let Some(i) = FAMILIES.iter().position(|f| *f == name) else {
+        let (out, name) = match name.strip_prefix("tidelog_stream_") {
+            Some(family) => (&mut totals, family),
+            None => (&mut shards, name.strip_prefix("tidelog_").unwrap_or("")),
+        };
+        let Some(i) = FAMILIES
+            .iter()
+            .position(|f| f.strip_prefix("tidelog_") == Some(name))
+        else {
             continue;
         };
         let Some((labels, value)) = rest.split_once("} ") else {
@@ -732,7 +745,10 @@ fn parse_metrics(text: &str) -> std::collections::BTreeMap<String, [u64; 6]> {
             .unwrap_or_default();
         out.entry(stream).or_default()[i] += value.trim().parse::<u64>().unwrap_or(0);
     }
-    out
+    for (stream, values) in shards {
+        totals.entry(stream).or_insert(values);
+    }
+    totals
 }
 
 /// Runs `tidelog stats`.
@@ -806,6 +822,13 @@ mod tests {
         let m = parse_metrics(text);
         assert_eq!(m["a"][0], 7);
         assert_eq!(m["b"][3], 9);
+        // Stream totals win over the (monitored) shards' sums.
+        let text = "tidelog_stream_incoming_records_total{stream=\"a\"} 10\n\
+                    tidelog_incoming_records_total{stream=\"a\",shard=\"shardId-000000000000\"} 3\n\
+                    tidelog_stream_outgoing_bytes_total{stream=\"c\"} 5\n# EOF\n";
+        let m = parse_metrics(text);
+        assert_eq!(m["a"][0], 10);
+        assert_eq!(m["c"][3], 5);
     }
 
     #[test]

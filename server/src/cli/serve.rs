@@ -10,10 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use tidelog::stream::arn::ArnScope;
 use tidelog::{Durability, Engine, EngineConfig, Limits};
+use tidelog_firehose::{BucketStore, Firehose, FirehoseConfig, IngestLimits, S3Connection};
 
-use super::config::{self, FileConfig};
+use super::config::{self, FileConfig, FirehoseSection, StoreSection};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
+use crate::api::firehose::FirehoseService;
 use crate::api::{Api, ApiConfig};
 use crate::auth::{Verifier, keys};
 use crate::http::{RunningServer, ServerConfig};
@@ -97,11 +100,24 @@ pub struct ServeArgs {
     /// Do not serve /metrics.
     #[arg(long)]
     pub no_metrics: bool,
+    /// Do not serve Firehose delivery streams (Firehose_20150804.*).
+    #[arg(long)]
+    pub no_firehose: bool,
+    /// Directory where Firehose buckets live (one directory per bucket) [default:
+    /// <data-dir>/firehose/buckets].
+    #[arg(long, conflicts_with = "firehose_s3_endpoint")]
+    pub firehose_buckets_dir: Option<PathBuf>,
+    /// Deliver Firehose buckets to this S3-compatible endpoint instead (credentials:
+    /// the config file's [firehose.store], else AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY).
+    #[arg(long)]
+    pub firehose_s3_endpoint: Option<String>,
 }
 
 /// Everything `serve` runs with, after the file, the flags and the defaults.
 struct Settings {
     engine: EngineConfig,
+    firehose: Option<FirehoseConfig>,
     tokio_threads: usize,
     api: ApiConfig,
     server: ServerConfig,
@@ -180,11 +196,30 @@ fn settings(args: ServeArgs) -> Result<Settings, String> {
     {
         return Err(format!("region {region:?}: letters, digits and '-' only"));
     }
-    let mut api = ApiConfig {
+    engine.arn_scope = ArnScope {
+        partition: "aws".to_string(),
         region: region.clone(),
-        account_id,
-        ..ApiConfig::default()
+        account: account_id.clone(),
     };
+    let firehose = if args.no_firehose || file.firehose.enabled == Some(false) {
+        None
+    } else {
+        let mut section = file.firehose;
+        if let Some(dir) = args.firehose_buckets_dir {
+            section.store = Some(StoreSection {
+                dir: Some(dir),
+                ..StoreSection::default()
+            });
+        }
+        if let Some(endpoint) = args.firehose_s3_endpoint {
+            let mut store = section.store.take().unwrap_or_default();
+            store.dir = None;
+            store.s3_endpoint = Some(endpoint);
+            section.store = Some(store);
+        }
+        Some(firehose_config(section, &region, &account_id)?)
+    };
+    let mut api = ApiConfig::default();
     if let Some(s) = args
         .subscription_lifetime_seconds
         .or(file.subscribe.lifetime_seconds)
@@ -260,10 +295,84 @@ fn settings(args: ServeArgs) -> Result<Settings, String> {
     server.metrics_public = !args.no_metrics && s.metrics.unwrap_or(true);
     Ok(Settings {
         engine,
+        firehose,
         tokio_threads,
         api,
         server,
     })
+}
+
+fn bucket_store(name: &str, s: StoreSection, region: &str) -> Result<BucketStore, String> {
+    match (s.dir, s.s3_endpoint, s.s3_region) {
+        (Some(_), Some(_), _) => Err(format!(
+            "firehose store {name}: give dir or s3_endpoint, not both"
+        )),
+        (Some(root), None, None) => Ok(BucketStore::Directory { root }),
+        (Some(_), None, Some(_)) => Err(format!(
+            "firehose store {name}: s3_region belongs to an S3 store, not a directory"
+        )),
+        (None, endpoint, s3_region) => {
+            if endpoint.is_none() && s3_region.is_none() {
+                return Err(format!(
+                    "firehose store {name}: give dir, s3_endpoint or s3_region"
+                ));
+            }
+            if let Some(e) = &endpoint
+                && !(e.starts_with("http://") || e.starts_with("https://"))
+            {
+                return Err(format!(
+                    "firehose store {name}: s3_endpoint {e:?} must be an http:// or https:// URL"
+                ));
+            }
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+            Ok(BucketStore::S3(S3Connection {
+                allow_http: endpoint
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("http://")),
+                endpoint,
+                region: s3_region.unwrap_or_else(|| region.to_string()),
+                access_key_id: s.access_key_id.or_else(|| env("AWS_ACCESS_KEY_ID")),
+                secret_access_key: s.secret_access_key.or_else(|| env("AWS_SECRET_ACCESS_KEY")),
+                session_token: env("AWS_SESSION_TOKEN"),
+                virtual_hosted_style: s.virtual_hosted_style.unwrap_or(false),
+                multipart_threshold_bytes: 16 << 20,
+                multipart_part_bytes: 8 << 20,
+            }))
+        }
+    }
+}
+
+fn firehose_config(
+    section: FirehoseSection,
+    region: &str,
+    account_id: &str,
+) -> Result<FirehoseConfig, String> {
+    let mut config = FirehoseConfig::new();
+    config.region = region.to_string();
+    config.account_id = account_id.to_string();
+    if let Some(n) = section.delivery_streams_max {
+        config.delivery_streams_max = n;
+    }
+    if let Some(h) = section.buffer_retention_hours {
+        config.buffer_retention_hours = h;
+    }
+    config.ingest_limits = match section.ingest_limits.as_deref() {
+        None | Some("aws") => IngestLimits::aws(),
+        Some("unlimited") => IngestLimits::unlimited(),
+        Some(other) => {
+            return Err(format!(
+                "firehose ingest_limits {other:?}: expected aws or unlimited"
+            ));
+        }
+    };
+    if let Some(store) = section.store {
+        config.default_store = Some(bucket_store("store", store, region)?);
+    }
+    for (bucket, store) in section.buckets {
+        let store = bucket_store(&format!("buckets.{bucket}"), store, region)?;
+        config.buckets.insert(bucket, store);
+    }
+    Ok(config)
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -300,7 +409,20 @@ pub fn run(args: ServeArgs) -> u8 {
             return EXIT_UNREACHABLE;
         }
     };
-    let api = Arc::new(Api::new(engine.clone(), settings.api));
+    let firehose = match settings.firehose.map(|c| Firehose::open(&engine, c)) {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            eprintln!("tidelog serve: cannot open Firehose: {e}");
+            let _ = engine.close();
+            return EXIT_UNREACHABLE;
+        }
+    };
+    let mut api = Api::new(engine.clone(), settings.api);
+    if let Some(f) = &firehose {
+        api = api.with_firehose(Arc::new(FirehoseService(f.clone())));
+    }
+    let api = Arc::new(api);
     let auth = if settings.server.verifier.allow_anonymous {
         format!(
             "{} access keys, anonymous allowed",
@@ -314,6 +436,7 @@ pub fn run(args: ServeArgs) -> u8 {
     } else {
         "http"
     };
+    let firehose_on = firehose.is_some();
     let code = runtime.block_on(async move {
         let server = match RunningServer::start(Arc::clone(&api), settings.server).await {
             Ok(s) => s,
@@ -324,10 +447,11 @@ pub fn run(args: ServeArgs) -> u8 {
         };
         // The first line on stdout: scripts read the address from it (port 0).
         println!(
-            "tidelog serve: listening on {scheme}://{} (data {}, {cores} core{}, durability {mode}, {auth})",
+            "tidelog serve: listening on {scheme}://{} (data {}, {cores} core{}, durability {mode}, {auth}{})",
             server.local_addr(),
             data_dir.display(),
-            if cores == 1 { "" } else { "s" }
+            if cores == 1 { "" } else { "s" },
+            if firehose_on { ", firehose" } else { "" }
         );
         wait_for_signal().await;
         eprintln!("tidelog serve: stopping (finishing requests in flight)");
@@ -337,6 +461,12 @@ pub fn run(args: ServeArgs) -> u8 {
         EXIT_OK
     });
     drop(runtime);
+    // Firehose first: its workers save their checkpoints while the engine is open.
+    if let Some(f) = firehose
+        && let Err(e) = f.close()
+    {
+        eprintln!("tidelog serve: closing Firehose: {e}");
+    }
     if let Err(e) = engine.close() {
         eprintln!("tidelog serve: closing the engine: {e}");
         return EXIT_FAILED;

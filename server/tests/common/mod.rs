@@ -21,6 +21,7 @@ pub struct TestServer {
     pub server: RunningServer,
     pub api: Arc<Api>,
     pub dir: tempfile::TempDir,
+    pub firehose: Option<tidelog_firehose::Firehose>,
 }
 
 impl TestServer {
@@ -50,6 +51,9 @@ impl TestServer {
             self.server.shutdown().await,
             "shutdown within the grace period"
         );
+        if let Some(f) = &self.firehose {
+            f.close().unwrap();
+        }
         self.api.engine.close().unwrap();
     }
 }
@@ -64,12 +68,26 @@ pub fn verifier() -> Verifier {
 }
 
 pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig, &mut ApiConfig)) -> TestServer {
+    start_full(false, adjust).await
+}
+
+/// A server with Firehose opened beside the engine (buckets as directories under
+/// `<data dir>/firehose/buckets`).
+pub async fn start_with_firehose() -> TestServer {
+    start_full(true, |_, _| {}).await
+}
+
+pub async fn start_full(
+    with_firehose: bool,
+    adjust: impl FnOnce(&mut ServerConfig, &mut ApiConfig),
+) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = EngineConfig::new(dir.path());
     engine.cores = Some(1);
     engine.pin_cores = false;
     engine.limits = Limits::unlimited();
     engine.durability = Durability::Os;
+    engine.arn_scope.region = "us-east-1".to_string();
     let engine = tokio::task::spawn_blocking(move || Engine::open(engine).unwrap())
         .await
         .unwrap();
@@ -77,11 +95,51 @@ pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig, &mut ApiConfig)) 
     config.listen = "127.0.0.1:0".parse().unwrap();
     let mut api_config = ApiConfig::default();
     adjust(&mut config, &mut api_config);
-    let api = Arc::new(Api::new(engine, api_config));
+    let firehose = if with_firehose {
+        let engine = engine.clone();
+        Some(
+            tokio::task::spawn_blocking(move || {
+                let mut c = tidelog_firehose::FirehoseConfig::new();
+                c.region = "us-east-1".to_string();
+                tidelog_firehose::Firehose::open(&engine, c).unwrap()
+            })
+            .await
+            .unwrap(),
+        )
+    } else {
+        None
+    };
+    let mut api = Api::new(engine, api_config);
+    if let Some(f) = &firehose {
+        api = api.with_firehose(Arc::new(tidelog_server::api::firehose::FirehoseService(
+            f.clone(),
+        )));
+    }
+    let api = Arc::new(api);
     let server = RunningServer::start(Arc::clone(&api), config)
         .await
         .unwrap();
-    TestServer { server, api, dir }
+    TestServer {
+        server,
+        api,
+        dir,
+        firehose,
+    }
+}
+
+/// Registers consumer `name` on `stream` (ACTIVE at once with the default
+/// transition) and returns its ARN.
+pub async fn register_consumer(s: &TestServer, stream: &str, name: &str) -> String {
+    let engine = s.api.engine.clone();
+    let (stream, name) = (stream.to_string(), name.to_string());
+    tokio::task::spawn_blocking(move || {
+        engine
+            .register_stream_consumer(&stream, &name, &Default::default())
+            .unwrap()
+            .arn
+    })
+    .await
+    .unwrap()
 }
 
 pub async fn start() -> TestServer {

@@ -12,7 +12,7 @@ import {
   KinesisClient, CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordCommand,
   PutRecordsCommand, ListShardsCommand, GetShardIteratorCommand, GetRecordsCommand,
   SubscribeToShardCommand, ListStreamsCommand, DeleteStreamCommand, waitUntilStreamExists,
-  ResourceNotFoundException,
+  ResourceNotFoundException, RegisterStreamConsumerCommand, DescribeStreamConsumerCommand,
 } from "@aws-sdk/client-kinesis";
 
 const root = resolve(import.meta.dirname, "../../..");
@@ -90,8 +90,15 @@ test("errors are typed exceptions", async () => {
 test("SubscribeToShard over h2c", async () => {
   const arn = (await client.send(new DescribeStreamSummaryCommand({ StreamName: "js" })))
     .StreamDescriptionSummary.StreamARN;
+  const { Consumer } = await client.send(new RegisterStreamConsumerCommand({
+    StreamARN: arn, ConsumerName: "js-app" }));
+  assert.ok(Consumer.ConsumerARN.startsWith(`${arn}/consumer/js-app:`));
+  assert.ok(Consumer.ConsumerCreationTimestamp instanceof Date);
+  const described = await client.send(new DescribeStreamConsumerCommand({
+    ConsumerARN: Consumer.ConsumerARN }));
+  assert.equal(described.ConsumerDescription.ConsumerStatus, "ACTIVE");
   const out = await client.send(new SubscribeToShardCommand({
-    ConsumerARN: `${arn}/consumer/js-app:1700000000`, ShardId: "shardId-000000000000",
+    ConsumerARN: Consumer.ConsumerARN, ShardId: "shardId-000000000000",
     StartingPosition: { Type: "LATEST" } }));
   setTimeout(() => {
     client.send(new PutRecordCommand({ StreamName: "js", PartitionKey: "k",
@@ -105,5 +112,5 @@ test("SubscribeToShard over h2c", async () => {
     assert.equal(e.ContinuationSequenceNumber, e.Records[0].SequenceNumber);
     break;
   }
-  await client.send(new DeleteStreamCommand({ StreamName: "js" }));
+  await client.send(new DeleteStreamCommand({ StreamName: "js", EnforceConsumerDeletion: true }));
 });

@@ -104,6 +104,6 @@ def stream(kinesis) -> Iterator[str]:
     kinesis.create_stream(StreamName=name, ShardCount=2)
     yield name
     try:
-        kinesis.delete_stream(StreamName=name)
+        kinesis.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
     except kinesis.exceptions.ResourceNotFoundException:
         pass

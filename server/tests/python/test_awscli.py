@@ -13,12 +13,12 @@ import pytest
 from conftest import KEY_ID, SECRET, Server
 
 
-def aws(server: Server, *args: str) -> dict:
+def aws(server: Server, *args: str, service: str = "kinesis") -> dict:
     exe = shutil.which("aws", path=str(Path(os.sys.executable).parent)) or "aws"
     env = dict(os.environ, AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY=SECRET,
                AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null",
                AWS_SHARED_CREDENTIALS_FILE="/dev/null")
-    out = subprocess.run([exe, "--endpoint-url", server.endpoint, "--output", "json", "kinesis", *args],
+    out = subprocess.run([exe, "--endpoint-url", server.endpoint, "--output", "json", service, *args],
                          capture_output=True, text=True, env=env, timeout=60)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
@@ -43,3 +43,19 @@ def test_cli_round_trip(server: Server):
     with pytest.raises(RuntimeError, match="ResourceNotFoundException"):
         aws(server, "describe-stream", "--stream-name", "nope")
     aws(server, "delete-stream", "--stream-name", "from-cli")
+
+
+def test_cli_consumers_encryption_and_firehose(server: Server):
+    aws(server, "create-stream", "--stream-name", "cli-fan", "--stream-mode-details", "StreamMode=ON_DEMAND")
+    arn = aws(server, "describe-stream-summary", "--stream-name", "cli-fan")["StreamDescriptionSummary"]["StreamARN"]
+    consumer = aws(server, "register-stream-consumer", "--stream-arn", arn, "--consumer-name", "cli-app")["Consumer"]
+    listed = aws(server, "list-stream-consumers", "--stream-arn", arn)["Consumers"]
+    assert [c["ConsumerARN"] for c in listed] == [consumer["ConsumerARN"]]
+    aws(server, "start-stream-encryption", "--stream-name", "cli-fan", "--encryption-type", "KMS",
+        "--key-id", "alias/aws/kinesis")
+    described = aws(server, "describe-stream-summary", "--stream-name", "cli-fan")["StreamDescriptionSummary"]
+    assert described["EncryptionType"] == "KMS"
+    assert described["StreamModeDetails"]["StreamMode"] == "ON_DEMAND"
+    assert "ShardLimit" in aws(server, "describe-limits")
+    aws(server, "delete-stream", "--stream-name", "cli-fan", "--enforce-consumer-deletion")
+    assert "DeliveryStreamNames" in aws(server, "list-delivery-streams", service="firehose")

@@ -205,8 +205,8 @@ def test_errors_have_aws_shapes(kinesis, stream):
         kinesis.put_record(StreamName=stream, PartitionKey="k", Data=b"x" * (1024 * 1024 + 1))
     assert code(e.value) == "ValidationException"
     with pytest.raises(ClientError) as e:
-        kinesis.create_stream(StreamName="on-demand", StreamModeDetails={"StreamMode": "ON_DEMAND"})
-    assert code(e.value) == "InvalidArgumentException"
+        kinesis.create_stream(StreamName="bad-mode", StreamModeDetails={"StreamMode": "FAST"})
+    assert code(e.value) == "ValidationException"
 
 
 def test_signatures_are_checked(server: Server, stream):
@@ -236,8 +236,14 @@ def test_signatures_are_checked(server: Server, stream):
 
 
 def consumer_arn(kinesis, stream: str) -> str:
+    """The ARN of the stream's consumer test-app, registered on first use."""
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
-    return f"{arn}/consumer/test-app:1700000000"
+    try:
+        return kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="test-app")["Consumer"]["ConsumerARN"]
+    except ClientError as e:
+        assert code(e) == "ResourceInUseException"
+        return kinesis.describe_stream_consumer(StreamARN=arn, ConsumerName="test-app")[
+            "ConsumerDescription"]["ConsumerARN"]
 
 
 def test_subscribe_to_shard_pushes_records(kinesis, stream):
@@ -271,15 +277,20 @@ def test_subscribe_to_shard_pushes_records(kinesis, stream):
     response["EventStream"].close()
     assert got == [b"before"] + [f"live {i}".encode() for i in range(5)]
     assert int(continuation) > int(before["SequenceNumber"])
-    # Resuming after the continuation gets only what came later.
+    # Resuming after the continuation gets only what came later. Within 5 s of the last
+    # SubscribeToShard of this consumer and shard, another is refused (AWS's rule).
     kinesis.put_record(StreamName=stream, PartitionKey="a", Data=b"after", ExplicitHashKey="0")
-    for attempt in range(50):
+    with pytest.raises(ClientError) as refused:
+        kinesis.subscribe_to_shard(ConsumerARN=consumer_arn(kinesis, stream), ShardId=shard,
+                                   StartingPosition={"Type": "LATEST"})
+    assert code(refused.value) == "ResourceInUseException"
+    for attempt in range(80):
         try:
             again = kinesis.subscribe_to_shard(
                 ConsumerARN=consumer_arn(kinesis, stream), ShardId=shard,
                 StartingPosition={"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": continuation})
             break
-        except ClientError as e:  # the first stream's slot frees once the server sees it closed
+        except ClientError as e:
             assert code(e) == "ResourceInUseException"
             time.sleep(0.1)
     for event in again["EventStream"]:
@@ -298,10 +309,13 @@ def test_subscribe_heartbeats_and_errors(kinesis, stream):
     event = next(iter(response["EventStream"]))["SubscribeToShardEvent"]
     assert event["Records"] == [] and time.time() - start < 10  # heartbeat (1 s here)
     response["EventStream"].close()
-    with pytest.raises(ClientError) as e:
-        kinesis.subscribe_to_shard(ConsumerARN=consumer_arn(kinesis, "nope"), ShardId="shardId-000000000000",
-                                   StartingPosition={"Type": "LATEST"})
-    assert code(e.value) == "ResourceNotFoundException"
+    arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    for unknown in (f"{arn}/consumer/never-registered:1700000000",
+                    arn.replace(stream, "nope") + "/consumer/test-app:1700000000"):
+        with pytest.raises(ClientError) as e:
+            kinesis.subscribe_to_shard(ConsumerARN=unknown, ShardId="shardId-000000000000",
+                                       StartingPosition={"Type": "LATEST"})
+        assert code(e.value) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as e:
         kinesis.subscribe_to_shard(ConsumerARN="arn:aws:kinesis:us-east-1:000000000000:stream/x",
                                    ShardId="shardId-000000000000", StartingPosition={"Type": "LATEST"})

@@ -19,7 +19,14 @@ def test_read_calls_answer_alike(server: Server, kinesis, stream):
                            "ExplicitHashKey": "0"})
     assert status == 200
     kinesis.add_tags_to_stream(StreamName=stream, Tags={"a": "b"})
+    arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="cbor")["Consumer"]["ConsumerARN"]
     for op, payload in [
+        ("DescribeStreamConsumer", {"ConsumerARN": consumer}),
+        ("ListStreamConsumers", {"StreamARN": arn}),
+        ("ListTagsForResource", {"ResourceARN": arn}),
+        ("DescribeLimits", {}),
+        ("DescribeAccountSettings", {}),
         ("DescribeStreamSummary", {"StreamName": stream}),
         ("DescribeStream", {"StreamName": stream, "Limit": 1}),
         ("ListShards", {"StreamName": stream}),

@@ -47,7 +47,8 @@ def events(chunks: Iterator[bytes]) -> Iterator[tuple[dict[str, str], bytes]]:
 
 def subscribe_over(client: httpx.Client, endpoint: str, kinesis, stream: str) -> None:
     arn = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamARN"]
-    body = json.dumps({"ConsumerARN": f"{arn}/consumer/h2:1", "ShardId": "shardId-000000000000",
+    consumer = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="h2")["Consumer"]["ConsumerARN"]
+    body = json.dumps({"ConsumerARN": consumer, "ShardId": "shardId-000000000000",
                        "StartingPosition": {"Type": "LATEST"}}).encode()
     headers = sign(endpoint + "/", body, {"Content-Type": JSON,
                                           "X-Amz-Target": "Kinesis_20131202.SubscribeToShard"})

@@ -107,11 +107,16 @@ def test_health_metrics_and_firehose(server: Server, kinesis, stream):
     text = httpx.get(server.endpoint + "/metrics").text
     assert text.endswith("# EOF\n") and text.count("# EOF") == 1
     assert 'tidelog_server_requests_total{service="kinesis",operation="PutRecord",outcome="ok"}' in text
-    assert f'tidelog_incoming_records_total{{stream="{stream}"' in text
+    assert f'tidelog_stream_incoming_records_total{{stream="{stream}"}} 1' in text
     assert "tidelog_server_request_seconds_bucket" in text
     body = b"{}"
     headers = sign(server.endpoint + "/", body, {"Content-Type": JSON,
                    "X-Amz-Target": "Firehose_20150804.ListDeliveryStreams"}, service="firehose")
+    r = send(server, headers, body)
+    assert r.status_code == 200, r.text
+    assert json.loads(r.text)["HasMoreDeliveryStreams"] is False
+    headers = sign(server.endpoint + "/", body, {"Content-Type": JSON,
+                   "X-Amz-Target": "Firehose_20150804.Explode"}, service="firehose")
     r = send(server, headers, body)
     assert error(r) == "UnknownOperationException"
     assert json.loads(r.text)["message"]

@@ -1,9 +1,16 @@
-//! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table and
-//! what the handlers share (stream names from names or ARNs, shard shapes, pagination
-//! tokens).
+//! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (all
+//! 39 operations of the engine, docs/kinesis-api.md) and what the handlers share
+//! (stream names from names or ARNs, shard shapes, pagination tokens). Handlers by
+//! theme: `streams.rs` (administration, shards, stream tags), `records.rs` (puts and
+//! reads), `consumers.rs` (enhanced fan-out consumers), `subscribe.rs`
+//! (SubscribeToShard), `resources.rs` (tags and policies by ARN), `capacity.rs`
+//! (limits, monitoring, encryption, modes, record size, warm throughput, account).
 #![forbid(unsafe_code)]
 
+pub mod capacity;
+pub mod consumers;
 pub mod records;
+pub mod resources;
 pub mod streams;
 pub mod subscribe;
 
@@ -15,7 +22,8 @@ use super::input::{self, opt_str};
 use super::{Api, ApiError, Operation, Run};
 use crate::wire::{Map, Value};
 
-/// Every Kinesis operation this server answers. One entry per operation.
+/// Every Kinesis operation this server answers: the 39 of the engine
+/// (docs/kinesis-api.md), one entry each, in name order.
 pub static OPERATIONS: &[Operation] = &[
     op(
         "AddTagsToStream",
@@ -26,20 +34,57 @@ pub static OPERATIONS: &[Operation] = &[
         "DecreaseStreamRetentionPeriod",
         Run::Blocking(streams::decrease_retention),
     ),
+    op(
+        "DeleteResourcePolicy",
+        Run::Blocking(resources::delete_resource_policy),
+    ),
     op("DeleteStream", Run::Blocking(streams::delete_stream)),
+    op(
+        "DeregisterStreamConsumer",
+        Run::Blocking(consumers::deregister_stream_consumer),
+    ),
+    op(
+        "DescribeAccountSettings",
+        Run::Inline(capacity::describe_account_settings),
+    ),
+    op("DescribeLimits", Run::Inline(capacity::describe_limits)),
     op("DescribeStream", Run::Inline(streams::describe_stream)),
+    op(
+        "DescribeStreamConsumer",
+        Run::Inline(consumers::describe_stream_consumer),
+    ),
     op(
         "DescribeStreamSummary",
         Run::Inline(streams::describe_stream_summary),
     ),
+    op(
+        "DisableEnhancedMonitoring",
+        Run::Blocking(capacity::disable_enhanced_monitoring),
+    ),
+    op(
+        "EnableEnhancedMonitoring",
+        Run::Blocking(capacity::enable_enhanced_monitoring),
+    ),
     op("GetRecords", Run::Inline(records::get_records)),
+    op(
+        "GetResourcePolicy",
+        Run::Inline(resources::get_resource_policy),
+    ),
     op("GetShardIterator", Run::Inline(records::get_shard_iterator)),
     op(
         "IncreaseStreamRetentionPeriod",
         Run::Blocking(streams::increase_retention),
     ),
     op("ListShards", Run::Inline(streams::list_shards)),
+    op(
+        "ListStreamConsumers",
+        Run::Inline(consumers::list_stream_consumers),
+    ),
     op("ListStreams", Run::Inline(streams::list_streams)),
+    op(
+        "ListTagsForResource",
+        Run::Inline(resources::list_tags_for_resource),
+    ),
     op(
         "ListTagsForStream",
         Run::Inline(streams::list_tags_for_stream),
@@ -48,17 +93,51 @@ pub static OPERATIONS: &[Operation] = &[
     op("PutRecord", Run::Async(records::put_record)),
     op("PutRecords", Run::Blocking(records::put_records)),
     op(
+        "PutResourcePolicy",
+        Run::Blocking(resources::put_resource_policy),
+    ),
+    op(
+        "RegisterStreamConsumer",
+        Run::Blocking(consumers::register_stream_consumer),
+    ),
+    op(
         "RemoveTagsFromStream",
         Run::Blocking(streams::remove_tags_from_stream),
     ),
     op("SplitShard", Run::Blocking(streams::split_shard)),
     op(
+        "StartStreamEncryption",
+        Run::Blocking(capacity::start_stream_encryption),
+    ),
+    op(
+        "StopStreamEncryption",
+        Run::Blocking(capacity::stop_stream_encryption),
+    ),
+    op(
         "SubscribeToShard",
         Run::Stream(subscribe::subscribe_to_shard),
+    ),
+    op("TagResource", Run::Blocking(resources::tag_resource)),
+    op("UntagResource", Run::Blocking(resources::untag_resource)),
+    op(
+        "UpdateAccountSettings",
+        Run::Blocking(capacity::update_account_settings),
+    ),
+    op(
+        "UpdateMaxRecordSize",
+        Run::Blocking(capacity::update_max_record_size),
     ),
     op(
         "UpdateShardCount",
         Run::Blocking(streams::update_shard_count),
+    ),
+    op(
+        "UpdateStreamMode",
+        Run::Blocking(capacity::update_stream_mode),
+    ),
+    op(
+        "UpdateStreamWarmThroughput",
+        Run::Blocking(capacity::update_stream_warm_throughput),
     ),
 ];
 
@@ -66,52 +145,37 @@ const fn op(name: &'static str, run: Run) -> Operation {
     Operation { name, run }
 }
 
-impl Api {
-    /// A stream's ARN.
-    pub fn stream_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:kinesis:{}:{}:stream/{name}",
-            self.config.region, self.config.account_id
-        )
-    }
-}
-
-/// The stream name inside a stream ARN (`arn:<partition>:kinesis:<region>:<account>:
-/// stream/<name>`).
-pub fn name_from_arn(arn: &str) -> Result<&str, ApiError> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let resource = match parts.as_slice() {
-        ["arn", _, "kinesis", _, _, resource] => *resource,
-        _ => {
-            return Err(ApiError::validation(format!(
-                "{arn:?} is not a Kinesis stream ARN"
-            )));
-        }
-    };
-    match resource.strip_prefix("stream/") {
-        Some(name) if !name.is_empty() && !name.contains('/') => Ok(name),
-        _ => Err(ApiError::validation(format!(
-            "{arn:?} is not a Kinesis stream ARN"
-        ))),
-    }
-}
-
-/// The stream a request names, by `StreamName` or `StreamARN` (both must agree).
-pub fn stream_name(m: &Map) -> Result<String, ApiError> {
+/// The stream a request names, by `StreamName` or `StreamARN` (both must agree; an
+/// ARN of another account or region names no stream here).
+pub fn stream_name(api: &Api, m: &Map) -> Result<String, ApiError> {
     let name = opt_str(m, "StreamName")?;
     let arn = opt_str(m, "StreamARN")?;
-    let from_arn = arn.map(name_from_arn).transpose()?;
+    let from_arn = arn.map(|a| api.engine.resolve_stream_arn(a)).transpose()?;
     match (name, from_arn) {
         (Some(n), Some(a)) if n != a => Err(ApiError::invalid_argument(format!(
             "StreamName {n:?} and StreamARN {:?} name different streams",
             arn.unwrap_or_default()
         ))),
         (Some(n), _) => Ok(n.to_string()),
-        (None, Some(a)) => Ok(a.to_string()),
+        (None, Some(a)) => Ok(a),
         (None, None) => Err(ApiError::validation(
             "Either StreamName or StreamARN must be provided",
         )),
     }
+}
+
+/// A list member of strings (`TagKeys`, `ShardLevelMetrics`).
+pub fn string_list(m: &Map, member: &str) -> Result<Vec<String>, ApiError> {
+    input::req_list(m, member)?
+        .iter()
+        .map(|k| match k {
+            Value::Str(s) => Ok(s.clone()),
+            other => Err(ApiError::serialization(format!(
+                "{member} members must be strings, not {}",
+                other.type_name()
+            ))),
+        })
+        .collect()
 }
 
 /// A decimal sequence number.
@@ -203,22 +267,6 @@ pub fn decode_token(token: &str, now_ms: u64) -> Result<serde_json::Value, ApiEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stream_arns() {
-        assert_eq!(
-            name_from_arn("arn:aws:kinesis:us-east-1:000000000000:stream/orders").unwrap(),
-            "orders"
-        );
-        for bad in [
-            "orders",
-            "arn:aws:sqs:us-east-1:0:stream/x",
-            "arn:aws:kinesis:us-east-1:0:stream/",
-            "arn:aws:kinesis:us-east-1:0:stream/a/consumer/b:1",
-        ] {
-            assert_eq!(name_from_arn(bad).unwrap_err().code, "ValidationException");
-        }
-    }
 
     #[test]
     fn tokens_expire() {

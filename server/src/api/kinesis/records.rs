@@ -19,7 +19,7 @@ use crate::wire::{Map, Value};
 /// SequenceNumberForOrdering).
 pub fn put_record(api: Arc<Api>, m: Map) -> Answer {
     Box::pin(async move {
-        let name = stream_name(&m)?;
+        let name = stream_name(&api, &m)?;
         let data = req_blob(&m, "Data")?;
         let key = req_str(&m, "PartitionKey")?;
         let options = PutOptions {
@@ -33,14 +33,14 @@ pub fn put_record(api: Arc<Api>, m: Map) -> Answer {
         Ok(Map::new()
             .with("ShardId", out.shard_id)
             .with("SequenceNumber", out.sequence_number.to_string())
-            .with("EncryptionType", "NONE")
+            .with("EncryptionType", encryption_name(out.encrypted))
             .into())
     })
 }
 
 /// PutRecords(StreamName | StreamARN, Records[{Data, PartitionKey, ExplicitHashKey}]).
 pub fn put_records(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let records = req_list(m, "Records")?;
     let mut entries = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
@@ -53,6 +53,10 @@ pub fn put_records(api: &Api, m: &Map) -> Result<Value, ApiError> {
         });
     }
     let out = api.engine.put_records(&name, &entries, None)?;
+    let encrypted = out
+        .records
+        .iter()
+        .any(|r| r.as_ref().is_ok_and(|p| p.encrypted));
     let results = out
         .records
         .into_iter()
@@ -78,8 +82,13 @@ pub fn put_records(api: &Api, m: &Map) -> Result<Value, ApiError> {
     Ok(Map::new()
         .with("FailedRecordCount", out.failed_record_count)
         .with("Records", Value::List(results))
-        .with("EncryptionType", "NONE")
+        .with("EncryptionType", encryption_name(encrypted))
         .into())
+}
+
+/// A put's or a record's EncryptionType.
+pub fn encryption_name(encrypted: bool) -> &'static str {
+    if encrypted { "KMS" } else { "NONE" }
 }
 
 const ITERATOR_TYPES: &str = "Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, \
@@ -116,7 +125,7 @@ pub fn starting_position(
 /// GetShardIterator(StreamName | StreamARN, ShardId, ShardIteratorType,
 /// StartingSequenceNumber, Timestamp).
 pub fn get_shard_iterator(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let shard = req_str(m, "ShardId")?;
     let kind = req_str(m, "ShardIteratorType")?;
     let position = starting_position(
@@ -149,6 +158,7 @@ pub fn records_value(batch: &tidelog::log::ReadBatch) -> Value {
                     Value::Bytes(Bytes::from_owner(ViewBytes(view.clone()))),
                 )
                 .with("PartitionKey", record.key_str())
+                .with("EncryptionType", encryption_name(record.is_encrypted()))
                 .into(),
         );
     }

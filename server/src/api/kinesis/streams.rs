@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use tidelog::engine::ShardFilter;
+use tidelog::StreamMode;
+use tidelog::engine::{CreateStreamOptions, ShardFilter, WarmThroughput};
 use tidelog::stream::names::parse_shard_id;
 
 use super::{decode_token, encode_token, shard_value, stream_name};
@@ -22,7 +23,8 @@ fn now_ms(api: &Api) -> u64 {
     api.engine.config().clock.now_ms()
 }
 
-fn tags_map(m: &Map, member: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+/// A Tags member (a map of strings).
+pub fn tags_map(m: &Map, member: &str) -> Result<Option<BTreeMap<String, String>>, ApiError> {
     let Some(tags) = opt_map(m, member)? else {
         return Ok(None);
     };
@@ -43,66 +45,98 @@ fn tags_map(m: &Map, member: &str) -> Result<Option<BTreeMap<String, String>>, A
     Ok(Some(out))
 }
 
-/// CreateStream(StreamName, ShardCount, StreamModeDetails, Tags).
+/// A StreamModeDetails member's mode.
+pub fn stream_mode(m: &Map, member: &str) -> Result<Option<StreamMode>, ApiError> {
+    let Some(details) = opt_map(m, member)? else {
+        return Ok(None);
+    };
+    let mode = req_str(details, "StreamMode")?;
+    StreamMode::from_name(mode).map(Some).ok_or_else(|| {
+        constraint(
+            &format!("{member}.StreamMode"),
+            mode,
+            "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]",
+        )
+    })
+}
+
+/// CreateStream(StreamName, ShardCount, StreamModeDetails, Tags, WarmThroughputMiBps,
+/// MaxRecordSizeInKiB, RecordDistributionStrategy).
 pub fn create_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
     let name = req_str(m, "StreamName")?;
-    if let Some(mode) = opt_map(m, "StreamModeDetails")? {
-        let mode = req_str(mode, "StreamMode")?;
-        if mode != "PROVISIONED" {
-            return Err(ApiError::invalid_argument(format!(
-                "StreamMode {mode} is not supported by this server (streams are PROVISIONED)"
-            )));
-        }
-    }
-    let Some(count) = opt_int_in(m, "ShardCount", 1, i64::from(u32::MAX))? else {
+    let mode = stream_mode(m, "StreamModeDetails")?.unwrap_or_default();
+    let shard_count = opt_int_in(m, "ShardCount", 1, i64::from(u32::MAX))?.map(|n| n as u32);
+    if mode == StreamMode::Provisioned && shard_count.is_none() {
         return Err(ApiError::validation(
             "ShardCount is required for a PROVISIONED stream",
         ));
-    };
-    let tags = tags_map(m, "Tags")?;
-    if let Some(tags) = &tags {
-        // Checked before the stream exists, so bad tags create nothing.
-        if tags.len() > 50 {
-            return Err(constraint(
-                "Tags",
-                tags.len(),
-                "Member must have length less than or equal to 50",
-            ));
-        }
     }
-    api.engine.create_stream(name, count as u32)?;
-    if let Some(tags) = tags.filter(|t| !t.is_empty()) {
-        if let Err(e) = api.engine.add_tags_to_stream(name, &tags) {
-            // Leave nothing half-made: the stream goes with its refused tags.
-            let _ = api.engine.delete_stream(name);
-            return Err(e.into());
-        }
+    let max_record_size_kib = opt_int_in(m, "MaxRecordSizeInKiB", 1024, 10_240)?.map(|n| n as u32);
+    let warm_throughput_mibps =
+        opt_int_in(m, "WarmThroughputMiBps", 0, i64::from(u32::MAX))?.map(|n| n as u32);
+    if let Some(strategy) = opt_str(m, "RecordDistributionStrategy")?
+        && strategy != "USER_PARTITION_KEY"
+    {
+        return Err(ApiError::invalid_argument(format!(
+            "RecordDistributionStrategy {strategy:?} is not supported (USER_PARTITION_KEY)"
+        )));
     }
+    let tags = tags_map(m, "Tags")?.unwrap_or_default();
+    if tags.len() > 50 {
+        return Err(constraint(
+            "Tags",
+            tags.len(),
+            "Member must have length less than or equal to 50",
+        ));
+    }
+    // The engine checks everything (tags included) before the stream exists.
+    api.engine.create_stream_with(
+        name,
+        CreateStreamOptions {
+            shard_count,
+            mode,
+            max_record_size_kib,
+            tags,
+            warm_throughput_mibps,
+        },
+    )?;
     ok()
 }
 
 /// DeleteStream(StreamName | StreamARN, EnforceConsumerDeletion).
 pub fn delete_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    crate::api::input::opt_bool(m, "EnforceConsumerDeletion")?;
-    api.engine.delete_stream(&stream_name(m)?)?;
+    let enforce = crate::api::input::opt_bool(m, "EnforceConsumerDeletion")?.unwrap_or(false);
+    api.engine
+        .delete_stream_with(&stream_name(api, m)?, enforce)?;
     ok()
 }
 
-fn mode_details() -> Value {
-    Map::new().with("StreamMode", "PROVISIONED").into()
+fn mode_details(mode: StreamMode) -> Value {
+    Map::new().with("StreamMode", mode.name()).into()
 }
 
-fn enhanced_monitoring() -> Value {
+fn enhanced_monitoring(metrics: &[&str]) -> Value {
     Value::List(vec![
         Map::new()
-            .with("ShardLevelMetrics", Value::List(Vec::new()))
+            .with(
+                "ShardLevelMetrics",
+                Value::List(metrics.iter().map(|m| (*m).into()).collect()),
+            )
             .into(),
     ])
 }
 
+/// A WarmThroughputObject.
+pub fn warm_value(w: &WarmThroughput) -> Value {
+    Map::new()
+        .with("TargetMiBps", w.target_mibps)
+        .with("CurrentMiBps", w.current_mibps)
+        .into()
+}
+
 /// DescribeStream(StreamName | StreamARN, Limit, ExclusiveStartShardId).
 pub fn describe_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let limit = opt_int_in(m, "Limit", 1, 10_000)?.unwrap_or(100) as usize;
     let start = opt_str(m, "ExclusiveStartShardId")?;
     let d = api.engine.describe_stream(&name)?;
@@ -114,9 +148,9 @@ pub fn describe_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
     let page: Vec<Value> = shards.iter().take(limit).map(|s| shard_value(s)).collect();
     let description = Map::new()
         .with("StreamName", d.name.as_str())
-        .with("StreamARN", api.stream_arn(&d.name))
+        .with("StreamARN", d.arn.as_str())
         .with("StreamStatus", d.status.name())
-        .with("StreamModeDetails", mode_details())
+        .with("StreamModeDetails", mode_details(d.mode))
         .with("Shards", Value::List(page))
         .with("HasMoreShards", shards.len() > limit)
         .with("RetentionPeriodHours", d.retention_hours)
@@ -124,29 +158,39 @@ pub fn describe_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
             "StreamCreationTimestamp",
             Value::Timestamp(d.created_ms as i64),
         )
-        .with("EnhancedMonitoring", enhanced_monitoring())
-        .with("EncryptionType", "NONE");
+        .with(
+            "EnhancedMonitoring",
+            enhanced_monitoring(&d.shard_level_metrics),
+        )
+        .with("EncryptionType", d.encryption_type.name())
+        .with_opt("KeyId", d.key_id.as_deref());
     Ok(Map::new().with("StreamDescription", description).into())
 }
 
 /// DescribeStreamSummary(StreamName | StreamARN).
 pub fn describe_stream_summary(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let s = api.engine.describe_stream_summary(&name)?;
     let summary = Map::new()
         .with("StreamName", s.name.as_str())
-        .with("StreamARN", api.stream_arn(&s.name))
+        .with("StreamARN", s.arn.as_str())
         .with("StreamStatus", s.status.name())
-        .with("StreamModeDetails", mode_details())
+        .with("StreamModeDetails", mode_details(s.mode))
         .with("RetentionPeriodHours", s.retention_hours)
         .with(
             "StreamCreationTimestamp",
             Value::Timestamp(s.created_ms as i64),
         )
-        .with("EnhancedMonitoring", enhanced_monitoring())
-        .with("EncryptionType", "NONE")
+        .with(
+            "EnhancedMonitoring",
+            enhanced_monitoring(&s.shard_level_metrics),
+        )
+        .with("EncryptionType", s.encryption_type.name())
+        .with_opt("KeyId", s.key_id.as_deref())
         .with("OpenShardCount", s.open_shard_count)
-        .with("ConsumerCount", s.consumer_count);
+        .with("ConsumerCount", s.consumer_count)
+        .with("MaxRecordSizeInKiB", s.max_record_size_kib)
+        .with_opt("WarmThroughput", s.warm_throughput.as_ref().map(warm_value));
     Ok(Map::new().with("StreamDescriptionSummary", summary).into())
 }
 
@@ -170,9 +214,9 @@ pub fn list_streams(api: &Api, m: &Map) -> Result<Value, ApiError> {
         summaries.push(
             Map::new()
                 .with("StreamName", name.as_str())
-                .with("StreamARN", api.stream_arn(name))
+                .with("StreamARN", s.arn.as_str())
                 .with("StreamStatus", s.status.name())
-                .with("StreamModeDetails", mode_details())
+                .with("StreamModeDetails", mode_details(s.mode))
                 .with(
                     "StreamCreationTimestamp",
                     Value::Timestamp(s.created_ms as i64),
@@ -224,9 +268,13 @@ fn shard_filter(m: &Map) -> Result<(ShardFilter, serde_json::Value), ApiError> {
             )
         }
         "FROM_TIMESTAMP" => {
-            return Err(ApiError::invalid_argument(
-                "ShardFilter FROM_TIMESTAMP is not supported by this server",
-            ));
+            let ts = opt_timestamp_ms(m, "Timestamp")?.ok_or_else(|| {
+                ApiError::invalid_argument("ShardFilter FROM_TIMESTAMP needs a Timestamp")
+            })?;
+            (
+                ShardFilter::FromTimestamp(ts),
+                serde_json::json!({ "k": kind, "ts": ts }),
+            )
         }
         other => {
             return Err(constraint(
@@ -245,6 +293,7 @@ fn filter_from_token(v: &serde_json::Value) -> Option<ShardFilter> {
         "AT_TRIM_HORIZON" | "FROM_TRIM_HORIZON" => ShardFilter::AtTrimHorizon,
         "AT_LATEST" => ShardFilter::AtLatest,
         "AT_TIMESTAMP" => ShardFilter::AtTimestamp(v["ts"].as_u64()?),
+        "FROM_TIMESTAMP" => ShardFilter::FromTimestamp(v["ts"].as_u64()?),
         "AFTER_SHARD_ID" => ShardFilter::AfterShardId(u32::try_from(v["after"].as_u64()?).ok()?),
         _ => return None,
     })
@@ -288,7 +337,7 @@ pub fn list_shards(api: &Api, m: &Map) -> Result<Value, ApiError> {
         let filter = filter_from_token(&p["filter"]).ok_or_else(invalid)?;
         (name, Some(after), filter, p["filter"].clone())
     } else {
-        let name = stream_name(m)?;
+        let name = stream_name(api, m)?;
         let after = opt_str(m, "ExclusiveStartShardId")?
             .map(|id| shard_index(id, "ExclusiveStartShardId"))
             .transpose()?;
@@ -323,7 +372,7 @@ fn retention_hours(m: &Map) -> Result<u32, ApiError> {
 
 /// IncreaseStreamRetentionPeriod(StreamName | StreamARN, RetentionPeriodHours).
 pub fn increase_retention(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     api.engine
         .increase_stream_retention_period(&name, retention_hours(m)?)?;
     ok()
@@ -331,7 +380,7 @@ pub fn increase_retention(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// DecreaseStreamRetentionPeriod(StreamName | StreamARN, RetentionPeriodHours).
 pub fn decrease_retention(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     api.engine
         .decrease_stream_retention_period(&name, retention_hours(m)?)?;
     ok()
@@ -339,7 +388,7 @@ pub fn decrease_retention(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// SplitShard(StreamName | StreamARN, ShardToSplit, NewStartingHashKey).
 pub fn split_shard(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let shard = req_str(m, "ShardToSplit")?;
     let key = req_str(m, "NewStartingHashKey")?;
     api.engine.split_shard(&name, shard, key)?;
@@ -348,7 +397,7 @@ pub fn split_shard(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// MergeShards(StreamName | StreamARN, ShardToMerge, AdjacentShardToMerge).
 pub fn merge_shards(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let a = req_str(m, "ShardToMerge")?;
     let b = req_str(m, "AdjacentShardToMerge")?;
     api.engine.merge_shards(&name, a, b)?;
@@ -357,7 +406,7 @@ pub fn merge_shards(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// UpdateShardCount(StreamName | StreamARN, TargetShardCount, ScalingType).
 pub fn update_shard_count(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let target = req_int_in(m, "TargetShardCount", 1, i64::from(u32::MAX))? as u32;
     let scaling = req_str(m, "ScalingType")?;
     let out = api.engine.update_shard_count(&name, target, scaling)?;
@@ -365,13 +414,13 @@ pub fn update_shard_count(api: &Api, m: &Map) -> Result<Value, ApiError> {
         .with("StreamName", name.as_str())
         .with("CurrentShardCount", out.current_shard_count)
         .with("TargetShardCount", out.target_shard_count)
-        .with("StreamARN", api.stream_arn(&name))
+        .with("StreamARN", api.engine.stream_arn(&name))
         .into())
 }
 
 /// AddTagsToStream(StreamName | StreamARN, Tags).
 pub fn add_tags_to_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let tags = tags_map(m, "Tags")?.ok_or_else(|| crate::api::input::missing("Tags"))?;
     api.engine.add_tags_to_stream(&name, &tags)?;
     ok()
@@ -379,7 +428,7 @@ pub fn add_tags_to_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// RemoveTagsFromStream(StreamName | StreamARN, TagKeys).
 pub fn remove_tags_from_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let keys = req_list(m, "TagKeys")?
         .iter()
         .map(|k| match k {
@@ -396,7 +445,7 @@ pub fn remove_tags_from_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
 
 /// ListTagsForStream(StreamName | StreamARN, ExclusiveStartTagKey, Limit).
 pub fn list_tags_for_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
-    let name = stream_name(m)?;
+    let name = stream_name(api, m)?;
     let limit = opt_int_in(m, "Limit", 1, 50)?.unwrap_or(50) as usize;
     let start = opt_str(m, "ExclusiveStartTagKey")?;
     let tags = api.engine.list_tags_for_stream(&name)?;
