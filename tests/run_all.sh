@@ -13,7 +13,10 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 # One build of every crate: each cargo invocation below builds the whole workspace
-# (`--workspace --all-targets`), so dependency features resolve the same way every time
+# with its tests (`--workspace --lib --bins --tests --examples`: what `cargo test`
+# builds, plus every library, the Python extension among them; not `--all-targets`,
+# which would also try to link the extension's test harness without libpython), so
+# dependency features resolve the same way every time
 # and nothing (DataFusion least of all: ~10 minutes on 2 CPUs) is compiled twice. The
 # Python extension is that build's cdylib; PYO3_BUILD_EXTENSION_MODULE keeps it from
 # linking libpython, as maturin would (set for every step, so pyo3's build script sees
@@ -52,8 +55,8 @@ step "services for the tests: moto's S3 server from PyPI into .venv (tests/servi
 eval "$(tests/services/setup.sh)"
 export TIDELOG_REQUIRE_SERVICES=1
 
-step "Rust tests (the workspace built once, every target)"
-cargo build --workspace --all-targets --locked
+step "Rust tests (the workspace built once)"
+cargo build --workspace --lib --bins --tests --examples --locked
 cargo test --workspace --locked
 
 step "fuzzing: each libFuzzer target for ${TIDELOG_FUZZ_SECONDS:-10} s (fuzz/run.sh; longer: TIDELOG_FUZZ_SECONDS)"

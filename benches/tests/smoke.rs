@@ -278,7 +278,15 @@ fn build_c_library() {
     // test command's build): tidelog-ffi alone would resolve other dependency features
     // and compile half the dependency tree, DataFusion included, a second time.
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--locked", "--workspace", "--all-targets"]);
+    cargo.args([
+        "build",
+        "--locked",
+        "--workspace",
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
+    ]);
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }
@@ -540,7 +548,15 @@ fn build_server() {
         return;
     }
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--locked", "--workspace", "--all-targets"]);
+    cargo.args([
+        "build",
+        "--locked",
+        "--workspace",
+        "--lib",
+        "--bins",
+        "--tests",
+        "--examples",
+    ]);
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }

@@ -22,7 +22,7 @@ if [ -z "${TIDELOG_BIN:-}" ]; then
   profile="${CARGO_PROFILE:-dev}"
   # The whole workspace (one feature resolution with the test command's builds; the
   # server alone would compile half the dependency tree a second time).
-  cargo build --locked --profile "$profile" --workspace --all-targets
+  cargo build --locked --profile "$profile" --workspace --lib --bins --tests --examples
   dir="$profile"; [ "$profile" = dev ] && dir=debug
   TIDELOG_BIN="$(realpath "${CARGO_TARGET_DIR:-target}/$dir/tidelog")"
 fi

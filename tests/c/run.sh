@@ -38,7 +38,7 @@ step "libtidelog (debug) and its pkg-config file"
 # The whole workspace, as the test command's Rust step builds it (a no-op after it):
 # building tidelog-ffi alone would resolve other dependency features and compile half
 # the dependency tree, DataFusion included, a second time.
-cargo build --workspace --all-targets --locked
+cargo build --workspace --lib --bins --tests --examples --locked
 pc=$(ffi/pkgconfig.sh debug)
 export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir tidelog)
