@@ -230,3 +230,350 @@ fn bad_applications_are_refused_clearly() {
         .to_string();
     assert!(e.contains("NOPE") && e.contains("DEST"), "{e}");
 }
+
+/// A runner over a one-shard input `in` with outputs, on a manual clock.
+struct Rig {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    engine: Engine,
+    runner: AppRunner,
+    /// Milliseconds since T0 of the last put.
+    at: u64,
+}
+
+fn rig(code: &str, schema: InputSchema, outputs: &[(&str, &str)], lateness_ms: i64) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let engine = open(dir.path(), &clock);
+    engine.create_stream("in", 1).unwrap();
+    let mut def = AppDefinition::new("app", code, "in", schema);
+    for (from, to) in outputs {
+        if engine.describe_stream_summary(to).is_err() {
+            engine.create_stream(to, 1).unwrap();
+        }
+        def = def.with_output(from, to, OutputFormat::Json);
+    }
+    def.options.allowed_lateness_ms = lateness_ms;
+    def.options.watermark_delay_ms = 500;
+    let runner = AppRunner::open(
+        &engine,
+        def,
+        &dir.path().join("app"),
+        StartFrom::TrimHorizon,
+    )
+    .unwrap();
+    Rig {
+        _dir: dir,
+        clock,
+        engine,
+        runner,
+        at: 0,
+    }
+}
+
+impl Rig {
+    /// Puts each record at its time (ms after T0, not decreasing), one step per call.
+    fn feed(&mut self, records: &[(u64, String)]) {
+        for (t, data) in records {
+            assert!(*t >= self.at);
+            self.clock.advance_ms(t - self.at);
+            self.at = *t;
+            put(&self.engine, "in", &[("k".to_string(), data.clone())]);
+        }
+        self.runner.step().unwrap();
+    }
+
+    fn finish(&mut self) {
+        self.clock.advance_ms(3_600_000);
+        while !self.runner.step().unwrap().idle {}
+    }
+
+    fn rows(&self, stream: &str) -> Vec<Value> {
+        json_rows(&read_all(&self.engine, stream))
+    }
+}
+
+fn kv_schema() -> InputSchema {
+    InputSchema::json(&[
+        ("k", "VARCHAR(4)", "$.k"),
+        ("v", "BIGINT", "$.v"),
+        ("et", "TIMESTAMP", "$.et"),
+    ])
+    .unwrap()
+}
+
+/// (time ms after T0, key, value) for the window tests: irregular gaps, three keys.
+fn events(n: u64) -> Vec<(u64, String, i64)> {
+    let mut t = 0;
+    (0..n)
+        .map(|i| {
+            t += 1 + (i * 7919 % 4000);
+            (
+                t,
+                ["a", "b", "c"][(i * 5 % 3) as usize].to_string(),
+                i as i64,
+            )
+        })
+        .collect()
+}
+
+fn feed_events(rig: &mut Rig, ev: &[(u64, String, i64)], per_step: usize) {
+    for chunk in ev.chunks(per_step) {
+        let records: Vec<(u64, String)> = chunk
+            .iter()
+            .map(|(t, k, v)| (*t, format!(r#"{{"k": "{k}", "v": {v}, "et": {}}}"#, T0 + t)))
+            .collect();
+        rig.feed(&records);
+    }
+    rig.finish();
+}
+
+#[test]
+fn hopping_windows_match_a_reference() {
+    let code = r#"CREATE STREAM "O" (k VARCHAR(4), n BIGINT, total BIGINT, ws BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "O"
+        SELECT STREAM k, COUNT(*), SUM(v), hop(INTERVAL '10' SECOND, INTERVAL '30' SECOND)
+        FROM "SOURCE_SQL_STREAM_001" GROUP BY k, hop(INTERVAL '10' SECOND, INTERVAL '30' SECOND)"#;
+    let mut rig = rig(code, kv_schema(), &[("O", "out")], 0);
+    let ev = events(400);
+    feed_events(&mut rig, &ev, 7);
+    let mut reference: BTreeMap<(String, i64), (i64, i64)> = BTreeMap::new();
+    for (t, k, v) in &ev {
+        let t = (T0 + t) as i64;
+        for s in tidelog_analytics::app::window::hop_starts(t, 10_000, 30_000) {
+            let e = reference.entry((k.clone(), s)).or_insert((0, 0));
+            e.0 += 1;
+            e.1 += v;
+        }
+    }
+    let mut got = BTreeMap::new();
+    for r in rig.rows("out") {
+        let key = (
+            r["k"].as_str().unwrap().to_string(),
+            r["ws"].as_i64().unwrap(),
+        );
+        assert!(
+            got.insert(
+                key,
+                (r["n"].as_i64().unwrap(), r["total"].as_i64().unwrap())
+            )
+            .is_none()
+        );
+    }
+    assert_eq!(got, reference);
+}
+
+#[test]
+fn session_and_stagger_windows_match_a_reference() {
+    let code = r#"CREATE STREAM "S" (k VARCHAR(4), n BIGINT, total BIGINT, ws BIGINT);
+        CREATE STREAM "G" (k VARCHAR(4), n BIGINT, total BIGINT);
+        CREATE PUMP "P1" AS INSERT INTO "S"
+        SELECT STREAM k, COUNT(*), SUM(v), session(INTERVAL '5' SECOND)
+        FROM "SOURCE_SQL_STREAM_001" GROUP BY k, session(INTERVAL '5' SECOND);
+        CREATE PUMP "P2" AS INSERT INTO "G"
+        SELECT STREAM k, COUNT(*) AS n, SUM(v) AS total FROM "SOURCE_SQL_STREAM_001"
+        WINDOWED BY STAGGER (PARTITION BY k RANGE INTERVAL '8' SECOND)"#;
+    let mut rig = rig(
+        code,
+        kv_schema(),
+        &[("S", "sessions"), ("G", "staggers")],
+        0,
+    );
+    let ev = events(300);
+    feed_events(&mut rig, &ev, 5);
+    // Reference: per key, in time order.
+    let mut sessions: BTreeSet<(String, i64, i64, i64)> = BTreeSet::new();
+    let mut staggers: BTreeSet<(String, i64, i64)> = BTreeSet::new();
+    for key in ["a", "b", "c"] {
+        let rows: Vec<(i64, i64)> = ev
+            .iter()
+            .filter(|e| e.1 == key)
+            .map(|e| ((T0 + e.0) as i64, e.2))
+            .collect();
+        let mut current: Option<(i64, i64, i64, i64)> = None; // start, last, n, total
+        for &(t, v) in &rows {
+            match &mut current {
+                Some((_, last, n, total)) if t < *last + 5000 => {
+                    *last = t;
+                    *n += 1;
+                    *total += v;
+                }
+                _ => {
+                    if let Some((s, _, n, total)) = current.take() {
+                        sessions.insert((key.to_string(), n, total, s));
+                    }
+                    current = Some((t, t, 1, v));
+                }
+            }
+        }
+        let (s, _, n, total) = current.unwrap();
+        sessions.insert((key.to_string(), n, total, s));
+        let mut current: Option<(i64, i64, i64)> = None; // start, n, total
+        for &(t, v) in &rows {
+            match &mut current {
+                Some((start, n, total)) if t < *start + 8000 => {
+                    *n += 1;
+                    *total += v;
+                }
+                _ => {
+                    if let Some((_, n, total)) = current.take() {
+                        staggers.insert((key.to_string(), n, total));
+                    }
+                    current = Some((t, 1, v));
+                }
+            }
+        }
+        let (_, n, total) = current.unwrap();
+        staggers.insert((key.to_string(), n, total));
+    }
+    let got: Vec<(String, i64, i64, i64)> = rig
+        .rows("sessions")
+        .iter()
+        .map(|r| {
+            (
+                r["k"].as_str().unwrap().to_string(),
+                r["n"].as_i64().unwrap(),
+                r["total"].as_i64().unwrap(),
+                r["ws"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), sessions.len());
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), sessions);
+    let got: Vec<(String, i64, i64)> = rig
+        .rows("staggers")
+        .iter()
+        .map(|r| {
+            (
+                r["k"].as_str().unwrap().to_string(),
+                r["n"].as_i64().unwrap(),
+                r["total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), staggers.len());
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), staggers);
+}
+
+#[test]
+fn sliding_windows_by_range_and_rows_match_a_reference() {
+    let code = r#"CREATE STREAM "R" (k VARCHAR(4), v BIGINT, s BIGINT, c BIGINT);
+        CREATE STREAM "W" (k VARCHAR(4), v BIGINT, s BIGINT);
+        CREATE PUMP "P1" AS INSERT INTO "R"
+        SELECT STREAM k, v, SUM(v) OVER W1, COUNT(*) OVER W1 FROM "SOURCE_SQL_STREAM_001"
+        WINDOW W1 AS (PARTITION BY k RANGE INTERVAL '10' SECOND PRECEDING);
+        CREATE PUMP "P2" AS INSERT INTO "W"
+        SELECT STREAM k, v, SUM(v) OVER (PARTITION BY k ROWS 2 PRECEDING) FROM "SOURCE_SQL_STREAM_001""#;
+    let mut rig = rig(code, kv_schema(), &[("R", "range"), ("W", "rows")], 0);
+    let ev = events(300);
+    feed_events(&mut rig, &ev, 6);
+    let mut by_range = BTreeMap::new();
+    let mut by_rows = BTreeMap::new();
+    for (i, (t, k, v)) in ev.iter().enumerate() {
+        let same: Vec<&(u64, String, i64)> = ev[..=i].iter().filter(|e| &e.1 == k).collect();
+        let in_range: Vec<i64> = same
+            .iter()
+            .filter(|e| e.0 + 10_000 >= *t)
+            .map(|e| e.2)
+            .collect();
+        by_range.insert(*v, (in_range.iter().sum::<i64>(), in_range.len() as i64));
+        by_rows.insert(*v, same.iter().rev().take(3).map(|e| e.2).sum::<i64>());
+    }
+    let got: BTreeMap<i64, (i64, i64)> = rig
+        .rows("range")
+        .iter()
+        .map(|r| {
+            (
+                r["v"].as_i64().unwrap(),
+                (r["s"].as_i64().unwrap(), r["c"].as_i64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got, by_range);
+    assert_eq!(rig.rows("range").len(), ev.len());
+    let got: BTreeMap<i64, i64> = rig
+        .rows("rows")
+        .iter()
+        .map(|r| (r["v"].as_i64().unwrap(), r["s"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, by_rows);
+}
+
+/// Event-time tumbling windows with an allowed lateness: rows within it count, rows
+/// beyond it go to error_stream with the reason; the reference applies the same rule
+/// (the watermark is the largest event time seen before the epoch minus the lateness).
+#[test]
+fn event_time_lateness_and_the_error_stream() {
+    let code = r#"CREATE STREAM "O" (k VARCHAR(4), n BIGINT, ws BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "O"
+        SELECT STREAM k, COUNT(*), tumble(et, INTERVAL '10' SECOND) FROM "SOURCE_SQL_STREAM_001"
+        GROUP BY k, tumble(et, INTERVAL '10' SECOND)"#;
+    let mut rig = rig(
+        code,
+        kv_schema(),
+        &[("O", "out"), ("error_stream", "errors")],
+        5000,
+    );
+    let mut reference: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut late = 0;
+    let mut max_event = i64::MIN;
+    let mut t = 0u64;
+    for step in 0..60i64 {
+        let mut records = Vec::new();
+        let watermark = max_event.saturating_sub(5000);
+        let mut batch_max = max_event;
+        for j in 0..5i64 {
+            t += 300;
+            // Event times jitter behind arrival; every 7th row is far behind.
+            let behind = if (step * 5 + j) % 7 == 0 {
+                20_000
+            } else {
+                (step * 13 + j * 977) % 4000
+            };
+            let et = (T0 + t) as i64 + 10_000 - behind;
+            let k = ["a", "b"][(j % 2) as usize];
+            let start = et - et.rem_euclid(10_000);
+            if start + 10_000 <= watermark {
+                late += 1;
+            } else {
+                *reference.entry((k.to_string(), start)).or_insert(0) += 1;
+                batch_max = batch_max.max(et);
+            }
+            records.push((t, format!(r#"{{"k": "{k}", "v": 1, "et": {et}}}"#)));
+        }
+        max_event = batch_max;
+        rig.feed(&records);
+    }
+    // The last windows close only when event time passes them: feed a far-future row.
+    let far = (T0 + t) as i64 + 1_000_000;
+    rig.feed(&[(t + 1, format!(r#"{{"k": "z", "v": 1, "et": {far}}}"#))]);
+    rig.finish();
+    let got: BTreeMap<(String, i64), i64> = rig
+        .rows("out")
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["k"].as_str().unwrap().to_string(),
+                    r["ws"].as_i64().unwrap(),
+                ),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, reference);
+    let errors = rig.rows("errors");
+    assert!(late > 5);
+    assert_eq!(errors.len(), late);
+    for e in &errors {
+        assert_eq!(e["ERROR_NAME"], "Late_Row");
+        assert!(e["MESSAGE"].as_str().unwrap().contains("watermark"), "{e}");
+        assert!(e["DATA_ROW"].as_str().unwrap().contains("\"k\""), "{e}");
+        assert!(e["SEQUENCE_NUMBER"].as_str().is_some());
+    }
+    // A record that is not JSON is an error row too, with the reason.
+    rig.feed(&[(t + 2, "not json".to_string())]);
+    let errors = rig.rows("errors");
+    assert_eq!(errors.len(), late + 1);
+    assert_eq!(errors.last().unwrap()["ERROR_NAME"], "Parse_Error");
+}

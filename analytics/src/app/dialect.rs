@@ -715,7 +715,11 @@ fn rewrite_select(text: &str, tokens: &[T]) -> Result<(String, WindowSpec, Strin
                 },
                 t.start,
             )?;
-            replace.push((k, close, format!("GROUP BY {}", rewritten.join(", "))));
+            replace.push((
+                k,
+                close,
+                format!("GROUP BY {}, \"__window_start\"", rewritten.join(", ")),
+            ));
             k = close + 1;
             continue;
         }

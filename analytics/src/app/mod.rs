@@ -12,11 +12,13 @@
 //!   options) and its JSON form;
 //! - [`runner`]: the epochs that read the input, run the pumps, deliver the outputs
 //!   and checkpoint, exactly once across crashes;
+//! - [`manage`]: [`Applications`]: create, start, stop, describe, list, delete;
 //! - [`store`]: the application's files (definition, intent, checkpoint).
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod dialect;
+pub mod manage;
 pub mod pump;
 pub mod runner;
 pub mod store;
@@ -25,4 +27,5 @@ pub mod window;
 pub use config::{
     AppDefinition, AppOptions, ERROR_STREAM, OutputConfig, OutputFormat, ReferenceTable, StartFrom,
 };
+pub use manage::{AppDescription, AppStatus, Applications};
 pub use runner::{AppRunner, Callback, Counters, CrashPoint, RunState, StepReport};

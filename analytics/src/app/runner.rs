@@ -441,7 +441,7 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                         return Err(Error::Sql(format!("{what}: STAGGER needs PARTITION BY")));
                     }
                     if !keys.is_empty() {
-                        rt.block_on(query.plan_sql(empty.clone(), &keys_sql(keys)))
+                        rt.block_on(query.plan_sql(empty.clone(), &keys_sql(keys, &pump.source)))
                             .map_err(|e| Error::Sql(format!("{what}: window keys: {e}")))?;
                     }
                 }
@@ -451,7 +451,7 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                 } = &op
                     && !keys.is_empty()
                 {
-                    rt.block_on(query.plan_sql(empty.clone(), &keys_sql(keys)))
+                    rt.block_on(query.plan_sql(empty.clone(), &keys_sql(keys, &pump.source)))
                         .map_err(|e| Error::Sql(format!("{what}: PARTITION BY: {e}")))?;
                 }
                 fed.insert(pump.target.clone());
@@ -506,7 +506,7 @@ fn sliding_sql(select: &str) -> Result<String> {
     ))
 }
 
-fn keys_sql(keys: &[String]) -> String {
+fn keys_sql(keys: &[String], source: &str) -> String {
     format!(
         "SELECT {}",
         keys.iter()
@@ -514,7 +514,7 @@ fn keys_sql(keys: &[String]) -> String {
             .map(|(i, k)| format!("{k} AS \"__k{i}\""))
             .collect::<Vec<_>>()
             .join(", ")
-    ) + " FROM SOURCE_TABLE"
+    ) + &format!(" FROM \"{}\"", source.replace('"', "\"\""))
 }
 
 /// Input state.
@@ -1416,10 +1416,7 @@ impl CompiledPump {
         if keys.is_empty() {
             return Ok(vec![Vec::new(); batch.num_rows()]);
         }
-        let sql = keys_sql(keys).replace(
-            "SOURCE_TABLE",
-            &format!("\"{}\"", self.query.pump().source.replace('"', "\"\"")),
-        );
+        let sql = keys_sql(keys, &self.query.pump().source);
         let out = self.query.run_sql(batch.clone(), &sql).await?;
         let schema = out
             .first()
@@ -1548,7 +1545,7 @@ impl CompiledPump {
                     let mask = BooleanArray::from(
                         t.values()
                             .iter()
-                            .map(|&v| v > newest - range)
+                            .map(|&v| v >= newest - range)
                             .collect::<Vec<_>>(),
                     );
                     arrow::compute::filter_record_batch(&plain, &mask)?
