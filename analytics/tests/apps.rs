@@ -577,3 +577,270 @@ fn event_time_lateness_and_the_error_stream() {
     assert_eq!(errors.len(), late + 1);
     assert_eq!(errors.last().unwrap()["ERROR_NAME"], "Parse_Error");
 }
+
+/// The management API on threads: create (with clear errors), start, describe, stop,
+/// restart from the last stopped point, survive a reopen of the engine, delete; a
+/// second application reads the first one's output stream (chained).
+#[test]
+fn manage_chain_and_survive_restarts() {
+    use std::time::Duration;
+    use tidelog_analytics::{AppStatus, Applications, Error};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let engine = open(dir.path(), &clock);
+    engine.create_stream("ticks", 2).unwrap();
+    engine.create_stream("counts", 1).unwrap();
+    engine.create_stream("big", 1).unwrap();
+    let apps = Applications::open(&engine).unwrap();
+    let mut def = AppDefinition::new("counter", TUMBLING, "ticks", ticks_schema()).with_output(
+        "DEST",
+        "counts",
+        OutputFormat::Json,
+    );
+    def.options.watermark_delay_ms = 100;
+    // Errors: a missing stream, bad SQL, a taken name.
+    let mut bad = def.clone();
+    bad.input_stream = "nope".into();
+    assert!(matches!(apps.create(bad).unwrap_err(), Error::NotFound(_)));
+    let mut bad = def.clone();
+    bad.code = "CREATE STREAM s (a BIGINT); CREATE PUMP p AS INSERT INTO s SELECT FROM".into();
+    assert!(matches!(apps.create(bad).unwrap_err(), Error::Sql(_)));
+    apps.create(def.clone()).unwrap();
+    assert!(matches!(
+        apps.create(def.clone()).unwrap_err(),
+        Error::Exists(_)
+    ));
+    assert!(matches!(
+        apps.start("missing", StartFrom::TrimHorizon).unwrap_err(),
+        Error::NotFound(_)
+    ));
+    // The chained application: windows of more than 5 records, as CSV.
+    let chained_schema = InputSchema::json(&[
+        ("ticker", "VARCHAR(8)", "$.ticker"),
+        ("n", "BIGINT", "$.n"),
+        ("window_start", "BIGINT", "$.window_start"),
+    ])
+    .unwrap();
+    let mut chained = AppDefinition::new(
+        "big-windows",
+        r#"CREATE STREAM "BIG" (ticker VARCHAR(8), n BIGINT, window_start BIGINT);
+           CREATE PUMP "F" AS INSERT INTO "BIG" SELECT STREAM ticker, n, window_start
+           FROM "SOURCE_SQL_STREAM_001" WHERE n > 5"#,
+        "counts",
+        chained_schema,
+    )
+    .with_output("BIG", "big", OutputFormat::Csv);
+    chained.options.watermark_delay_ms = 100;
+    apps.create(chained).unwrap();
+    assert_eq!(
+        apps.list(),
+        vec![
+            ("big-windows".to_string(), AppStatus::Ready),
+            ("counter".to_string(), AppStatus::Ready)
+        ]
+    );
+    apps.start("counter", StartFrom::TrimHorizon).unwrap();
+    apps.start("big-windows", StartFrom::TrimHorizon).unwrap();
+    assert!(matches!(
+        apps.start("counter", StartFrom::TrimHorizon).unwrap_err(),
+        Error::State(_)
+    ));
+    let mut reference: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut i = 0;
+    let mut put_minutes =
+        |engine: &Engine, minutes: i64, reference: &mut BTreeMap<(String, i64), i64>| {
+            for _ in 0..minutes * 20 {
+                let ticker = ["A", "B", "C"][(i * i % 3) as usize];
+                let t = clock.now_ms() as i64;
+                *reference
+                    .entry((ticker.to_string(), t - t % 60_000))
+                    .or_insert(0) += 1;
+                put(
+                    engine,
+                    "ticks",
+                    &[(
+                        format!("{i}"),
+                        format!(r#"{{"ticker": "{ticker}", "price": 1, "at": 0}}"#),
+                    )],
+                );
+                clock.advance_ms(3000);
+                i += 1;
+            }
+        };
+    put_minutes(&engine, 10, &mut reference);
+    clock.advance_ms(61_000);
+    apps.wait_idle("counter", Duration::from_secs(60)).unwrap();
+    apps.wait_idle("big-windows", Duration::from_secs(60))
+        .unwrap();
+    let d = apps.describe("counter").unwrap();
+    assert_eq!(d.status, AppStatus::Running);
+    assert_eq!(d.counters.records_in, 200);
+    assert_eq!(d.input_positions.len(), 2);
+    assert!(d.watermark_ms.is_some() && d.lag_ms <= 100, "{d:?}");
+    // Stop; records put meanwhile are read after the restart from the stopped point.
+    apps.stop("counter").unwrap();
+    assert_eq!(apps.describe("counter").unwrap().status, AppStatus::Ready);
+    put_minutes(&engine, 5, &mut reference);
+    apps.start("counter", StartFrom::LastStoppedPoint).unwrap();
+    put_minutes(&engine, 5, &mut reference);
+    // The engine and the applications close; the running ones resume on reopen.
+    apps.close();
+    drop(apps);
+    engine.close().unwrap();
+    drop(engine);
+    let engine = open(dir.path(), &clock);
+    let apps = Applications::open(&engine).unwrap();
+    assert_eq!(apps.describe("counter").unwrap().status, AppStatus::Running);
+    clock.advance_ms(61_000);
+    apps.wait_idle("counter", Duration::from_secs(60)).unwrap();
+    apps.wait_idle("big-windows", Duration::from_secs(60))
+        .unwrap();
+    let got: BTreeMap<(String, i64), i64> = json_rows(&read_all(&engine, "counts"))
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["ticker"].as_str().unwrap().to_string(),
+                    r["window_start"].as_i64().unwrap(),
+                ),
+                r["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(read_all(&engine, "counts").len(), reference.len());
+    assert_eq!(got, reference);
+    let mut big: Vec<String> = read_all(&engine, "big")
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    big.sort();
+    let mut expected: Vec<String> = reference
+        .iter()
+        .filter(|(_, n)| **n > 5)
+        .map(|((t, w), n)| format!("{t},{n},{w}"))
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty());
+    assert_eq!(big, expected);
+    apps.delete("counter").unwrap();
+    assert!(matches!(
+        apps.describe("counter").unwrap_err(),
+        Error::NotFound(_)
+    ));
+    assert!(!dir.path().join("analytics/applications/counter").exists());
+    apps.close();
+}
+
+/// A reference table (JSON lines) joined to the stream, reloaded mid-run; and a reshard
+/// of the input mid-query loses and repeats nothing.
+#[test]
+fn reference_data_and_a_reshard_mid_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("companies.json");
+    std::fs::write(
+        &file,
+        "{\"ticker\": \"A\", \"company\": \"Acme\"}\n{\"ticker\": \"B\", \"company\": \"Bolt\"}\n",
+    )
+    .unwrap();
+    let companies = InputSchema::json(&[
+        ("ticker", "VARCHAR(8)", "$.ticker"),
+        ("company", "VARCHAR(16)", "$.company"),
+    ])
+    .unwrap();
+    let code = r#"CREATE STREAM "J" (ticker VARCHAR(8), company VARCHAR(16), price BIGINT);
+        CREATE STREAM "T" (n BIGINT, total BIGINT);
+        CREATE PUMP "P1" AS INSERT INTO "J"
+        SELECT STREAM s.ticker, r.company, s.price FROM "SOURCE_SQL_STREAM_001" AS s
+        JOIN "COMPANIES" AS r ON s.ticker = r.ticker;
+        CREATE PUMP "P2" AS INSERT INTO "T"
+        SELECT STREAM COUNT(*), SUM(price) FROM "SOURCE_SQL_STREAM_001"
+        GROUP BY FLOOR("SOURCE_SQL_STREAM_001".ROWTIME TO HOUR)"#;
+    let clock = ManualClock::new(T0 - T0 % 3_600_000);
+    let engine = open(dir.path(), &clock);
+    engine.create_stream("ticks", 1).unwrap();
+    engine.create_stream("joined", 1).unwrap();
+    engine.create_stream("totals", 1).unwrap();
+    let def = AppDefinition::new("ref", code, "ticks", ticks_schema())
+        .with_reference("COMPANIES", file.to_str().unwrap(), companies)
+        .with_output("J", "joined", OutputFormat::Json)
+        .with_output("T", "totals", OutputFormat::Json);
+    let mut runner = AppRunner::open(
+        &engine,
+        def,
+        &dir.path().join("app"),
+        StartFrom::TrimHorizon,
+    )
+    .unwrap();
+    let mut total = 0i64;
+    let mut n = 0i64;
+    for i in 0..300i64 {
+        if i == 100 {
+            std::fs::write(&file, "{\"ticker\": \"A\", \"company\": \"Acme 2\"}\n{\"ticker\": \"C\", \"company\": \"Cobalt\"}\n").unwrap();
+            runner.reload_reference("COMPANIES").unwrap();
+        }
+        if i == 150 {
+            engine
+                .split_shard(
+                    "ticks",
+                    "shardId-000000000000",
+                    "170141183460469231731687303715884105728",
+                )
+                .unwrap();
+        }
+        let ticker = ["A", "B", "C"][(i % 3) as usize];
+        put(
+            &engine,
+            "ticks",
+            &[(
+                format!("p{i}"),
+                format!(r#"{{"ticker": "{ticker}", "price": {i}, "at": 0}}"#),
+            )],
+        );
+        total += i;
+        n += 1;
+        clock.advance_ms(1000);
+        if i % 10 == 9 {
+            runner.step().unwrap();
+        }
+    }
+    clock.advance_ms(3_600_000);
+    while !runner.step().unwrap().idle {}
+    let joined = json_rows(&read_all(&engine, "joined"));
+    let mut expected = BTreeMap::new();
+    for i in 0..300i64 {
+        let company = match (i % 3, i < 100) {
+            (0, true) => Some("Acme"),
+            (1, true) => Some("Bolt"),
+            (0, false) => Some("Acme 2"),
+            (2, false) => Some("Cobalt"),
+            _ => None,
+        };
+        if let Some(c) = company {
+            expected.insert(i, c.to_string());
+        }
+    }
+    let got: BTreeMap<i64, String> = joined
+        .iter()
+        .map(|r| {
+            (
+                r["price"].as_i64().unwrap(),
+                r["company"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(joined.len(), expected.len());
+    assert_eq!(got, expected);
+    // The hourly totals cover every record once, across the reshard.
+    let totals = json_rows(&read_all(&engine, "totals"));
+    let sum_n: i64 = totals.iter().map(|r| r["n"].as_i64().unwrap()).sum();
+    let sum_total: i64 = totals.iter().map(|r| r["total"].as_i64().unwrap()).sum();
+    assert_eq!((sum_n, sum_total), (n, total));
+    assert_eq!(runner.state().positions.len(), 3);
+    // A reference file that does not parse is refused with its line.
+    std::fs::write(&file, "{\"ticker\": \"A\"}\nnot json\n").unwrap();
+    let e = runner
+        .reload_reference("COMPANIES")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("record 2"), "{e}");
+}
