@@ -20,7 +20,7 @@ binding refuses itself raise ``ValueError``.
 
 from . import testing
 from ._engine import AWS_MANAGED_KEY, Engine, ShardSubscription, Subscription, open
-from .analytics import Analytics, InferredSchema, SqlResult, TableInfo
+from .analytics import Analytics, ApplicationDescription, Applications, InferredSchema, SqlResult, TableInfo
 from ._tidelog import (
     ClosedError,
     CorruptionError,
@@ -76,6 +76,8 @@ __all__ = [
     "AccountLimits",
     "AccountSettings",
     "Analytics",
+    "ApplicationDescription",
+    "Applications",
     "InferredSchema",
     "SchemaError",
     "SqlError",

@@ -1,8 +1,8 @@
 //! An application's definition: its SQL code, its input (a tidelog stream with an input
 //! schema, mapped to `SOURCE_SQL_STREAM_001`), its outputs (in-application streams
 //! delivered to tidelog streams as JSON or CSV rows), its reference tables and its
-//! timing options; and the definition's JSON form (the file `application.json` of
-//! docs/format.md).
+//! timing options; and the definition's JSON form (the body of the file
+//! `application`, docs/format.md).
 //!
 //! Invariants: a definition that [`AppDefinition::validate`] accepts has a valid name,
 //! a valid input schema and options in range; the JSON form round-trips exactly.
@@ -242,7 +242,7 @@ impl AppDefinition {
         Ok(())
     }
 
-    /// The JSON form (`application.json`).
+    /// The JSON form (in the file `application`).
     pub fn to_json(&self) -> String {
         let schema: Value =
             serde_json::from_str(&self.input_schema.to_json()).unwrap_or(Value::Null);

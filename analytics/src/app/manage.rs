@@ -112,6 +112,8 @@ struct Inner {
     engine: Engine,
     root: PathBuf,
     apps: Mutex<BTreeMap<String, Entry>>,
+    /// Held through `start`, so two starts of one application cannot both open it.
+    starting: Mutex<()>,
 }
 
 impl Drop for Inner {
@@ -176,6 +178,7 @@ impl Applications {
                 engine: engine.clone(),
                 root: root.clone(),
                 apps: Mutex::new(BTreeMap::new()),
+                starting: Mutex::new(()),
             }),
         };
         let mut resume = Vec::new();
@@ -279,6 +282,11 @@ impl Applications {
     /// (the oldest retained record if it never ran); another position discards its
     /// window state and starts there.
     pub fn start(&self, name: &str, from: StartFrom) -> Result<()> {
+        let _starting = self
+            .inner
+            .starting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (def, shared, callbacks) = {
             let apps = self.lock();
             let entry = apps
@@ -296,10 +304,7 @@ impl Applications {
             )
         };
         let dir = self.dir(name);
-        let mut runner = AppRunner::open(&self.inner.engine, def.clone(), &dir, from)?;
-        for (stream, f) in callbacks {
-            runner.add_callback(&stream, f)?;
-        }
+        let runner = AppRunner::open_with(&self.inner.engine, def.clone(), &dir, from, callbacks)?;
         write_definition(&dir, &def, true)?;
         {
             let mut s = shared.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -594,11 +599,18 @@ fn run(engine: Engine, mut runner: AppRunner, shared: Arc<Shared>, stop: Arc<Ato
                 drop(s);
                 shared.changed.notify_all();
                 if report.idle {
+                    // Until a record comes, or the next window is due to close (at
+                    // most 20 ms: a manual clock moves without waking anyone).
+                    let now = engine.config().clock.now_ms() as i64;
+                    let due = runner
+                        .next_close_ms()
+                        .map_or(20, |t| (t - now).clamp(1, 20) as u64);
+                    let wait = Duration::from_millis(due);
                     match (&watch, &seen) {
                         (Some(w), Some(seen)) => {
-                            w.wait(seen, Duration::from_millis(20));
+                            w.wait(seen, wait);
                         }
-                        _ => std::thread::sleep(Duration::from_millis(20)),
+                        _ => std::thread::sleep(wait),
                     }
                 }
             }

@@ -662,6 +662,18 @@ impl AppRunner {
     /// Opens the runner of `def` whose files are in `dir`: loads its checkpoint,
     /// finishes an interrupted epoch (see the module doc), then applies `start`.
     pub fn open(engine: &Engine, def: AppDefinition, dir: &Path, start: StartFrom) -> Result<Self> {
+        Self::open_with(engine, def, dir, start, Vec::new())
+    }
+
+    /// [`open`](Self::open) with callbacks (in-application stream, function), which
+    /// also see an interrupted epoch computed again.
+    pub fn open_with(
+        engine: &Engine,
+        def: AppDefinition,
+        dir: &Path,
+        start: StartFrom,
+        callbacks: Vec<(String, Callback)>,
+    ) -> Result<Self> {
         def.validate()?;
         let rt = runtime()?;
         let app = compile(&def, &rt)?;
@@ -686,6 +698,9 @@ impl AppRunner {
             last_caught_up: false,
             crash: None,
         };
+        for (stream, f) in callbacks {
+            runner.add_callback(&stream, f)?;
+        }
         let resumed = runner.load_checkpoint()?;
         if let Some(bytes) = store::read_framed(&runner.dir.join("intent"), MAGIC_INTENT)? {
             let intent = Intent::from_json(&bytes)?;
@@ -972,6 +987,25 @@ impl AppRunner {
             delivered,
             caught_up,
         })
+    }
+
+    /// When (engine clock, ms) the next ROWTIME window closes if no record comes:
+    /// its end plus the watermark delay.
+    pub fn next_close_ms(&self) -> Option<i64> {
+        self.app
+            .pumps
+            .iter()
+            .filter_map(|p| match &p.op {
+                Operator::Fixed(w) if w.on_rowtime() => w.next_end(),
+                Operator::Keyed { windows, .. }
+                    if *windows.time() == super::dialect::TimeColumn::Rowtime =>
+                {
+                    windows.next_end()
+                }
+                _ => None,
+            })
+            .min()
+            .map(|end| end.saturating_add(self.def.options.watermark_delay_ms))
     }
 
     fn would_close(&self, watermark: i64) -> bool {
