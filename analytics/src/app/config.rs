@@ -301,7 +301,12 @@ impl AppDefinition {
             &s(input, "Stream")?,
             schema,
         );
-        def.name_prefix = s(input, "NamePrefix")?;
+        if let Some(prefix) = input.get("NamePrefix") {
+            def.name_prefix = prefix
+                .as_str()
+                .ok_or_else(|| bad("Input.NamePrefix is not a text"))?
+                .to_string();
+        }
         for o in v
             .get("Outputs")
             .and_then(Value::as_array)

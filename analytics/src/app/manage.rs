@@ -76,6 +76,36 @@ pub struct AppDescription {
     pub caught_up: bool,
 }
 
+impl AppDescription {
+    /// The description as JSON (`{"Name", "Status", "Epoch", "WatermarkMs", "LagMs",
+    /// "InputPositions", "RecordsIn", "RecordsOut", "Errors", "CaughtUp", "LastError",
+    /// "Definition"}`; sequence numbers as text).
+    pub fn to_json(&self) -> String {
+        let positions: serde_json::Map<String, Value> = self
+            .input_positions
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect();
+        let definition: Value =
+            serde_json::from_str(&self.definition.to_json()).unwrap_or(Value::Null);
+        json!({
+            "Name": self.definition.name,
+            "Status": self.status.name(),
+            "Epoch": self.epoch,
+            "WatermarkMs": self.watermark_ms,
+            "LagMs": self.lag_ms,
+            "InputPositions": positions,
+            "RecordsIn": self.counters.records_in,
+            "RecordsOut": self.counters.records_out,
+            "Errors": self.counters.errors,
+            "CaughtUp": self.caught_up,
+            "LastError": self.last_error,
+            "Definition": definition,
+        })
+        .to_string()
+    }
+}
+
 #[derive(Default)]
 struct Status {
     status: Option<AppStatus>,
