@@ -2,6 +2,7 @@
 //! independently (plain Rust over the records the test put), on the engine's manual
 //! clock (an hour of one-minute windows without sleeping), with crashes injected at
 //! every point of an epoch.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

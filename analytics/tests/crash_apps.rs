@@ -4,6 +4,7 @@
 //! each restart resumes from the application's files. At the end the output streams
 //! must equal a reference computed offline over the same input: nothing lost, nothing
 //! twice.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
