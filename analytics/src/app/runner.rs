@@ -258,10 +258,6 @@ pub fn load_reference(path: &Path, schema: &InputSchema) -> Result<RecordBatch> 
     )?)
 }
 
-fn session_config_query(pump: Pump) -> PumpQuery {
-    PumpQuery::new(pump)
-}
-
 /// Compiles an application's code: every statement parsed, every pump planned by
 /// DataFusion against its source's columns (errors name the pump and the position).
 pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Compiled> {
@@ -411,7 +407,7 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                         Arc::clone(&source_schema),
                     ),
                 };
-                let query = session_config_query(pump.clone());
+                let query = PumpQuery::new(pump.clone());
                 for (name, rows) in &references {
                     query.set_table(name, rows.clone())?;
                 }
