@@ -190,13 +190,24 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
         }
         c.spawn().unwrap()
     };
+    // Each child is killed a random 0-39 ms after its first committed epoch (so every
+    // kill lands while it works, however fast the build), until the application is
+    // well past halfway.
     let mut kills = 0;
     let started = Instant::now();
     let mut seed = 0x9e37_79b9_u64;
-    while kills < 12 && started.elapsed() < Duration::from_secs(120) {
+    while committed_epoch(dir.path()) < 100
+        && kills < 60
+        && started.elapsed() < Duration::from_secs(120)
+    {
+        let base = committed_epoch(dir.path());
         let mut c = child(false);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while committed_epoch(dir.path()) == base && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        std::thread::sleep(Duration::from_millis(150 + (seed >> 33) % 600));
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 40));
         c.kill().unwrap(); // SIGKILL
         c.wait().unwrap();
         kills += 1;
@@ -240,6 +251,10 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
     // 12,000 records, 50 per shard and epoch: 120 epochs at least; the kills
     // interrupted work (the finishing child still had epochs to run).
     assert!(d.epoch >= 120, "{d:?}");
+    assert!(
+        kills >= 3,
+        "only {kills} kills before the application was halfway"
+    );
     assert!(
         before_finish < d.epoch,
         "the kills came after the work was done"
