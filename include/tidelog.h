@@ -843,6 +843,12 @@ typedef uint32_t tidelog_shard_filter;
 #endif // __cplusplus
 
 /**
+ * The continuous SQL applications of an engine (tidelog-analytics' `Applications`).
+ * Thread-safe. From `tidelog_apps_open`; released by `tidelog_apps_free`.
+ */
+typedef struct tidelog_apps tidelog_apps;
+
+/**
  * Records read by `tidelog_get_records` or delivered by a subscription, as zero-copy
  * views into the shard's memory-mapped log, plus the shard id, the lag and (once a
  * closed shard is read to its end) its children. Immutable: safe to read from any
@@ -1721,6 +1727,117 @@ typedef struct tidelog_put_records_result {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Opens the applications stored with `engine` (those that were running start again
+ * from their checkpoints). `apps_out` receives the handle; free it with
+ * `tidelog_apps_free`.
+ *
+ * # Safety
+ * `apps_out` is NULL or writable.
+ */
+tidelog_status tidelog_apps_open(struct tidelog_engine *engine,
+                                 struct tidelog_apps **apps_out);
+
+/**
+ * Stops the application threads (they resume at the next open) and releases the
+ * handle. NULL is a no-op.
+ *
+ * # Safety
+ * `apps` is NULL or any value (handles are checked).
+ */
+tidelog_status tidelog_apps_free(struct tidelog_apps *apps);
+
+/**
+ * Creates an application from its definition in JSON: `{"Name", "Code", "Input":
+ * {"Stream", "Schema": <input schema as tidelog_sql_register_stream takes it>,
+ * "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream", "Format": "JSON" | "CSV"}],
+ * "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
+ * {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. Everything is
+ * checked first: SQL for bad SQL (the message names the line and column),
+ * RESOURCE_NOT_FOUND for a missing stream, RESOURCE_IN_USE for a name taken,
+ * VALIDATION for a bad name or option.
+ *
+ * # Safety
+ * `definition_json` is NULL or NUL-terminated (up to 1 MiB).
+ */
+tidelog_status tidelog_apps_create(struct tidelog_apps *apps,
+                                   const char *definition_json);
+
+/**
+ * Starts an application from `position`: `LAST_STOPPED_POINT`, `TRIM_HORIZON`,
+ * `NOW`, or a time in ms since the epoch, as text.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_start(struct tidelog_apps *apps,
+                                  const char *name,
+                                  const char *position);
+
+/**
+ * Stops an application (its current epoch commits first).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_stop(struct tidelog_apps *apps,
+                                 const char *name);
+
+/**
+ * Deletes an application (stopped first) and its files; the streams it wrote stay.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_delete(struct tidelog_apps *apps,
+                                   const char *name);
+
+/**
+ * Reloads reference table `table` of application `name` from its file.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_reload_reference(struct tidelog_apps *apps,
+                                             const char *name,
+                                             const char *table);
+
+/**
+ * Waits up to `timeout_ms` until a running application has read everything and has
+ * nothing left to do at the engine clock's current time (INVALID_ARGUMENT if it is not
+ * running, failed, or the time passed).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_wait_idle(struct tidelog_apps *apps,
+                                      const char *name,
+                                      uint32_t timeout_ms);
+
+/**
+ * Copies an application's description as JSON into `buf`: `{"Name", "Status"
+ * ("READY" | "RUNNING" | "FAILED"), "Epoch", "WatermarkMs", "LagMs",
+ * "InputPositions": {shard: sequence number text}, "RecordsIn", "RecordsOut",
+ * "Errors", "CaughtUp", "LastError", "Definition"}`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `buf` is NULL or writable for `buf_len` bytes.
+ */
+tidelog_status tidelog_apps_describe(struct tidelog_apps *apps,
+                                     const char *name,
+                                     char *buf,
+                                     size_t buf_len);
+
+/**
+ * Copies the applications as JSON into `buf`: `[{"Name", "Status"}, ...]` by name.
+ *
+ * # Safety
+ * `buf` is NULL or writable for `buf_len` bytes.
+ */
+tidelog_status tidelog_apps_list(struct tidelog_apps *apps,
+                                 char *buf,
+                                 size_t buf_len);
 
 /**
  * RegisterStreamConsumer: registers `consumer` (1-128 of `[a-zA-Z0-9_.-]`) on

@@ -7,6 +7,8 @@
 //!   exact time/sequence/shard pushdown that skips whole segments, LIMIT) and its
 //!   error table.
 //! - [`session`]: [`Analytics`], the SQL session on threads of its own.
+//! - [`app`]: continuous applications (Kinesis Data Analytics' model): pumps,
+//!   windows, outputs into streams, exactly-once checkpoints, [`Applications`].
 //! - [`arrow_out`]: engine reads as Arrow, payloads lent from the log without copies.
 //!
 //! DataFusion parses, plans and executes; this crate adds the sources and decoders.
@@ -26,6 +28,7 @@ pub mod table;
 pub use arrow;
 pub use datafusion;
 
+pub use app::{AppDefinition, AppStatus, Applications, OutputFormat, StartFrom};
 pub use arrow_out::{records_schema, records_to_arrow};
 pub use error::{Error, Result};
 pub use schema::{ColumnDef, Inference, InputSchema, JsonPath, Mapping, RecordFormat, SqlType};

@@ -82,6 +82,12 @@ pub struct tidelog_sql_session {
     _private: [u8; 0],
 }
 
+/// The continuous SQL applications of an engine (tidelog-analytics' `Applications`).
+/// Thread-safe. From `tidelog_apps_open`; released by `tidelog_apps_free`.
+pub struct tidelog_apps {
+    _private: [u8; 0],
+}
+
 /// The Arrow C stream struct (`struct ArrowArrayStream`), defined in the header by the
 /// Arrow C data interface block (not generated from here).
 pub struct ArrowArrayStream {

@@ -60,13 +60,16 @@ pub(crate) mod kind {
     /// meet it).
     #[cfg_attr(not(feature = "analytics"), allow(dead_code))]
     pub(crate) const SQL_SESSION: u8 = 20;
+    /// `tidelog_apps` (continuous applications).
+    #[cfg_attr(not(feature = "analytics"), allow(dead_code))]
+    pub(crate) const APPS: u8 = 21;
     /// `tidelog_firehose` (Firehose's kinds count down from 64, clear of the engine's).
     pub(crate) const FIREHOSE: u8 = 64;
     /// `tidelog_firehose_transform_output`.
     pub(crate) const FIREHOSE_ANSWER: u8 = 63;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 14] = [
+    pub(crate) const ALL: [u8; 15] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -79,6 +82,7 @@ pub(crate) mod kind {
         CONSUMER_LIST,
         SHARD_SUBSCRIPTION,
         SQL_SESSION,
+        APPS,
         FIREHOSE,
         FIREHOSE_ANSWER,
     ];

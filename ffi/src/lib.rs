@@ -27,6 +27,7 @@
 compile_error!("libtidelog's handles are 64-bit values: build it for a 64-bit target");
 
 pub mod abi;
+pub mod apps;
 pub mod args;
 pub mod boundary;
 pub mod consumers;

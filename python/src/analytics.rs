@@ -201,6 +201,13 @@ pub struct SqlResult {
     result: Arc<QueryResult>,
 }
 
+/// A result object for rows computed elsewhere (an application's callback).
+pub(crate) fn sql_result(result: QueryResult) -> SqlResult {
+    SqlResult {
+        result: Arc::new(result),
+    }
+}
+
 /// Exports `batches` (of `schema`) as an Arrow C stream capsule.
 pub(crate) fn export_batches<'py>(
     py: Python<'py>,

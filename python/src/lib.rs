@@ -7,7 +7,7 @@
 //! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
 //! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
 //! back), [`clock`] (the test-only manual clock); `analytics` (SQL sessions and
-//! results) and `arrow_export` (the Arrow PyCapsule interface, the crate's other
+//! results), `applications` (continuous SQL applications) and `arrow_export` (the Arrow PyCapsule interface, the crate's other
 //! `unsafe`); [`firehose`] (Firehose delivery streams).
 //!
 //! Invariants kept across the crate: every blocking call releases the GIL; every class
@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 
 mod analytics;
+mod applications;
 mod arrow_export;
 mod buffer;
 mod clock;
@@ -59,6 +60,7 @@ fn _tidelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<clock::ManualClock>()?;
     errors::register(m)?;
     analytics::register(m)?;
+    applications::register(m)?;
     firehose::register(m)?;
     Ok(())
 }

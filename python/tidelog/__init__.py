@@ -23,7 +23,7 @@ import warnings as _warnings
 from . import _tidelog as _native
 from . import testing
 from ._engine import AWS_MANAGED_KEY, Engine, ShardSubscription, Subscription, open
-from .analytics import Analytics, InferredSchema, SqlResult, TableInfo
+from .analytics import Analytics, ApplicationDescription, Applications, InferredSchema, SqlResult, TableInfo
 from ._tidelog import (
     ClosedError,
     CorruptionError,
@@ -101,6 +101,8 @@ __all__ = [
     "AccountLimits",
     "AccountSettings",
     "Analytics",
+    "ApplicationDescription",
+    "Applications",
     "InferredSchema",
     "SchemaError",
     "SqlError",

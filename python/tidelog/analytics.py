@@ -12,15 +12,24 @@ with their reasons by the table ``<table>_errors``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._engine import Engine
 from ._tidelog import Analytics as _NativeAnalytics
+from ._tidelog import Applications as _NativeApplications
 from ._tidelog import SqlResult
 
-__all__ = ["Analytics", "InferredSchema", "SqlResult", "TableInfo", "schema_json"]
+__all__ = [
+    "Analytics",
+    "ApplicationDescription",
+    "Applications",
+    "InferredSchema",
+    "SqlResult",
+    "TableInfo",
+    "schema_json",
+]
 
 Column = tuple[str, str, str] | tuple[str, str]
 
@@ -160,3 +169,149 @@ class Analytics:
 
     def __repr__(self) -> str:
         return f"Analytics(tables={[t.name for t in self.tables()]})"
+
+
+Output = tuple[str, str] | tuple[str, str, str]
+Reference = tuple[str, str, "str | Mapping[str, Any] | Sequence[Column] | InferredSchema"]
+
+
+@dataclass(frozen=True)
+class ApplicationDescription:
+    """What :meth:`Applications.describe` shows.
+
+    Attributes:
+        name: the application's name.
+        status: ``READY``, ``RUNNING`` or ``FAILED``.
+        code: its SQL.
+        input_stream: the stream it reads.
+        definition: its whole definition (the JSON form, as a dict).
+        epoch: the last committed epoch.
+        watermark_ms: the ROWTIME watermark (ms since the epoch), ``None`` before the
+            first epoch.
+        lag_ms: how far the watermark is behind the engine's clock.
+        input_positions: the next sequence number to read, per input shard.
+        records_in: input records read.
+        records_out: records put into output streams.
+        errors: rows of ``error_stream`` (late rows, records that did not decode).
+        epochs: epochs committed.
+        caught_up: whether its last epoch read every shard to its end.
+        last_error: the error that stopped it, if it failed.
+    """
+
+    name: str
+    status: str
+    code: str
+    input_stream: str
+    definition: dict[str, Any]
+    epoch: int
+    watermark_ms: int | None
+    lag_ms: int
+    input_positions: dict[str, str]
+    records_in: int
+    records_out: int
+    errors: int
+    epochs: int
+    caught_up: bool
+    last_error: str | None
+
+
+class Applications:
+    """Continuous SQL applications (Kinesis Data Analytics' model) over an engine's
+    streams: pumps, windows, results delivered into streams exactly once across
+    crashes. Definitions and checkpoints live in the engine's data directory, and the
+    applications that were running resume when ``Applications(engine)`` is created
+    again."""
+
+    __slots__ = ("_native", "_engine")
+
+    def __init__(self, engine: Engine) -> None:
+        if not isinstance(engine, Engine):
+            raise TypeError(f"engine must be a tidelog.Engine, not {type(engine).__name__}")
+        self._engine = engine
+        self._native = _NativeApplications(engine.native)
+
+    def create(
+        self,
+        name: str,
+        code: str,
+        input_stream: str,
+        schema: str | Mapping[str, Any] | Sequence[Column] | InferredSchema,
+        *,
+        outputs: Sequence[Output] = (),
+        reference_tables: Sequence[Reference] = (),
+        format: str = "json",
+        name_prefix: str = "SOURCE_SQL_STREAM",
+        allowed_lateness_ms: int = 0,
+        watermark_delay_ms: int = 1000,
+        max_records_per_shard: int = 100_000,
+    ) -> None:
+        """Creates an application from its SQL ``code`` reading ``input_stream``
+        (``schema``: its input schema, as for :meth:`Analytics.register_stream`).
+        ``outputs``: ``(in_app_stream, stream[, "json" | "csv"])`` each;
+        ``reference_tables``: ``(name, path, schema)`` each (JSON lines or CSV)."""
+        outs: list[tuple[str, str, str]] = []
+        for o in outputs:
+            if not isinstance(o, tuple) or len(o) not in (2, 3):
+                raise TypeError(f"output: expected (in_app_stream, stream[, format]), got {o!r}")
+            outs.append((o[0], o[1], o[2] if len(o) == 3 else "json"))
+        refs = [(r[0], r[1], schema_json(r[2])) for r in reference_tables]
+        self._native.create(
+            name,
+            code,
+            input_stream,
+            schema_json(schema, format=format),
+            outs,
+            refs,
+            name_prefix,
+            allowed_lateness_ms,
+            watermark_delay_ms,
+            max_records_per_shard,
+        )
+
+    def start(self, name: str, position: str | int = "LAST_STOPPED_POINT") -> None:
+        """Starts an application: ``LAST_STOPPED_POINT`` (its checkpoint; the oldest
+        record if it never ran), ``TRIM_HORIZON``, ``NOW``, or a time in ms since the
+        epoch (the last three discard its window state)."""
+        self._native.start(name, position)
+
+    def stop(self, name: str) -> None:
+        """Stops an application (its current epoch commits first)."""
+        self._native.stop(name)
+
+    def delete(self, name: str) -> None:
+        """Deletes an application (stopped first); the streams it wrote stay."""
+        self._native.delete(name)
+
+    def list(self) -> list[tuple[str, str]]:
+        """``(name, status)`` of every application."""
+        return self._native.list()
+
+    def describe(self, name: str) -> ApplicationDescription:
+        """Status, input positions, lag and counters."""
+        d = dict(self._native.describe(name))
+        d["definition"] = json.loads(d["definition"])
+        return ApplicationDescription(**d)
+
+    def wait_idle(self, name: str, timeout: float = 30.0) -> None:
+        """Waits until a running application has read everything and has nothing
+        left to do at the engine clock's current time."""
+        self._native.wait_idle(name, timeout)
+
+    def reload_reference(self, name: str, table: str) -> None:
+        """Reloads reference table ``table`` of application ``name`` from its file."""
+        self._native.reload_reference(name, table)
+
+    def add_callback(self, name: str, in_app_stream: str, callback: Callable[[str, int, SqlResult], None]) -> None:
+        """Calls ``callback(stream, epoch, rows)`` with each epoch's rows of
+        ``in_app_stream`` (``rows`` is Arrow: ``pyarrow.table(rows)``), on the
+        application's thread; at least once across crashes (the same epoch number
+        and rows again). Add callbacks while the application is stopped."""
+        self._native.add_callback(name, in_app_stream, callback)
+
+    def close(self) -> None:
+        """Stops every application's thread; running ones resume at the next
+        ``Applications(engine)``."""
+        self._native.close()
+
+    def __repr__(self) -> str:
+        return f"Applications({self.list()})"

@@ -715,7 +715,11 @@ fn rewrite_select(text: &str, tokens: &[T]) -> Result<(String, WindowSpec, Strin
                 },
                 t.start,
             )?;
-            replace.push((k, close, format!("GROUP BY {}", rewritten.join(", "))));
+            replace.push((
+                k,
+                close,
+                format!("GROUP BY {}, \"__window_start\"", rewritten.join(", ")),
+            ));
             k = close + 1;
             continue;
         }
@@ -808,6 +812,46 @@ fn rewrite_select(text: &str, tokens: &[T]) -> Result<(String, WindowSpec, Strin
     }
     sql.push_str(&text[cursor..tokens.last().map_or(cursor, |t| t.end)]);
     Ok((sql, window, source))
+}
+
+/// The top-level GROUP BY items of a (rewritten) SELECT, without the window column
+/// `"__window_start"`: the keys of session windows.
+pub fn group_by_items(sql: &str) -> Result<Vec<String>> {
+    let tokens = tokenize(sql)?;
+    let s = solid(&tokens);
+    let mut depth = 0i32;
+    let mut from = None;
+    let mut to = s.len();
+    for (k, &i) in s.iter().enumerate() {
+        match tokens[i].tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ => {}
+        }
+        if depth != 0 {
+            continue;
+        }
+        if from.is_none()
+            && is_word(&tokens[i], "GROUP")
+            && s.get(k + 1).is_some_and(|&j| is_word(&tokens[j], "BY"))
+        {
+            from = Some(k + 2);
+        } else if from.is_some_and(|f| k >= f)
+            && ["HAVING", "ORDER", "WINDOW", "LIMIT", "UNION"]
+                .iter()
+                .any(|w| is_word(&tokens[i], w))
+        {
+            to = k;
+            break;
+        }
+    }
+    let Some(from) = from else {
+        return Ok(Vec::new());
+    };
+    Ok(split_commas(sql, &tokens, &s, from, to)
+        .into_iter()
+        .filter(|e| e.trim() != "\"__window_start\"")
+        .collect())
 }
 
 fn split_commas(text: &str, tokens: &[T], s: &[usize], from: usize, to: usize) -> Vec<String> {

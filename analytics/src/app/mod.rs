@@ -8,11 +8,24 @@
 //!   window closes on the watermark, late rows);
 //! - [`pump`]: a pump's SELECT run by DataFusion over the rows of closed windows.
 //!
-//! Status: these are the building blocks of continuous applications (issue 18); the
-//! application runner (input merge across shards, outputs to streams, checkpoints and
-//! exactly-once recovery, management from Rust, C and Python) is not built yet.
+//! - [`config`]: an application's definition (input, outputs, reference tables,
+//!   options) and its JSON form;
+//! - [`runner`]: the epochs that read the input, run the pumps, deliver the outputs
+//!   and checkpoint, exactly once across crashes;
+//! - [`manage`]: [`Applications`]: create, start, stop, describe, list, delete;
+//! - [`store`]: the application's files (definition, intent, checkpoint).
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod dialect;
+pub mod manage;
 pub mod pump;
+pub mod runner;
+pub mod store;
 pub mod window;
+
+pub use config::{
+    AppDefinition, AppOptions, ERROR_STREAM, OutputConfig, OutputFormat, ReferenceTable, StartFrom,
+};
+pub use manage::{AppDescription, AppStatus, Applications};
+pub use runner::{AppRunner, Callback, Counters, CrashPoint, RunState, StepReport};

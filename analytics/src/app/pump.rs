@@ -52,14 +52,43 @@ impl PumpQuery {
     /// Runs the query over `rows` (the source's rows, plus `"__window_start"` for
     /// windowed pumps).
     pub async fn run(&self, rows: RecordBatch) -> Result<Vec<RecordBatch>> {
+        let select = self.pump.select.clone();
+        self.run_sql(rows, &select).await
+    }
+
+    /// Runs `sql` with `rows` as the pump's source table.
+    pub async fn run_sql(&self, rows: RecordBatch, sql: &str) -> Result<Vec<RecordBatch>> {
+        self.set_source(rows)?;
+        let df = self.ctx.sql(sql).await?;
+        Ok(df.collect().await?)
+    }
+
+    /// Plans `sql` with `rows` as the source table (nothing runs): the result's
+    /// number of columns, or the error with its position.
+    pub async fn plan_sql(&self, rows: RecordBatch, sql: &str) -> Result<usize> {
+        self.set_source(rows)?;
+        let df = self.ctx.sql(sql).await?;
+        let plan = df.create_physical_plan().await?;
+        Ok(plan.schema().fields().len())
+    }
+
+    fn set_source(&self, rows: RecordBatch) -> Result<()> {
         let schema = rows.schema();
         let table = MemTable::try_new(schema, vec![vec![rows]])?;
         // A bare reference keeps the name's case (a parsed one would be lower-cased).
         let name = datafusion::common::TableReference::bare(self.pump.source.as_str());
         self.ctx.deregister_table(name.clone())?;
         self.ctx.register_table(name, Arc::new(table))?;
-        let df = self.ctx.sql(&self.pump.select).await?;
-        Ok(df.collect().await?)
+        Ok(())
+    }
+
+    /// Registers (or replaces) a table the query can join (reference data).
+    pub fn set_table(&self, name: &str, rows: RecordBatch) -> Result<()> {
+        let table = MemTable::try_new(rows.schema(), vec![vec![rows]])?;
+        let name = datafusion::common::TableReference::bare(name);
+        self.ctx.deregister_table(name.clone())?;
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok(())
     }
 }
 

@@ -197,6 +197,82 @@ impl FixedWindows {
     }
 }
 
+impl FixedWindows {
+    /// The end of the oldest open window (the next to close), if any.
+    pub fn next_end(&self) -> Option<i64> {
+        self.open.keys().next().map(|s| s + self.size)
+    }
+
+    /// True if the windows are on ROWTIME (closed by the input's watermark).
+    pub fn on_rowtime(&self) -> bool {
+        self.time == TimeColumn::Rowtime
+    }
+
+    /// The state for a checkpoint: (watermark, largest event time, the open windows'
+    /// rows with `"__window_start"`, oldest window first).
+    pub fn snapshot(&self) -> Result<(i64, i64, Option<RecordBatch>)> {
+        let mut rows = Vec::new();
+        for (start, batches) in &self.open {
+            for b in batches {
+                rows.push(with_window_start(b, *start)?);
+            }
+        }
+        Ok((self.watermark, self.max_time, concat_or_none(rows)?))
+    }
+
+    /// Restores a [`snapshot`](Self::snapshot).
+    pub fn restore(
+        &mut self,
+        watermark: i64,
+        max_time: i64,
+        rows: Option<RecordBatch>,
+    ) -> Result<()> {
+        self.watermark = watermark;
+        self.max_time = max_time;
+        self.open.clear();
+        if let Some(rows) = rows {
+            let (rows, starts) = split_window_start(&rows)?;
+            self.schema = Some(rows.schema());
+            for (start, from, len) in runs(&starts) {
+                self.open
+                    .entry(start)
+                    .or_default()
+                    .push(rows.slice(from, len));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Splits off the `"__window_start"` column: (the other columns, the starts).
+fn split_window_start(batch: &RecordBatch) -> Result<(RecordBatch, Vec<i64>)> {
+    let schema = batch.schema();
+    let at = schema
+        .index_of(WINDOW_START)
+        .map_err(|_| Error::State("window state without its window starts".into()))?;
+    let starts = batch
+        .column(at)
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .ok_or_else(|| Error::State("window starts are not timestamps".into()))?
+        .values()
+        .to_vec();
+    let keep: Vec<usize> = (0..batch.num_columns()).filter(|&i| i != at).collect();
+    Ok((batch.project(&keep)?, starts))
+}
+
+/// Runs of equal values: (value, first index, length).
+fn runs<T: PartialEq + Clone>(values: &[T]) -> Vec<(T, usize, usize)> {
+    let mut out: Vec<(T, usize, usize)> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        match out.last_mut() {
+            Some((last, _, len)) if last == v => *len += 1,
+            _ => out.push((v.clone(), i, 1)),
+        }
+    }
+    out
+}
+
 /// Windows per key: sessions (a key's window closes `gap` after its last row) or
 /// stagger windows (a key's window opens with its first row and closes `size` later).
 #[derive(Debug)]
@@ -340,6 +416,119 @@ impl KeyedWindows {
             }
         }
         concat_or_none(out)
+    }
+}
+
+impl KeyedWindows {
+    /// The time the windows are on.
+    pub fn time(&self) -> &TimeColumn {
+        &self.time
+    }
+
+    /// The earliest end of an open window, if any (pending windows count as ended).
+    pub fn next_end(&self) -> Option<i64> {
+        if !self.pending.is_empty() {
+            return Some(i64::MIN);
+        }
+        self.open.values().map(|w| self.end(w)).min()
+    }
+
+    /// The state for a checkpoint: the watermark and every window's rows with
+    /// `"__window_start"`, `"__key"` (binary), `"__last"` (ms) and `"__pending"`.
+    pub fn snapshot(&self) -> Result<(i64, Option<RecordBatch>)> {
+        let mut out = Vec::new();
+        let windows = self
+            .open
+            .iter()
+            .map(|(k, w)| (false, k, w))
+            .chain(self.pending.iter().map(|(k, w)| (true, k, w)));
+        for (pending, key, w) in windows {
+            for b in &w.rows {
+                let b = with_window_start(b, w.start)?;
+                let n = b.num_rows();
+                let mut fields: Vec<Field> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                let mut columns = b.columns().to_vec();
+                fields.push(Field::new("__key", DataType::Binary, false));
+                columns.push(Arc::new(arrow::array::BinaryArray::from(vec![
+                    key.as_slice(
+                    );
+                    n
+                ])));
+                fields.push(Field::new("__last", DataType::Int64, false));
+                columns.push(Arc::new(arrow::array::Int64Array::from(vec![w.last; n])));
+                fields.push(Field::new("__pending", DataType::Boolean, false));
+                columns.push(Arc::new(arrow::array::BooleanArray::from(vec![pending; n])));
+                out.push(RecordBatch::try_new(
+                    Arc::new(Schema::new(fields)),
+                    columns,
+                )?);
+            }
+        }
+        Ok((self.watermark, concat_or_none(out)?))
+    }
+
+    /// Restores a [`snapshot`](Self::snapshot).
+    pub fn restore(&mut self, watermark: i64, rows: Option<RecordBatch>) -> Result<()> {
+        self.watermark = watermark;
+        self.open.clear();
+        self.pending.clear();
+        let Some(rows) = rows else {
+            return Ok(());
+        };
+        let schema = rows.schema();
+        let col = |name: &str| {
+            schema
+                .index_of(name)
+                .map_err(|_| Error::State(format!("window state without {name}")))
+        };
+        let (key_at, last_at, pending_at) = (col("__key")?, col("__last")?, col("__pending")?);
+        let keys = rows
+            .column(key_at)
+            .as_any()
+            .downcast_ref::<arrow::array::BinaryArray>()
+            .ok_or_else(|| Error::State("bad __key".into()))?;
+        let lasts = rows
+            .column(last_at)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .ok_or_else(|| Error::State("bad __last".into()))?;
+        let pendings = rows
+            .column(pending_at)
+            .as_any()
+            .downcast_ref::<arrow::array::BooleanArray>()
+            .ok_or_else(|| Error::State("bad __pending".into()))?;
+        let keep: Vec<usize> = (0..rows.num_columns())
+            .filter(|&i| i != key_at && i != last_at && i != pending_at)
+            .collect();
+        let (data, starts) = split_window_start(&rows.project(&keep)?)?;
+        let ids: Vec<(bool, Vec<u8>, i64, i64)> = (0..rows.num_rows())
+            .map(|i| {
+                (
+                    pendings.value(i),
+                    keys.value(i).to_vec(),
+                    starts[i],
+                    lasts.value(i),
+                )
+            })
+            .collect();
+        for ((pending, key, start, last), from, len) in runs(&ids) {
+            let w = KeyWindow {
+                start,
+                last,
+                rows: vec![data.slice(from, len)],
+            };
+            if pending {
+                self.pending.push((key, w));
+            } else {
+                self.open.insert(key, w);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -9,6 +9,10 @@
 //! `records_to_arrow` plus the Arrow C stream a consumer imports (payloads lent, not
 //! copied).
 //!
+//! Then continuous applications ([`run_apps`]): a tumbling count-by-key and a sliding
+//! average over 1 M records of ~100 B (`TIDELOG_BENCH_APP_RECORDS`), the same count
+//! as a one-off query, and window-close → result latency of a live application.
+//!
 //! Built only with the `sql` feature (`make bench-sql`): DataFusion is a long build.
 #![forbid(unsafe_code)]
 
@@ -328,6 +332,219 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         ),
         samples[samples.len() / 2].as_secs_f64() * 1e6,
         "µs",
+    );
+    engine.close()?;
+    run_apps(ctx)
+}
+
+const APP_RECORDS_DEFAULT: usize = 1_000_000;
+
+fn app_record(i: usize) -> String {
+    let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // ~100 B: a key among 64, a value, an id and padding.
+    format!(
+        r#"{{"k":"key-{:02}","v":{}.{:02},"id":{i},"pad":"{:016x}{:08x}"}}"#,
+        (h >> 7) % 64,
+        (h >> 20) % 1000,
+        (h >> 30) % 100,
+        h,
+        h >> 40
+    )
+}
+
+/// Continuous applications (issue 18): events/s of one application thread (one core)
+/// for a tumbling count-by-key and a sliding average over the same records, the same
+/// count as a one-off ad-hoc query, and put → window-result latency after a window
+/// closes (a live application with one-second windows).
+pub fn run_apps(ctx: &mut Ctx<'_>) -> Result<()> {
+    use std::sync::{Arc, Mutex};
+    use tidelog_analytics::app::{AppDefinition, AppRunner, OutputFormat, StartFrom};
+    let records: usize = match std::env::var("TIDELOG_BENCH_APP_RECORDS") {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("TIDELOG_BENCH_APP_RECORDS={v:?}: not a number"))?,
+        Err(_) => APP_RECORDS_DEFAULT,
+    };
+    let dir = ctx.case_dir("sql-apps")?;
+    let mut config = ctx.engine_config(&dir.path().join("engine"));
+    config.durability = Durability::Os;
+    config.limits = tidelog::Limits::unlimited();
+    let engine = ctx.open_engine(config)?;
+    engine.create_stream("ticks", 1)?;
+    engine.create_stream("counts", 1)?;
+    ctx.progress(&format!("apps: writing {records} JSON records of ~100 B"));
+    let mut bytes = 0usize;
+    for start in (0..records).step_by(500) {
+        let bodies: Vec<String> = (start..(start + 500).min(records))
+            .map(app_record)
+            .collect();
+        bytes += bodies.iter().map(String::len).sum::<usize>();
+        let entries: Vec<PutRecordsEntry<'_>> = bodies
+            .iter()
+            .map(|b| PutRecordsEntry {
+                partition_key: "p",
+                data: b.as_bytes(),
+                explicit_hash_key: None,
+            })
+            .collect();
+        let out = engine.put_records("ticks", &entries, Some(Durability::Os))?;
+        if out.failed_record_count > 0 {
+            return Err(format!("{} puts failed", out.failed_record_count).into());
+        }
+    }
+    engine.flush()?;
+    let schema = InputSchema::json(&[("k", "VARCHAR(8)", "$.k"), ("v", "DOUBLE", "$.v")])?;
+    let tumbling = r#"CREATE STREAM "C" (k VARCHAR(8), n BIGINT, ws BIGINT);
+        CREATE PUMP "P" AS INSERT INTO "C" SELECT STREAM k, COUNT(*),
+          STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE)
+        FROM "SOURCE_SQL_STREAM_001" GROUP BY k, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE)"#;
+    let sliding = r#"CREATE STREAM "A" (k VARCHAR(8), a DOUBLE);
+        CREATE PUMP "P" AS INSERT INTO "A" SELECT STREAM k, AVG(v) OVER (PARTITION BY k ROWS 10 PRECEDING)
+        FROM "SOURCE_SQL_STREAM_001""#;
+    let mut rates = Vec::new();
+    for (name, code, output) in [("tumbling", tumbling, true), ("sliding", sliding, false)] {
+        let mut def = AppDefinition::new(name, code, "ticks", schema.clone());
+        if output {
+            def = def.with_output("C", "counts", OutputFormat::Json);
+        }
+        def.options.max_records_per_shard = 100_000;
+        def.options.watermark_delay_ms = 0;
+        let rows = Arc::new(Mutex::new(0usize));
+        let t = Instant::now();
+        let mut runner =
+            AppRunner::open(&engine, def, &dir.path().join(name), StartFrom::TrimHorizon)?;
+        {
+            let rows = Arc::clone(&rows);
+            runner.add_callback(
+                if output { "C" } else { "A" },
+                Arc::new(move |_, _, b| {
+                    *rows.lock().unwrap_or_else(|p| p.into_inner()) += b.num_rows();
+                }),
+            )?;
+        }
+        while runner.state().counters.records_in < records as u64 {
+            runner.step()?;
+        }
+        let elapsed = t.elapsed();
+        let out = *rows.lock().unwrap_or_else(|p| p.into_inner());
+        if !output && out != records {
+            return Err(format!("sliding: {out} result rows for {records} records").into());
+        }
+        ctx.progress(&format!(
+            "apps: {name}: {records} records in {elapsed:?} ({out} rows out)"
+        ));
+        rates.push((name, records as f64 / elapsed.as_secs_f64()));
+    }
+    // The same count as a one-off ad-hoc query (part one), over the same records.
+    let sql = Analytics::new(&engine)?;
+    sql.register_stream("ticks", "ticks", schema.clone())?;
+    let (adhoc, result) = best(|| {
+        Ok(sql.sql(
+            "SELECT k, COUNT(*), date_trunc('minute', approximate_arrival_time) FROM ticks \
+             GROUP BY k, date_trunc('minute', approximate_arrival_time)",
+        )?)
+    })?;
+    if result.scans[0].records_read != records as u64 {
+        return Err("ad-hoc: not every record was read".into());
+    }
+    // Latency: a live application with 1 s windows; a writer puts a record every ms;
+    // each window's result is timed from the instant its end (plus a 2 ms watermark
+    // delay) passed to the callback that receives it.
+    let mut def = AppDefinition::new(
+        "live",
+        &tumbling.replace("INTERVAL '1' MINUTE", "INTERVAL '1' SECOND"),
+        "ticks",
+        schema,
+    );
+    def.options.watermark_delay_ms = 2;
+    let apps = tidelog_analytics::Applications::open(&engine)?;
+    apps.create(def)?;
+    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    {
+        let latencies = Arc::clone(&latencies);
+        apps.add_callback(
+            "live",
+            "C",
+            Arc::new(move |_, _, b| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                let ws = b.column(3);
+                let ws = ws
+                    .as_any()
+                    .downcast_ref::<tidelog_analytics::arrow::array::Int64Array>();
+                if let Some(ws) = ws.filter(|w| !w.is_empty()) {
+                    let end = ws.value(0) as f64 + 1000.0 + 2.0;
+                    latencies
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(now - end);
+                }
+            }),
+        )?;
+    }
+    apps.start("live", StartFrom::Latest)?;
+    let seconds = 12;
+    let start = Instant::now();
+    let mut i = 0usize;
+    while start.elapsed() < Duration::from_secs(seconds) {
+        let body = app_record(i);
+        engine.put_record(
+            "ticks",
+            "p",
+            body.as_bytes(),
+            tidelog::PutOptions::default(),
+        )?;
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    apps.close();
+    let mut lat = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    // The first window opened mid-second (the application started at LATEST).
+    if lat.len() > 2 {
+        lat.remove(0);
+    }
+    lat.sort_by(f64::total_cmp);
+    if lat.is_empty() {
+        return Err("live: no window result arrived".into());
+    }
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    for (name, rate) in &rates {
+        ctx.report.figure(
+            "sql",
+            format!("sql.app_{name}_events_per_s"),
+            format!(
+                "application, {name} over {records} records of ~{} B, one thread",
+                bytes / records.max(1)
+            ),
+            *rate,
+            "events/s",
+        );
+    }
+    ctx.report.figure(
+        "sql",
+        "sql.app_adhoc_same_count_rows_per_s",
+        "the tumbling count as a one-off ad-hoc query (best of 3)",
+        records as f64 / adhoc.as_secs_f64(),
+        "rows/s",
+    );
+    ctx.report.figure(
+        "sql",
+        "sql.app_window_latency_p50_ms",
+        format!(
+            "window close -> result, 1 s windows, {} windows, median",
+            lat.len()
+        ),
+        pct(0.5),
+        "ms",
+    );
+    ctx.report.figure(
+        "sql",
+        "sql.app_window_latency_p99_ms",
+        "window close -> result, p99 (goal <= 10 ms)",
+        pct(0.99),
+        "ms",
     );
     engine.close()?;
     Ok(())
