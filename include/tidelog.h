@@ -734,6 +734,35 @@ typedef uint32_t tidelog_sync_driver;
 #endif // __cplusplus
 
 /**
+ * What the engine may assume about the machine (`tidelog_engine_options.machine`).
+ * Carried in `uint32_t` fields.
+ */
+enum tidelog_machine
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Shared with the callers and other work (the default): cores = usable CPUs - 1
+     * when `cores` is 0; cores and callers spin only where a CPU is free for it.
+     */
+    TIDELOG_MACHINE_SHARED = 0,
+    /**
+     * Dedicated to tidelog (the benchmark's tuned setup): cores = one per CPU when
+     * `cores` is 0; spins as configured; the caller keeps its threads off the cores'
+     * CPUs.
+     */
+    TIDELOG_MACHINE_DEDICATED = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_machine tidelog_machine;
+#else
+typedef uint32_t tidelog_machine;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How new segment files are prepared. Carried in `uint32_t` fields.
  */
 enum tidelog_preallocation
@@ -1027,7 +1056,8 @@ typedef struct tidelog_engine_options {
      */
     size_t struct_size;
     /**
-     * Cores (executor threads) to run; 0 = one per CPU this process may use.
+     * Cores (executor threads) to run; 0 = chosen by `machine` (shared: one per usable
+     * CPU but one, at least one; dedicated: one per CPU).
      */
     uint32_t cores;
     /**
@@ -1192,6 +1222,10 @@ typedef struct tidelog_engine_options {
      * Most shards an on-demand stream grows to (default 200).
      */
     uint32_t on_demand_max_shards;
+    /**
+     * The machine the engine shares (`tidelog_machine`; default SHARED).
+     */
+    uint32_t machine;
 } tidelog_engine_options;
 
 /**
