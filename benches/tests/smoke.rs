@@ -269,15 +269,31 @@ fn get_e2e_and_open_loop() {
     );
 }
 
-/// Builds libtidelog.a (the ffi workload links its C program against it) in the
-/// target directory and profile of the bench binary under test.
-fn build_c_library() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
-    // The whole workspace, as `cargo test --workspace` resolves it (a no-op after the
-    // test command's build): tidelog-ffi alone would resolve other dependency features
-    // and compile half the dependency tree, DataFusion included, a second time.
+/// `cargo build` of the whole workspace as the test command's Rust step runs it (a no-op
+/// after it), in the environment that step had: without the variables cargo sets for
+/// this test process (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`...), which build scripts
+/// such as ring's declare they depend on, so inheriting them would rebuild ring and
+/// everything above it, DataFusion included.
+fn workspace_build() -> Command {
     let mut cargo = Command::new(env!("CARGO"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("CARGO_BIN_")
+            || key.starts_with("CARGO_CFG_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref())
+        {
+            cargo.env_remove(key.as_ref());
+        }
+    }
     cargo.args([
         "build",
         "--locked",
@@ -287,6 +303,18 @@ fn build_c_library() {
         "--tests",
         "--examples",
     ]);
+    cargo
+}
+
+/// Builds libtidelog.a (the ffi workload links its C program against it) in the
+/// target directory and profile of the bench binary under test.
+fn build_c_library() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let exe = Path::new(env!("CARGO_BIN_EXE_tidelog-bench"));
+    // The whole workspace, as `cargo test --workspace` resolves it (a no-op after the
+    // test command's build): tidelog-ffi alone would resolve other dependency features
+    // and compile half the dependency tree, DataFusion included, a second time.
+    let mut cargo = workspace_build();
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }
@@ -547,16 +575,7 @@ fn build_server() {
     if exe.with_file_name("tidelog").is_file() {
         return;
     }
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args([
-        "build",
-        "--locked",
-        "--workspace",
-        "--lib",
-        "--bins",
-        "--tests",
-        "--examples",
-    ]);
+    let mut cargo = workspace_build();
     if exe.parent().is_some_and(|d| d.ends_with("release")) {
         cargo.arg("--release");
     }
