@@ -64,12 +64,16 @@ pub fn connect(
         let task = tokio::spawn(async move {
             let _ = connection.await;
         });
+        // Two delivery streams connecting at once would race in CREATE TABLE IF NOT
+        // EXISTS (PostgreSQL then fails one with a unique violation on pg_type): a
+        // transaction-scoped advisory lock makes the creations take turns.
         client
             .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (\
+                "BEGIN; SELECT pg_advisory_xact_lock(hashtext('{LOADS_TABLE}')); \
+                 CREATE TABLE IF NOT EXISTS {LOADS_TABLE} (\
                  delivery_stream text NOT NULL, object_key text NOT NULL, \
                  loaded_at timestamptz NOT NULL DEFAULT now(), \
-                 PRIMARY KEY (delivery_stream, object_key))"
+                 PRIMARY KEY (delivery_stream, object_key)); COMMIT"
             ))
             .await
             .map_err(|e| format!("create {LOADS_TABLE}: {}", describe(&e)))?;
