@@ -31,7 +31,8 @@ def test_readme_python_examples_run(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_readme_sql_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = README.read_text()
-    section = text[text.index("## SQL over streams") : text.index("## Where to read next")]
+    start = text.index("## SQL over streams")
+    section = text[start : text.index("\n## ", start)]
     (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
     code = block.replace("/tmp/tidelog-sql-demo", str(tmp_path / "sql-demo"))
     exec(compile(code, str(README), "exec"), {})
