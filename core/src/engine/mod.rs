@@ -174,6 +174,7 @@ impl std::fmt::Debug for EngineConfig {
         f.debug_struct("EngineConfig")
             .field("data_dir", &self.data_dir)
             .field("cores", &self.cores)
+            .field("machine", &self.machine)
             .field("durability", &self.durability)
             .field("limits", &self.limits)
             .field("retention_hours_default", &self.retention_hours_default)

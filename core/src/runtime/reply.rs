@@ -1,8 +1,9 @@
 //! One-shot replies from a core to the thread (or task) that asked.
 //!
 //! The core fills a [`Reply`]; the caller holds the matching [`Pending`], which it can
-//! wait on in three ways: spin briefly then park the thread (blocking calls), or poll it
-//! as a `Future` from any executor (async calls).
+//! wait on in three ways: spin briefly then park the thread (blocking calls), park with
+//! a periodic tick (the engine's own waits at close and crash, which nudge a sleeping
+//! core), or poll it as a `Future` from any executor (async calls).
 //!
 //! Invariants: a reply is delivered exactly once; a `Reply` dropped unfilled (the core
 //! stopped) delivers [`Error::Closed`]; no wake-up is lost: the filler stores the value,
