@@ -170,7 +170,8 @@ OPTIONS:
                           takes about 30 s more, most of it zero-filling spares, and
                           an open-file limit of 2 per shard + 256: the engine
                           refuses more shards than it could reopen)
-    --log-mb N            MB of the log the log workload reopens and scans (default: 200)
+    --log-mb N            MB of the log the log and peers workloads reopen and scan
+                          (default: 200)
     --preallocation MODE  zeroed, allocated or both: how segment files are prepared
                           (default: zeroed, the engine's default); with both, the log
                           workload's appends run with each, the engines use zeroed

@@ -266,6 +266,46 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
             }
         }
     }
+    // tidelog against the embedded stores a user weighs, same process, same data.
+    for (peer, peer_name) in [("sqlite", "SQLite"), ("redb", "redb")] {
+        for (case, name) in [("durable", "durable append"), ("os", "non-durable append")] {
+            if let (Some(ours), Some(theirs)) = (
+                report.find_row(&format!("peers.tidelog.{case}")),
+                report.find_row(&format!("peers.{peer}.{case}")),
+            ) {
+                for (q, qname) in [(0.5, "p50"), (0.99, "p99")] {
+                    push(
+                        format!("tidelog {name} {qname} / {peer_name} {qname}"),
+                        ours.latency.quantile_ns(q) as f64,
+                        theirs.latency.quantile_ns(q) as f64,
+                        "ns",
+                    );
+                }
+            }
+        }
+        if let (Some(ours), Some(theirs)) = (
+            report.find_row("peers.tidelog.batch"),
+            report.find_row(&format!("peers.{peer}.batch")),
+        ) {
+            push(
+                format!("tidelog batched appends records/s / {peer_name} records/s"),
+                ours.records_per_sec(),
+                theirs.records_per_sec(),
+                "records/s",
+            );
+        }
+        if let (Some(ours), Some(theirs)) = (
+            report.find_figure("peers.tidelog.scan_mb_per_sec"),
+            report.find_figure(&format!("peers.{peer}.scan_mb_per_sec")),
+        ) {
+            push(
+                format!("tidelog reopen + full scan MB/s / {peer_name} MB/s"),
+                ours,
+                theirs,
+                "MB/s",
+            );
+        }
+    }
     if let (Some(pg), Some(plain)) = (
         report.find_row("firehose.delivery.postgres"),
         report.find_figure("firehose.baseline.postgres_copy_rows_per_sec"),

@@ -600,3 +600,27 @@ fn server_over_http() {
         assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
     }
 }
+
+#[test]
+fn peers() {
+    let doc = run_workload("peers", &[]);
+    let mut expected = Vec::new();
+    for store in ["tidelog", "sqlite", "redb"] {
+        for case in ["durable", "os", "batch"] {
+            expected.push(format!("peers.{store}.{case}"));
+        }
+        // The scan read back exactly what was written (the workload fails otherwise).
+        assert!(figure(&doc, &format!("peers.{store}.scan_mb_per_sec")) > 0.0);
+    }
+    assert_eq!(keys(&doc, "latency"), expected);
+    let comparisons = doc["baseline_ratios"].as_array().unwrap();
+    for peer in ["SQLite", "redb"] {
+        assert!(
+            comparisons.iter().any(|c| c["label"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/ {peer} MB/s"))),
+            "no scan comparison with {peer}: {comparisons:?}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ pub mod idle;
 pub mod limits;
 pub mod log;
 pub mod ondemand;
+pub mod peers;
 pub mod put;
 pub mod recovery;
 pub mod server;
@@ -79,15 +80,18 @@ pub enum Workload {
     Firehose,
     /// The engine as the README opens it, from unpinned callers, beside the tuned setup.
     Defaults,
+    /// tidelog beside SQLite and redb used as append-only logs: appends and a scan.
+    Peers,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 16] = [
+    pub const ALL: [Workload; 17] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
         Self::Defaults,
+        Self::Peers,
         Self::Ffi,
         Self::E2e,
         Self::Throughput,
@@ -122,6 +126,7 @@ impl Workload {
             Self::Sql => "sql",
             Self::Firehose => "firehose",
             Self::Defaults => "defaults",
+            Self::Peers => "peers",
         }
     }
 
@@ -163,6 +168,7 @@ impl Workload {
             ),
             Self::Firehose => firehose::run(ctx),
             Self::Defaults => defaults::run(ctx),
+            Self::Peers => peers::run(ctx),
         }
     }
 }
