@@ -826,6 +826,17 @@ impl Engine {
         result
     }
 
+    /// True when a waiting caller should yield its CPU instead of parking: it runs on a
+    /// core's CPU (shared machine) and a CPU is left to callers. Parking there would
+    /// have the core's reply wake it on the core's CPU again (the scheduler places a
+    /// woken thread near its waker), so an unpinned caller that once landed there
+    /// stayed for the rest of its run, paying a thread hand-off per call (the bimodal
+    /// runs of the defaults workload). A yielding caller lets the core run at once and
+    /// stays runnable, so the idle CPU's load balancing pulls it off the core's CPU.
+    pub(crate) fn yields_to_core(&self) -> bool {
+        self.inner.spin_slots > 0 && self.on_core_cpu()
+    }
+
     /// True when the calling thread runs on a CPU a core is pinned to (shared machine
     /// only; a vDSO call, tens of nanoseconds).
     fn on_core_cpu(&self) -> bool {

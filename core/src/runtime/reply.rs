@@ -153,6 +153,24 @@ impl<T> Pending<T> {
 }
 
 impl<T> Pending<T> {
+    /// Blocks the thread until the reply arrives: yields its CPU (`sched_yield`) for up
+    /// to `limit` while the reply is not there, then parks. For a caller sharing a CPU
+    /// with the core it waits for (see `Engine::yields_to_core`).
+    pub fn wait_yielding(self, limit: Duration) -> Result<T> {
+        if !limit.is_zero() {
+            let start = Instant::now();
+            while !self.is_ready() && start.elapsed() < limit {
+                std::thread::yield_now();
+            }
+        }
+        if !self.is_ready() && self.register(Waiter::Thread(std::thread::current())) {
+            while !self.is_ready() {
+                std::thread::park();
+            }
+        }
+        self.take()
+    }
+
     /// Blocks the thread until the reply arrives without spinning, calling `on_tick`
     /// every `tick` while it has not: for the engine's own waits on its cores at close
     /// and crash, where `on_tick` nudges a core glommio left asleep (the maintenance
@@ -203,6 +221,32 @@ mod tests {
             assert_eq!(pending.wait(spin).unwrap(), 9);
             filler.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_yielding_wait_gets_replies_sent_before_during_and_after_its_yields() {
+        let (reply, pending) = channel::<u32>();
+        reply.send(Ok(1));
+        assert_eq!(pending.wait_yielding(Duration::from_micros(50)).unwrap(), 1);
+        // Within the yields, and after them (the waiter parked by then).
+        for delay in [Duration::ZERO, Duration::from_millis(5)] {
+            let (reply, pending) = channel::<u32>();
+            let filler = std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                reply.send(Ok(2));
+            });
+            assert_eq!(
+                pending.wait_yielding(Duration::from_micros(200)).unwrap(),
+                2
+            );
+            filler.join().unwrap();
+        }
+        let (reply, pending) = channel::<u32>();
+        drop(reply);
+        assert!(matches!(
+            pending.wait_yielding(Duration::from_micros(50)),
+            Err(Error::Closed)
+        ));
     }
 
     #[test]
