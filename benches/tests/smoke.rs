@@ -611,6 +611,7 @@ fn peers() {
         }
         // The scan read back exactly what was written (the workload fails otherwise).
         assert!(figure(&doc, &format!("peers.{store}.scan_mb_per_sec")) > 0.0);
+        assert!(figure(&doc, &format!("peers.{store}.reopen_ns")) > 0.0);
     }
     assert_eq!(keys(&doc, "latency"), expected);
     let comparisons = doc["baseline_ratios"].as_array().unwrap();

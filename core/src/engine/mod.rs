@@ -91,7 +91,10 @@ pub enum Machine {
     /// keeps polling its mailbox (`core_spin`) only when some usable CPU is left to
     /// callers; a blocked caller spins (`reply_spin`, `subscriber_spin`) only on a CPU
     /// no core is pinned to, and no more callers spin at once than CPUs are left to
-    /// callers. Nothing ever spins on the CPU of the thread it waits for, nor makes
+    /// callers; a caller on a core's CPU yields (up to `reply_spin`) instead of parking
+    /// when another CPU is free, so the scheduler moves it there; with no CPU free, a
+    /// core yields its CPU once after answering, so the caller it woke runs at once.
+    /// Nothing ever spins on the CPU of the thread it waits for, nor makes
     /// more runnable spinners than CPUs, so a machine with more threads than CPUs
     /// degrades to hand-offs (a thread wake-up per call), never to a spinner holding
     /// the CPU its answer needs for a scheduler time slice.
