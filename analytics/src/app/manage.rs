@@ -152,7 +152,11 @@ impl Drop for Inner {
         for (_, entry) in apps {
             if let Some(r) = entry.running {
                 r.stop.store(true, Ordering::SeqCst);
-                let _ = r.thread.join();
+                // The last handle may go from a callback, on the application's own
+                // thread: that thread sees the flag and ends after the callback.
+                if r.thread.thread().id() != std::thread::current().id() {
+                    let _ = r.thread.join();
+                }
             }
         }
     }
@@ -373,6 +377,15 @@ impl Applications {
             let entry = apps
                 .get_mut(name)
                 .ok_or_else(|| Error::NotFound(format!("application {name:?}")))?;
+            if entry
+                .running
+                .as_ref()
+                .is_some_and(|r| r.thread.thread().id() == std::thread::current().id())
+            {
+                return Err(Error::State(format!(
+                    "application {name:?} cannot be stopped or deleted from its own thread (a callback)"
+                )));
+            }
             entry.running.take()
         };
         let Some(running) = running else {
@@ -477,6 +490,23 @@ impl Applications {
             )));
         }
         entry.callbacks.push((in_app_stream.to_string(), f));
+        Ok(())
+    }
+
+    /// Removes every callback of an application (while it is not running). The
+    /// callbacks are dropped once no thread uses them: at once here, since a stopped
+    /// application has no thread.
+    pub fn clear_callbacks(&self, name: &str) -> Result<()> {
+        let mut apps = self.lock();
+        let entry = apps
+            .get_mut(name)
+            .ok_or_else(|| Error::NotFound(format!("application {name:?}")))?;
+        if entry.running.is_some() {
+            return Err(Error::State(format!(
+                "application {name:?} is running: stop it to remove its callbacks"
+            )));
+        }
+        entry.callbacks.clear();
         Ok(())
     }
 
