@@ -1848,6 +1848,21 @@ tidelog_status tidelog_apps_open(struct tidelog_engine *engine,
                                  struct tidelog_apps **apps_out);
 
 /**
+ * `tidelog_apps_open` with the Firehose (`tidelog_firehose_open`) whose DirectPut
+ * delivery streams applications may output into (`"Outputs": [{"InAppStream",
+ * "DeliveryStream", "Format"}]`). The handle keeps the Firehose's delivery streams
+ * reachable but not open: free the applications before `tidelog_firehose_free`
+ * (after it, an application delivering into a delivery stream fails with the
+ * Firehose closed, and starts again once the handles are opened again).
+ *
+ * # Safety
+ * `apps_out` is NULL or writable.
+ */
+tidelog_status tidelog_apps_open_with_firehose(struct tidelog_engine *engine,
+                                               struct tidelog_firehose *firehose,
+                                               struct tidelog_apps **apps_out);
+
+/**
  * Stops the application threads (they resume at the next open) and releases the
  * handle. NULL is a no-op.
  *
@@ -1859,12 +1874,15 @@ tidelog_status tidelog_apps_free(struct tidelog_apps *apps);
 /**
  * Creates an application from its definition in JSON: `{"Name", "Code", "Input":
  * {"Stream", "Schema": <input schema as tidelog_sql_register_stream takes it>,
- * "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream", "Format": "JSON" | "CSV"}],
- * "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
- * {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. Everything is
- * checked first: SQL for bad SQL (the message names the line and column),
- * RESOURCE_NOT_FOUND for a missing stream, RESOURCE_IN_USE for a name taken,
- * VALIDATION for a bad name or option.
+ * "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream" | "DeliveryStream", "Format":
+ * "JSON" | "CSV"}], "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
+ * {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. An output names a
+ * tidelog stream (`Stream`) or a DirectPut Firehose delivery stream
+ * (`DeliveryStream`: the handle must come from `tidelog_apps_open_with_firehose`).
+ * Everything is checked first: SQL for bad SQL (the message names the line and
+ * column), RESOURCE_NOT_FOUND for a missing stream or delivery stream,
+ * RESOURCE_IN_USE for a name taken, VALIDATION for a bad name or option, a delivery
+ * stream output without a Firehose or into a Kinesis-sourced delivery stream.
  *
  * # Safety
  * `definition_json` is NULL or NUL-terminated (up to 1 MiB).

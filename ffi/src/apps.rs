@@ -40,6 +40,31 @@ pub unsafe extern "C" fn tidelog_apps_open(
     })
 }
 
+/// `tidelog_apps_open` with the Firehose (`tidelog_firehose_open`) whose DirectPut
+/// delivery streams applications may output into (`"Outputs": [{"InAppStream",
+/// "DeliveryStream", "Format"}]`). The handle keeps the Firehose's delivery streams
+/// reachable but not open: free the applications before `tidelog_firehose_free`
+/// (after it, an application delivering into a delivery stream fails with the
+/// Firehose closed, and starts again once the handles are opened again).
+///
+/// # Safety
+/// `apps_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tidelog_apps_open_with_firehose(
+    engine: *mut tidelog_engine,
+    firehose: *mut crate::firehose::tidelog_firehose,
+    apps_out: *mut *mut tidelog_apps,
+) -> tidelog_status {
+    boundary::call(|| {
+        // SAFETY: contract: NULL or writable.
+        let out = unsafe { Out::new(apps_out, "apps_out") }?;
+        args::produce(out, || {
+            let firehose = crate::firehose::firehose(firehose)?;
+            imp::open_with_firehose(engine, &firehose)
+        })
+    })
+}
+
 /// Stops the application threads (they resume at the next open) and releases the
 /// handle. NULL is a no-op.
 ///
@@ -52,12 +77,15 @@ pub unsafe extern "C" fn tidelog_apps_free(apps: *mut tidelog_apps) -> tidelog_s
 
 /// Creates an application from its definition in JSON: `{"Name", "Code", "Input":
 /// {"Stream", "Schema": <input schema as tidelog_sql_register_stream takes it>,
-/// "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream", "Format": "JSON" | "CSV"}],
-/// "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
-/// {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. Everything is
-/// checked first: SQL for bad SQL (the message names the line and column),
-/// RESOURCE_NOT_FOUND for a missing stream, RESOURCE_IN_USE for a name taken,
-/// VALIDATION for a bad name or option.
+/// "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream" | "DeliveryStream", "Format":
+/// "JSON" | "CSV"}], "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
+/// {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. An output names a
+/// tidelog stream (`Stream`) or a DirectPut Firehose delivery stream
+/// (`DeliveryStream`: the handle must come from `tidelog_apps_open_with_firehose`).
+/// Everything is checked first: SQL for bad SQL (the message names the line and
+/// column), RESOURCE_NOT_FOUND for a missing stream or delivery stream,
+/// RESOURCE_IN_USE for a name taken, VALIDATION for a bad name or option, a delivery
+/// stream output without a Firehose or into a Kinesis-sourced delivery stream.
 ///
 /// # Safety
 /// `definition_json` is NULL or NUL-terminated (up to 1 MiB).
@@ -485,6 +513,15 @@ mod imp {
         APPS.insert(AppsObject { apps })
     }
 
+    pub fn open_with_firehose(
+        engine_handle: *mut tidelog_engine,
+        firehose: &tidelog_fh::Firehose,
+    ) -> FfiResult<*mut tidelog_apps> {
+        let engine = engine(engine_handle)?;
+        let apps = Applications::open_with_firehose(&engine.engine, firehose).map_err(err)?;
+        APPS.insert(AppsObject { apps })
+    }
+
     pub fn free(apps: *mut tidelog_apps) -> FfiResult<()> {
         APPS.free(apps)
     }
@@ -553,6 +590,12 @@ mod imp {
     }
 
     pub fn open(_: *mut tidelog_engine) -> FfiResult<*mut tidelog_apps> {
+        Err(unsupported())
+    }
+    pub fn open_with_firehose(
+        _: *mut tidelog_engine,
+        _: &tidelog_fh::Firehose,
+    ) -> FfiResult<*mut tidelog_apps> {
         Err(unsupported())
     }
     pub fn free(apps: *mut tidelog_apps) -> FfiResult<()> {

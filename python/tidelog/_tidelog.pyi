@@ -368,14 +368,14 @@ class Analytics:
 
 @final
 class Applications:
-    def __new__(cls, engine: Engine) -> Applications: ...
+    def __new__(cls, engine: Engine, firehose: Firehose | None = None) -> Applications: ...
     def create(
         self,
         name: str,
         code: str,
         input_stream: str,
         schema_json: str,
-        outputs: list[tuple[str, str, str]],
+        outputs: list[tuple[str, str, str, str]],
         reference_tables: list[tuple[str, str, str]],
         name_prefix: str,
         allowed_lateness_ms: int,

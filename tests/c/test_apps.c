@@ -8,9 +8,13 @@
  * moved out and released later, the others are left for tidelog to release); both
  * add up to the same reference; a callback that tries to stop its own application
  * gets INVALID_ARGUMENT; release functions run once per callback (after a failed
- * add too), at clear, delete and free.
+ * add too), at clear, delete and free. A Firehose delivery stream as an output: an
+ * application on a handle from tidelog_apps_open_with_firehose delivers its CSV rows
+ * into a DirectPut delivery stream, whose objects in the bucket directory hold each
+ * row once; without a Firehose the definition is refused.
  */
 #include "tl_test.h"
+#include <ftw.h>
 
 #define RECORDS 300
 
@@ -106,6 +110,40 @@ static void on_arrow(void *user_data, const tidelog_app_rows *rows) {
 static void on_release(void *user_data) {
     ((seen *)user_data)->released++;
 }
+
+/* The delivered objects' bytes, concatenated (a walk of the bucket directory). */
+static char delivered[64 * 1024];
+static size_t delivered_len;
+static int delivered_objects;
+
+static int collect(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)ftw;
+    if (flag != FTW_F || strstr(path, ".tidelog-tmp")) return 0;
+    delivered_objects++;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    size_t room = sizeof delivered - delivered_len - 1;
+    size_t want = (size_t)st->st_size < room ? (size_t)st->st_size : room;
+    delivered_len += fread(delivered + delivered_len, 1, want, f);
+    delivered[delivered_len] = '\0';
+    fclose(f);
+    return 0;
+}
+
+static const char *TO_FIREHOSE =
+    "{\"Name\": \"to-files\", \"Code\": \"CREATE OR REPLACE STREAM \\\"OUT\\\" (k VARCHAR(4), v BIGINT);"
+    " CREATE OR REPLACE PUMP \\\"P\\\" AS INSERT INTO \\\"OUT\\\" SELECT STREAM k, v"
+    " FROM \\\"SOURCE_SQL_STREAM_001\\\" WHERE v % 3 = 0\","
+    " \"Input\": {\"Stream\": \"events\", \"Schema\": {\"RecordFormat\": {\"RecordFormatType\": \"JSON\"},"
+    " \"RecordColumns\": [{\"Name\": \"k\", \"SqlType\": \"VARCHAR(4)\", \"Mapping\": \"$.k\"},"
+    " {\"Name\": \"v\", \"SqlType\": \"BIGINT\", \"Mapping\": \"$.v\"}]}},"
+    " \"Outputs\": [{\"InAppStream\": \"OUT\", \"DeliveryStream\": \"rows-ds\", \"Format\": \"CSV\"}],"
+    " \"Options\": {\"WatermarkDelayMs\": 10}}";
+
+static const char *CREATE_DS =
+    "{\"DeliveryStreamName\": \"rows-ds\", \"ExtendedS3DestinationConfiguration\": {"
+    "\"RoleARN\": \"arn:aws:iam::123456789012:role/fh\", \"BucketARN\": \"arn:aws:s3:::out\","
+    "\"Prefix\": \"rows/\", \"BufferingHints\": {\"SizeInMBs\": 1, \"IntervalInSeconds\": 900}}}";
 
 static const char *DEFINITION =
     "{\"Name\": \"thirds\", \"Code\": \"CREATE OR REPLACE STREAM \\\"OUT\\\" (k VARCHAR(4), v BIGINT);"
@@ -256,9 +294,58 @@ int main(void) {
     REQUIRE_OK(tidelog_apps_create(apps, DEFINITION));
     CHECK_OK(tidelog_apps_add_callback(apps, "thirds", "OUT", on_json, &dropped, on_release, 0));
     CHECK(dropped.released == 8);
+    /* Without a Firehose, an output into a delivery stream is refused. */
+    CHECK_STATUS(tidelog_apps_create(apps, TO_FIREHOSE), TIDELOG_STATUS_VALIDATION);
+    CHECK(strstr(tidelog_last_error_message(), "rows-ds") != NULL);
     CHECK_OK(tidelog_apps_free(apps));
     CHECK(dropped.released == 9);
     CHECK(dropped.calls == 0);
+
+    /* A delivery stream as the output. */
+    tidelog_firehose *fh = NULL;
+    REQUIRE_OK(tidelog_firehose_open(e, "{\"ingest_limits\": \"unlimited\", \"tick_ms\": 5}", &fh));
+    CHECK_STATUS(tidelog_apps_open_with_firehose(e, NULL, &apps), TIDELOG_STATUS_NULL_POINTER);
+    CHECK_STATUS(tidelog_apps_open_with_firehose(e, fh, NULL), TIDELOG_STATUS_NULL_POINTER);
+    CHECK_STATUS(tidelog_apps_open_with_firehose(e, (tidelog_firehose *)e, &apps),
+                 TIDELOG_STATUS_INVALID_HANDLE);
+    REQUIRE_OK(tidelog_apps_open_with_firehose(e, fh, &apps));
+    CHECK_STATUS(tidelog_apps_create(apps, TO_FIREHOSE), TIDELOG_STATUS_RESOURCE_NOT_FOUND);
+    REQUIRE_OK(tidelog_firehose_create_delivery_stream(fh, CREATE_DS, NULL));
+    REQUIRE_OK(tidelog_apps_create(apps, TO_FIREHOSE));
+    CHECK_OK(tidelog_apps_describe(apps, "to-files", description, sizeof description));
+    CHECK(strstr(description, "\"DeliveryStream\":\"rows-ds\"") != NULL);
+    REQUIRE_OK(tidelog_apps_start(apps, "to-files", "TRIM_HORIZON"));
+    CHECK_OK(tidelog_apps_wait_idle(apps, "to-files", 60000));
+    CHECK_OK(tidelog_apps_stop(apps, "to-files"));
+    CHECK_OK(tidelog_firehose_flush(fh, "rows-ds", 30000));
+    char bucket[4096];
+    tl_path(bucket, sizeof bucket, "apps/firehose/buckets/out/rows");
+    nftw(bucket, collect, 16, FTW_PHYS);
+    CHECK(delivered_objects >= 1);
+    /* One CSV line "k,v\n" per row, each once. */
+    rows = 0;
+    sum = 0;
+    static char seen_v[RECORDS];
+    int twice = 0;
+    for (char *line = strtok(delivered, "\n"); line; line = strtok(NULL, "\n")) {
+        char k[8];
+        long v = -1;
+        CHECK(sscanf(line, "%7[a-z],%ld", k, &v) == 2);
+        CHECK(v % 3 == 0 && v >= 0 && v < RECORDS);
+        CHECK(strcmp(k, (v % 2) ? "odd" : "even") == 0);
+        if (v >= 0 && v < RECORDS) {
+            if (seen_v[v]) twice++;
+            seen_v[v] = 1;
+        }
+        sum += v;
+        rows++;
+    }
+    CHECK(twice == 0);
+    CHECK(rows == expected);
+    CHECK(sum == expected_sum);
+    CHECK(delivered_len > 0 && delivered[delivered_len - 1] == '\0'); /* strtok ate the last newline */
+    CHECK_OK(tidelog_apps_free(apps));
+    tidelog_firehose_free(fh);
     CHECK_STATUS(tidelog_apps_free(apps), TIDELOG_STATUS_INVALID_HANDLE);
     CHECK_OK(tidelog_apps_free(NULL));
     CHECK_OK(tidelog_engine_free(e));

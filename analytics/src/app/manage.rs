@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tidelog::Engine;
 
-use super::config::{AppDefinition, StartFrom, validate_app_name};
-use super::runner::{AppRunner, Callback, Counters, check};
+use super::config::{AppDefinition, OutputKind, StartFrom, validate_app_name};
+use super::runner::{AppRunner, Callback, Counters, check, firehose_error};
 use super::store::{self, MAGIC_DEFINITION};
 use crate::error::{Error, Result};
 
@@ -140,6 +140,8 @@ struct Entry {
 
 struct Inner {
     engine: Engine,
+    /// For outputs into delivery streams.
+    firehose: Option<tidelog_firehose::Firehose>,
     root: PathBuf,
     apps: Mutex<BTreeMap<String, Entry>>,
     /// Held through `start`, so two starts of one application cannot both open it.
@@ -198,6 +200,20 @@ impl Applications {
     /// running are started again from their checkpoints (one that cannot start is
     /// FAILED with the reason, and the others still start).
     pub fn open(engine: &Engine) -> Result<Self> {
+        Self::open_inner(engine, None)
+    }
+
+    /// [`open`](Self::open) with the Firehose whose delivery streams applications may
+    /// output into (`AppDefinition::with_delivery_stream_output`). An application
+    /// with such an output cannot be created or started without one.
+    pub fn open_with_firehose(
+        engine: &Engine,
+        firehose: &tidelog_firehose::Firehose,
+    ) -> Result<Self> {
+        Self::open_inner(engine, Some(firehose.clone()))
+    }
+
+    fn open_inner(engine: &Engine, firehose: Option<tidelog_firehose::Firehose>) -> Result<Self> {
         let root = engine
             .config()
             .data_dir
@@ -210,6 +226,7 @@ impl Applications {
         let this = Self {
             inner: Arc::new(Inner {
                 engine: engine.clone(),
+                firehose,
                 root: root.clone(),
                 apps: Mutex::new(BTreeMap::new()),
                 starting: Mutex::new(()),
@@ -277,10 +294,33 @@ impl Applications {
             .describe_stream_summary(&def.input_stream)
             .map_err(|e| Error::NotFound(format!("input stream {:?}: {e}", def.input_stream)))?;
         for o in &def.outputs {
-            self.inner
-                .engine
-                .describe_stream_summary(&o.stream)
-                .map_err(|e| Error::NotFound(format!("output stream {:?}: {e}", o.stream)))?;
+            match o.kind {
+                OutputKind::Stream => {
+                    self.inner
+                        .engine
+                        .describe_stream_summary(&o.stream)
+                        .map_err(|e| {
+                            Error::NotFound(format!("output stream {:?}: {e}", o.stream))
+                        })?;
+                }
+                OutputKind::DeliveryStream => {
+                    let Some(firehose) = &self.inner.firehose else {
+                        return Err(Error::Invalid(format!(
+                            "output into delivery stream {:?}: these applications have no Firehose (Applications::open_with_firehose)",
+                            o.stream
+                        )));
+                    };
+                    let d = firehose
+                        .describe_delivery_stream(&o.stream)
+                        .map_err(|e| firehose_error(&o.stream, e))?;
+                    if d.stream_type != "DirectPut" {
+                        return Err(Error::Invalid(format!(
+                            "output into delivery stream {:?}: it reads a Kinesis stream (an output needs a DirectPut delivery stream)",
+                            o.stream
+                        )));
+                    }
+                }
+            }
         }
         check(&def)?;
         let mut apps = self.lock();
@@ -338,7 +378,14 @@ impl Applications {
             )
         };
         let dir = self.dir(name);
-        let runner = AppRunner::open_with(&self.inner.engine, def.clone(), &dir, from, callbacks)?;
+        let runner = AppRunner::open_with_firehose(
+            &self.inner.engine,
+            self.inner.firehose.clone(),
+            def.clone(),
+            &dir,
+            from,
+            callbacks,
+        )?;
         write_definition(&dir, &def, true)?;
         {
             let mut s = shared.status.lock().unwrap_or_else(|p| p.into_inner());
