@@ -316,3 +316,109 @@ fn applications_with_a_firehose() {
     check_delivered(&firehose, &windows, &sevens);
     apps.close();
 }
+
+/// A delivery stream as the input: records put with PutRecordBatch are read from its
+/// durable buffer (while it also delivers them), from TRIM_HORIZON or from NOW, and
+/// counted in one-minute windows into a tidelog stream, equal to a reference.
+#[test]
+fn delivery_stream_as_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let (engine, firehose) = open(dir.path(), &clock);
+    engine.create_stream("counts", 1).unwrap();
+    engine.create_stream("later", 1).unwrap();
+    create_delivery_stream(&firehose, "orders-ds", "orders/");
+    let code = r#"
+        CREATE OR REPLACE STREAM "C" (ticker VARCHAR(8), n BIGINT, total BIGINT, window_start BIGINT);
+        CREATE OR REPLACE PUMP "P" AS INSERT INTO "C"
+          SELECT STREAM ticker, COUNT(*), SUM(v),
+                 STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE)
+          FROM "SOURCE_SQL_STREAM_001"
+          GROUP BY ticker, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE);"#;
+    let app = |name: &str, out: &str| {
+        AppDefinition::new(name, code, "orders-ds", schema())
+            .reading_delivery_stream()
+            .with_output("C", out, OutputFormat::Json)
+    };
+    // Without a Firehose, and for a missing delivery stream: refused.
+    let without = Applications::open(&engine).unwrap();
+    let e = without.create(app("all", "counts")).unwrap_err();
+    assert!(e.to_string().contains("orders-ds"), "{e}");
+    without.close();
+    drop(without);
+    let apps = Applications::open_with_firehose(&engine, &firehose).unwrap();
+    let e = apps
+        .create(
+            AppDefinition::new("x", code, "nope-ds", schema())
+                .reading_delivery_stream()
+                .with_output("C", "counts", OutputFormat::Json),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound(_)), "{e}");
+    apps.create(app("all", "counts")).unwrap();
+    apps.create(app("later", "later")).unwrap();
+    let d: Value = serde_json::from_str(&apps.describe("all").unwrap().to_json()).unwrap();
+    assert_eq!(d["Definition"]["Input"]["DeliveryStream"], "orders-ds");
+
+    let mut all: Windows = BTreeMap::new();
+    let mut later: Windows = BTreeMap::new();
+    let put_minutes = |from: i64, to: i64, refs: &mut [&mut Windows]| {
+        for v in from..to {
+            let now = clock.now_ms() as i64;
+            let ticker = ["a", "b", "c"][(v % 3) as usize];
+            for r in refs.iter_mut() {
+                let e = r
+                    .entry((ticker.to_string(), now - now.rem_euclid(60_000)))
+                    .or_insert((0, 0));
+                e.0 += 1;
+                e.1 += v;
+            }
+            let data = format!(r#"{{"ticker": "{ticker}", "v": {v}}}"#);
+            let out = firehose
+                .put_record_batch("orders-ds", &[data.as_bytes()])
+                .unwrap();
+            assert_eq!(out.failed_put_count, 0);
+            clock.advance_ms(1000);
+        }
+    };
+    put_minutes(0, 150, &mut [&mut all]);
+    // Delivered meanwhile: reading the buffer does not depend on delivery.
+    firehose
+        .flush("orders-ds", Duration::from_secs(30))
+        .unwrap();
+    apps.start("all", StartFrom::TrimHorizon).unwrap();
+    apps.start("later", StartFrom::Latest).unwrap();
+    apps.wait_idle("later", Duration::from_secs(60)).unwrap();
+    put_minutes(150, 400, &mut [&mut all, &mut later]);
+    clock.advance_ms(120_000);
+    apps.wait_idle("all", Duration::from_secs(60)).unwrap();
+    apps.wait_idle("later", Duration::from_secs(60)).unwrap();
+    let d = apps.describe("all").unwrap();
+    assert_eq!(d.counters.records_in, 400);
+    assert_eq!(d.input_positions.len(), 1);
+    apps.close();
+    for (stream, reference) in [("counts", &all), ("later", &later)] {
+        let mut got: Windows = BTreeMap::new();
+        let shard = "shardId-000000000000";
+        let mut next = 0u128;
+        loop {
+            let batch = engine
+                .scan_shard(stream, shard, next, 10_000, 8 << 20)
+                .unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for r in batch.iter() {
+                next = r.seq + 1;
+                let row: Value = serde_json::from_slice(r.data).unwrap();
+                let key = (
+                    row["ticker"].as_str().unwrap().to_string(),
+                    row["window_start"].as_i64().unwrap(),
+                );
+                let value = (row["n"].as_i64().unwrap(), row["total"].as_i64().unwrap());
+                assert!(got.insert(key, value).is_none());
+            }
+        }
+        assert_eq!(&got, reference, "{stream}");
+    }
+}

@@ -76,12 +76,14 @@ pub unsafe extern "C" fn tidelog_apps_free(apps: *mut tidelog_apps) -> tidelog_s
 }
 
 /// Creates an application from its definition in JSON: `{"Name", "Code", "Input":
-/// {"Stream", "Schema": <input schema as tidelog_sql_register_stream takes it>,
-/// "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream" | "DeliveryStream", "Format":
+/// {"Stream" | "DeliveryStream", "Schema": <input schema as
+/// tidelog_sql_register_stream takes it>, "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream" | "DeliveryStream", "Format":
 /// "JSON" | "CSV"}], "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
 /// {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. An output names a
 /// tidelog stream (`Stream`) or a DirectPut Firehose delivery stream
-/// (`DeliveryStream`: the handle must come from `tidelog_apps_open_with_firehose`).
+/// (`DeliveryStream`: the handle must come from `tidelog_apps_open_with_firehose`);
+/// so does the input (`Stream`: a tidelog stream; `DeliveryStream`: a DirectPut
+/// delivery stream's durable buffer).
 /// Everything is checked first: SQL for bad SQL (the message names the line and
 /// column), RESOURCE_NOT_FOUND for a missing stream or delivery stream,
 /// RESOURCE_IN_USE for a name taken, VALIDATION for a bad name or option, a delivery

@@ -1116,6 +1116,15 @@ impl Firehose {
         self.put_batch(name, records, Some(ids))
     }
 
+    /// A DirectPut delivery stream's durable buffer, for reading it: the buffer engine
+    /// and the buffer's stream (one shard, `shardId-000000000000`; records keep their
+    /// arrival times and stay for `buffer_retention_hours`, delivered or not). Readers
+    /// must only read (scan, list, watch): writes go through the puts.
+    pub fn buffer_stream(&self, name: &str) -> Result<(Engine, String)> {
+        let (_, stream) = self.direct(name)?;
+        Ok((self.inner.buffers.clone(), stream))
+    }
+
     /// The last buffered record's position in a DirectPut delivery stream's durable
     /// buffer (`None` while it holds nothing): pass it to
     /// [`buffered_ids`](Self::buffered_ids) later to see only what came after.

@@ -15,7 +15,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tidelog_analytics::app::{
-    AppDefinition, AppOptions, OutputConfig, OutputFormat, OutputKind, ReferenceTable, StartFrom,
+    AppDefinition, AppOptions, InputKind, OutputConfig, OutputFormat, OutputKind, ReferenceTable,
+    StartFrom,
 };
 use tidelog_analytics::{InputSchema, QueryResult};
 
@@ -66,7 +67,7 @@ impl Applications {
     }
 
     /// Creates an application (checked completely first: names, streams, SQL).
-    #[pyo3(signature = (name, code, input_stream, schema_json, outputs, reference_tables, name_prefix, allowed_lateness_ms, watermark_delay_ms, max_records_per_shard))]
+    #[pyo3(signature = (name, code, input_stream, schema_json, outputs, reference_tables, name_prefix, allowed_lateness_ms, watermark_delay_ms, max_records_per_shard, input_kind="stream"))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
@@ -81,9 +82,19 @@ impl Applications {
         allowed_lateness_ms: i64,
         watermark_delay_ms: i64,
         max_records_per_shard: usize,
+        input_kind: &str,
     ) -> PyResult<()> {
         let schema = InputSchema::from_json(schema_json).map_err(analytics_err)?;
         let mut def = AppDefinition::new(name, code, input_stream, schema);
+        def.input_kind = match input_kind {
+            "stream" => InputKind::Stream,
+            "delivery_stream" => InputKind::DeliveryStream,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "input_kind {other:?}: 'stream' or 'delivery_stream'"
+                )));
+            }
+        };
         def.name_prefix = name_prefix.to_string();
         for (in_app_stream, stream, format, kind) in outputs {
             let kind = match kind.as_str() {

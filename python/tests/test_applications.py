@@ -152,4 +152,24 @@ def test_application_output_into_a_delivery_stream(tmp_path: Path) -> None:
         for key, (n, total) in reference.items():
             assert got[key][0] == n
             assert got[key][1] == pytest.approx(total)
+        # The delivery stream as an input: a second application reads the windows back
+        # from its buffer and keeps the busy ones.
+        engine.create_stream("busy", shard_count=1)
+        apps.create(
+            "busy", '''
+            CREATE OR REPLACE STREAM "B" (ticker VARCHAR(8), n BIGINT, window_start BIGINT);
+            CREATE OR REPLACE PUMP "Q" AS INSERT INTO "B"
+              SELECT STREAM ticker, n, window_start FROM "SOURCE_SQL_STREAM_001" WHERE n >= 20;''',
+            "counts-ds", [("ticker", "VARCHAR(8)", "$.ticker"), ("n", "BIGINT", "$.n"),
+                          ("window_start", "BIGINT", "$.window_start")],
+            input_kind="delivery_stream", outputs=[("B", "busy")], watermark_delay_ms=100)
+        assert apps.describe("busy").definition["Input"]["DeliveryStream"] == "counts-ds"
+        with pytest.raises(ValueError, match="input_kind"):
+            apps.create("bad", CODE, "counts-ds", SCHEMA, input_kind="lake")
+        apps.start("busy", "TRIM_HORIZON")
+        apps.wait_idle("busy", 60)
+        assert apps.describe("busy").records_in == len(reference)
+        busy = [json.loads(bytes(r.data)) for r in engine.read("busy", "shardId-000000000000", "trim_horizon")]
+        assert sorted((r["ticker"], r["window_start"], r["n"]) for r in busy) == sorted(
+            (t, w, n) for (t, w), (n, _) in reference.items() if n >= 20)
         apps.close()

@@ -251,6 +251,7 @@ class Applications:
         allowed_lateness_ms: int = 0,
         watermark_delay_ms: int = 1000,
         max_records_per_shard: int = 100_000,
+        input_kind: str = "stream",
     ) -> None:
         """Creates an application from its SQL ``code`` reading ``input_stream``
         (``schema``: its input schema, as for :meth:`Analytics.register_stream`).
@@ -258,7 +259,10 @@ class Applications:
         ``delivery_outputs``: ``(in_app_stream, delivery_stream[, "json" | "csv"])``
         each, into Firehose delivery streams (DirectPut; one row per record, each
         ending with a newline; needs ``Applications(engine, firehose)``);
-        ``reference_tables``: ``(name, path, schema)`` each (JSON lines or CSV)."""
+        ``reference_tables``: ``(name, path, schema)`` each (JSON lines or CSV).
+        ``input_kind="delivery_stream"``: ``input_stream`` names a Firehose delivery
+        stream (DirectPut), read from its durable buffer (needs
+        ``Applications(engine, firehose)``)."""
         outs: list[tuple[str, str, str, str]] = []
         for kind, specs in (("stream", outputs), ("delivery_stream", delivery_outputs)):
             for o in specs:
@@ -277,6 +281,7 @@ class Applications:
             allowed_lateness_ms,
             watermark_delay_ms,
             max_records_per_shard,
+            input_kind,
         )
 
     def start(self, name: str, position: str | int = "LAST_STOPPED_POINT") -> None:

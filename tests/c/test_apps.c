@@ -11,7 +11,9 @@
  * add too), at clear, delete and free. A Firehose delivery stream as an output: an
  * application on a handle from tidelog_apps_open_with_firehose delivers its CSV rows
  * into a DirectPut delivery stream, whose objects in the bucket directory hold each
- * row once; without a Firehose the definition is refused.
+ * row once; without a Firehose the definition is refused. A delivery stream as the
+ * input: another application reads those CSV rows back from the delivery stream's
+ * buffer and keeps the even ones, which must be the reference's.
  */
 #include "tl_test.h"
 #include <ftw.h>
@@ -138,6 +140,15 @@ static const char *TO_FIREHOSE =
     " \"RecordColumns\": [{\"Name\": \"k\", \"SqlType\": \"VARCHAR(4)\", \"Mapping\": \"$.k\"},"
     " {\"Name\": \"v\", \"SqlType\": \"BIGINT\", \"Mapping\": \"$.v\"}]}},"
     " \"Outputs\": [{\"InAppStream\": \"OUT\", \"DeliveryStream\": \"rows-ds\", \"Format\": \"CSV\"}],"
+    " \"Options\": {\"WatermarkDelayMs\": 10}}";
+
+static const char *FROM_FIREHOSE =
+    "{\"Name\": \"from-files\", \"Code\": \"CREATE OR REPLACE STREAM \\\"EVENS\\\" (k VARCHAR(4), v BIGINT);"
+    " CREATE OR REPLACE PUMP \\\"P\\\" AS INSERT INTO \\\"EVENS\\\" SELECT STREAM k, v"
+    " FROM \\\"SOURCE_SQL_STREAM_001\\\" WHERE v % 2 = 0\","
+    " \"Input\": {\"DeliveryStream\": \"rows-ds\", \"Schema\": {\"RecordFormat\": {\"RecordFormatType\": \"CSV\"},"
+    " \"RecordColumns\": [{\"Name\": \"k\", \"SqlType\": \"VARCHAR(4)\"}, {\"Name\": \"v\", \"SqlType\": \"BIGINT\"}]}},"
+    " \"Outputs\": [{\"InAppStream\": \"EVENS\", \"Stream\": \"evens\", \"Format\": \"CSV\"}],"
     " \"Options\": {\"WatermarkDelayMs\": 10}}";
 
 static const char *CREATE_DS =
@@ -344,6 +355,38 @@ int main(void) {
     CHECK(rows == expected);
     CHECK(sum == expected_sum);
     CHECK(delivered_len > 0 && delivered[delivered_len - 1] == '\0'); /* strtok ate the last newline */
+
+    /* The delivery stream as an input: its buffer read back from TRIM_HORIZON. */
+    CHECK_OK(tidelog_create_stream(e, "evens", 1));
+    REQUIRE_OK(tidelog_apps_create(apps, FROM_FIREHOSE));
+    CHECK_OK(tidelog_apps_describe(apps, "from-files", description, sizeof description));
+    CHECK(strstr(description, "\"Input\":{\"DeliveryStream\":\"rows-ds\"") != NULL);
+    REQUIRE_OK(tidelog_apps_start(apps, "from-files", "TRIM_HORIZON"));
+    CHECK_OK(tidelog_apps_wait_idle(apps, "from-files", 60000));
+    CHECK_OK(tidelog_apps_describe(apps, "from-files", description, sizeof description));
+    char records_in[32];
+    snprintf(records_in, sizeof records_in, "\"RecordsIn\":%d", expected);
+    CHECK(strstr(description, records_in) != NULL);
+    CHECK(strstr(description, "\"Errors\":0") != NULL);
+    n = tl_read_all(e, "evens", "shardId-000000000000", out, sizeof out);
+    int evens = 0;
+    long evens_sum = 0, expected_evens_sum = 0;
+    int expected_evens = 0;
+    for (int i = 0; i < RECORDS; i += 6) {
+        expected_evens++;
+        expected_evens_sum += i;
+    }
+    for (char *row = strtok(out, "|"); row; row = strtok(NULL, "|")) {
+        char k[8];
+        long v = -1;
+        CHECK(sscanf(row, "%7[a-z],%ld", k, &v) == 2);
+        CHECK(v % 6 == 0 && strcmp(k, "even") == 0);
+        evens_sum += v;
+        evens++;
+    }
+    CHECK((int)n == expected_evens);
+    CHECK(evens == expected_evens);
+    CHECK(evens_sum == expected_evens_sum);
     CHECK_OK(tidelog_apps_free(apps));
     tidelog_firehose_free(fh);
     CHECK_STATUS(tidelog_apps_free(apps), TIDELOG_STATUS_INVALID_HANDLE);

@@ -77,6 +77,17 @@ impl OutputFormat {
     }
 }
 
+/// What an application reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// A tidelog stream (every shard, reshards followed).
+    #[default]
+    Stream,
+    /// A Firehose delivery stream (DirectPut): the records its durable buffer holds
+    /// (delivered or not, for its `buffer_retention_hours`), in put order.
+    DeliveryStream,
+}
+
 /// What an output delivers into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum OutputKind {
@@ -145,8 +156,11 @@ pub struct AppDefinition {
     pub name: String,
     /// Its SQL (CREATE STREAM and CREATE PUMP statements).
     pub code: String,
-    /// The tidelog stream it reads.
+    /// The tidelog stream (or, for [`InputKind::DeliveryStream`], the delivery
+    /// stream) it reads.
     pub input_stream: String,
+    /// What `input_stream` names.
+    pub input_kind: InputKind,
     /// The input's in-application name prefix (`SOURCE_SQL_STREAM`: the stream is
     /// `SOURCE_SQL_STREAM_001`).
     pub name_prefix: String,
@@ -184,6 +198,7 @@ impl AppDefinition {
             name: name.into(),
             code: code.into(),
             input_stream: input_stream.into(),
+            input_kind: InputKind::Stream,
             name_prefix: "SOURCE_SQL_STREAM".into(),
             input_schema,
             outputs: Vec::new(),
@@ -221,6 +236,14 @@ impl AppDefinition {
         self
     }
 
+    /// Reads the Firehose delivery stream named `input_stream` (its durable buffer)
+    /// instead of a tidelog stream (builder style); the application must run under
+    /// [`Applications`](super::Applications) opened with that Firehose.
+    pub fn reading_delivery_stream(mut self) -> Self {
+        self.input_kind = InputKind::DeliveryStream;
+        self
+    }
+
     /// Adds a reference table (builder style).
     pub fn with_reference(mut self, name: &str, path: &str, schema: InputSchema) -> Self {
         self.reference_tables.push(ReferenceTable {
@@ -240,8 +263,14 @@ impl AppDefinition {
     pub fn validate(&self) -> Result<()> {
         validate_app_name("application name", &self.name)?;
         validate_app_name("name prefix", &self.name_prefix)?;
-        tidelog::stream::names::validate_stream_name(&self.input_stream)
-            .map_err(|e| Error::Invalid(e.describe("input stream name")))?;
+        match self.input_kind {
+            InputKind::Stream => tidelog::stream::names::validate_stream_name(&self.input_stream)
+                .map_err(|e| Error::Invalid(e.describe("input stream name")))?,
+            InputKind::DeliveryStream => {
+                tidelog_firehose::names::validate_name(&self.input_stream, "DeliveryStreamName")
+                    .map_err(|e| Error::Invalid(format!("input delivery stream: {e}")))?
+            }
+        }
         if self.code.len() > 100_000 {
             return Err(Error::Invalid(
                 "application code: at most 100,000 bytes".into(),
@@ -311,7 +340,10 @@ impl AppDefinition {
         json!({
             "Name": self.name,
             "Code": self.code,
-            "Input": {"Stream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema},
+            "Input": match self.input_kind {
+                InputKind::Stream => json!({"Stream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema}),
+                InputKind::DeliveryStream => json!({"DeliveryStream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema}),
+            },
             "Outputs": outputs,
             "ReferenceTables": references,
             "Options": {
@@ -341,12 +373,15 @@ impl AppDefinition {
                 .ok_or_else(|| bad("Input.Schema is missing"))?
                 .to_string(),
         )?;
-        let mut def = Self::new(
-            &s(&v, "Name")?,
-            &s(&v, "Code")?,
-            &s(input, "Stream")?,
-            schema,
-        );
+        let (input_stream, input_kind) = match (input.get("Stream"), input.get("DeliveryStream")) {
+            (Some(_), None) => (s(input, "Stream")?, InputKind::Stream),
+            (None, Some(_)) => (s(input, "DeliveryStream")?, InputKind::DeliveryStream),
+            _ => {
+                return Err(bad("Input names exactly one of Stream and DeliveryStream"));
+            }
+        };
+        let mut def = Self::new(&s(&v, "Name")?, &s(&v, "Code")?, &input_stream, schema);
+        def.input_kind = input_kind;
         if let Some(prefix) = input.get("NamePrefix") {
             def.name_prefix = prefix
                 .as_str()
@@ -421,6 +456,12 @@ mod tests {
         def.options.allowed_lateness_ms = 5000;
         let back = AppDefinition::from_json(&def.to_json()).unwrap();
         assert_eq!(back, def);
+        let from_ds = def.clone().reading_delivery_stream();
+        assert_eq!(
+            AppDefinition::from_json(&from_ds.to_json()).unwrap(),
+            from_ds
+        );
+        assert!(from_ds.to_json().contains(r#""DeliveryStream":"in""#));
         def.name = "bad name".into();
         assert!(def.validate().unwrap_err().to_string().contains("bad name"));
         def.name = "ok".into();

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tidelog::Engine;
 
-use super::config::{AppDefinition, OutputKind, StartFrom, validate_app_name};
+use super::config::{AppDefinition, InputKind, OutputKind, StartFrom, validate_app_name};
 use super::runner::{AppRunner, Callback, Counters, check, firehose_error};
 use super::store::{self, MAGIC_DEFINITION};
 use crate::error::{Error, Result};
@@ -289,10 +289,19 @@ impl Applications {
         if self.lock().contains_key(&def.name) {
             return Err(Error::Exists(format!("application {:?}", def.name)));
         }
-        self.inner
-            .engine
-            .describe_stream_summary(&def.input_stream)
-            .map_err(|e| Error::NotFound(format!("input stream {:?}: {e}", def.input_stream)))?;
+        match def.input_kind {
+            InputKind::Stream => {
+                self.inner
+                    .engine
+                    .describe_stream_summary(&def.input_stream)
+                    .map_err(|e| {
+                        Error::NotFound(format!("input stream {:?}: {e}", def.input_stream))
+                    })?;
+            }
+            InputKind::DeliveryStream => {
+                self.direct_put("input", &def.input_stream)?;
+            }
+        }
         for o in &def.outputs {
             match o.kind {
                 OutputKind::Stream => {
@@ -303,23 +312,7 @@ impl Applications {
                             Error::NotFound(format!("output stream {:?}: {e}", o.stream))
                         })?;
                 }
-                OutputKind::DeliveryStream => {
-                    let Some(firehose) = &self.inner.firehose else {
-                        return Err(Error::Invalid(format!(
-                            "output into delivery stream {:?}: these applications have no Firehose (Applications::open_with_firehose)",
-                            o.stream
-                        )));
-                    };
-                    let d = firehose
-                        .describe_delivery_stream(&o.stream)
-                        .map_err(|e| firehose_error(&o.stream, e))?;
-                    if d.stream_type != "DirectPut" {
-                        return Err(Error::Invalid(format!(
-                            "output into delivery stream {:?}: it reads a Kinesis stream (an output needs a DirectPut delivery stream)",
-                            o.stream
-                        )));
-                    }
-                }
+                OutputKind::DeliveryStream => self.direct_put("output into", &o.stream)?,
             }
         }
         check(&def)?;
@@ -349,6 +342,24 @@ impl Applications {
                 callbacks: Vec::new(),
             },
         );
+        Ok(())
+    }
+
+    /// Checks that `name` is a DirectPut delivery stream of the Firehose.
+    fn direct_put(&self, what: &str, name: &str) -> Result<()> {
+        let Some(firehose) = &self.inner.firehose else {
+            return Err(Error::Invalid(format!(
+                "{what} delivery stream {name:?}: these applications have no Firehose (Applications::open_with_firehose)"
+            )));
+        };
+        let d = firehose
+            .describe_delivery_stream(name)
+            .map_err(|e| firehose_error(name, e))?;
+        if d.stream_type != "DirectPut" {
+            return Err(Error::Invalid(format!(
+                "{what} delivery stream {name:?}: it reads a Kinesis stream (only a DirectPut delivery stream has a buffer of its own; read the Kinesis stream instead)"
+            )));
+        }
         Ok(())
     }
 
@@ -671,7 +682,10 @@ fn publish(s: &mut Status, runner: &AppRunner) {
 }
 
 fn run(engine: Engine, mut runner: AppRunner, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
-    let stream = runner.definition().input_stream.clone();
+    let (input, stream) = {
+        let (e, s) = runner.input();
+        (e.clone(), s.to_string())
+    };
     while !stop.load(Ordering::SeqCst) {
         let reloads = {
             let mut s = shared.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -685,12 +699,12 @@ fn run(engine: Engine, mut runner: AppRunner, shared: Arc<Shared>, stop: Arc<Ato
         }
         // The shards' counters before the step, so a record committed during it wakes
         // the wait below.
-        let watch = engine
+        let watch = input
             .list_shards(&stream, tidelog::engine::ShardFilter::AtLatest)
             .ok()
             .and_then(|shards| {
                 let ids: Vec<String> = shards.into_iter().map(|s| s.shard_id).collect();
-                engine.watch_shards(&stream, &ids).ok()
+                input.watch_shards(&stream, &ids).ok()
             });
         let seen = watch.as_ref().map(|w| w.versions());
         let result = match failure {

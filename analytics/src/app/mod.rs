@@ -25,7 +25,7 @@ pub mod store;
 pub mod window;
 
 pub use config::{
-    AppDefinition, AppOptions, ERROR_STREAM, OutputConfig, OutputFormat, OutputKind,
+    AppDefinition, AppOptions, ERROR_STREAM, InputKind, OutputConfig, OutputFormat, OutputKind,
     ReferenceTable, StartFrom,
 };
 pub use manage::{AppDescription, AppStatus, Applications};

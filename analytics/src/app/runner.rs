@@ -50,7 +50,7 @@ use tidelog::engine::ShardFilter;
 use tidelog::{Engine, PutRecordsEntry};
 
 use super::config::{
-    AppDefinition, ERROR_STREAM, OutputConfig, OutputFormat, OutputKind, StartFrom,
+    AppDefinition, ERROR_STREAM, InputKind, OutputConfig, OutputFormat, OutputKind, StartFrom,
 };
 use super::dialect::{Pump, Statement, WindowSpec, group_by_items, parse_application};
 use super::pump::PumpQuery;
@@ -615,6 +615,10 @@ fn ipc_batch(bytes: &[u8]) -> Result<Option<RecordBatch>> {
 /// Runs one application (see the module doc). Not thread-safe: one thread steps it.
 pub struct AppRunner {
     engine: Engine,
+    /// The engine holding the input (the engine, or a delivery stream's buffer engine)
+    /// and the input's stream there.
+    input: Engine,
+    input_stream: String,
     firehose: Option<tidelog_firehose::Firehose>,
     def: AppDefinition,
     dir: PathBuf,
@@ -705,6 +709,20 @@ impl AppRunner {
                 def.name, o.stream
             )));
         }
+        let (input, input_stream) = match def.input_kind {
+            InputKind::Stream => (engine.clone(), def.input_stream.clone()),
+            InputKind::DeliveryStream => {
+                let Some(firehose) = &firehose else {
+                    return Err(Error::Invalid(format!(
+                        "application {:?} reads delivery stream {:?}: run it with a Firehose (Applications::open_with_firehose)",
+                        def.name, def.input_stream
+                    )));
+                };
+                firehose
+                    .buffer_stream(&def.input_stream)
+                    .map_err(|e| firehose_error(&def.input_stream, e))?
+            }
+        };
         let rt = runtime()?;
         let app = compile(&def, &rt)?;
         let all: Vec<usize> = (0..def.input_schema.columns().len()).collect();
@@ -715,6 +733,8 @@ impl AppRunner {
         })?;
         let mut runner = Self {
             engine: engine.clone(),
+            input,
+            input_stream,
             firehose,
             def,
             dir: dir.to_path_buf(),
@@ -755,6 +775,12 @@ impl AppRunner {
     /// The application's definition.
     pub fn definition(&self) -> &AppDefinition {
         &self.def
+    }
+
+    /// The engine holding the input and the input's stream name there (for a delivery
+    /// stream: its buffer engine and buffer stream).
+    pub fn input(&self) -> (&Engine, &str) {
+        (&self.input, &self.input_stream)
     }
 
     /// The committed state (positions, watermark, counters).
@@ -804,9 +830,9 @@ impl AppRunner {
         self.app = compile(&self.def, &self.rt)?;
         self.state.positions.clear();
         self.state.watermark = i64::MIN;
-        let stream = self.def.input_stream.clone();
-        for shard in self.engine.list_shards(&stream, ShardFilter::All)? {
-            let info = self.engine.scan_segments(&stream, &shard.shard_id)?;
+        let stream = self.input_stream.clone();
+        for shard in self.input.list_shards(&stream, ShardFilter::All)? {
+            let info = self.input.scan_segments(&stream, &shard.shard_id)?;
             let last = info.segments.iter().rev().find_map(|s| s.seqs.map(|x| x.1));
             let from = match start {
                 StartFrom::LastStoppedPoint | StartFrom::TrimHorizon => continue,
@@ -821,13 +847,9 @@ impl AppRunner {
                         }
                     }
                     loop {
-                        let batch = self.engine.scan_shard(
-                            &stream,
-                            &shard.shard_id,
-                            from,
-                            4096,
-                            8 << 20,
-                        )?;
+                        let batch =
+                            self.input
+                                .scan_shard(&stream, &shard.shard_id, from, 4096, 8 << 20)?;
                         if batch.is_empty() {
                             break from;
                         }
@@ -969,8 +991,8 @@ impl AppRunner {
         let now = self.now();
         let delay = self.def.options.watermark_delay_ms;
         let cap = self.def.options.max_records_per_shard;
-        let stream = self.def.input_stream.clone();
-        let mut shards = self.engine.list_shards(&stream, ShardFilter::All)?;
+        let stream = self.input_stream.clone();
+        let mut shards = self.input.list_shards(&stream, ShardFilter::All)?;
         shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
         let mut reads = BTreeMap::new();
         let mut marks: Vec<i64> = Vec::new();
@@ -978,7 +1000,7 @@ impl AppRunner {
         let mut records = 0usize;
         for shard in &shards {
             let id = &shard.shard_id;
-            let info = self.engine.scan_segments(&stream, id)?;
+            let info = self.input.scan_segments(&stream, id)?;
             let from = self
                 .state
                 .positions
@@ -1073,8 +1095,8 @@ impl AppRunner {
         let mut count = 0usize;
         let mut last = None;
         while count < cap {
-            let batch = self.engine.scan_shard(
-                &self.def.input_stream,
+            let batch = self.input.scan_shard(
+                &self.input_stream,
                 shard,
                 next,
                 (cap - count).min(10_000),
@@ -1109,9 +1131,9 @@ impl AppRunner {
         let mut seqs: Vec<i128> = Vec::new();
         let mut count = 0usize;
         'read: loop {
-            let batch =
-                self.engine
-                    .scan_shard(&self.def.input_stream, shard, next, 10_000, 8 << 20)?;
+            let batch = self
+                .input
+                .scan_shard(&self.input_stream, shard, next, 10_000, 8 << 20)?;
             if batch.is_empty() {
                 break;
             }
