@@ -582,6 +582,25 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
         true,
         "ns",
     ));
+    // The Python API (a release extension; the python workload measures nothing else).
+    out.push(judge(
+        "python_put_records",
+        "Python put_records of 500 x 1 KiB, records/s",
+        report
+            .find_row("python.put_records")
+            .map(|r| r.records_per_sec()),
+        500_000.0,
+        false,
+        "records/s",
+    ));
+    out.push(judge(
+        "python_boto3_get_records_p50",
+        "boto3-compatible client get_records of 100 x 1 KiB, p50",
+        q("python.boto3_get_records", 0.5),
+        50_000.0,
+        true,
+        "ns",
+    ));
     // The defaults against the tuned setup of the same run (the worst of 5 runs each).
     let cpus = crate::sys::allowed_cpus().len();
     let mut counts = vec![1usize, 2, 2 * cpus];

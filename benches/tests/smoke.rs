@@ -624,3 +624,30 @@ fn peers() {
         );
     }
 }
+
+#[test]
+fn python() {
+    let doc = run_workload("python", &[]);
+    let rows = keys(&doc, "latency");
+    if rows.is_empty() {
+        // The test command's .venv holds a debug extension: measured nothing, and said why.
+        let notes = doc["notes"].as_array().unwrap();
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.as_str().unwrap().starts_with("python: ")
+                    && n.as_str().unwrap().contains("not measured")),
+            "{notes:?}"
+        );
+    } else {
+        assert_eq!(
+            rows,
+            [
+                "python.put",
+                "python.put_records",
+                "python.get_records",
+                "python.boto3_get_records"
+            ]
+        );
+    }
+}

@@ -20,6 +20,7 @@ pub mod log;
 pub mod ondemand;
 pub mod peers;
 pub mod put;
+pub mod python;
 pub mod recovery;
 pub mod server;
 #[cfg(feature = "sql")]
@@ -82,16 +83,19 @@ pub enum Workload {
     Defaults,
     /// tidelog beside SQLite and redb used as append-only logs: appends and a scan.
     Peers,
+    /// The Python API (a release extension) as a notebook calls it.
+    Python,
 }
 
 impl Workload {
     /// Every workload, in suite order.
-    pub const ALL: [Workload; 17] = [
+    pub const ALL: [Workload; 18] = [
         Self::Baseline,
         Self::Put,
         Self::Get,
         Self::Defaults,
         Self::Peers,
+        Self::Python,
         Self::Ffi,
         Self::E2e,
         Self::Throughput,
@@ -127,6 +131,7 @@ impl Workload {
             Self::Firehose => "firehose",
             Self::Defaults => "defaults",
             Self::Peers => "peers",
+            Self::Python => "python",
         }
     }
 
@@ -169,6 +174,7 @@ impl Workload {
             Self::Firehose => firehose::run(ctx),
             Self::Defaults => defaults::run(ctx),
             Self::Peers => peers::run(ctx),
+            Self::Python => python::run(ctx),
         }
     }
 }

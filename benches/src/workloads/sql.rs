@@ -189,11 +189,15 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         tidelog_analytics::arrow::datatypes::Schema::new(fields)
     };
     let path = file_path.display().to_string();
-    runtime.block_on(df_ctx.register_json(
-        "events",
-        &path,
-        JsonReadOptions::default().schema(&arrow_schema),
-    ))?;
+    runtime.block_on(
+        df_ctx.register_json(
+            "events",
+            &path,
+            JsonReadOptions::default()
+                .schema(&arrow_schema)
+                .file_extension(".ndjson"),
+        ),
+    )?;
     let (df_time, df_batches) =
         best(|| Ok(runtime.block_on(async { df_ctx.sql(QUERY).await?.collect().await })?))?;
     let df_answer = answer(&df_batches)?;

@@ -533,6 +533,7 @@ impl Engine {
                     log_config: log_config.clone(),
                     epoch: data.epoch,
                     spin: core_spin,
+                    hand_off: config.machine == Machine::Shared && spin_slots == 0,
                     maintenance_interval: config.maintenance_interval,
                     sync_driver: config.sync_driver,
                     preempt_timer: config.preempt_timer,

@@ -11,6 +11,10 @@
 //! thread in about a microsecond; an idle one costs nothing. It never spins while one
 //! of its own fdatasyncs is in flight: io_uring runs the fsync on a kernel worker bound
 //! to the same CPU, and spinning would slow it (measured here: 68 → 176 µs).
+//! Where no CPU is left to callers (`Machine::Shared` with a core per usable CPU, e.g.
+//! under `taskset -c 0`), the loop does not spin and, after answering, yields its CPU
+//! once (`hand_off`): the caller it just woke runs at once and its next request finds
+//! the loop still turning, instead of waiting for the loop to park first.
 //!
 //! While the loop is runnable (spinning or yielding) it holds a [`Watchdog`] timer:
 //! glommio 0.9 can park an executor with runnable tasks when its preemption timer
@@ -81,6 +85,10 @@ pub struct CoreContext {
     pub epoch: u32,
     /// How long the loop keeps polling after the last request.
     pub spin: Duration,
+    /// No CPU is left to callers (`Machine::Shared` with as many cores as usable CPUs):
+    /// after answering a batch the loop gives its CPU away once (`sched_yield`), so the
+    /// caller it just woke runs now instead of after the loop has parked.
+    pub hand_off: bool,
     /// How often maintenance (retention) runs.
     pub maintenance_interval: Duration,
     /// How group commits are made durable.
@@ -960,6 +968,11 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
         let io_in_flight = state.borrow().sync_running;
         if handled > 0 {
             watchdog.keep_armed(now).await;
+            if ctx.hand_off {
+                // The caller woken by the replies shares this CPU: let it run (and send
+                // its next request) before this loop parks, rather than after.
+                std::thread::yield_now();
+            }
             if io_in_flight {
                 glommio::yield_if_needed().await;
             } else {
@@ -985,6 +998,9 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
                 state.borrow_mut().handle(request);
                 after_batch(&state);
                 last_busy = Instant::now();
+                if ctx.hand_off {
+                    std::thread::yield_now();
+                }
             }
             Some(None) => closed = true,
             None => {}
