@@ -238,6 +238,12 @@ typedef struct ArrowArrayStream ArrowArrayStream;
 #define TIDELOG_METRIC_ALL 127
 
 /**
+ * `tidelog_apps_add_callback` flag: also hand the rows over as an Arrow C stream
+ * (`tidelog_app_rows.arrow`).
+ */
+#define TIDELOG_APPS_CALLBACK_ARROW 1
+
+/**
  * Bytes needed for a record id with its NUL.
  */
 #define TIDELOG_FIREHOSE_RECORD_ID_BUFFER_SIZE 33
@@ -966,6 +972,74 @@ typedef struct tidelog_subscription tidelog_subscription;
  * Released by `tidelog_tag_list_free`.
  */
 typedef struct tidelog_tag_list tidelog_tag_list;
+
+/**
+ * One epoch's rows of an in-application stream, as an application callback gets
+ * them. Everything it points to is valid during the call only (copy what you keep).
+ */
+typedef struct tidelog_app_rows {
+    /**
+     * `sizeof(tidelog_app_rows)` of this library.
+     */
+    size_t struct_size;
+    /**
+     * The application's name (NUL-terminated).
+     */
+    const char *app_name;
+    /**
+     * The in-application stream (NUL-terminated), as given to
+     * `tidelog_apps_add_callback`.
+     */
+    const char *in_app_stream;
+    /**
+     * The epoch the rows belong to (1, 2, ...; after a crash or a kill an epoch that
+     * had not committed comes again, with the same number and the same rows).
+     */
+    uint64_t epoch;
+    /**
+     * Rows (at least 1: an epoch without rows for the stream calls nothing).
+     */
+    size_t row_count;
+    /**
+     * The rows as one JSON array of objects (`[{"ROWTIME": "2026-...Z", "k": "a",
+     * "n": 3}, ...]`: every column of the stream, ROWTIME first, NULLs omitted,
+     * timestamps as ISO 8601 text, DECIMAL as JSON numbers or texts), NUL-terminated.
+     */
+    const char *rows_json;
+    /**
+     * Bytes of `rows_json`, without the NUL.
+     */
+    size_t rows_json_len;
+    /**
+     * With `TIDELOG_APPS_CALLBACK_ARROW`: the rows as an Arrow C stream of one record
+     * batch (the stream's columns, ROWTIME first, as `timestamp[ms, UTC]`); NULL
+     * otherwise. Arrow's move semantics: to keep it past the call, copy the struct
+     * and set the original's `release` to NULL (then call `release` on your copy when
+     * done); if `release` is still set when the callback returns, tidelog releases it.
+     */
+    ArrowArrayStream *arrow;
+} tidelog_app_rows;
+
+/**
+ * An application callback: called with each epoch's rows of the in-application
+ * stream it was added for, on the application's thread (`tidelog-app-<name>`), or on
+ * the thread of `tidelog_apps_start` / `tidelog_apps_open` when they compute again an
+ * epoch a crash interrupted. One call at a time per application; several
+ * applications' callbacks may run at once. It is called before the epoch commits, so
+ * delivery is at least once: after a crash the same epoch (number and rows) may come
+ * again. It must not unwind, and must not stop, delete, start or free the
+ * application it serves (stop/delete of its own application from the callback
+ * return TIDELOG_STATUS_INVALID_ARGUMENT); describe and list are fine. While it runs
+ * the application makes no progress.
+ */
+typedef void (*tidelog_apps_callback_fn)(void *user_data,
+                                         const struct tidelog_app_rows *rows);
+
+/**
+ * Releases a callback's user data: called once, when tidelog drops the callback
+ * (after its last call), on the thread that dropped it.
+ */
+typedef void (*tidelog_apps_release_fn)(void *user_data);
 
 /**
  * An enhanced fan-out consumer.
@@ -1774,6 +1848,21 @@ tidelog_status tidelog_apps_open(struct tidelog_engine *engine,
                                  struct tidelog_apps **apps_out);
 
 /**
+ * `tidelog_apps_open` with the Firehose (`tidelog_firehose_open`) whose DirectPut
+ * delivery streams applications may output into (`"Outputs": [{"InAppStream",
+ * "DeliveryStream", "Format"}]`). The handle keeps the Firehose's delivery streams
+ * reachable but not open: free the applications before `tidelog_firehose_free`
+ * (after it, an application delivering into a delivery stream fails with the
+ * Firehose closed, and starts again once the handles are opened again).
+ *
+ * # Safety
+ * `apps_out` is NULL or writable.
+ */
+tidelog_status tidelog_apps_open_with_firehose(struct tidelog_engine *engine,
+                                               struct tidelog_firehose *firehose,
+                                               struct tidelog_apps **apps_out);
+
+/**
  * Stops the application threads (they resume at the next open) and releases the
  * handle. NULL is a no-op.
  *
@@ -1784,13 +1873,18 @@ tidelog_status tidelog_apps_free(struct tidelog_apps *apps);
 
 /**
  * Creates an application from its definition in JSON: `{"Name", "Code", "Input":
- * {"Stream", "Schema": <input schema as tidelog_sql_register_stream takes it>,
- * "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream", "Format": "JSON" | "CSV"}],
- * "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
- * {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. Everything is
- * checked first: SQL for bad SQL (the message names the line and column),
- * RESOURCE_NOT_FOUND for a missing stream, RESOURCE_IN_USE for a name taken,
- * VALIDATION for a bad name or option.
+ * {"Stream" | "DeliveryStream", "Schema": <input schema as
+ * tidelog_sql_register_stream takes it>, "NamePrefix"?}, "Outputs"?: [{"InAppStream", "Stream" | "DeliveryStream", "Format":
+ * "JSON" | "CSV"}], "ReferenceTables"?: [{"Name", "Path", "Schema"}], "Options"?:
+ * {"AllowedLatenessMs", "WatermarkDelayMs", "MaxRecordsPerShard"}}`. An output names a
+ * tidelog stream (`Stream`) or a DirectPut Firehose delivery stream
+ * (`DeliveryStream`: the handle must come from `tidelog_apps_open_with_firehose`);
+ * so does the input (`Stream`: a tidelog stream; `DeliveryStream`: a DirectPut
+ * delivery stream's durable buffer).
+ * Everything is checked first: SQL for bad SQL (the message names the line and
+ * column), RESOURCE_NOT_FOUND for a missing stream or delivery stream,
+ * RESOURCE_IN_USE for a name taken, VALIDATION for a bad name or option, a delivery
+ * stream output without a Firehose or into a Kinesis-sourced delivery stream.
  *
  * # Safety
  * `definition_json` is NULL or NUL-terminated (up to 1 MiB).
@@ -1872,6 +1966,43 @@ tidelog_status tidelog_apps_describe(struct tidelog_apps *apps,
 tidelog_status tidelog_apps_list(struct tidelog_apps *apps,
                                  char *buf,
                                  size_t buf_len);
+
+/**
+ * Adds a callback for in-application stream `in_app_stream` of application `name`
+ * (any stream of its code, `error_stream` included). Only while the application is
+ * not running (INVALID_ARGUMENT otherwise, as after it failed: stop it first); it
+ * applies from the next `tidelog_apps_start`. Several callbacks may be added; they
+ * are called in the order added. `flags` is 0 or `TIDELOG_APPS_CALLBACK_ARROW`.
+ * `release` (may be NULL) gets `user_data` once tidelog no longer needs it: after
+ * `tidelog_apps_clear_callbacks`, `tidelog_apps_delete` of the application or
+ * `tidelog_apps_free` (each stops the application's thread first, so no call is under
+ * way then), and also when this function fails. Callbacks are not stored with the
+ * application: after `tidelog_apps_open` (a restart) add them again, before the
+ * application starts (an application resumed by the open runs without them until
+ * stopped and started). RESOURCE_NOT_FOUND for an unknown application or stream,
+ * VALIDATION for unknown flags.
+ *
+ * # Safety
+ * The strings are NULL or NUL-terminated; `callback` and `release` may be called from
+ * any thread, with `user_data`, as described above.
+ */
+tidelog_status tidelog_apps_add_callback(struct tidelog_apps *apps,
+                                         const char *name,
+                                         const char *in_app_stream,
+                                         tidelog_apps_callback_fn callback,
+                                         void *user_data,
+                                         tidelog_apps_release_fn release,
+                                         uint32_t flags);
+
+/**
+ * Removes every callback of application `name` (only while it is not running:
+ * INVALID_ARGUMENT otherwise); their release functions run before this returns.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_apps_clear_callbacks(struct tidelog_apps *apps,
+                                            const char *name);
 
 /**
  * RegisterStreamConsumer: registers `consumer` (1-128 of `[a-zA-Z0-9_.-]`) on

@@ -28,7 +28,9 @@ pub mod table;
 pub use arrow;
 pub use datafusion;
 
-pub use app::{AppDefinition, AppStatus, Applications, OutputFormat, StartFrom};
+pub use app::{
+    AppDefinition, AppStatus, Applications, InputKind, OutputFormat, OutputKind, StartFrom,
+};
 pub use arrow_out::{records_schema, records_to_arrow};
 pub use error::{Error, Result};
 pub use schema::{ColumnDef, Inference, InputSchema, JsonPath, Mapping, RecordFormat, SqlType};

@@ -845,3 +845,83 @@ fn reference_data_and_a_reshard_mid_query() {
         .to_string();
     assert!(e.contains("record 2"), "{e}");
 }
+
+/// Callbacks and their threads: a callback that stops or deletes its own application
+/// gets an error instead of waiting for itself; callbacks are added and cleared only
+/// while the application is stopped, and clearing drops them.
+#[test]
+fn callbacks_cannot_stop_their_own_application() {
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tidelog_analytics::app::Callback;
+    use tidelog_analytics::{Applications, Error};
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let engine = open(dir.path(), &clock);
+    engine.create_stream("ticks", 1).unwrap();
+    let apps = Applications::open(&engine).unwrap();
+    let mut def = AppDefinition::new(
+        "echo",
+        r#"CREATE STREAM "E" (ticker VARCHAR(8), price BIGINT);
+           CREATE PUMP "P" AS INSERT INTO "E" SELECT STREAM ticker, price FROM "SOURCE_SQL_STREAM_001""#,
+        "ticks",
+        ticks_schema(),
+    );
+    def.options.watermark_delay_ms = 10;
+    apps.create(def).unwrap();
+    // The callback holds the manager (taken back at the end: no cycle is left).
+    let handle: Arc<Mutex<Option<Applications>>> = Arc::new(Mutex::new(Some(apps.clone())));
+    let answers: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let rows = Arc::new(Mutex::new(0usize));
+    let f: Callback = {
+        let (handle, answers, rows) = (handle.clone(), answers.clone(), rows.clone());
+        Arc::new(
+            move |_stream: &str,
+                  _epoch: u64,
+                  batch: &tidelog_analytics::arrow::array::RecordBatch| {
+                *rows.lock().unwrap() += batch.num_rows();
+                if let Some(apps) = handle.lock().unwrap().as_ref() {
+                    let mut a = answers.lock().unwrap();
+                    a.push(apps.stop("echo").unwrap_err().to_string());
+                    a.push(apps.delete("echo").unwrap_err().to_string());
+                    a.push(format!("{:?}", apps.describe("echo").map(|d| d.status)));
+                }
+            },
+        )
+    };
+    let marker = Arc::clone(&f);
+    apps.add_callback("echo", "E", f).unwrap();
+    assert!(matches!(
+        apps.add_callback("echo", "NOPE", Arc::clone(&marker))
+            .unwrap_err(),
+        Error::NotFound(_)
+    ));
+    apps.start("echo", StartFrom::TrimHorizon).unwrap();
+    assert!(matches!(
+        apps.clear_callbacks("echo").unwrap_err(),
+        Error::State(_)
+    ));
+    put(
+        &engine,
+        "ticks",
+        &[("k".into(), r#"{"ticker": "A", "price": 3}"#.into())],
+    );
+    apps.wait_idle("echo", Duration::from_secs(60)).unwrap();
+    assert_eq!(*rows.lock().unwrap(), 1);
+    let answers = answers.lock().unwrap().clone();
+    assert_eq!(answers.len(), 3, "{answers:?}");
+    assert!(answers[0].contains("its own thread"), "{answers:?}");
+    assert!(answers[1].contains("its own thread"), "{answers:?}");
+    assert_eq!(answers[2], "Ok(Running)");
+    handle.lock().unwrap().take();
+    apps.stop("echo").unwrap();
+    // The manager holds the callback until it is cleared.
+    assert_eq!(Arc::strong_count(&marker), 2);
+    apps.clear_callbacks("echo").unwrap();
+    assert_eq!(Arc::strong_count(&marker), 1);
+    assert!(matches!(
+        apps.clear_callbacks("nope").unwrap_err(),
+        Error::NotFound(_)
+    ));
+    apps.delete("echo").unwrap();
+}

@@ -1,5 +1,6 @@
 //! The crash harness for continuous applications: a child process runs an application
-//! (an event-time tumbling window and a filter, both delivered into streams) and is
+//! (an event-time tumbling window and a filter, delivered into streams, the filter
+//! also into a Firehose delivery stream whose objects land in a directory) and is
 //! killed with SIGKILL at random instants, mid-window and mid-emit, again and again;
 //! each restart resumes from the application's files. At the end the output streams
 //! must equal a reference computed offline over the same input: nothing lost, nothing
@@ -15,6 +16,7 @@ use serde_json::Value;
 use tidelog::{Durability, Engine, EngineConfig, PutRecordsEntry};
 use tidelog_analytics::app::{AppDefinition, OutputFormat, StartFrom};
 use tidelog_analytics::{Applications, InputSchema};
+use tidelog_firehose::{Firehose, FirehoseConfig, IngestLimits};
 
 const CHILD_ENV: &str = "TIDELOG_APP_CRASH_CHILD";
 const RECORDS: i64 = 12_000;
@@ -39,6 +41,13 @@ fn open(dir: &Path) -> Engine {
     Engine::open(config).expect("open engine")
 }
 
+fn open_firehose(engine: &Engine) -> Firehose {
+    let mut c = FirehoseConfig::new();
+    c.ingest_limits = IngestLimits::unlimited();
+    c.tick = Duration::from_millis(5);
+    Firehose::open(engine, c).expect("open firehose")
+}
+
 fn definition() -> AppDefinition {
     let schema = InputSchema::json(&[
         ("k", "VARCHAR(4)", "$.k"),
@@ -48,7 +57,8 @@ fn definition() -> AppDefinition {
     .unwrap();
     let mut def = AppDefinition::new("crashy", CODE, "events", schema)
         .with_output("WINDOWS", "windows", OutputFormat::Json)
-        .with_output("SEVENS", "sevens", OutputFormat::Json);
+        .with_output("SEVENS", "sevens", OutputFormat::Json)
+        .with_delivery_stream_output("SEVENS", "sevens-ds", OutputFormat::Csv);
     // Small epochs (many checkpoints to die between); the lateness covers the skew
     // between the two shards' read positions, so no row is late whatever the epochs.
     def.options.max_records_per_shard = 50;
@@ -64,10 +74,12 @@ fn crash_child() {
         return;
     };
     let engine = open(Path::new(&dir));
-    let apps = Applications::open(&engine).unwrap();
+    let firehose = open_firehose(&engine);
+    let apps = Applications::open_with_firehose(&engine, &firehose).unwrap();
     if std::env::var("TIDELOG_APP_CRASH_FINISH").is_ok() {
         apps.wait_idle("crashy", Duration::from_secs(120)).unwrap();
         apps.close();
+        firehose.close().unwrap();
         engine.close().unwrap();
         return;
     }
@@ -160,12 +172,24 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
                 0
             );
         }
-        let apps = Applications::open(&engine).unwrap();
+        // The delivery stream delivers as soon as records come (no buffering
+        // interval), so Firehose's own worker is killed mid-delivery too.
+        let firehose = open_firehose(&engine);
+        tidelog_firehose::api::call(
+            &firehose,
+            "CreateDeliveryStream",
+            serde_json::json!({"DeliveryStreamName": "sevens-ds", "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose", "BucketARN": "arn:aws:s3:::bkt",
+                "Prefix": "sevens/", "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}}}),
+        )
+        .unwrap();
+        let apps = Applications::open_with_firehose(&engine, &firehose).unwrap();
         apps.create(definition()).unwrap();
         // Started and immediately stopped, marked to run: the children resume it.
         apps.start("crashy", StartFrom::TrimHorizon).unwrap();
         apps.close();
         drop(apps);
+        firehose.close().unwrap();
         engine.close().unwrap();
     }
     // Only windows the event-time watermark (largest event time - lateness) closed.
@@ -244,7 +268,41 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
         );
     }
     assert_eq!(got, sevens);
-    let apps = Applications::open(&engine).unwrap();
+    // The delivery stream's objects: every CSV row "v,k" once.
+    let firehose = open_firehose(&engine);
+    firehose
+        .flush("sevens-ds", Duration::from_secs(60))
+        .unwrap();
+    let mut got: BTreeMap<i64, String> = BTreeMap::new();
+    let mut objects = 0;
+    let mut dirs = vec![firehose.bucket_directory("bkt").unwrap().join("sevens")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+                continue;
+            }
+            if p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".tidelog-tmp")
+            {
+                continue;
+            }
+            objects += 1;
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                let (v, k) = line.split_once(',').unwrap();
+                let v: i64 = v.parse().unwrap();
+                assert!(
+                    got.insert(v, k.to_string()).is_none(),
+                    "row {v} delivered twice through the delivery stream"
+                );
+            }
+        }
+    }
+    assert_eq!(got, sevens);
+    let apps = Applications::open_with_firehose(&engine, &firehose).unwrap();
     let d = apps.describe("crashy").unwrap();
     apps.close();
     assert_eq!(d.counters.errors, 0);
@@ -260,7 +318,8 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
         "the kills came after the work was done"
     );
     eprintln!(
-        "{kills} kills; {before_finish} epochs before the last child, {} in all",
+        "{kills} kills; {before_finish} epochs before the last child, {} in all; {objects} objects from the delivery stream",
         d.epoch
     );
+    firehose.close().unwrap();
 }

@@ -158,7 +158,7 @@ fn fh_err(e: tidelog_fh::Error) -> FfiError {
     FfiError::new(status, e.to_string())
 }
 
-fn firehose(handle: *const tidelog_firehose) -> FfiResult<Arc<tidelog_fh::Firehose>> {
+pub(crate) fn firehose(handle: *const tidelog_firehose) -> FfiResult<Arc<tidelog_fh::Firehose>> {
     FIREHOSES.get(handle, "firehose")
 }
 

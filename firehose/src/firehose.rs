@@ -1084,6 +1084,99 @@ impl Firehose {
     /// order (a record beyond the ingest quota fails alone, with
     /// ServiceUnavailableException).
     pub fn put_record_batch(&self, name: &str, records: &[&[u8]]) -> Result<PutRecordBatchOutput> {
+        self.put_batch(name, records, None)
+    }
+
+    /// PutRecordBatch with an identity per record (tidelog's extension, for producers
+    /// that must not deliver a record twice, such as continuous applications):
+    /// record `i` is buffered under `ids[i]` (1 to 256 characters), which
+    /// [`buffered_ids`](Self::buffered_ids) lists back, so a producer that died
+    /// mid-batch can tell which of its records were taken. Identities are not
+    /// delivered: the destination gets the data, as from PutRecordBatch.
+    pub fn put_record_batch_with_ids(
+        &self,
+        name: &str,
+        records: &[&[u8]],
+        ids: &[&str],
+    ) -> Result<PutRecordBatchOutput> {
+        if ids.len() != records.len() {
+            return Err(Error::invalid(
+                "ids",
+                format!("{} identities for {} records", ids.len(), records.len()),
+            ));
+        }
+        for (i, id) in ids.iter().enumerate() {
+            if id.is_empty() || id.chars().count() > 256 {
+                return Err(Error::invalid(
+                    format!("ids[{i}]"),
+                    "an identity has 1 to 256 characters",
+                ));
+            }
+        }
+        self.put_batch(name, records, Some(ids))
+    }
+
+    /// A DirectPut delivery stream's durable buffer, for reading it: the buffer engine
+    /// and the buffer's stream (one shard, `shardId-000000000000`; records keep their
+    /// arrival times and stay for `buffer_retention_hours`, delivered or not). Readers
+    /// must only read (scan, list, watch): writes go through the puts.
+    pub fn buffer_stream(&self, name: &str) -> Result<(Engine, String)> {
+        let (_, stream) = self.direct(name)?;
+        Ok((self.inner.buffers.clone(), stream))
+    }
+
+    /// The last buffered record's position in a DirectPut delivery stream's durable
+    /// buffer (`None` while it holds nothing): pass it to
+    /// [`buffered_ids`](Self::buffered_ids) later to see only what came after.
+    pub fn buffer_position(&self, name: &str) -> Result<Option<u128>> {
+        let (_, stream) = self.direct(name)?;
+        let info = self.inner.buffers.scan_segments(&stream, DIRECT_SHARD)?;
+        Ok(info
+            .segments
+            .iter()
+            .rev()
+            .find_map(|s| s.seqs.map(|(_, last)| last)))
+    }
+
+    /// The identities starting with `prefix` (see
+    /// [`put_record_batch_with_ids`](Self::put_record_batch_with_ids)) of the records
+    /// buffered after position `after` (from the oldest retained if `None`). Records
+    /// stay in the buffer for `buffer_retention_hours` whether delivered or not.
+    pub fn buffered_ids(
+        &self,
+        name: &str,
+        after: Option<u128>,
+        prefix: &str,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let (_, stream) = self.direct(name)?;
+        let buffers = &self.inner.buffers;
+        let info = buffers.scan_segments(&stream, DIRECT_SHARD)?;
+        let mut next = after.map_or(info.readable_from, |a| {
+            a.saturating_add(1).max(info.readable_from)
+        });
+        let mut out = std::collections::BTreeSet::new();
+        loop {
+            let batch = buffers.scan_shard(&stream, DIRECT_SHARD, next, 10_000, 8 << 20)?;
+            if batch.is_empty() {
+                break;
+            }
+            for r in batch.iter() {
+                next = r.seq + 1;
+                let key = r.key_str();
+                if key.starts_with(prefix) {
+                    out.insert(key.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_batch(
+        &self,
+        name: &str,
+        records: &[&[u8]],
+        ids: Option<&[&str]>,
+    ) -> Result<PutRecordBatchOutput> {
         let (running, stream) = self.direct(name)?;
         if records.is_empty() || records.len() > BATCH_RECORDS_MAX {
             return Err(Error::invalid(
@@ -1134,8 +1227,9 @@ impl Firehose {
         if admitted > 0 {
             let entries: Vec<PutRecordsEntry<'_>> = records[..admitted]
                 .iter()
-                .map(|d| PutRecordsEntry {
-                    partition_key: BUFFER_KEY,
+                .enumerate()
+                .map(|(i, d)| PutRecordsEntry {
+                    partition_key: ids.map_or(BUFFER_KEY, |ids| ids[i]),
                     data: d,
                     explicit_hash_key: None,
                 })

@@ -15,13 +15,15 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tidelog_analytics::app::{
-    AppDefinition, AppOptions, OutputConfig, OutputFormat, ReferenceTable, StartFrom,
+    AppDefinition, AppOptions, InputKind, OutputConfig, OutputFormat, OutputKind, ReferenceTable,
+    StartFrom,
 };
 use tidelog_analytics::{InputSchema, QueryResult};
 
 use crate::analytics::{analytics_err, sql_result};
 
-type OutputSpec = (String, String, String);
+/// (in-application stream, stream or delivery stream, format, "stream" | "delivery_stream").
+type OutputSpec = (String, String, String, String);
 type ReferenceSpec = (String, String, String);
 
 /// The applications of an engine (the native half of `tidelog.Applications`).
@@ -45,17 +47,27 @@ fn start_from(position: &Bound<'_, PyAny>) -> PyResult<StartFrom> {
 #[pymethods]
 impl Applications {
     /// The applications stored with `engine`; those that were running resume.
+    /// `firehose`: the Firehose whose delivery streams outputs may name.
     #[new]
-    fn new(py: Python<'_>, engine: &crate::engine::Engine) -> PyResult<Self> {
+    #[pyo3(signature = (engine, firehose=None))]
+    fn new(
+        py: Python<'_>,
+        engine: &crate::engine::Engine,
+        firehose: Option<&crate::firehose::Firehose>,
+    ) -> PyResult<Self> {
         let engine = engine.inner().clone();
+        let firehose = firehose.map(|f| f.inner().clone());
         let inner = py
-            .detach(|| tidelog_analytics::Applications::open(&engine))
+            .detach(|| match &firehose {
+                Some(f) => tidelog_analytics::Applications::open_with_firehose(&engine, f),
+                None => tidelog_analytics::Applications::open(&engine),
+            })
             .map_err(analytics_err)?;
         Ok(Self { inner })
     }
 
     /// Creates an application (checked completely first: names, streams, SQL).
-    #[pyo3(signature = (name, code, input_stream, schema_json, outputs, reference_tables, name_prefix, allowed_lateness_ms, watermark_delay_ms, max_records_per_shard))]
+    #[pyo3(signature = (name, code, input_stream, schema_json, outputs, reference_tables, name_prefix, allowed_lateness_ms, watermark_delay_ms, max_records_per_shard, input_kind="stream"))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
@@ -70,15 +82,35 @@ impl Applications {
         allowed_lateness_ms: i64,
         watermark_delay_ms: i64,
         max_records_per_shard: usize,
+        input_kind: &str,
     ) -> PyResult<()> {
         let schema = InputSchema::from_json(schema_json).map_err(analytics_err)?;
         let mut def = AppDefinition::new(name, code, input_stream, schema);
+        def.input_kind = match input_kind {
+            "stream" => InputKind::Stream,
+            "delivery_stream" => InputKind::DeliveryStream,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "input_kind {other:?}: 'stream' or 'delivery_stream'"
+                )));
+            }
+        };
         def.name_prefix = name_prefix.to_string();
-        for (in_app_stream, stream, format) in outputs {
+        for (in_app_stream, stream, format, kind) in outputs {
+            let kind = match kind.as_str() {
+                "stream" => OutputKind::Stream,
+                "delivery_stream" => OutputKind::DeliveryStream,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "output kind {other:?}: 'stream' or 'delivery_stream'"
+                    )));
+                }
+            };
             def.outputs.push(OutputConfig {
                 in_app_stream,
                 stream,
                 format: OutputFormat::parse(&format).map_err(analytics_err)?,
+                kind,
             });
         }
         for (table, path, schema) in reference_tables {

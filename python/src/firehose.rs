@@ -98,6 +98,13 @@ pub struct Firehose {
     firehose: tidelog_firehose::Firehose,
 }
 
+impl Firehose {
+    /// The Firehose itself (for applications that output into delivery streams).
+    pub(crate) fn inner(&self) -> &tidelog_firehose::Firehose {
+        &self.firehose
+    }
+}
+
 #[pymethods]
 impl Firehose {
     /// Opens Firehose on `engine`. `stores` is JSON: `{"buckets": {name: store},

@@ -104,3 +104,72 @@ def test_application_errors_are_clear(engine: tidelog.Engine) -> None:
     with pytest.raises(tidelog.InvalidArgumentError, match="already running"):
         apps.start("ok")
     apps.close()
+
+
+def test_application_output_into_a_delivery_stream(tmp_path: Path) -> None:
+    """Windows delivered through a Firehose delivery stream: the objects in the bucket
+    directory hold each window once (JSON lines), equal to a reference."""
+    clock = ManualClock(T0)
+    with tidelog.open(tmp_path / "data", cores=1, durability="os", limits="unlimited", pin_cores=False, clock=clock) as engine:
+        engine.create_stream("ticks", shard_count=2)
+        firehose = engine.firehose(ingest_limits="unlimited", tick_ms=5)
+        firehose.create_delivery_stream("counts-ds", bucket="out", prefix="counts/", size_mb=1, interval_s=900)
+        with pytest.raises(ValueError, match="open_with_firehose"):
+            tidelog.Applications(engine).create(
+                "counter", CODE, "ticks", SCHEMA, delivery_outputs=[("DEST", "counts-ds")])
+        apps = tidelog.Applications(engine, firehose)
+        with pytest.raises(tidelog.ResourceNotFoundError, match="nope-ds"):
+            apps.create("counter", CODE, "ticks", SCHEMA, delivery_outputs=[("DEST", "nope-ds")])
+        apps.create("counter", CODE, "ticks", SCHEMA, delivery_outputs=[("DEST", "counts-ds", "json")],
+                    watermark_delay_ms=100)
+        assert apps.describe("counter").definition["Outputs"] == [
+            {"InAppStream": "DEST", "DeliveryStream": "counts-ds", "Format": "JSON"}]
+        reference: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
+        for i in range(300):
+            ticker = ["AMZN", "MSFT", "ACME"][i % 3]
+            price = i * 0.5
+            now = T0 + i * 1000
+            entry = reference[(ticker, now - now % 60_000)]
+            entry[0] += 1
+            entry[1] += price
+            engine.put_record("ticks", f"k{i}", json.dumps({"ticker": ticker, "price": price}))
+            clock.advance_ms(1000)
+        apps.start("counter", "TRIM_HORIZON")
+        clock.advance_ms(61_000)
+        apps.wait_idle("counter", 60)
+        apps.stop("counter")
+        firehose.flush("counts-ds")
+        root = Path(firehose.bucket_directory("out")) / "counts"
+        lines = [line for f in sorted(root.rglob("*")) if f.is_file() and not f.name.startswith(".tidelog-tmp")
+                 for line in f.read_text().splitlines()]
+        got: dict[tuple[str, int], tuple[int, float]] = {}
+        for line in lines:
+            row = json.loads(line)
+            key = (row["ticker"], row["window_start"])
+            assert key not in got, f"window {key} delivered twice"
+            got[key] = (row["n"], row["total"])
+        assert got.keys() == reference.keys()
+        for key, (n, total) in reference.items():
+            assert got[key][0] == n
+            assert got[key][1] == pytest.approx(total)
+        # The delivery stream as an input: a second application reads the windows back
+        # from its buffer and keeps the busy ones.
+        engine.create_stream("busy", shard_count=1)
+        apps.create(
+            "busy", '''
+            CREATE OR REPLACE STREAM "B" (ticker VARCHAR(8), n BIGINT, window_start BIGINT);
+            CREATE OR REPLACE PUMP "Q" AS INSERT INTO "B"
+              SELECT STREAM ticker, n, window_start FROM "SOURCE_SQL_STREAM_001" WHERE n >= 20;''',
+            "counts-ds", [("ticker", "VARCHAR(8)", "$.ticker"), ("n", "BIGINT", "$.n"),
+                          ("window_start", "BIGINT", "$.window_start")],
+            input_kind="delivery_stream", outputs=[("B", "busy")], watermark_delay_ms=100)
+        assert apps.describe("busy").definition["Input"]["DeliveryStream"] == "counts-ds"
+        with pytest.raises(ValueError, match="input_kind"):
+            apps.create("bad", CODE, "counts-ds", SCHEMA, input_kind="lake")
+        apps.start("busy", "TRIM_HORIZON")
+        apps.wait_idle("busy", 60)
+        assert apps.describe("busy").records_in == len(reference)
+        busy = [json.loads(bytes(r.data)) for r in engine.read("busy", "shardId-000000000000", "trim_horizon")]
+        assert sorted((r["ticker"], r["window_start"], r["n"]) for r in busy) == sorted(
+            (t, w, n) for (t, w), (n, _) in reference.items() if n >= 20)
+        apps.close()

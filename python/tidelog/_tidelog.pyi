@@ -368,19 +368,20 @@ class Analytics:
 
 @final
 class Applications:
-    def __new__(cls, engine: Engine) -> Applications: ...
+    def __new__(cls, engine: Engine, firehose: Firehose | None = None) -> Applications: ...
     def create(
         self,
         name: str,
         code: str,
         input_stream: str,
         schema_json: str,
-        outputs: list[tuple[str, str, str]],
+        outputs: list[tuple[str, str, str, str]],
         reference_tables: list[tuple[str, str, str]],
         name_prefix: str,
         allowed_lateness_ms: int,
         watermark_delay_ms: int,
         max_records_per_shard: int,
+        input_kind: str = "stream",
     ) -> None: ...
     def start(self, name: str, position: str | int) -> None: ...
     def stop(self, name: str) -> None: ...

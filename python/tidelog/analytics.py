@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._engine import Engine
 from ._tidelog import Analytics as _NativeAnalytics
 from ._tidelog import Applications as _NativeApplications
 from ._tidelog import SqlResult
+
+if TYPE_CHECKING:
+    from .firehose import Firehose
 
 __all__ = [
     "Analytics",
@@ -224,11 +227,14 @@ class Applications:
 
     __slots__ = ("_native", "_engine")
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, firehose: Firehose | None = None) -> None:
+        """``firehose`` (``engine.firehose()``): needed by applications whose outputs
+        name delivery streams (``delivery_outputs``); close these applications before
+        it."""
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be a tidelog.Engine, not {type(engine).__name__}")
         self._engine = engine
-        self._native = _NativeApplications(engine.native)
+        self._native = _NativeApplications(engine.native, None if firehose is None else firehose.native)
 
     def create(
         self,
@@ -238,22 +244,31 @@ class Applications:
         schema: str | Mapping[str, Any] | Sequence[Column] | InferredSchema,
         *,
         outputs: Sequence[Output] = (),
+        delivery_outputs: Sequence[Output] = (),
         reference_tables: Sequence[Reference] = (),
         format: str = "json",
         name_prefix: str = "SOURCE_SQL_STREAM",
         allowed_lateness_ms: int = 0,
         watermark_delay_ms: int = 1000,
         max_records_per_shard: int = 100_000,
+        input_kind: str = "stream",
     ) -> None:
         """Creates an application from its SQL ``code`` reading ``input_stream``
         (``schema``: its input schema, as for :meth:`Analytics.register_stream`).
         ``outputs``: ``(in_app_stream, stream[, "json" | "csv"])`` each;
-        ``reference_tables``: ``(name, path, schema)`` each (JSON lines or CSV)."""
-        outs: list[tuple[str, str, str]] = []
-        for o in outputs:
-            if not isinstance(o, tuple) or len(o) not in (2, 3):
-                raise TypeError(f"output: expected (in_app_stream, stream[, format]), got {o!r}")
-            outs.append((o[0], o[1], o[2] if len(o) == 3 else "json"))
+        ``delivery_outputs``: ``(in_app_stream, delivery_stream[, "json" | "csv"])``
+        each, into Firehose delivery streams (DirectPut; one row per record, each
+        ending with a newline; needs ``Applications(engine, firehose)``);
+        ``reference_tables``: ``(name, path, schema)`` each (JSON lines or CSV).
+        ``input_kind="delivery_stream"``: ``input_stream`` names a Firehose delivery
+        stream (DirectPut), read from its durable buffer (needs
+        ``Applications(engine, firehose)``)."""
+        outs: list[tuple[str, str, str, str]] = []
+        for kind, specs in (("stream", outputs), ("delivery_stream", delivery_outputs)):
+            for o in specs:
+                if not isinstance(o, tuple) or len(o) not in (2, 3):
+                    raise TypeError(f"output: expected (in_app_stream, stream[, format]), got {o!r}")
+                outs.append((o[0], o[1], o[2] if len(o) == 3 else "json", kind))
         refs = [(r[0], r[1], schema_json(r[2])) for r in reference_tables]
         self._native.create(
             name,
@@ -266,6 +281,7 @@ class Applications:
             allowed_lateness_ms,
             watermark_delay_ms,
             max_records_per_shard,
+            input_kind,
         )
 
     def start(self, name: str, position: str | int = "LAST_STOPPED_POINT") -> None:

@@ -1,6 +1,7 @@
 //! An application's definition: its SQL code, its input (a tidelog stream with an input
 //! schema, mapped to `SOURCE_SQL_STREAM_001`), its outputs (in-application streams
-//! delivered to tidelog streams as JSON or CSV rows), its reference tables and its
+//! delivered to tidelog streams or Firehose delivery streams as JSON or CSV rows), its
+//! reference tables and its
 //! timing options; and the definition's JSON form (the body of the file
 //! `application`, docs/format.md).
 //!
@@ -76,15 +77,41 @@ impl OutputFormat {
     }
 }
 
-/// An output: an in-application stream delivered to a tidelog stream.
+/// What an application reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputKind {
+    /// A tidelog stream (every shard, reshards followed).
+    #[default]
+    Stream,
+    /// A Firehose delivery stream (DirectPut): the records its durable buffer holds
+    /// (delivered or not, for its `buffer_retention_hours`), in put order.
+    DeliveryStream,
+}
+
+/// What an output delivers into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum OutputKind {
+    /// A tidelog stream: one record per row, its partition key the row's identity.
+    #[default]
+    Stream,
+    /// A Firehose delivery stream (DirectPut): one record per row, each ending with a
+    /// newline, so the delivered objects are JSON lines or CSV.
+    DeliveryStream,
+}
+
+/// An output: an in-application stream delivered to a tidelog stream or a Firehose
+/// delivery stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputConfig {
     /// The in-application stream (declared by `CREATE STREAM`, or `error_stream`).
     pub in_app_stream: String,
-    /// The tidelog stream its rows are put into.
+    /// The tidelog stream (or, for [`OutputKind::DeliveryStream`], the delivery
+    /// stream) its rows are put into.
     pub stream: String,
     /// How rows are encoded.
     pub format: OutputFormat,
+    /// What `stream` names.
+    pub kind: OutputKind,
 }
 
 /// A reference table: a file of JSON lines or CSV rows, loaded as an in-application
@@ -129,8 +156,11 @@ pub struct AppDefinition {
     pub name: String,
     /// Its SQL (CREATE STREAM and CREATE PUMP statements).
     pub code: String,
-    /// The tidelog stream it reads.
+    /// The tidelog stream (or, for [`InputKind::DeliveryStream`], the delivery
+    /// stream) it reads.
     pub input_stream: String,
+    /// What `input_stream` names.
+    pub input_kind: InputKind,
     /// The input's in-application name prefix (`SOURCE_SQL_STREAM`: the stream is
     /// `SOURCE_SQL_STREAM_001`).
     pub name_prefix: String,
@@ -168,6 +198,7 @@ impl AppDefinition {
             name: name.into(),
             code: code.into(),
             input_stream: input_stream.into(),
+            input_kind: InputKind::Stream,
             name_prefix: "SOURCE_SQL_STREAM".into(),
             input_schema,
             outputs: Vec::new(),
@@ -182,7 +213,34 @@ impl AppDefinition {
             in_app_stream: in_app_stream.into(),
             stream: stream.into(),
             format,
+            kind: OutputKind::Stream,
         });
+        self
+    }
+
+    /// Adds an output into a Firehose delivery stream (builder style); the
+    /// application must run under [`Applications`](super::Applications) opened with
+    /// that Firehose.
+    pub fn with_delivery_stream_output(
+        mut self,
+        in_app_stream: &str,
+        delivery_stream: &str,
+        format: OutputFormat,
+    ) -> Self {
+        self.outputs.push(OutputConfig {
+            in_app_stream: in_app_stream.into(),
+            stream: delivery_stream.into(),
+            format,
+            kind: OutputKind::DeliveryStream,
+        });
+        self
+    }
+
+    /// Reads the Firehose delivery stream named `input_stream` (its durable buffer)
+    /// instead of a tidelog stream (builder style); the application must run under
+    /// [`Applications`](super::Applications) opened with that Firehose.
+    pub fn reading_delivery_stream(mut self) -> Self {
+        self.input_kind = InputKind::DeliveryStream;
         self
     }
 
@@ -205,16 +263,28 @@ impl AppDefinition {
     pub fn validate(&self) -> Result<()> {
         validate_app_name("application name", &self.name)?;
         validate_app_name("name prefix", &self.name_prefix)?;
-        tidelog::stream::names::validate_stream_name(&self.input_stream)
-            .map_err(|e| Error::Invalid(e.describe("input stream name")))?;
+        match self.input_kind {
+            InputKind::Stream => tidelog::stream::names::validate_stream_name(&self.input_stream)
+                .map_err(|e| Error::Invalid(e.describe("input stream name")))?,
+            InputKind::DeliveryStream => {
+                tidelog_firehose::names::validate_name(&self.input_stream, "DeliveryStreamName")
+                    .map_err(|e| Error::Invalid(format!("input delivery stream: {e}")))?
+            }
+        }
         if self.code.len() > 100_000 {
             return Err(Error::Invalid(
                 "application code: at most 100,000 bytes".into(),
             ));
         }
         for o in &self.outputs {
-            tidelog::stream::names::validate_stream_name(&o.stream)
-                .map_err(|e| Error::Invalid(e.describe("output stream name")))?;
+            match o.kind {
+                OutputKind::Stream => tidelog::stream::names::validate_stream_name(&o.stream)
+                    .map_err(|e| Error::Invalid(e.describe("output stream name")))?,
+                OutputKind::DeliveryStream => {
+                    tidelog_firehose::names::validate_name(&o.stream, "DeliveryStreamName")
+                        .map_err(|e| Error::Invalid(format!("output delivery stream: {e}")))?
+                }
+            }
         }
         for r in &self.reference_tables {
             validate_app_name("reference table name", &r.name)?;
@@ -249,8 +319,13 @@ impl AppDefinition {
         let outputs: Vec<Value> = self
             .outputs
             .iter()
-            .map(|o| {
-                json!({"InAppStream": o.in_app_stream, "Stream": o.stream, "Format": o.format.name()})
+            .map(|o| match o.kind {
+                OutputKind::Stream => {
+                    json!({"InAppStream": o.in_app_stream, "Stream": o.stream, "Format": o.format.name()})
+                }
+                OutputKind::DeliveryStream => {
+                    json!({"InAppStream": o.in_app_stream, "DeliveryStream": o.stream, "Format": o.format.name()})
+                }
             })
             .collect();
         let references: Vec<Value> = self
@@ -265,7 +340,10 @@ impl AppDefinition {
         json!({
             "Name": self.name,
             "Code": self.code,
-            "Input": {"Stream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema},
+            "Input": match self.input_kind {
+                InputKind::Stream => json!({"Stream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema}),
+                InputKind::DeliveryStream => json!({"DeliveryStream": self.input_stream, "NamePrefix": self.name_prefix, "Schema": schema}),
+            },
             "Outputs": outputs,
             "ReferenceTables": references,
             "Options": {
@@ -295,12 +373,15 @@ impl AppDefinition {
                 .ok_or_else(|| bad("Input.Schema is missing"))?
                 .to_string(),
         )?;
-        let mut def = Self::new(
-            &s(&v, "Name")?,
-            &s(&v, "Code")?,
-            &s(input, "Stream")?,
-            schema,
-        );
+        let (input_stream, input_kind) = match (input.get("Stream"), input.get("DeliveryStream")) {
+            (Some(_), None) => (s(input, "Stream")?, InputKind::Stream),
+            (None, Some(_)) => (s(input, "DeliveryStream")?, InputKind::DeliveryStream),
+            _ => {
+                return Err(bad("Input names exactly one of Stream and DeliveryStream"));
+            }
+        };
+        let mut def = Self::new(&s(&v, "Name")?, &s(&v, "Code")?, &input_stream, schema);
+        def.input_kind = input_kind;
         if let Some(prefix) = input.get("NamePrefix") {
             def.name_prefix = prefix
                 .as_str()
@@ -313,10 +394,20 @@ impl AppDefinition {
             .into_iter()
             .flatten()
         {
+            let (stream, kind) = match (o.get("Stream"), o.get("DeliveryStream")) {
+                (Some(_), None) => (s(o, "Stream")?, OutputKind::Stream),
+                (None, Some(_)) => (s(o, "DeliveryStream")?, OutputKind::DeliveryStream),
+                _ => {
+                    return Err(bad(
+                        "an output names exactly one of Stream and DeliveryStream",
+                    ));
+                }
+            };
             def.outputs.push(OutputConfig {
                 in_app_stream: s(o, "InAppStream")?,
-                stream: s(o, "Stream")?,
+                stream,
                 format: OutputFormat::parse(&s(o, "Format")?)?,
+                kind,
             });
         }
         for r in v
@@ -360,10 +451,17 @@ mod tests {
             InputSchema::json(&[("k", "VARCHAR(8)", "$.k"), ("v", "BIGINT", "$.v")]).unwrap();
         let mut def = AppDefinition::new("app-1", "CREATE STREAM s (a INT);", "in", schema.clone())
             .with_output("s", "out", OutputFormat::Csv)
+            .with_delivery_stream_output("s", "to-s3", OutputFormat::Json)
             .with_reference("ref", "/tmp/x.json", schema);
         def.options.allowed_lateness_ms = 5000;
         let back = AppDefinition::from_json(&def.to_json()).unwrap();
         assert_eq!(back, def);
+        let from_ds = def.clone().reading_delivery_stream();
+        assert_eq!(
+            AppDefinition::from_json(&from_ds.to_json()).unwrap(),
+            from_ds
+        );
+        assert!(from_ds.to_json().contains(r#""DeliveryStream":"in""#));
         def.name = "bad name".into();
         assert!(def.validate().unwrap_err().to_string().contains("bad name"));
         def.name = "ok".into();
@@ -372,5 +470,16 @@ mod tests {
         assert_eq!(StartFrom::parse("now").unwrap(), StartFrom::Latest);
         assert_eq!(StartFrom::parse("12").unwrap(), StartFrom::AtTimestamp(12));
         assert!(StartFrom::parse("yesterday").is_err());
+        let both = r#"{"Name": "a", "Code": "", "Input": {"Stream": "in", "Schema": {"RecordFormat": {"RecordFormatType": "JSON"}, "RecordColumns": [{"Name": "k", "SqlType": "BIGINT", "Mapping": "$.k"}]}}, "Outputs": [{"InAppStream": "s", "Stream": "x", "DeliveryStream": "y", "Format": "JSON"}]}"#;
+        let e = AppDefinition::from_json(both).unwrap_err().to_string();
+        assert!(
+            e.contains("exactly one of Stream and DeliveryStream"),
+            "{e}"
+        );
+        let bad_name = both
+            .replace(r#""Stream": "x", "#, "")
+            .replace(r#""y""#, r#""no/slash""#);
+        let e = AppDefinition::from_json(&bad_name).unwrap_err().to_string();
+        assert!(e.contains("output delivery stream"), "{e}");
     }
 }

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tidelog::Engine;
 
-use super::config::{AppDefinition, StartFrom, validate_app_name};
-use super::runner::{AppRunner, Callback, Counters, check};
+use super::config::{AppDefinition, InputKind, OutputKind, StartFrom, validate_app_name};
+use super::runner::{AppRunner, Callback, Counters, check, firehose_error};
 use super::store::{self, MAGIC_DEFINITION};
 use crate::error::{Error, Result};
 
@@ -140,6 +140,8 @@ struct Entry {
 
 struct Inner {
     engine: Engine,
+    /// For outputs into delivery streams.
+    firehose: Option<tidelog_firehose::Firehose>,
     root: PathBuf,
     apps: Mutex<BTreeMap<String, Entry>>,
     /// Held through `start`, so two starts of one application cannot both open it.
@@ -152,7 +154,11 @@ impl Drop for Inner {
         for (_, entry) in apps {
             if let Some(r) = entry.running {
                 r.stop.store(true, Ordering::SeqCst);
-                let _ = r.thread.join();
+                // The last handle may go from a callback, on the application's own
+                // thread: that thread sees the flag and ends after the callback.
+                if r.thread.thread().id() != std::thread::current().id() {
+                    let _ = r.thread.join();
+                }
             }
         }
     }
@@ -194,6 +200,20 @@ impl Applications {
     /// running are started again from their checkpoints (one that cannot start is
     /// FAILED with the reason, and the others still start).
     pub fn open(engine: &Engine) -> Result<Self> {
+        Self::open_inner(engine, None)
+    }
+
+    /// [`open`](Self::open) with the Firehose whose delivery streams applications may
+    /// output into (`AppDefinition::with_delivery_stream_output`). An application
+    /// with such an output cannot be created or started without one.
+    pub fn open_with_firehose(
+        engine: &Engine,
+        firehose: &tidelog_firehose::Firehose,
+    ) -> Result<Self> {
+        Self::open_inner(engine, Some(firehose.clone()))
+    }
+
+    fn open_inner(engine: &Engine, firehose: Option<tidelog_firehose::Firehose>) -> Result<Self> {
         let root = engine
             .config()
             .data_dir
@@ -206,6 +226,7 @@ impl Applications {
         let this = Self {
             inner: Arc::new(Inner {
                 engine: engine.clone(),
+                firehose,
                 root: root.clone(),
                 apps: Mutex::new(BTreeMap::new()),
                 starting: Mutex::new(()),
@@ -268,15 +289,31 @@ impl Applications {
         if self.lock().contains_key(&def.name) {
             return Err(Error::Exists(format!("application {:?}", def.name)));
         }
-        self.inner
-            .engine
-            .describe_stream_summary(&def.input_stream)
-            .map_err(|e| Error::NotFound(format!("input stream {:?}: {e}", def.input_stream)))?;
+        match def.input_kind {
+            InputKind::Stream => {
+                self.inner
+                    .engine
+                    .describe_stream_summary(&def.input_stream)
+                    .map_err(|e| {
+                        Error::NotFound(format!("input stream {:?}: {e}", def.input_stream))
+                    })?;
+            }
+            InputKind::DeliveryStream => {
+                self.direct_put("input", &def.input_stream)?;
+            }
+        }
         for o in &def.outputs {
-            self.inner
-                .engine
-                .describe_stream_summary(&o.stream)
-                .map_err(|e| Error::NotFound(format!("output stream {:?}: {e}", o.stream)))?;
+            match o.kind {
+                OutputKind::Stream => {
+                    self.inner
+                        .engine
+                        .describe_stream_summary(&o.stream)
+                        .map_err(|e| {
+                            Error::NotFound(format!("output stream {:?}: {e}", o.stream))
+                        })?;
+                }
+                OutputKind::DeliveryStream => self.direct_put("output into", &o.stream)?,
+            }
         }
         check(&def)?;
         let mut apps = self.lock();
@@ -308,6 +345,24 @@ impl Applications {
         Ok(())
     }
 
+    /// Checks that `name` is a DirectPut delivery stream of the Firehose.
+    fn direct_put(&self, what: &str, name: &str) -> Result<()> {
+        let Some(firehose) = &self.inner.firehose else {
+            return Err(Error::Invalid(format!(
+                "{what} delivery stream {name:?}: these applications have no Firehose (Applications::open_with_firehose)"
+            )));
+        };
+        let d = firehose
+            .describe_delivery_stream(name)
+            .map_err(|e| firehose_error(name, e))?;
+        if d.stream_type != "DirectPut" {
+            return Err(Error::Invalid(format!(
+                "{what} delivery stream {name:?}: it reads a Kinesis stream (only a DirectPut delivery stream has a buffer of its own; read the Kinesis stream instead)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Starts an application's thread: `LastStoppedPoint` resumes from its checkpoint
     /// (the oldest retained record if it never ran); another position discards its
     /// window state and starts there.
@@ -334,7 +389,14 @@ impl Applications {
             )
         };
         let dir = self.dir(name);
-        let runner = AppRunner::open_with(&self.inner.engine, def.clone(), &dir, from, callbacks)?;
+        let runner = AppRunner::open_with_firehose(
+            &self.inner.engine,
+            self.inner.firehose.clone(),
+            def.clone(),
+            &dir,
+            from,
+            callbacks,
+        )?;
         write_definition(&dir, &def, true)?;
         {
             let mut s = shared.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -373,6 +435,15 @@ impl Applications {
             let entry = apps
                 .get_mut(name)
                 .ok_or_else(|| Error::NotFound(format!("application {name:?}")))?;
+            if entry
+                .running
+                .as_ref()
+                .is_some_and(|r| r.thread.thread().id() == std::thread::current().id())
+            {
+                return Err(Error::State(format!(
+                    "application {name:?} cannot be stopped or deleted from its own thread (a callback)"
+                )));
+            }
             entry.running.take()
         };
         let Some(running) = running else {
@@ -477,6 +548,23 @@ impl Applications {
             )));
         }
         entry.callbacks.push((in_app_stream.to_string(), f));
+        Ok(())
+    }
+
+    /// Removes every callback of an application (while it is not running). The
+    /// callbacks are dropped once no thread uses them: at once here, since a stopped
+    /// application has no thread.
+    pub fn clear_callbacks(&self, name: &str) -> Result<()> {
+        let mut apps = self.lock();
+        let entry = apps
+            .get_mut(name)
+            .ok_or_else(|| Error::NotFound(format!("application {name:?}")))?;
+        if entry.running.is_some() {
+            return Err(Error::State(format!(
+                "application {name:?} is running: stop it to remove its callbacks"
+            )));
+        }
+        entry.callbacks.clear();
         Ok(())
     }
 
@@ -594,7 +682,10 @@ fn publish(s: &mut Status, runner: &AppRunner) {
 }
 
 fn run(engine: Engine, mut runner: AppRunner, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
-    let stream = runner.definition().input_stream.clone();
+    let (input, stream) = {
+        let (e, s) = runner.input();
+        (e.clone(), s.to_string())
+    };
     while !stop.load(Ordering::SeqCst) {
         let reloads = {
             let mut s = shared.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -608,12 +699,12 @@ fn run(engine: Engine, mut runner: AppRunner, shared: Arc<Shared>, stop: Arc<Ato
         }
         // The shards' counters before the step, so a record committed during it wakes
         // the wait below.
-        let watch = engine
+        let watch = input
             .list_shards(&stream, tidelog::engine::ShardFilter::AtLatest)
             .ok()
             .and_then(|shards| {
                 let ids: Vec<String> = shards.into_iter().map(|s| s.shard_id).collect();
-                engine.watch_shards(&stream, &ids).ok()
+                input.watch_shards(&stream, &ids).ok()
             });
         let seen = watch.as_ref().map(|w| w.versions());
         let result = match failure {

@@ -25,7 +25,8 @@ pub mod store;
 pub mod window;
 
 pub use config::{
-    AppDefinition, AppOptions, ERROR_STREAM, OutputConfig, OutputFormat, ReferenceTable, StartFrom,
+    AppDefinition, AppOptions, ERROR_STREAM, InputKind, OutputConfig, OutputFormat, OutputKind,
+    ReferenceTable, StartFrom,
 };
 pub use manage::{AppDescription, AppStatus, Applications};
 pub use runner::{AppRunner, Callback, Counters, CrashPoint, RunState, StepReport};

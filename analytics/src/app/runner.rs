@@ -13,14 +13,18 @@
 //! 3. decode, run the pumps in declaration order (each pump's output rows get
 //!    `ROWTIME = M`), collect late and undecodable rows into `error_stream`;
 //! 4. put each output's rows into its stream, each record's partition key being its
-//!    identity `<application>:<epoch>:<output>:<row>`; call the callbacks;
+//!    identity `<application>:<epoch>:<output>:<row>` (into a Firehose delivery
+//!    stream: `put_record_batch_with_ids`, the identity kept beside the record in the
+//!    delivery stream's durable buffer); call the callbacks;
 //! 5. write the **checkpoint** (epoch, input positions after the ranges read, `M`, each
-//!    window operator's state as Arrow IPC, each output stream's shard positions).
+//!    window operator's state as Arrow IPC, each output stream's shard positions and
+//!    each delivery stream's buffer position).
 //!
 //! Restart: the checkpoint is loaded; if the intent names the next epoch, that epoch is
 //! computed again from the same ranges, the same `M` and the same state, so it yields
-//! the same rows in the same order; the output streams are scanned from the positions
-//! the checkpoint recorded, and rows whose identity is already there are not put again.
+//! the same rows in the same order; the output streams (and delivery streams' buffers)
+//! are scanned from the positions the checkpoint recorded, and rows whose identity is
+//! already there are not put again.
 //! Hence every output row is delivered once, whatever instant the process died at.
 //!
 //! Invariants: an epoch's result depends only on (checkpointed state, intent), never on
@@ -45,7 +49,9 @@ use serde_json::{Value, json};
 use tidelog::engine::ShardFilter;
 use tidelog::{Engine, PutRecordsEntry};
 
-use super::config::{AppDefinition, ERROR_STREAM, OutputFormat, StartFrom};
+use super::config::{
+    AppDefinition, ERROR_STREAM, InputKind, OutputConfig, OutputFormat, OutputKind, StartFrom,
+};
 use super::dialect::{Pump, Statement, WindowSpec, group_by_items, parse_application};
 use super::pump::PumpQuery;
 use super::store::{self, MAGIC_CHECKPOINT, MAGIC_INTENT};
@@ -524,6 +530,9 @@ pub struct RunState {
     pub positions: BTreeMap<String, u128>,
     /// Output stream → shard → last sequence number when the epoch committed.
     pub outputs: BTreeMap<String, BTreeMap<String, u128>>,
+    /// Output delivery stream → its buffer's last sequence number when the epoch
+    /// committed (absent: the buffer held nothing).
+    pub deliveries: BTreeMap<String, u128>,
     /// Counters.
     pub counters: Counters,
 }
@@ -606,6 +615,11 @@ fn ipc_batch(bytes: &[u8]) -> Result<Option<RecordBatch>> {
 /// Runs one application (see the module doc). Not thread-safe: one thread steps it.
 pub struct AppRunner {
     engine: Engine,
+    /// The engine holding the input (the engine, or a delivery stream's buffer engine)
+    /// and the input's stream there.
+    input: Engine,
+    input_stream: String,
+    firehose: Option<tidelog_firehose::Firehose>,
     def: AppDefinition,
     dir: PathBuf,
     rt: tokio::runtime::Runtime,
@@ -670,7 +684,45 @@ impl AppRunner {
         start: StartFrom,
         callbacks: Vec<(String, Callback)>,
     ) -> Result<Self> {
+        Self::open_with_firehose(engine, None, def, dir, start, callbacks)
+    }
+
+    /// [`open_with`](Self::open_with) and the Firehose that outputs into delivery
+    /// streams use (needed when the definition has such outputs).
+    pub fn open_with_firehose(
+        engine: &Engine,
+        firehose: Option<tidelog_firehose::Firehose>,
+        def: AppDefinition,
+        dir: &Path,
+        start: StartFrom,
+        callbacks: Vec<(String, Callback)>,
+    ) -> Result<Self> {
         def.validate()?;
+        if firehose.is_none()
+            && let Some(o) = def
+                .outputs
+                .iter()
+                .find(|o| o.kind == OutputKind::DeliveryStream)
+        {
+            return Err(Error::Invalid(format!(
+                "application {:?} outputs into delivery stream {:?}: run it with a Firehose (Applications::open_with_firehose)",
+                def.name, o.stream
+            )));
+        }
+        let (input, input_stream) = match def.input_kind {
+            InputKind::Stream => (engine.clone(), def.input_stream.clone()),
+            InputKind::DeliveryStream => {
+                let Some(firehose) = &firehose else {
+                    return Err(Error::Invalid(format!(
+                        "application {:?} reads delivery stream {:?}: run it with a Firehose (Applications::open_with_firehose)",
+                        def.name, def.input_stream
+                    )));
+                };
+                firehose
+                    .buffer_stream(&def.input_stream)
+                    .map_err(|e| firehose_error(&def.input_stream, e))?
+            }
+        };
         let rt = runtime()?;
         let app = compile(&def, &rt)?;
         let all: Vec<usize> = (0..def.input_schema.columns().len()).collect();
@@ -681,6 +733,9 @@ impl AppRunner {
         })?;
         let mut runner = Self {
             engine: engine.clone(),
+            input,
+            input_stream,
+            firehose,
             def,
             dir: dir.to_path_buf(),
             rt,
@@ -720,6 +775,12 @@ impl AppRunner {
     /// The application's definition.
     pub fn definition(&self) -> &AppDefinition {
         &self.def
+    }
+
+    /// The engine holding the input and the input's stream name there (for a delivery
+    /// stream: its buffer engine and buffer stream).
+    pub fn input(&self) -> (&Engine, &str) {
+        (&self.input, &self.input_stream)
     }
 
     /// The committed state (positions, watermark, counters).
@@ -769,9 +830,9 @@ impl AppRunner {
         self.app = compile(&self.def, &self.rt)?;
         self.state.positions.clear();
         self.state.watermark = i64::MIN;
-        let stream = self.def.input_stream.clone();
-        for shard in self.engine.list_shards(&stream, ShardFilter::All)? {
-            let info = self.engine.scan_segments(&stream, &shard.shard_id)?;
+        let stream = self.input_stream.clone();
+        for shard in self.input.list_shards(&stream, ShardFilter::All)? {
+            let info = self.input.scan_segments(&stream, &shard.shard_id)?;
             let last = info.segments.iter().rev().find_map(|s| s.seqs.map(|x| x.1));
             let from = match start {
                 StartFrom::LastStoppedPoint | StartFrom::TrimHorizon => continue,
@@ -786,13 +847,9 @@ impl AppRunner {
                         }
                     }
                     loop {
-                        let batch = self.engine.scan_shard(
-                            &stream,
-                            &shard.shard_id,
-                            from,
-                            4096,
-                            8 << 20,
-                        )?;
+                        let batch =
+                            self.input
+                                .scan_shard(&stream, &shard.shard_id, from, 4096, 8 << 20)?;
                         if batch.is_empty() {
                             break from;
                         }
@@ -814,6 +871,10 @@ impl AppRunner {
             };
             self.state.positions.insert(shard.shard_id.clone(), from);
         }
+        // Output positions too: a redo of the first epoch after this start looks for
+        // its identities only after them (not among an earlier application's records
+        // of the same name).
+        self.record_output_positions()?;
         self.write_checkpoint()
     }
 
@@ -841,6 +902,11 @@ impl AppRunner {
             .iter()
             .map(|(k, v)| Ok((k.clone(), seq_map_from(v).ok_or_else(|| bad("outputs"))?)))
             .collect::<Result<_>>()?;
+        // Absent in checkpoints written before delivery-stream outputs existed.
+        self.state.deliveries = match meta.get("Deliveries") {
+            Some(v) => seq_map_from(v).ok_or_else(|| bad("deliveries"))?,
+            None => BTreeMap::new(),
+        };
         let c = &meta["Counters"];
         self.state.counters = Counters {
             epochs: c["Epochs"].as_u64().unwrap_or(0),
@@ -907,6 +973,7 @@ impl AppRunner {
             "Watermark": self.state.watermark,
             "Positions": seq_map_json(&self.state.positions),
             "Outputs": Value::Object(self.state.outputs.iter().map(|(k, v)| (k.clone(), seq_map_json(v))).collect()),
+            "Deliveries": seq_map_json(&self.state.deliveries),
             "Counters": {"Epochs": c.epochs, "RecordsIn": c.records_in, "RecordsOut": c.records_out, "Errors": c.errors},
             "Pumps": pumps,
         })
@@ -924,8 +991,8 @@ impl AppRunner {
         let now = self.now();
         let delay = self.def.options.watermark_delay_ms;
         let cap = self.def.options.max_records_per_shard;
-        let stream = self.def.input_stream.clone();
-        let mut shards = self.engine.list_shards(&stream, ShardFilter::All)?;
+        let stream = self.input_stream.clone();
+        let mut shards = self.input.list_shards(&stream, ShardFilter::All)?;
         shards.sort_by(|a, b| a.shard_id.cmp(&b.shard_id));
         let mut reads = BTreeMap::new();
         let mut marks: Vec<i64> = Vec::new();
@@ -933,7 +1000,7 @@ impl AppRunner {
         let mut records = 0usize;
         for shard in &shards {
             let id = &shard.shard_id;
-            let info = self.engine.scan_segments(&stream, id)?;
+            let info = self.input.scan_segments(&stream, id)?;
             let from = self
                 .state
                 .positions
@@ -1028,8 +1095,8 @@ impl AppRunner {
         let mut count = 0usize;
         let mut last = None;
         while count < cap {
-            let batch = self.engine.scan_shard(
-                &self.def.input_stream,
+            let batch = self.input.scan_shard(
+                &self.input_stream,
                 shard,
                 next,
                 (cap - count).min(10_000),
@@ -1064,9 +1131,9 @@ impl AppRunner {
         let mut seqs: Vec<i128> = Vec::new();
         let mut count = 0usize;
         'read: loop {
-            let batch =
-                self.engine
-                    .scan_shard(&self.def.input_stream, shard, next, 10_000, 8 << 20)?;
+            let batch = self
+                .input
+                .scan_shard(&self.input_stream, shard, next, 10_000, 8 << 20)?;
             if batch.is_empty() {
                 break;
             }
@@ -1198,7 +1265,30 @@ impl AppRunner {
     }
 
     fn record_output_positions(&mut self) -> Result<()> {
-        let streams: BTreeSet<String> = self.def.outputs.iter().map(|o| o.stream.clone()).collect();
+        let deliveries: BTreeSet<String> = self
+            .def
+            .outputs
+            .iter()
+            .filter(|o| o.kind == OutputKind::DeliveryStream)
+            .map(|o| o.stream.clone())
+            .collect();
+        for d in deliveries {
+            let firehose = self.firehose()?;
+            match firehose
+                .buffer_position(&d)
+                .map_err(|e| firehose_error(&d, e))?
+            {
+                Some(last) => self.state.deliveries.insert(d, last),
+                None => self.state.deliveries.remove(&d),
+            };
+        }
+        let streams: BTreeSet<String> = self
+            .def
+            .outputs
+            .iter()
+            .filter(|o| o.kind == OutputKind::Stream)
+            .map(|o| o.stream.clone())
+            .collect();
         for s in streams {
             let mut m = BTreeMap::new();
             for shard in self.engine.list_shards(&s, ShardFilter::All)? {
@@ -1250,7 +1340,7 @@ impl AppRunner {
         limit: Option<usize>,
     ) -> Result<usize> {
         let mut delivered = 0usize;
-        let mut already: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut already: BTreeMap<(OutputKind, String), BTreeSet<String>> = BTreeMap::new();
         for (i, out) in self.def.outputs.iter().enumerate() {
             let Some(batches) = rows.get(&out.in_app_stream) else {
                 continue;
@@ -1268,11 +1358,24 @@ impl AppRunner {
             if records.is_empty() {
                 continue;
             }
-            if redo && !already.contains_key(&out.stream) {
-                let ids = self.delivered_ids(&out.stream, epoch)?;
-                already.insert(out.stream.clone(), ids);
+            let target = (out.kind, out.stream.clone());
+            if redo && !already.contains_key(&target) {
+                let ids = match out.kind {
+                    OutputKind::Stream => self.delivered_ids(&out.stream, epoch)?,
+                    OutputKind::DeliveryStream => {
+                        let prefix = format!("{}:{epoch}:", self.def.name);
+                        self.firehose()?
+                            .buffered_ids(
+                                &out.stream,
+                                self.state.deliveries.get(&out.stream).copied(),
+                                &prefix,
+                            )
+                            .map_err(|e| firehose_error(&out.stream, e))?
+                    }
+                };
+                already.insert(target.clone(), ids);
             }
-            let skip = already.get(&out.stream);
+            let skip = already.get(&target);
             let keys: Vec<String> = (0..records.len())
                 .map(|n| format!("{}:{epoch}:{i}:{n}", self.def.name))
                 .collect();
@@ -1282,46 +1385,119 @@ impl AppRunner {
             if let Some(limit) = limit {
                 pending.truncate(limit.saturating_sub(delivered));
             }
-            let mut attempts = 0u32;
-            while !pending.is_empty() {
-                let mut failed = Vec::new();
-                for chunk in chunks(&pending, &records) {
-                    let entries: Vec<PutRecordsEntry<'_>> = chunk
-                        .iter()
-                        .map(|&n| PutRecordsEntry {
-                            partition_key: &keys[n],
-                            data: &records[n],
-                            explicit_hash_key: None,
-                        })
-                        .collect();
-                    let result = self.engine.put_records(&out.stream, &entries, None)?;
-                    for (&n, r) in chunk.iter().zip(result.records) {
-                        match r {
-                            Ok(_) => delivered += 1,
-                            Err(e)
-                                if e.kind()
-                                    == tidelog::ErrorKind::ProvisionedThroughputExceeded =>
-                            {
-                                failed.push(n)
+            if out.kind == OutputKind::DeliveryStream {
+                for r in &mut records {
+                    r.push(b'\n');
+                }
+            }
+            delivered += self.put_pending(out, &keys, &records, pending)?;
+        }
+        Ok(delivered)
+    }
+
+    fn firehose(&self) -> Result<&tidelog_firehose::Firehose> {
+        self.firehose.as_ref().ok_or_else(|| {
+            Error::Invalid(format!(
+                "application {:?} outputs into a delivery stream: run it with a Firehose",
+                self.def.name
+            ))
+        })
+    }
+
+    /// Puts records `pending` of one output (retrying those refused for throughput,
+    /// for up to 60 s); returns how many were put.
+    fn put_pending(
+        &self,
+        out: &OutputConfig,
+        keys: &[String],
+        records: &[Vec<u8>],
+        mut pending: Vec<usize>,
+    ) -> Result<usize> {
+        let mut delivered = 0usize;
+        let mut attempts = 0u32;
+        while !pending.is_empty() {
+            let mut failed = Vec::new();
+            for chunk in chunks(&pending, records) {
+                match out.kind {
+                    OutputKind::Stream => {
+                        let entries: Vec<PutRecordsEntry<'_>> = chunk
+                            .iter()
+                            .map(|&n| PutRecordsEntry {
+                                partition_key: &keys[n],
+                                data: &records[n],
+                                explicit_hash_key: None,
+                            })
+                            .collect();
+                        let result = self.engine.put_records(&out.stream, &entries, None)?;
+                        for (&n, r) in chunk.iter().zip(result.records) {
+                            match r {
+                                Ok(_) => delivered += 1,
+                                Err(e)
+                                    if e.kind()
+                                        == tidelog::ErrorKind::ProvisionedThroughputExceeded =>
+                                {
+                                    failed.push(n)
+                                }
+                                Err(e) => return Err(e.into()),
                             }
-                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    OutputKind::DeliveryStream => {
+                        let data: Vec<&[u8]> = chunk.iter().map(|&n| &records[n][..]).collect();
+                        let ids: Vec<&str> = chunk.iter().map(|&n| keys[n].as_str()).collect();
+                        match self
+                            .firehose()?
+                            .put_record_batch_with_ids(&out.stream, &data, &ids)
+                        {
+                            Ok(result) => {
+                                for (&n, r) in chunk.iter().zip(result.responses) {
+                                    match r {
+                                        Ok(_) => delivered += 1,
+                                        Err((code, _)) if code == "ServiceUnavailableException" => {
+                                            failed.push(n)
+                                        }
+                                        Err((code, message)) => {
+                                            return Err(Error::State(format!(
+                                                "delivery stream {:?}: {code}: {message}",
+                                                out.stream
+                                            )));
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e)
+                                if e.kind() == tidelog_firehose::ErrorKind::ServiceUnavailable =>
+                            {
+                                failed.extend_from_slice(&chunk)
+                            }
+                            Err(e) => return Err(firehose_error(&out.stream, e)),
                         }
                     }
                 }
-                pending = failed;
-                if !pending.is_empty() {
-                    attempts += 1;
-                    if attempts > 6000 {
-                        return Err(Error::State(format!(
-                            "output stream {:?} refused records for 60 s (throughput exceeded)",
-                            out.stream
-                        )));
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
+            }
+            pending = failed;
+            if !pending.is_empty() {
+                attempts += 1;
+                if attempts > 6000 {
+                    return Err(Error::State(format!(
+                        "output {:?} refused records for 60 s (throughput exceeded)",
+                        out.stream
+                    )));
                 }
+                std::thread::sleep(Duration::from_millis(10));
             }
         }
         Ok(delivered)
+    }
+}
+
+/// A Firehose error of delivery stream `name` as this crate's.
+pub(crate) fn firehose_error(name: &str, e: tidelog_firehose::Error) -> Error {
+    let message = format!("delivery stream {name:?}: {e}");
+    match e.kind() {
+        tidelog_firehose::ErrorKind::ResourceNotFound => Error::NotFound(message),
+        tidelog_firehose::ErrorKind::InvalidArgument => Error::Invalid(message),
+        _ => Error::State(message),
     }
 }
 
