@@ -818,8 +818,17 @@ impl Engine {
     /// CPU), with no spin otherwise: a spinning waiter must not take the CPU its core,
     /// or the io_uring worker doing its fsync, needs.
     pub(crate) fn with_spin<R>(&self, spin: Duration, wait: impl FnOnce(Duration) -> R) -> R {
+        self.with_spin_on(spin, self.on_core_cpu(), wait)
+    }
+
+    fn with_spin_on<R>(
+        &self,
+        spin: Duration,
+        on_core_cpu: bool,
+        wait: impl FnOnce(Duration) -> R,
+    ) -> R {
         let before = self.inner.waiters.fetch_add(1, Ordering::AcqRel);
-        let spin = if before < self.inner.spin_slots && !self.on_core_cpu() {
+        let spin = if before < self.inner.spin_slots && !on_core_cpu {
             spin
         } else {
             Duration::ZERO
@@ -829,15 +838,20 @@ impl Engine {
         result
     }
 
-    /// True when a waiting caller should yield its CPU instead of parking: it runs on a
-    /// core's CPU (shared machine) and a CPU is left to callers. Parking there would
-    /// have the core's reply wake it on the core's CPU again (the scheduler places a
-    /// woken thread near its waker), so an unpinned caller that once landed there
-    /// stayed for the rest of its run, paying a thread hand-off per call (the bimodal
-    /// runs of the defaults workload). A yielding caller lets the core run at once and
-    /// stays runnable, so the idle CPU's load balancing pulls it off the core's CPU.
-    pub(crate) fn yields_to_core(&self) -> bool {
-        self.inner.spin_slots > 0 && self.on_core_cpu()
+    /// Waits for a core's reply as [`with_spin`](Self::with_spin) does, except on a
+    /// core's CPU (shared machine) while a CPU is left to callers: there the caller
+    /// yields (up to `spin`) instead of parking. Parking there would have the core's
+    /// reply wake it on the core's CPU again (the scheduler places a woken thread near
+    /// its waker), so an unpinned caller that once landed there stayed for the rest of
+    /// its run, paying a thread hand-off per call (the bimodal runs of the defaults
+    /// workload). A yielding caller lets the core run at once and stays runnable, so the
+    /// idle CPU's load balancing pulls it off the core's CPU. One CPU lookup per wait.
+    pub(crate) fn wait_reply<T>(&self, pending: reply::Pending<T>, spin: Duration) -> Result<T> {
+        let on_core_cpu = self.on_core_cpu();
+        if on_core_cpu && self.inner.spin_slots > 0 {
+            return pending.wait_yielding(spin);
+        }
+        self.with_spin_on(spin, on_core_cpu, |spin| pending.wait(spin))
     }
 
     /// True when the calling thread runs on a CPU a core is pinned to (shared machine

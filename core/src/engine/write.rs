@@ -73,12 +73,7 @@ trait WaitWith<T> {
 
 impl<T> WaitWith<T> for Pending<T> {
     fn wait_with(self, engine: &Engine, spin: Duration) -> Result<T> {
-        if engine.yields_to_core() {
-            // On its core's CPU, with another CPU free: yield rather than park, so the
-            // core runs now and the scheduler moves this thread to the free CPU.
-            return self.wait_yielding(spin);
-        }
-        engine.with_spin(spin, |spin| self.wait(spin))
+        engine.wait_reply(self, spin)
     }
 }
 

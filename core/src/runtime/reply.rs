@@ -155,7 +155,7 @@ impl<T> Pending<T> {
 impl<T> Pending<T> {
     /// Blocks the thread until the reply arrives: yields its CPU (`sched_yield`) for up
     /// to `limit` while the reply is not there, then parks. For a caller sharing a CPU
-    /// with the core it waits for (see `Engine::yields_to_core`).
+    /// with the core it waits for (see `Engine::wait_reply`).
     pub fn wait_yielding(self, limit: Duration) -> Result<T> {
         if !limit.is_zero() {
             let start = Instant::now();
