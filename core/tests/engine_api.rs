@@ -849,3 +849,38 @@ fn default_core_count_follows_the_machine() {
         engine.close().unwrap();
     }
 }
+
+#[test]
+fn deleting_a_stream_while_its_spare_segment_is_being_made_leaves_no_directory() {
+    // A new shard asks the blocking pool for its next segment at once; a delete that
+    // races that job must still remove the shard's directory and answer Ok.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut config = engine_config(&dir, None);
+    config.limits = tidelog::Limits::unlimited();
+    let engine = Engine::open(config).unwrap();
+    let streams = dir.join("streams");
+    let entries = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&streams)
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let before = entries();
+    for round in 0..300u32 {
+        engine.create_stream("churn", 4).unwrap();
+        if round % 2 == 0 {
+            engine
+                .put_record("churn", "k", b"v", PutOptions::default())
+                .unwrap();
+        }
+        engine
+            .delete_stream("churn")
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(entries(), before, "round {round}: a directory was left");
+    }
+}

@@ -248,8 +248,36 @@ struct CoreState {
     sync_running: bool,
     spares_wanted: VecDeque<ShardKey>,
     spare_jobs: usize,
+    /// Dropped shards whose directory waits for an in-flight spare creation to end (a
+    /// spare file created after the directory's removal would leave it behind).
+    doomed: HashMap<ShardKey, (PathBuf, Rc<RefCell<PendingDrop>>)>,
     stop: Option<Reply<()>>,
     abandon: Option<Reply<()>>,
+}
+
+/// A `Drop` request answered once its last deferred directory is gone.
+struct PendingDrop {
+    waiting: usize,
+    result: Result<(), Error>,
+    reply: Option<Reply<()>>,
+}
+
+impl PendingDrop {
+    /// Records one deferred directory's removal; answers after the last.
+    fn finish(&mut self, removal: std::io::Result<()>, dir: PathBuf) {
+        if let Err(e) = removal
+            && e.kind() != std::io::ErrorKind::NotFound
+            && self.result.is_ok()
+        {
+            self.result = Err(Error::io("delete shard directory", dir, e));
+        }
+        self.waiting -= 1;
+        if self.waiting == 0
+            && let Some(reply) = self.reply.take()
+        {
+            reply.send(std::mem::replace(&mut self.result, Ok(())));
+        }
+    }
 }
 
 type State = Rc<RefCell<CoreState>>;
@@ -465,20 +493,39 @@ impl CoreState {
                 reply,
             } => {
                 let mut result = Ok(());
+                let mut deferred = Vec::new();
                 for key in keys {
                     if let Some(shard) = self.shards.remove(&key) {
                         let dir = shard.log.dir().to_path_buf();
+                        let spare_in_flight = shard.spare_pending;
                         shard.shared.expire();
                         drop(shard);
-                        if delete_files
-                            && let Err(e) = self.ctx.storage.remove_dir_all(&dir)
+                        if !delete_files {
+                            continue;
+                        }
+                        if spare_in_flight {
+                            // The blocking pool may be creating a file in `dir` right
+                            // now: remove the directory once that job has ended.
+                            deferred.push((key, dir));
+                        } else if let Err(e) = self.ctx.storage.remove_dir_all(&dir)
                             && e.kind() != std::io::ErrorKind::NotFound
                         {
                             result = Err(Error::io("delete shard directory", dir, e));
                         }
                     }
                 }
-                reply.send(result);
+                if deferred.is_empty() {
+                    reply.send(result);
+                } else {
+                    let pending = Rc::new(RefCell::new(PendingDrop {
+                        waiting: deferred.len(),
+                        result,
+                        reply: Some(reply),
+                    }));
+                    for (key, dir) in deferred {
+                        self.doomed.insert(key, (dir, Rc::clone(&pending)));
+                    }
+                }
             }
             Request::Flush { reply } => self.acks.push(Ack::Flush { reply }),
             Request::Maintain { reply } => reply.send(Ok(self.maintain())),
@@ -797,6 +844,10 @@ fn start_spares(state: &State) {
                     }
                     None => {
                         let _ = st.ctx.storage.remove_file(&request.path);
+                        if let Some((dir, pending)) = st.doomed.remove(&key) {
+                            let removal = st.ctx.storage.remove_dir_all(&dir);
+                            pending.borrow_mut().finish(removal, dir);
+                        }
                     }
                 }
             }
@@ -898,6 +949,7 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
         sync_running: false,
         spares_wanted: VecDeque::new(),
         spare_jobs: 0,
+        doomed: HashMap::new(),
         stop: None,
         abandon: None,
     }));
