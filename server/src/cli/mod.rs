@@ -1,6 +1,6 @@
 //! The `tidelog` command: `serve` (the server), `streams`, `shards`, `tail`, `put`,
-//! `stats` (against a server with `--endpoint`, or a data directory opened in-process
-//! with `--data-dir`), and `dump`, `verify` (offline, read-only walks of a data
+//! `stats`, `firehose` (against a server with `--endpoint`, or a data directory opened
+//! in-process with `--data-dir`), and `dump`, `verify` (offline, read-only walks of a data
 //! directory's segments).
 //!
 //! Exit codes (stable, for scripts): 0 success; 1 the operation failed (an error
@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod firehose;
 pub mod inspect;
 pub mod remote;
 pub mod serve;
@@ -61,6 +62,8 @@ pub enum Command {
     Put(remote::PutArgs),
     /// Per-stream counters (records and bytes in and out, throttles).
     Stats(remote::StatsArgs),
+    /// List, create, describe or delete delivery streams; put lines to one; flush.
+    Firehose(firehose::FirehoseArgs),
     /// Print a data directory's segments (and records) without opening the engine.
     Dump(inspect::DumpArgs),
     /// Check every frame of a data directory without changing it.
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Tail(args) => remote::run_tail(args, style),
         Command::Put(args) => remote::run_put(args, style),
         Command::Stats(args) => remote::run_stats(args, style),
+        Command::Firehose(args) => firehose::run(args, style),
         Command::Dump(args) => inspect::run_dump(args, style),
         Command::Verify(args) => inspect::run_verify(args, style),
     };

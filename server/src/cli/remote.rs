@@ -15,18 +15,23 @@ use serde_json::{Value as Json, json};
 use tidelog::{Engine, EngineConfig};
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, Style, Target, error, style};
+use tidelog_firehose::{Firehose, FirehoseConfig};
+
+use crate::api::firehose::FirehoseService;
 use crate::api::{Api, ApiConfig};
 use crate::client::{Client, ClientError, Credentials};
 use crate::wire::{Encoding, Service};
 
 /// Where calls go.
-enum Backend {
+pub(super) enum Backend {
     Remote(Box<Client>),
-    Local(Arc<Api>),
+    /// A data directory opened in-process; with Firehose opened beside the engine for
+    /// `tidelog firehose`.
+    Local(Arc<Api>, Option<Firehose>),
 }
 
 /// A failed call: an error answer, or no server at all.
-enum CallError {
+pub(super) enum CallError {
     Api { code: String, message: String },
     Unreachable(String),
 }
@@ -50,7 +55,7 @@ impl CallError {
 }
 
 impl Backend {
-    fn open(target: &Target) -> Result<Self, CallError> {
+    fn open(target: &Target, with_firehose: bool) -> Result<Self, CallError> {
         if let Some(dir) = &target.data_dir {
             let mut config = EngineConfig::new(dir);
             config.cores = Some(1);
@@ -60,10 +65,24 @@ impl Backend {
             let engine = Engine::open(config).map_err(|e| {
                 CallError::Unreachable(format!("cannot open {}: {e}", dir.display()))
             })?;
-            return Ok(Backend::Local(Arc::new(Api::new(
-                engine,
-                ApiConfig::default(),
-            ))));
+            let mut api = Api::new(engine.clone(), ApiConfig::default());
+            let mut firehose = None;
+            if with_firehose {
+                // As `tidelog serve` opens it by default: buckets as directories under
+                // <data-dir>/firehose/buckets, AWS's ingest limits.
+                let mut fh = FirehoseConfig::new();
+                fh.region = "us-east-1".to_string();
+                let opened = Firehose::open(&engine, fh).map_err(|e| {
+                    let _ = engine.close();
+                    CallError::Unreachable(format!(
+                        "cannot open Firehose in {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                api = api.with_firehose(Arc::new(FirehoseService(opened.clone())));
+                firehose = Some(opened);
+            }
+            return Ok(Backend::Local(Arc::new(api), firehose));
         }
         let endpoint = target
             .endpoint
@@ -82,29 +101,71 @@ impl Backend {
     }
 
     async fn call(&self, operation: &str, input: Json) -> Result<Json, CallError> {
+        self.call_service(Service::Kinesis, operation, input).await
+    }
+
+    /// Calls `operation` of `service` with a JSON-form input.
+    pub(super) async fn call_service(
+        &self,
+        service: Service,
+        operation: &str,
+        input: Json,
+    ) -> Result<Json, CallError> {
         match self {
-            Backend::Remote(client) => client
-                .call_json(Service::Kinesis, operation, input)
-                .await
-                .map_err(|e| match e {
-                    ClientError::Api(e) => CallError::Api {
-                        code: e.code,
+            Backend::Remote(client) => {
+                client
+                    .call_json(service, operation, input)
+                    .await
+                    .map_err(|e| match e {
+                        ClientError::Api(e) => CallError::Api {
+                            code: e.code,
+                            message: e.message,
+                        },
+                        ClientError::Transport(m) => CallError::Unreachable(m),
+                    })
+            }
+            Backend::Local(api, _) => {
+                api.call_json(service, operation, input)
+                    .await
+                    .map_err(|e| CallError::Api {
+                        code: e.code.to_string(),
                         message: e.message,
-                    },
-                    ClientError::Transport(m) => CallError::Unreachable(m),
-                }),
-            Backend::Local(api) => api
-                .call_json(Service::Kinesis, operation, input)
-                .await
-                .map_err(|e| CallError::Api {
-                    code: e.code.to_string(),
-                    message: e.message,
-                }),
+                    })
+            }
         }
     }
 
+    /// Delivers a data directory's delivery stream's buffers now.
+    pub(super) async fn flush_delivery_stream(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(), CallError> {
+        let Backend::Local(_, Some(firehose)) = self else {
+            return Err(CallError::Unreachable(
+                "flush needs a data directory opened with Firehose".to_string(),
+            ));
+        };
+        let firehose = firehose.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || firehose.flush(&name, timeout))
+            .await
+            .map_err(|e| CallError::Unreachable(format!("flush failed: {e}")))?
+            .map_err(|e| {
+                let e = tidelog_firehose::api::ApiError::from(e);
+                CallError::Api {
+                    code: e.code.to_string(),
+                    message: e.message,
+                }
+            })
+    }
+
     fn close(self) {
-        if let Backend::Local(api) = self {
+        if let Backend::Local(api, firehose) = self {
+            // Firehose first: its workers save their checkpoints while the engine is open.
+            if let Some(f) = firehose {
+                let _ = f.close();
+            }
             let _ = api.engine.close();
         }
     }
@@ -126,8 +187,26 @@ where
     F: FnOnce(Backend) -> Fut,
     Fut: std::future::Future<Output = (Backend, Result<u8, CallError>)>,
 {
+    run_with(target, false, style, body)
+}
+
+/// [`with_backend`] with delivery streams: on a data directory, Firehose is opened
+/// beside the engine.
+pub(super) fn with_firehose_backend<F, Fut>(target: &Target, style: Style, body: F) -> u8
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = (Backend, Result<u8, CallError>)>,
+{
+    run_with(target, true, style, body)
+}
+
+fn run_with<F, Fut>(target: &Target, with_firehose: bool, style: Style, body: F) -> u8
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = (Backend, Result<u8, CallError>)>,
+{
     runtime().block_on(async {
-        let backend = match Backend::open(target) {
+        let backend = match Backend::open(target, with_firehose) {
             Ok(b) => b,
             Err(e) => {
                 error(&style, &e);
@@ -771,7 +850,7 @@ pub fn run_stats(args: StatsArgs, style: Style) -> u8 {
                     }
                     body
                 }
-                Backend::Local(api) => {
+                Backend::Local(api, _) => {
                     api.engine
                         .metrics_openmetrics()
                         .map_err(|e| CallError::Api {
