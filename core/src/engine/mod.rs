@@ -839,17 +839,24 @@ impl Engine {
     }
 
     /// Waits for a core's reply as [`with_spin`](Self::with_spin) does, except on a
-    /// core's CPU (shared machine) while a CPU is left to callers: there the caller
-    /// yields (up to `spin`) instead of parking. Parking there would have the core's
-    /// reply wake it on the core's CPU again (the scheduler places a woken thread near
-    /// its waker), so an unpinned caller that once landed there stayed for the rest of
-    /// its run, paying a thread hand-off per call (the bimodal runs of the defaults
-    /// workload). A yielding caller lets the core run at once and stays runnable, so the
-    /// idle CPU's load balancing pulls it off the core's CPU. One CPU lookup per wait.
+    /// core's CPU (shared machine) while a CPU is left to callers. Parking there would
+    /// have the core's reply wake it on the core's CPU again (the scheduler places a
+    /// woken thread near its waker), so an unpinned caller that once landed there stayed
+    /// for the rest of its run, paying a thread hand-off per call (the bimodal runs of
+    /// the defaults workload). So the caller first steps off that CPU
+    /// ([`step_off_core_cpus`]: its affinity narrowed to the CPUs no core holds, which
+    /// moves it now, then given back whole, which leaves it where it is) and waits as
+    /// any caller does; if it cannot (its own affinity holds only core CPUs), it yields
+    /// (up to `spin`) instead of parking, which lets the core run at once. One CPU
+    /// lookup per wait; the step costs two system calls, only when it is needed.
     pub(crate) fn wait_reply<T>(&self, pending: reply::Pending<T>, spin: Duration) -> Result<T> {
-        let on_core_cpu = self.on_core_cpu();
+        let mut on_core_cpu = self.on_core_cpu();
         if on_core_cpu && self.inner.spin_slots > 0 {
-            return pending.wait_yielding(spin);
+            step_off_core_cpus(&self.inner.core_cpus);
+            on_core_cpu = self.on_core_cpu();
+            if on_core_cpu {
+                return pending.wait_yielding(spin);
+            }
         }
         self.with_spin_on(spin, on_core_cpu, |spin| pending.wait(spin))
     }
@@ -986,5 +993,27 @@ impl Engine {
     /// True once [`close`](Self::close) ran.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Moves the calling thread off the CPUs cores are pinned to (`core_cpus[cpu]`), if its
+/// affinity allows another CPU: narrows its affinity to the allowed CPUs no core holds
+/// (the kernel migrates it at once), then restores the affinity it had, so the thread's
+/// own setting is unchanged and the scheduler simply leaves it where it now is. Does
+/// nothing when every CPU it may use holds a core or the affinity cannot be read.
+fn step_off_core_cpus(core_cpus: &[bool]) {
+    let Ok(original) = rustix::thread::sched_getaffinity(None) else {
+        return;
+    };
+    let mut elsewhere = rustix::thread::CpuSet::new();
+    let mut any = false;
+    for cpu in 0..rustix::thread::CpuSet::MAX_CPU {
+        if original.is_set(cpu) && !core_cpus.get(cpu).copied().unwrap_or(false) {
+            elsewhere.set(cpu);
+            any = true;
+        }
+    }
+    if any && rustix::thread::sched_setaffinity(None, &elsewhere).is_ok() {
+        let _ = rustix::thread::sched_setaffinity(None, &original);
     }
 }
