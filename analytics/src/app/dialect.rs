@@ -20,6 +20,13 @@
 //! Other `FLOOR(x TO UNIT)` calls become `date_trunc('unit', x)`; `SELECT STREAM`
 //! becomes `SELECT`.
 //!
+//! Table functions: `SELECT ... FROM TABLE(FN(CURSOR(SELECT ...), args...)) ...` with FN
+//! one of `TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`,
+//! `HOTSPOTS` becomes a [`TableFunction`]: the CURSOR's SELECT (rewritten, giving
+//! `"__rowtime"` first), the function's arguments (checked against their ranges here,
+//! each error naming the argument), and the outer SELECT reading `"__table_function"`
+//! (a bare `*` there leaves out the function's ROWTIME column).
+//!
 //! Invariants: the rewrite works on tokens (strings, quoted identifiers and comments
 //! are never looked into), so user text is otherwise passed to DataFusion unchanged;
 //! every error names the line and column of the offending token.

@@ -17,8 +17,8 @@
 //!    stream: `put_record_batch_with_ids`, the identity kept beside the record in the
 //!    delivery stream's durable buffer); call the callbacks;
 //! 5. write the **checkpoint** (epoch, input positions after the ranges read, `M`, each
-//!    window operator's state as Arrow IPC, each output stream's shard positions and
-//!    each delivery stream's buffer position).
+//!    window operator's state as Arrow IPC, each table function's model as bytes, each
+//!    output stream's shard positions and each delivery stream's buffer position).
 //!
 //! Restart: the checkpoint is loaded; if the intent names the next epoch, that epoch is
 //! computed again from the same ranges, the same `M` and the same state, so it yields
