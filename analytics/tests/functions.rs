@@ -1,6 +1,6 @@
 //! Kinesis Data Analytics' table functions in continuous applications
-//! (`TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`,
-//! `HOTSPOTS`): results checked against references computed here (brute-force counts;
+//! (`TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST` and its
+//! `_WITH_EXPLANATION`, `HOTSPOTS`): results checked against references computed here (brute-force counts;
 //! the planted outliers and dense region of a fixed dataset), determinism across
 //! restarts and crash redos, and bad arguments refused at create time with the
 //! argument named. The engine's manual clock stamps every record; nothing sleeps.
@@ -566,6 +566,14 @@ fn bad_arguments_are_refused_naming_the_argument() {
             &["takes 1 to 5 arguments"],
         ),
         (
+            format!("RANDOM_CUT_FOREST_WITH_EXPLANATION({cursor}, 10, 20, 200, 1, 'yes')"),
+            &["argument 6 (withDirectionality)", "TRUE or FALSE"],
+        ),
+        (
+            format!("RANDOM_CUT_FOREST_WITH_EXPLANATION({cursor}, TRUE)"),
+            &["argument 2 (numberOfTrees)", "not TRUE"],
+        ),
+        (
             r#"RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "k" FROM "SOURCE_SQL_STREAM_001"))"#.into(),
             &["no numeric column", "DECIMAL"],
         ),
@@ -607,4 +615,55 @@ fn bad_arguments_are_refused_naming_the_argument() {
     );
     let def = AppDefinition::new("good", &code, "in", kv_schema());
     AppRunner::open(&engine, def, &dir.path().join("y"), StartFrom::TrimHorizon).unwrap();
+}
+
+const EXPLAINED: &str = r#"
+CREATE OR REPLACE STREAM "SCORES" (id VARCHAR(8), score DOUBLE, why VARCHAR(2000));
+CREATE OR REPLACE PUMP "RCF" AS INSERT INTO "SCORES"
+  SELECT STREAM id, ANOMALY_SCORE, ANOMALY_EXPLANATION
+  FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(
+      CURSOR(SELECT STREAM CAST("id" AS VARCHAR) AS id, "x" AS x, "y" AS y FROM "SOURCE_SQL_STREAM_001"),
+      40, 64, 2000, 1, TRUE));
+"#;
+
+/// The explained forest scores exactly as the plain one (same pump name, same rows);
+/// each row's attributions add up to its score; the planted outliers (high x and low
+/// y, or the reverse) get those directions.
+#[test]
+fn random_cut_forest_explanations_add_up_and_point_the_right_way() {
+    let plain = forest_scores(50, |_, rig| rig.step());
+    let mut rig = rig(EXPLAINED, xy_schema(), &[("SCORES", "scores")]);
+    let rows = forest_rows();
+    for chunk in rows.chunks(50) {
+        let records: Vec<(u64, String)> = chunk.iter().map(|(t, d, _)| (*t, d.clone())).collect();
+        rig.put(&records);
+        rig.step();
+    }
+    rig.finish();
+    let out = read_json(&rig.engine, "scores");
+    assert_eq!(out.len(), rows.len());
+    for r in &out {
+        let id: u64 = r["id"].as_str().unwrap().parse().unwrap();
+        let score = r["score"].as_f64().unwrap();
+        assert_eq!(score.to_bits(), plain[&id].to_bits(), "row {id}");
+        let why: Value = serde_json::from_str(r["why"].as_str().unwrap()).unwrap();
+        let (x, y) = (&why["x"], &why["y"]);
+        let ax = x["ATTRIBUTION_SCORE"].as_f64().unwrap();
+        let ay = y["ATTRIBUTION_SCORE"].as_f64().unwrap();
+        assert!(ax >= 0.0 && ay >= 0.0);
+        assert!(
+            (ax + ay - score).abs() <= 1e-9 * score.max(1.0),
+            "row {id}: {ax} + {ay} != {score}"
+        );
+        if rows[id as usize].2 {
+            // Even rows: x high, y low; odd rows: the reverse.
+            let (dx, dy) = if id % 2 == 0 {
+                ("HIGH", "LOW")
+            } else {
+                ("LOW", "HIGH")
+            };
+            assert_eq!(x["DIRECTION"], dx, "row {id}: {why}");
+            assert_eq!(y["DIRECTION"], dy, "row {id}: {why}");
+        }
+    }
 }

@@ -21,8 +21,8 @@
 //! becomes `SELECT`.
 //!
 //! Table functions: `SELECT ... FROM TABLE(FN(CURSOR(SELECT ...), args...)) ...` with FN
-//! one of `TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`,
-//! `HOTSPOTS` becomes a [`TableFunction`]: the CURSOR's SELECT (rewritten, giving
+//! one of `TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`
+//! (`_WITH_EXPLANATION`), `HOTSPOTS` becomes a [`TableFunction`]: the CURSOR's SELECT (rewritten, giving
 //! `"__rowtime"` first), the function's arguments (checked against their ranges here,
 //! each error naming the argument), and the outer SELECT reading `"__table_function"`
 //! (a bare `*` there leaves out the function's ROWTIME column).
@@ -154,7 +154,8 @@ pub enum FunctionKind {
         /// The tumbling window, ms.
         window_ms: i64,
     },
-    /// `RANDOM_CUT_FOREST(cursor [, trees [, subSampleSize [, timeDecay [, shingleSize]]]])`.
+    /// `RANDOM_CUT_FOREST(cursor [, trees [, subSampleSize [, timeDecay [, shingleSize]]]])`,
+    /// or `RANDOM_CUT_FOREST_WITH_EXPLANATION(... [, withDirectionality])`.
     RandomCutForest {
         /// Trees in the forest.
         trees: usize,
@@ -164,6 +165,8 @@ pub enum FunctionKind {
         decay: u64,
         /// Consecutive rows making one point.
         shingle: usize,
+        /// `WITH_EXPLANATION`: `Some(withDirectionality)`.
+        explain: Option<bool>,
     },
     /// `HOTSPOTS(cursor, windowSize, scanRadius, minimumNumberOfPointsInAHotspot)`.
     Hotspots {
@@ -182,7 +185,8 @@ impl FunctionKind {
         match self {
             FunctionKind::TopK { .. } => "TOP_K_ITEMS_TUMBLING",
             FunctionKind::CountDistinct { .. } => "COUNT_DISTINCT_ITEMS_TUMBLING",
-            FunctionKind::RandomCutForest { .. } => "RANDOM_CUT_FOREST",
+            FunctionKind::RandomCutForest { explain: None, .. } => "RANDOM_CUT_FOREST",
+            FunctionKind::RandomCutForest { .. } => "RANDOM_CUT_FOREST_WITH_EXPLANATION",
             FunctionKind::Hotspots { .. } => "HOTSPOTS",
         }
     }
@@ -606,13 +610,15 @@ fn statement(text: &str, tokens: &[T]) -> Result<Statement> {
 enum Arg {
     Str(String),
     Num(f64, String),
+    Bool(bool),
     Other(String),
 }
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "TOP_K_ITEMS_TUMBLING",
     "COUNT_DISTINCT_ITEMS_TUMBLING",
     "RANDOM_CUT_FOREST",
+    "RANDOM_CUT_FOREST_WITH_EXPLANATION",
     "HOTSPOTS",
 ];
 
@@ -745,6 +751,8 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
             let raw = text[at..tokens[s[b - 1]].end].to_string();
             let v = match (b - a, &tokens[s[a]].tok) {
                 (1, Tok::Str(x)) => Arg::Str(x.clone()),
+                (1, Tok::Word(w)) if w.eq_ignore_ascii_case("TRUE") => Arg::Bool(true),
+                (1, Tok::Word(w)) if w.eq_ignore_ascii_case("FALSE") => Arg::Bool(false),
                 (1, Tok::Number(n)) => n
                     .parse()
                     .map_or(Arg::Other(raw.clone()), |v| Arg::Num(v, raw)),
@@ -769,6 +777,14 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
             "timeDecay",
             "shingleSize",
         ],
+        "RANDOM_CUT_FOREST_WITH_EXPLANATION" => &[
+            "inputStream",
+            "numberOfTrees",
+            "subSampleSize",
+            "timeDecay",
+            "shingleSize",
+            "withDirectionality",
+        ],
         _ => &[
             "inputStream",
             "windowSize",
@@ -776,7 +792,7 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
             "minimumNumberOfPointsInAHotspot",
         ],
     };
-    let optional = fname == "RANDOM_CUT_FOREST";
+    let optional = fname.starts_with("RANDOM_CUT_FOREST");
     if args.len() > names.len() || (!optional && args.len() < names.len()) {
         return Err(err(
             text,
@@ -813,6 +829,7 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
                 }
             }
             Arg::Str(x) => Err(bad(&format!("the text '{x}'"))),
+            Arg::Bool(x) => Err(bad(&x.to_string().to_uppercase())),
             Arg::Other(raw) => Err(bad(raw)),
         }
     };
@@ -833,6 +850,15 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
                     names[n - 1]
                 ),
             )),
+            Arg::Bool(x) => Err(err(
+                text,
+                *at,
+                format!(
+                    "{fname}: argument {n} ({}) must be a column name in single quotes ('ticker'), not {}",
+                    names[n - 1],
+                    x.to_string().to_uppercase()
+                ),
+            )),
         }
     };
     let kind = match fname.as_str() {
@@ -845,7 +871,7 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
             column: column(2)?,
             window_ms: whole(3, 1, 3600, None)? * 1000,
         },
-        "RANDOM_CUT_FOREST" => {
+        "RANDOM_CUT_FOREST" | "RANDOM_CUT_FOREST_WITH_EXPLANATION" => {
             let trees = whole(2, 1, 1000, Some(100))? as usize;
             let sample = whole(3, 10, 1000, Some(256))? as usize;
             let decay = whole(4, 1, i32::MAX as i64, Some(100_000))? as u64;
@@ -859,11 +885,38 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
                     ),
                 ));
             }
+            let explain = if fname == "RANDOM_CUT_FOREST" {
+                None
+            } else {
+                Some(match values.get(4) {
+                    None => false,
+                    Some((Arg::Bool(b), _)) => *b,
+                    Some((Arg::Num(_, raw) | Arg::Other(raw), at)) => {
+                        return Err(err(
+                            text,
+                            *at,
+                            format!(
+                                "{fname}: argument 6 (withDirectionality) must be TRUE or FALSE, not {raw}"
+                            ),
+                        ));
+                    }
+                    Some((Arg::Str(x), at)) => {
+                        return Err(err(
+                            text,
+                            *at,
+                            format!(
+                                "{fname}: argument 6 (withDirectionality) must be TRUE or FALSE, not the text '{x}'"
+                            ),
+                        ));
+                    }
+                })
+            };
             FunctionKind::RandomCutForest {
                 trees,
                 sample,
                 decay,
                 shingle,
+                explain,
             }
         }
         _ => {
@@ -871,6 +924,16 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
             let (v, at) = &values[1];
             let radius = match v {
                 Arg::Num(x, _) if x.is_finite() && *x > 0.0 => *x,
+                Arg::Bool(x) => {
+                    return Err(err(
+                        text,
+                        *at,
+                        format!(
+                            "{fname}: argument 3 (scanRadius) must be a number above 0, not {}",
+                            x.to_string().to_uppercase()
+                        ),
+                    ));
+                }
                 Arg::Num(_, raw) | Arg::Other(raw) => {
                     return Err(err(
                         text,

@@ -12,7 +12,9 @@
 //! - `RANDOM_CUT_FOREST`: each row, in order, scored and learnt by a [`Forest`]
 //!   (`rcf.rs`) over its numeric columns: `(ROWTIME, the CURSOR's columns...,
 //!   ANOMALY_SCORE)`; a row with a NULL or non-finite numeric value gets a NULL score
-//!   and is not learnt.
+//!   and is not learnt. `RANDOM_CUT_FOREST_WITH_EXPLANATION` adds
+//!   `ANOMALY_EXPLANATION`, JSON text: per numeric column its `ATTRIBUTION_SCORE` (and
+//!   `DIRECTION`, HIGH or LOW, when asked).
 //! - `HOTSPOTS`: each row joins the last `windowSize` rows' points; the dense regions
 //!   among them (density-connected clusters: a point with at least `min_points` points
 //!   within `scanRadius`, itself included, is a core point; core points within
@@ -57,10 +59,14 @@ pub enum FunctionOp {
         /// The rows given out.
         out: SchemaRef,
     },
-    /// RANDOM_CUT_FOREST.
+    /// RANDOM_CUT_FOREST (and WITH_EXPLANATION).
     Forest {
         /// The model.
         forest: Box<Forest>,
+        /// WITH_EXPLANATION: `Some(withDirectionality)`.
+        explain: Option<bool>,
+        /// The numeric columns' names (the explanation's keys).
+        numeric_names: Vec<String>,
         /// The numeric columns' indexes in the CURSOR's rows.
         numeric: Vec<usize>,
         /// The CURSOR's columns passed through (all but its two ROWTIMEs).
@@ -181,9 +187,21 @@ impl FunctionOp {
                 sample,
                 decay,
                 shingle,
+                explain,
             } => {
                 need_numeric()?;
+                let mut fields = vec![rowtime.clone()];
+                fields.extend(passthrough.iter().map(|&i| nullable(cursor.field(i))));
+                fields.push(Field::new("ANOMALY_SCORE", DataType::Float64, true));
+                if explain.is_some() {
+                    fields.push(Field::new("ANOMALY_EXPLANATION", DataType::Utf8, true));
+                }
                 FunctionOp::Forest {
+                    explain: *explain,
+                    numeric_names: numeric
+                        .iter()
+                        .map(|&i| cursor.field(i).name().clone())
+                        .collect(),
                     forest: Box::new(Forest::new(
                         *trees,
                         *sample,
@@ -192,7 +210,7 @@ impl FunctionOp {
                         numeric.len(),
                         seed,
                     )),
-                    out: with_passthrough(Field::new("ANOMALY_SCORE", DataType::Float64, true)),
+                    out: Arc::new(Schema::new(fields)),
                     numeric,
                     passthrough,
                 }
@@ -265,6 +283,8 @@ impl FunctionOp {
             }
             FunctionOp::Forest {
                 forest,
+                explain,
+                numeric_names,
                 numeric,
                 passthrough,
                 out,
@@ -273,11 +293,49 @@ impl FunctionOp {
                     return Ok((None, Vec::new()));
                 };
                 let values = numeric_values(b, numeric)?;
-                let scores: Float64Array = values
-                    .iter()
-                    .map(|v| v.as_ref().map(|v| forest.update(v)))
-                    .collect();
-                let batch = passed_through(b, passthrough, out, Arc::new(scores))?;
+                let mut scores = Vec::with_capacity(values.len());
+                let mut explanations = Vec::with_capacity(values.len());
+                for v in &values {
+                    match (v, *explain) {
+                        (None, _) => {
+                            scores.push(None);
+                            explanations.push(None);
+                        }
+                        (Some(v), None) => scores.push(Some(forest.update(v))),
+                        (Some(v), Some(directions)) => {
+                            let (score, (attr, signed)) = forest.update_explained(v);
+                            scores.push(Some(score));
+                            let mut e = serde_json::Map::new();
+                            for (c, name) in numeric_names.iter().enumerate() {
+                                let mut entry = serde_json::Map::new();
+                                entry.insert("ATTRIBUTION_SCORE".into(), json!(attr[c]));
+                                if directions {
+                                    let high = signed[c] >= 0.0;
+                                    entry.insert(
+                                        "DIRECTION".into(),
+                                        json!(if high { "HIGH" } else { "LOW" }),
+                                    );
+                                }
+                                e.insert(name.clone(), serde_json::Value::Object(entry));
+                            }
+                            explanations.push(Some(serde_json::Value::Object(e).to_string()));
+                        }
+                    }
+                }
+                let scores: ArrayRef = Arc::new(Float64Array::from(scores));
+                let batch = if explain.is_some() {
+                    let with_scores = passed_through(
+                        b,
+                        passthrough,
+                        &Arc::new(out.project(&(0..out.fields().len() - 1).collect::<Vec<_>>())?),
+                        scores,
+                    )?;
+                    let mut columns = with_scores.columns().to_vec();
+                    columns.push(Arc::new(StringArray::from(explanations)));
+                    RecordBatch::try_new(Arc::clone(out), columns)?
+                } else {
+                    passed_through(b, passthrough, out, scores)?
+                };
                 Ok((Some(batch), Vec::new()))
             }
             FunctionOp::Hotspots {

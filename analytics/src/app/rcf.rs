@@ -23,6 +23,10 @@
 //!   first point, or rows before the first shingle is complete) up to `sample`.
 //!   Each point is scored, then kept in a tree only if its key wins a place in that
 //!   tree's sample.
+//! - Explanations (`RANDOM_CUT_FOREST_WITH_EXPLANATION`): each tree's score is split
+//!   over the dimensions in proportion to the gap between the box of the point's side
+//!   and its sibling's box at the node where the codisplacement is reached, signed by
+//!   which side lies higher; averaged over trees, the parts add up to the score.
 //!
 //! Invariants: everything random comes from one splitmix64 generator seeded by the
 //! caller, consumed in row order, so the same rows give the same scores; the forest's
@@ -313,9 +317,10 @@ impl Tree {
         n.hi = hi;
     }
 
-    /// The codisplacement of `leaf`'s point.
-    fn codisp(&self, leaf: u32) -> f64 {
-        let mut best = 0.0f64;
+    /// The codisplacement of `leaf`'s point, and the (node holding it, sibling) pair
+    /// where it is reached (`None` for a lone point).
+    fn codisp(&self, leaf: u32) -> (f64, Option<(u32, u32)>) {
+        let mut best = (0.0f64, None);
         let mut n = leaf;
         loop {
             let parent = self.nodes[n as usize].parent;
@@ -326,11 +331,42 @@ impl Tree {
             let sibling = if p.left == n { p.right } else { p.left };
             let ratio =
                 self.nodes[sibling as usize].mass as f64 / self.nodes[n as usize].mass as f64;
-            best = best.max(ratio);
+            if ratio > best.0 {
+                best = (ratio, Some((n, sibling)));
+            }
             n = parent;
         }
     }
+
+    /// Adds `score`'s attribution to `attr` and `signed`, per dimension: in proportion
+    /// to the gap between the box holding the point and its sibling's box at the node
+    /// where the codisplacement is reached (the dimensions that set the point apart);
+    /// `signed` counts it positive where the point's side lies above the sibling's.
+    fn attribute(&self, score: f64, at: (u32, u32), attr: &mut [f64], signed: &mut [f64]) {
+        let (n, s) = (&self.nodes[at.0 as usize], &self.nodes[at.1 as usize]);
+        let gaps: Vec<(f64, f64)> = (0..attr.len())
+            .map(|d| {
+                let above = (n.lo[d] - s.hi[d]).max(0.0);
+                let below = (s.lo[d] - n.hi[d]).max(0.0);
+                (above + below, if above >= below { 1.0 } else { -1.0 })
+            })
+            .collect();
+        let total: f64 = gaps.iter().map(|g| g.0).sum();
+        for (d, (gap, sign)) in gaps.into_iter().enumerate() {
+            let share = if total > 0.0 {
+                score * gap / total
+            } else {
+                score / attr.len() as f64
+            };
+            attr[d] += share;
+            signed[d] += share * sign;
+        }
+    }
 }
+
+/// A score split over the dimensions of the point: (attribution, signed attribution),
+/// each summing to the score over dimensions (signed: positive where the point is high).
+pub type Explanation = (Vec<f64>, Vec<f64>);
 
 /// A streaming random cut forest (see the module doc).
 #[derive(Debug, Clone)]
@@ -374,21 +410,44 @@ impl Forest {
     /// Scores a row's values (`dims` finite numbers) and learns them: the row's
     /// anomaly score (0 until `shingle` rows have come).
     pub fn update(&mut self, values: &[f64]) -> f64 {
+        self.learn(values, false).0
+    }
+
+    /// [`update`](Self::update), and the score's attribution to each of the row's
+    /// values (summed over the shingle's rows): `dims` numbers adding up to the score.
+    pub fn update_explained(&mut self, values: &[f64]) -> (f64, Explanation) {
+        let (score, explanation) = self.learn(values, true);
+        let (attr, signed) = explanation.unwrap_or_default();
+        let mut per_column = (vec![0.0; self.dims], vec![0.0; self.dims]);
+        for (i, (a, s)) in attr.iter().zip(&signed).enumerate() {
+            per_column.0[i % self.dims] += a;
+            per_column.1[i % self.dims] += s;
+        }
+        (score, per_column)
+    }
+
+    fn learn(&mut self, values: &[f64], explain: bool) -> (f64, Option<Explanation>) {
         self.recent.push_back(values.to_vec());
         if self.recent.len() > self.shingle {
             self.recent.pop_front();
         }
         if self.recent.len() < self.shingle {
-            return 0.0;
+            return (0.0, None);
         }
         let point: Vec<f64> = self.recent.iter().flatten().copied().collect();
+        let mut attr = vec![0.0; if explain { point.len() } else { 0 }];
+        let mut signed = attr.clone();
         let t = self.seen as f64 / self.decay as f64;
         self.seen += 1;
         let mut total = 0.0;
         for tree in &mut self.trees {
             let key = t - (-self.rng.open_unit().ln()).ln();
             let leaf = tree.insert(&point, &mut self.rng);
-            total += tree.codisp(leaf);
+            let (score, at) = tree.codisp(leaf);
+            total += score;
+            if let (true, Some(at)) = (explain, at) {
+                tree.attribute(score, at, &mut attr, &mut signed);
+            }
             if tree.sample.len() < self.sample {
                 tree.sample.push((key, leaf));
                 continue;
@@ -406,7 +465,14 @@ impl Forest {
                 tree.delete(leaf);
             }
         }
-        total / self.trees.len() as f64
+        let trees = self.trees.len() as f64;
+        let explanation = explain.then(|| {
+            (
+                attr.iter().map(|a| a / trees).collect(),
+                signed.iter().map(|a| a / trees).collect(),
+            )
+        });
+        (total / trees, explanation)
     }
 
     /// The forest's whole state as bytes (docs/format.md, "Analytics applications").
