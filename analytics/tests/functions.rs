@@ -667,3 +667,75 @@ fn random_cut_forest_explanations_add_up_and_point_the_right_way() {
         }
     }
 }
+
+/// The examples of docs/analytics.md ("Table functions") create an application and
+/// run: top-K gives the most traded ticker of a minute.
+#[test]
+fn the_documented_examples_work() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/analytics.md"))
+            .unwrap();
+    let section = &doc[doc.find("### Table functions").unwrap()..];
+    let start = section.find("```sql\n").unwrap() + 7;
+    let code = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(code.contains("HOTSPOTS(") && code.contains("RANDOM_CUT_FOREST("));
+    let schema = InputSchema::json(&[
+        ("ticker", "VARCHAR(4)", "$.ticker"),
+        ("price", "DOUBLE", "$.price"),
+        ("volume", "BIGINT", "$.volume"),
+        ("lat", "DOUBLE", "$.lat"),
+        ("lon", "DOUBLE", "$.lon"),
+    ])
+    .unwrap();
+    let mut rig = rig(
+        code,
+        schema,
+        &[
+            ("DESTINATION_SQL_STREAM", "top"),
+            ("DISTINCT_TICKERS", "distinct"),
+            ("SCORED", "scored"),
+            ("CROWDS", "crowds"),
+        ],
+    );
+    let tickers = ["AMZN", "MSFT", "ACME", "AMZN", "TDLG", "AMZN", "MSFT"];
+    let records: Vec<(u64, String)> = (0..70u64)
+        .map(|i| {
+            let t = tickers[(i % 7) as usize];
+            let data = format!(
+                r#"{{"ticker": "{t}", "price": {}, "volume": {}, "lat": {}, "lon": {}}}"#,
+                100 + i % 5,
+                1000 + i * 10,
+                48.0 + (i % 3) as f64 * 0.001,
+                2.0 + (i % 4) as f64 * 0.001
+            );
+            (i * 100, data)
+        })
+        .collect();
+    rig.put(&records);
+    rig.step();
+    rig.finish();
+    let top = read_json(&rig.engine, "top");
+    // 70 records in 7 s: one window; AMZN 30, MSFT 20, then ACME and TDLG 10 each.
+    assert_eq!(top.len(), 3, "{top:?}");
+    assert_eq!(
+        (top[0]["ticker"].as_str(), top[0]["trades"].as_i64()),
+        (Some("AMZN"), Some(30))
+    );
+    assert_eq!(
+        (top[1]["ticker"].as_str(), top[1]["trades"].as_i64()),
+        (Some("MSFT"), Some(20))
+    );
+    assert_eq!(
+        (top[2]["ticker"].as_str(), top[2]["trades"].as_i64()),
+        (Some("ACME"), Some(10))
+    );
+    let distinct = read_json(&rig.engine, "distinct");
+    assert_eq!(distinct.len(), 1);
+    assert_eq!(distinct[0]["n"], 4);
+    // Every position is in a tiny area: one hotspot once 20 rows have come.
+    let crowds = read_json(&rig.engine, "crowds");
+    assert_eq!(crowds.len(), 70);
+    let last: Value = serde_json::from_str(crowds[69]["spots"].as_str().unwrap()).unwrap();
+    assert_eq!(last["hotspots"].as_array().unwrap().len(), 1, "{last}");
+    assert_eq!(rig.runner().state().counters.errors, 0);
+}
