@@ -989,12 +989,14 @@ fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, Ta
 fn with_rowtime_first(select: &str) -> String {
     let t = select.trim_start();
     let after_select = t[6..].trim_start();
-    let (head, rest) =
-        if after_select.len() >= 8 && after_select[..8].eq_ignore_ascii_case("DISTINCT") {
-            ("SELECT DISTINCT", &after_select[8..])
-        } else {
-            ("SELECT", after_select)
-        };
+    let (head, rest) = if after_select
+        .get(..8)
+        .is_some_and(|w| w.eq_ignore_ascii_case("DISTINCT"))
+    {
+        ("SELECT DISTINCT", &after_select[8..])
+    } else {
+        ("SELECT", after_select)
+    };
     format!("{head} \"ROWTIME\" AS \"{CURSOR_ROWTIME}\", {rest}")
 }
 
@@ -1543,6 +1545,52 @@ mod tests {
         assert!(p.select.contains("SELECT  ticker, date_trunc('minute', event_time), COUNT(*) AS c FROM s GROUP BY date_trunc('minute', event_time), ticker"), "{}", p.select);
         let p = pump("CREATE PUMP p AS INSERT INTO o SELECT * FROM s WHERE price > 10");
         assert_eq!(p.window, WindowSpec::None);
+    }
+
+    #[test]
+    fn table_functions_parse_and_keep_their_rowtime() {
+        let p = pump(
+            "CREATE PUMP p AS INSERT INTO o SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING(\n\
+             CURSOR(SELECT STREAM \"ünïcödé\" FROM \"S\" WHERE x > 1), 'ünïcödé', 5, 60,)) WHERE ITEM_COUNT > 2",
+        );
+        assert_eq!(p.source, "S");
+        assert_eq!(p.window, WindowSpec::None);
+        let f = p.function.unwrap();
+        assert_eq!(
+            f.kind,
+            FunctionKind::TopK {
+                column: "ünïcödé".into(),
+                k: 5,
+                window_ms: 60_000
+            }
+        );
+        assert_eq!(
+            f.cursor,
+            "SELECT \"ROWTIME\" AS \"__rowtime\", \"ünïcödé\" FROM \"S\" WHERE x > 1"
+        );
+        assert_eq!(
+            p.select,
+            "SELECT  * EXCLUDE (\"ROWTIME\") FROM \"__table_function\" WHERE ITEM_COUNT > 2"
+        );
+        let p = pump(
+            "CREATE PUMP p AS INSERT INTO o SELECT a FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT DISTINCT a FROM s), 10, 20, 30, 2, true))",
+        );
+        assert_eq!(
+            p.function.as_ref().unwrap().kind,
+            FunctionKind::RandomCutForest {
+                trees: 10,
+                sample: 20,
+                decay: 30,
+                shingle: 2,
+                explain: Some(true)
+            }
+        );
+        assert!(
+            p.function
+                .unwrap()
+                .cursor
+                .starts_with("SELECT DISTINCT \"ROWTIME\"")
+        );
     }
 
     #[test]
