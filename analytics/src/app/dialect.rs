@@ -20,6 +20,13 @@
 //! Other `FLOOR(x TO UNIT)` calls become `date_trunc('unit', x)`; `SELECT STREAM`
 //! becomes `SELECT`.
 //!
+//! Table functions: `SELECT ... FROM TABLE(FN(CURSOR(SELECT ...), args...)) ...` with FN
+//! one of `TOP_K_ITEMS_TUMBLING`, `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`
+//! (`_WITH_EXPLANATION`), `HOTSPOTS` becomes a [`TableFunction`]: the CURSOR's SELECT (rewritten, giving
+//! `"__rowtime"` first), the function's arguments (checked against their ranges here,
+//! each error naming the argument), and the outer SELECT reading `"__table_function"`
+//! (a bare `*` there leaves out the function's ROWTIME column).
+//!
 //! Invariants: the rewrite works on tokens (strings, quoted identifiers and comments
 //! are never looked into), so user text is otherwise passed to DataFusion unchanged;
 //! every error names the line and column of the offending token.
@@ -117,6 +124,81 @@ pub struct Pump {
     pub select: String,
     /// Its window.
     pub window: WindowSpec,
+    /// A table function it reads (`FROM TABLE(FN(CURSOR(SELECT ...), ...))`): then
+    /// `source` is the CURSOR's stream and `select` reads the function's rows from
+    /// [`TABLE_FUNCTION`].
+    pub function: Option<TableFunction>,
+}
+
+/// The name a table function's rows go by in its pump's (rewritten) SELECT.
+pub const TABLE_FUNCTION: &str = "__table_function";
+/// The column a CURSOR's rewritten SELECT gives first: the row's ROWTIME.
+pub const CURSOR_ROWTIME: &str = "__rowtime";
+
+/// A Kinesis Data Analytics table function and its arguments (checked ranges).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionKind {
+    /// `TOP_K_ITEMS_TUMBLING(cursor, 'column', k, windowSeconds)`.
+    TopK {
+        /// The counted column.
+        column: String,
+        /// How many items per window.
+        k: usize,
+        /// The tumbling window, ms.
+        window_ms: i64,
+    },
+    /// `COUNT_DISTINCT_ITEMS_TUMBLING(cursor, 'column', windowSeconds)`.
+    CountDistinct {
+        /// The counted column.
+        column: String,
+        /// The tumbling window, ms.
+        window_ms: i64,
+    },
+    /// `RANDOM_CUT_FOREST(cursor [, trees [, subSampleSize [, timeDecay [, shingleSize]]]])`,
+    /// or `RANDOM_CUT_FOREST_WITH_EXPLANATION(... [, withDirectionality])`.
+    RandomCutForest {
+        /// Trees in the forest.
+        trees: usize,
+        /// Points each tree samples.
+        sample: usize,
+        /// Time decay, in rows (the sampler favours the last `decay` rows or so).
+        decay: u64,
+        /// Consecutive rows making one point.
+        shingle: usize,
+        /// `WITH_EXPLANATION`: `Some(withDirectionality)`.
+        explain: Option<bool>,
+    },
+    /// `HOTSPOTS(cursor, windowSize, scanRadius, minimumNumberOfPointsInAHotspot)`.
+    Hotspots {
+        /// Rows considered (the last ones).
+        window: usize,
+        /// Neighbour distance.
+        radius: f64,
+        /// Points a hotspot needs.
+        min_points: usize,
+    },
+}
+
+impl FunctionKind {
+    /// The function's SQL name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FunctionKind::TopK { .. } => "TOP_K_ITEMS_TUMBLING",
+            FunctionKind::CountDistinct { .. } => "COUNT_DISTINCT_ITEMS_TUMBLING",
+            FunctionKind::RandomCutForest { explain: None, .. } => "RANDOM_CUT_FOREST",
+            FunctionKind::RandomCutForest { .. } => "RANDOM_CUT_FOREST_WITH_EXPLANATION",
+            FunctionKind::Hotspots { .. } => "HOTSPOTS",
+        }
+    }
+}
+
+/// A pump's table function: which function, and the CURSOR's query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableFunction {
+    /// The function and its arguments.
+    pub kind: FunctionKind,
+    /// The CURSOR's SELECT, rewritten, giving [`CURSOR_ROWTIME`] first.
+    pub cursor: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,6 +583,17 @@ fn statement(text: &str, tokens: &[T]) -> Result<Statement> {
         return Err(err(text, select_at.start, "expected SELECT"));
     }
     let query_tokens: Vec<T> = tokens[s[n]..].to_vec();
+    if let Some((source, select, function)) = table_function(text, &query_tokens)? {
+        return Ok(Statement::CreatePump(Pump {
+            name,
+            target,
+            target_columns,
+            source,
+            select,
+            window: WindowSpec::None,
+            function: Some(function),
+        }));
+    }
     let (select, window, source) = rewrite_select(text, &query_tokens)?;
     Ok(Statement::CreatePump(Pump {
         name,
@@ -509,7 +602,436 @@ fn statement(text: &str, tokens: &[T]) -> Result<Statement> {
         source,
         select,
         window,
+        function: None,
     }))
+}
+
+/// An argument's value.
+enum Arg {
+    Str(String),
+    Num(f64, String),
+    Bool(bool),
+    Other(String),
+}
+
+const FUNCTIONS: [&str; 5] = [
+    "TOP_K_ITEMS_TUMBLING",
+    "COUNT_DISTINCT_ITEMS_TUMBLING",
+    "RANDOM_CUT_FOREST",
+    "RANDOM_CUT_FOREST_WITH_EXPLANATION",
+    "HOTSPOTS",
+];
+
+/// `SELECT ... FROM TABLE(FN(CURSOR(SELECT ...), args...)) ...`: (the CURSOR's
+/// source, the outer SELECT rewritten over [`TABLE_FUNCTION`], the function); `None`
+/// when the query reads no table function.
+fn table_function(text: &str, tokens: &[T]) -> Result<Option<(String, String, TableFunction)>> {
+    let s = solid(tokens);
+    let mut depth = 0i32;
+    let mut table = None;
+    for k in 0..s.len() {
+        match tokens[s[k]].tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ => {}
+        }
+        if depth == 0
+            && is_word(&tokens[s[k]], "FROM")
+            && s.get(k + 1).is_some_and(|&i| is_word(&tokens[i], "TABLE"))
+            && s.get(k + 2)
+                .is_some_and(|&i| tokens[i].tok == Tok::Punct('('))
+        {
+            table = Some(k + 1);
+            break;
+        }
+    }
+    let Some(table) = table else {
+        return Ok(None);
+    };
+    let open = table + 1;
+    let close = closing(text, tokens, &s, open)?;
+    let at_table = tokens[s[table]].start;
+    let fname = match s.get(open + 1).map(|&i| &tokens[i].tok) {
+        Some(Tok::Word(w))
+            if s.get(open + 2)
+                .is_some_and(|&i| tokens[i].tok == Tok::Punct('(')) =>
+        {
+            w.to_ascii_uppercase()
+        }
+        _ => {
+            return Err(err(
+                text,
+                at_table,
+                "TABLE(...) needs a function call: TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM \"SOURCE_SQL_STREAM_001\"), 'column', 10, 60))",
+            ));
+        }
+    };
+    let at_fn = tokens[s[open + 1]].start;
+    if !FUNCTIONS.contains(&fname.as_str()) {
+        return Err(err(
+            text,
+            at_fn,
+            format!(
+                "unknown table function {fname} (tidelog has {})",
+                FUNCTIONS.join(", ")
+            ),
+        ));
+    }
+    let fopen = open + 2;
+    let fclose = closing(text, tokens, &s, fopen)?;
+    if fclose + 1 != close {
+        return Err(err(
+            text,
+            tokens[s[fclose + 1]].start,
+            format!("TABLE(...) holds one call of {fname} and nothing else"),
+        ));
+    }
+    // The arguments: token ranges [from, to) in `s`, split at commas of depth 0.
+    let mut args: Vec<(usize, usize)> = Vec::new();
+    let mut from = fopen + 1;
+    let mut d = 0i32;
+    for m in fopen + 1..fclose {
+        match tokens[s[m]].tok {
+            Tok::Punct('(') => d += 1,
+            Tok::Punct(')') => d -= 1,
+            Tok::Punct(',') if d == 0 => {
+                args.push((from, m));
+                from = m + 1;
+            }
+            _ => {}
+        }
+    }
+    if from < fclose {
+        args.push((from, fclose));
+    }
+    if let Some(&(a, b)) = args.iter().find(|(a, b)| a == b) {
+        let _ = b;
+        return Err(err(
+            text,
+            tokens[s[a.min(fclose)]].start,
+            format!("{fname}: an argument is missing between commas"),
+        ));
+    }
+    // Argument 1: CURSOR(SELECT ...).
+    let cursor_err = |at: usize| {
+        err(
+            text,
+            at,
+            format!(
+                "{fname}: argument 1 (inputStream) must be CURSOR(SELECT STREAM ... FROM \"stream\")"
+            ),
+        )
+    };
+    let Some(&(a, b)) = args.first() else {
+        return Err(cursor_err(at_fn));
+    };
+    if !(is_word(&tokens[s[a]], "CURSOR")
+        && s.get(a + 1)
+            .is_some_and(|&i| tokens[i].tok == Tok::Punct('('))
+        && closing(text, tokens, &s, a + 1)? + 1 == b
+        && s.get(a + 2).is_some_and(|&i| is_word(&tokens[i], "SELECT")))
+    {
+        return Err(cursor_err(tokens[s[a]].start));
+    }
+    let cursor_tokens: Vec<T> = tokens[s[a + 2]..=s[b - 2]].to_vec();
+    let (cursor_sql, cursor_window, source) = rewrite_select(text, &cursor_tokens)?;
+    if cursor_window != WindowSpec::None {
+        return Err(err(
+            text,
+            tokens[s[a]].start,
+            format!("{fname}: the CURSOR's SELECT takes no window (the function has its own)"),
+        ));
+    }
+    let cursor = with_rowtime_first(&cursor_sql);
+    // The other arguments.
+    let values: Vec<(Arg, usize)> = args[1..]
+        .iter()
+        .map(|&(a, b)| {
+            let at = tokens[s[a]].start;
+            let raw = text[at..tokens[s[b - 1]].end].to_string();
+            let v = match (b - a, &tokens[s[a]].tok) {
+                (1, Tok::Str(x)) => Arg::Str(x.clone()),
+                (1, Tok::Word(w)) if w.eq_ignore_ascii_case("TRUE") => Arg::Bool(true),
+                (1, Tok::Word(w)) if w.eq_ignore_ascii_case("FALSE") => Arg::Bool(false),
+                (1, Tok::Number(n)) => n
+                    .parse()
+                    .map_or(Arg::Other(raw.clone()), |v| Arg::Num(v, raw)),
+                (2, Tok::Punct('-')) => match &tokens[s[a + 1]].tok {
+                    Tok::Number(n) => n
+                        .parse::<f64>()
+                        .map_or(Arg::Other(raw.clone()), |v| Arg::Num(-v, raw)),
+                    _ => Arg::Other(raw),
+                },
+                _ => Arg::Other(raw),
+            };
+            (v, at)
+        })
+        .collect();
+    let names: &[&str] = match fname.as_str() {
+        "TOP_K_ITEMS_TUMBLING" => &["inputStream", "columnName", "K", "windowSize"],
+        "COUNT_DISTINCT_ITEMS_TUMBLING" => &["inputStream", "columnName", "windowSize"],
+        "RANDOM_CUT_FOREST" => &[
+            "inputStream",
+            "numberOfTrees",
+            "subSampleSize",
+            "timeDecay",
+            "shingleSize",
+        ],
+        "RANDOM_CUT_FOREST_WITH_EXPLANATION" => &[
+            "inputStream",
+            "numberOfTrees",
+            "subSampleSize",
+            "timeDecay",
+            "shingleSize",
+            "withDirectionality",
+        ],
+        _ => &[
+            "inputStream",
+            "windowSize",
+            "scanRadius",
+            "minimumNumberOfPointsInAHotspot",
+        ],
+    };
+    let optional = fname.starts_with("RANDOM_CUT_FOREST");
+    if args.len() > names.len() || (!optional && args.len() < names.len()) {
+        return Err(err(
+            text,
+            at_fn,
+            format!(
+                "{fname} takes {}{} arguments ({}); {} given",
+                if optional { "1 to " } else { "" },
+                names.len(),
+                names.join(", "),
+                args.len()
+            ),
+        ));
+    }
+    let whole = |n: usize, lo: i64, hi: i64, default: Option<i64>| -> Result<i64> {
+        let Some((v, at)) = values.get(n - 2) else {
+            return Ok(default.expect("optional arguments have defaults"));
+        };
+        let bad = |shown: &str| {
+            err(
+                text,
+                *at,
+                format!(
+                    "{fname}: argument {n} ({}) must be a whole number from {lo} to {hi}, not {shown}",
+                    names[n - 1]
+                ),
+            )
+        };
+        match v {
+            Arg::Num(x, raw) => {
+                if x.fract() != 0.0 || *x < lo as f64 || *x > hi as f64 {
+                    Err(bad(raw))
+                } else {
+                    Ok(*x as i64)
+                }
+            }
+            Arg::Str(x) => Err(bad(&format!("the text '{x}'"))),
+            Arg::Bool(x) => Err(bad(&x.to_string().to_uppercase())),
+            Arg::Other(raw) => Err(bad(raw)),
+        }
+    };
+    let column = |n: usize| -> Result<String> {
+        let (v, at) = &values[n - 2];
+        match v {
+            Arg::Str(x) if !x.is_empty() => Ok(x.clone()),
+            Arg::Str(_) => Err(err(
+                text,
+                *at,
+                format!("{fname}: argument {n} ({}) is empty", names[n - 1]),
+            )),
+            Arg::Num(_, raw) | Arg::Other(raw) => Err(err(
+                text,
+                *at,
+                format!(
+                    "{fname}: argument {n} ({}) must be a column name in single quotes ('ticker'), not {raw}",
+                    names[n - 1]
+                ),
+            )),
+            Arg::Bool(x) => Err(err(
+                text,
+                *at,
+                format!(
+                    "{fname}: argument {n} ({}) must be a column name in single quotes ('ticker'), not {}",
+                    names[n - 1],
+                    x.to_string().to_uppercase()
+                ),
+            )),
+        }
+    };
+    let kind = match fname.as_str() {
+        "TOP_K_ITEMS_TUMBLING" => FunctionKind::TopK {
+            column: column(2)?,
+            k: whole(3, 1, 100_000, None)? as usize,
+            window_ms: whole(4, 1, 3600, None)? * 1000,
+        },
+        "COUNT_DISTINCT_ITEMS_TUMBLING" => FunctionKind::CountDistinct {
+            column: column(2)?,
+            window_ms: whole(3, 1, 3600, None)? * 1000,
+        },
+        "RANDOM_CUT_FOREST" | "RANDOM_CUT_FOREST_WITH_EXPLANATION" => {
+            let trees = whole(2, 1, 1000, Some(100))? as usize;
+            let sample = whole(3, 10, 1000, Some(256))? as usize;
+            let decay = whole(4, 1, i32::MAX as i64, Some(100_000))? as u64;
+            let shingle = whole(5, 1, 30, Some(1))? as usize;
+            if sample as u64 >= decay {
+                return Err(err(
+                    text,
+                    values.get(1).map_or(at_fn, |v| v.1),
+                    format!(
+                        "{fname}: argument 3 (subSampleSize, {sample}) must be less than argument 4 (timeDecay, {decay})"
+                    ),
+                ));
+            }
+            let explain = if fname == "RANDOM_CUT_FOREST" {
+                None
+            } else {
+                Some(match values.get(4) {
+                    None => false,
+                    Some((Arg::Bool(b), _)) => *b,
+                    Some((Arg::Num(_, raw) | Arg::Other(raw), at)) => {
+                        return Err(err(
+                            text,
+                            *at,
+                            format!(
+                                "{fname}: argument 6 (withDirectionality) must be TRUE or FALSE, not {raw}"
+                            ),
+                        ));
+                    }
+                    Some((Arg::Str(x), at)) => {
+                        return Err(err(
+                            text,
+                            *at,
+                            format!(
+                                "{fname}: argument 6 (withDirectionality) must be TRUE or FALSE, not the text '{x}'"
+                            ),
+                        ));
+                    }
+                })
+            };
+            FunctionKind::RandomCutForest {
+                trees,
+                sample,
+                decay,
+                shingle,
+                explain,
+            }
+        }
+        _ => {
+            let window = whole(2, 1, 100_000, None)? as usize;
+            let (v, at) = &values[1];
+            let radius = match v {
+                Arg::Num(x, _) if x.is_finite() && *x > 0.0 => *x,
+                Arg::Bool(x) => {
+                    return Err(err(
+                        text,
+                        *at,
+                        format!(
+                            "{fname}: argument 3 (scanRadius) must be a number above 0, not {}",
+                            x.to_string().to_uppercase()
+                        ),
+                    ));
+                }
+                Arg::Num(_, raw) | Arg::Other(raw) => {
+                    return Err(err(
+                        text,
+                        *at,
+                        format!(
+                            "{fname}: argument 3 (scanRadius) must be a number above 0, not {raw}"
+                        ),
+                    ));
+                }
+                Arg::Str(x) => {
+                    return Err(err(
+                        text,
+                        *at,
+                        format!(
+                            "{fname}: argument 3 (scanRadius) must be a number above 0, not the text '{x}'"
+                        ),
+                    ));
+                }
+            };
+            let min_points = whole(4, 2, window.max(2) as i64, None)? as usize;
+            FunctionKind::Hotspots {
+                window,
+                radius,
+                min_points,
+            }
+        }
+    };
+    // The outer SELECT, reading the function's rows from TABLE_FUNCTION; a bare `*`
+    // leaves out the function's ROWTIME column.
+    let begin = tokens[s[0]].start;
+    let end = tokens.last().map_or(begin, |t| t.end);
+    let outer_text = format!(
+        "{}\"{TABLE_FUNCTION}\"{}",
+        &text[begin..at_table],
+        &text[tokens[s[close]].end..end]
+    );
+    let outer_text = star_without_rowtime(&outer_text)?;
+    let outer_tokens = tokenize(&outer_text)?;
+    let (select, outer_window, outer_source) = rewrite_select(&outer_text, &outer_tokens)?;
+    if outer_window != WindowSpec::None || outer_source != TABLE_FUNCTION {
+        return Err(err(
+            text,
+            begin,
+            format!(
+                "a SELECT over TABLE({fname}(...)) takes no window and no other FROM item first"
+            ),
+        ));
+    }
+    Ok(Some((source, select, TableFunction { kind, cursor })))
+}
+
+/// `SELECT [DISTINCT] rest` as `SELECT [DISTINCT] "ROWTIME" AS "__rowtime", rest`.
+fn with_rowtime_first(select: &str) -> String {
+    let t = select.trim_start();
+    let after_select = t[6..].trim_start();
+    let (head, rest) = if after_select
+        .get(..8)
+        .is_some_and(|w| w.eq_ignore_ascii_case("DISTINCT"))
+    {
+        ("SELECT DISTINCT", &after_select[8..])
+    } else {
+        ("SELECT", after_select)
+    };
+    format!("{head} \"ROWTIME\" AS \"{CURSOR_ROWTIME}\", {rest}")
+}
+
+/// A bare `*` of the top-level select list as `* EXCLUDE ("ROWTIME")`.
+fn star_without_rowtime(text: &str) -> Result<String> {
+    let tokens = tokenize(text)?;
+    let s = solid(&tokens);
+    let mut depth = 0i32;
+    let mut out = String::new();
+    let mut cursor = 0;
+    for k in 0..s.len() {
+        let t = &tokens[s[k]];
+        match t.tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && is_word(t, "FROM") {
+            break;
+        }
+        if depth == 0
+            && t.tok == Tok::Punct('*')
+            && k > 0
+            && (is_word(&tokens[s[k - 1]], "SELECT")
+                || is_word(&tokens[s[k - 1]], "STREAM")
+                || is_word(&tokens[s[k - 1]], "DISTINCT")
+                || tokens[s[k - 1]].tok == Tok::Punct(','))
+        {
+            out.push_str(&text[cursor..t.start]);
+            out.push_str("* EXCLUDE (\"ROWTIME\")");
+            cursor = t.end;
+        }
+    }
+    out.push_str(&text[cursor..]);
+    Ok(out)
 }
 
 /// Rewrites a pump's SELECT: drops STREAM, turns its window into plain SQL.
@@ -1023,6 +1545,52 @@ mod tests {
         assert!(p.select.contains("SELECT  ticker, date_trunc('minute', event_time), COUNT(*) AS c FROM s GROUP BY date_trunc('minute', event_time), ticker"), "{}", p.select);
         let p = pump("CREATE PUMP p AS INSERT INTO o SELECT * FROM s WHERE price > 10");
         assert_eq!(p.window, WindowSpec::None);
+    }
+
+    #[test]
+    fn table_functions_parse_and_keep_their_rowtime() {
+        let p = pump(
+            "CREATE PUMP p AS INSERT INTO o SELECT STREAM * FROM TABLE(TOP_K_ITEMS_TUMBLING(\n\
+             CURSOR(SELECT STREAM \"ünïcödé\" FROM \"S\" WHERE x > 1), 'ünïcödé', 5, 60,)) WHERE ITEM_COUNT > 2",
+        );
+        assert_eq!(p.source, "S");
+        assert_eq!(p.window, WindowSpec::None);
+        let f = p.function.unwrap();
+        assert_eq!(
+            f.kind,
+            FunctionKind::TopK {
+                column: "ünïcödé".into(),
+                k: 5,
+                window_ms: 60_000
+            }
+        );
+        assert_eq!(
+            f.cursor,
+            "SELECT \"ROWTIME\" AS \"__rowtime\", \"ünïcödé\" FROM \"S\" WHERE x > 1"
+        );
+        assert_eq!(
+            p.select,
+            "SELECT  * EXCLUDE (\"ROWTIME\") FROM \"__table_function\" WHERE ITEM_COUNT > 2"
+        );
+        let p = pump(
+            "CREATE PUMP p AS INSERT INTO o SELECT a FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT DISTINCT a FROM s), 10, 20, 30, 2, true))",
+        );
+        assert_eq!(
+            p.function.as_ref().unwrap().kind,
+            FunctionKind::RandomCutForest {
+                trees: 10,
+                sample: 20,
+                decay: 30,
+                shingle: 2,
+                explain: Some(true)
+            }
+        );
+        assert!(
+            p.function
+                .unwrap()
+                .cursor
+                .starts_with("SELECT DISTINCT \"ROWTIME\"")
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //!   specification;
 //! - [`window`]: the window operators (which rows belong to which window, when a
 //!   window closes on the watermark, late rows);
-//! - [`pump`]: a pump's SELECT run by DataFusion over the rows of closed windows.
+//! - [`pump`]: a pump's SELECT run by DataFusion over the rows of closed windows;
+//! - [`functions`]: the table functions (`TOP_K_ITEMS_TUMBLING`,
+//!   `COUNT_DISTINCT_ITEMS_TUMBLING`, `RANDOM_CUT_FOREST`, `HOTSPOTS`) between a
+//!   pump's CURSOR and its SELECT; [`rcf`]: the random cut forest.
 //!
 //! - [`config`]: an application's definition (input, outputs, reference tables,
 //!   options) and its JSON form;
@@ -18,8 +21,10 @@
 
 pub mod config;
 pub mod dialect;
+pub mod functions;
 pub mod manage;
 pub mod pump;
+pub mod rcf;
 pub mod runner;
 pub mod store;
 pub mod window;

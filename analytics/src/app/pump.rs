@@ -20,6 +20,8 @@ use crate::error::Result;
 /// A pump's query, ready to run over rows.
 pub struct PumpQuery {
     pump: Pump,
+    /// The name the rows are registered under (the pump's source unless set).
+    table: Option<String>,
     ctx: SessionContext,
 }
 
@@ -40,8 +42,16 @@ impl PumpQuery {
         config.options_mut().sql_parser.enable_ident_normalization = false;
         Self {
             pump,
+            table: None,
             ctx: SessionContext::new_with_config(config),
         }
+    }
+
+    /// The query of `pump`, its rows registered as `table` (a table function's rows).
+    pub fn with_table(pump: Pump, table: &str) -> Self {
+        let mut q = Self::new(pump);
+        q.table = Some(table.to_string());
+        q
     }
 
     /// The pump.
@@ -72,11 +82,25 @@ impl PumpQuery {
         Ok(plan.schema().fields().len())
     }
 
+    /// Plans `sql` with `rows` as the source table: the result's columns.
+    pub async fn plan_schema(
+        &self,
+        rows: RecordBatch,
+        sql: &str,
+    ) -> Result<arrow::datatypes::SchemaRef> {
+        self.set_source(rows)?;
+        let df = self.ctx.sql(sql).await?;
+        let plan = df.create_physical_plan().await?;
+        Ok(plan.schema())
+    }
+
     fn set_source(&self, rows: RecordBatch) -> Result<()> {
         let schema = rows.schema();
         let table = MemTable::try_new(schema, vec![vec![rows]])?;
         // A bare reference keeps the name's case (a parsed one would be lower-cased).
-        let name = datafusion::common::TableReference::bare(self.pump.source.as_str());
+        let name = datafusion::common::TableReference::bare(
+            self.table.as_deref().unwrap_or(self.pump.source.as_str()),
+        );
         self.ctx.deregister_table(name.clone())?;
         self.ctx.register_table(name, Arc::new(table))?;
         Ok(())

@@ -17,8 +17,8 @@
 //!    stream: `put_record_batch_with_ids`, the identity kept beside the record in the
 //!    delivery stream's durable buffer); call the callbacks;
 //! 5. write the **checkpoint** (epoch, input positions after the ranges read, `M`, each
-//!    window operator's state as Arrow IPC, each output stream's shard positions and
-//!    each delivery stream's buffer position).
+//!    window operator's state as Arrow IPC, each table function's model as bytes, each
+//!    output stream's shard positions and each delivery stream's buffer position).
 //!
 //! Restart: the checkpoint is loaded; if the intent names the next epoch, that epoch is
 //! computed again from the same ranges, the same `M` and the same state, so it yields
@@ -52,7 +52,10 @@ use tidelog::{Engine, PutRecordsEntry};
 use super::config::{
     AppDefinition, ERROR_STREAM, InputKind, OutputConfig, OutputFormat, OutputKind, StartFrom,
 };
-use super::dialect::{Pump, Statement, WindowSpec, group_by_items, parse_application};
+use super::dialect::{
+    Pump, Statement, TABLE_FUNCTION, WindowSpec, group_by_items, parse_application,
+};
+use super::functions::FunctionOp;
 use super::pump::PumpQuery;
 use super::store::{self, MAGIC_CHECKPOINT, MAGIC_INTENT};
 use super::window::{FixedWindows, KeyedWindows, LateRow, ROWTIME, WINDOW_START, row_keys};
@@ -125,6 +128,11 @@ enum Operator {
         rows: Option<(u64, Vec<String>)>,
         history: Option<RecordBatch>,
         sql: String,
+    },
+    /// A table function: the CURSOR's query, then the function.
+    Function {
+        cursor: Box<PumpQuery>,
+        function: Box<FunctionOp>,
     },
 }
 
@@ -365,6 +373,33 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                 let result_width = mapping.iter().flatten().count();
                 let lateness = def.options.allowed_lateness_ms;
                 let (op, plan_schema) = match &pump.window {
+                    _ if pump.function.is_some() => {
+                        let f = pump.function.as_ref().expect("checked");
+                        let cursor = PumpQuery::new(Pump {
+                            select: f.cursor.clone(),
+                            function: None,
+                            ..pump.clone()
+                        });
+                        for (name, rows) in &references {
+                            cursor.set_table(name, rows.clone())?;
+                        }
+                        let cursor_schema = rt
+                            .block_on(cursor.plan_schema(
+                                RecordBatch::new_empty(Arc::clone(&source_schema)),
+                                &f.cursor,
+                            ))
+                            .map_err(|e| Error::Sql(format!("{what}: CURSOR: {e}")))?;
+                        let function = FunctionOp::new(&f.kind, &cursor_schema, seed(&pump.name))
+                            .map_err(|e| Error::Sql(format!("{what}: {e}")))?;
+                        let schema = function.output_schema();
+                        (
+                            Operator::Function {
+                                cursor: Box::new(cursor),
+                                function: Box::new(function),
+                            },
+                            schema,
+                        )
+                    }
                     WindowSpec::None => (Operator::Plain, Arc::clone(&source_schema)),
                     WindowSpec::Tumbling { .. } | WindowSpec::Hopping { .. } => (
                         Operator::Fixed(
@@ -413,7 +448,11 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                         Arc::clone(&source_schema),
                     ),
                 };
-                let query = PumpQuery::new(pump.clone());
+                let query = if pump.function.is_some() {
+                    PumpQuery::with_table(pump.clone(), TABLE_FUNCTION)
+                } else {
+                    PumpQuery::new(pump.clone())
+                };
                 for (name, rows) in &references {
                     query.set_table(name, rows.clone())?;
                 }
@@ -492,6 +531,13 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
         streams,
         pumps,
         references,
+    })
+}
+
+/// The forest seed of a pump: FNV-1a of its name (the same at every start).
+fn seed(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
@@ -928,6 +974,13 @@ impl AppRunner {
             }
             let rows = ipc_batch(&blobs[..len])?;
             blobs = &blobs[len..];
+            // A table function's model ("State": absent in older checkpoints).
+            let state_len = v.get("State").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if state_len > blobs.len() {
+                return Err(bad("a function state is cut short"));
+            }
+            let state = &blobs[..state_len];
+            blobs = &blobs[state_len..];
             let a = v["A"].as_i64().unwrap_or(i64::MIN);
             let b = v["B"].as_i64().unwrap_or(i64::MIN);
             match &mut p.op {
@@ -940,6 +993,7 @@ impl AppRunner {
                     *max_event = b;
                 }
                 Operator::Sliding { history, .. } => *history = rows,
+                Operator::Function { function, .. } => function.restore(a, b, rows, state)?,
             }
         }
         Ok(true)
@@ -949,6 +1003,7 @@ impl AppRunner {
         let mut blobs: Vec<u8> = Vec::new();
         let mut pumps = Vec::new();
         for p in &self.app.pumps {
+            let mut state = Vec::new();
             let (a, b, rows) = match &p.op {
                 Operator::Plain => (i64::MIN, i64::MIN, None),
                 Operator::Fixed(w) => w.snapshot()?,
@@ -959,13 +1014,24 @@ impl AppRunner {
                     (wm, *max_event, rows)
                 }
                 Operator::Sliding { history, .. } => (i64::MIN, i64::MIN, history.clone()),
+                Operator::Function { function, .. } => {
+                    let (a, b, rows, model) = function.snapshot()?;
+                    state = model;
+                    (a, b, rows)
+                }
             };
             let bytes = match rows {
                 Some(r) => ipc_bytes(&r)?,
                 None => Vec::new(),
             };
-            pumps.push(json!({"Name": p.query.pump().name, "A": a, "B": b, "Blob": bytes.len()}));
+            let mut entry =
+                json!({"Name": p.query.pump().name, "A": a, "B": b, "Blob": bytes.len()});
+            if !state.is_empty() {
+                entry["State"] = json!(state.len());
+            }
+            pumps.push(entry);
             blobs.extend_from_slice(&bytes);
+            blobs.extend_from_slice(&state);
         }
         let c = self.state.counters;
         let meta = json!({
@@ -1060,6 +1126,7 @@ impl AppRunner {
             .iter()
             .filter_map(|p| match &p.op {
                 Operator::Fixed(w) if w.on_rowtime() => w.next_end(),
+                Operator::Function { function, .. } => function.next_end(),
                 Operator::Keyed { windows, .. }
                     if *windows.time() == super::dialect::TimeColumn::Rowtime =>
                 {
@@ -1074,6 +1141,9 @@ impl AppRunner {
     fn would_close(&self, watermark: i64) -> bool {
         self.app.pumps.iter().any(|p| match &p.op {
             Operator::Fixed(w) => w.on_rowtime() && w.next_end().is_some_and(|e| e <= watermark),
+            Operator::Function { function, .. } => {
+                function.next_end().is_some_and(|e| e <= watermark)
+            }
             Operator::Keyed { windows, .. } => {
                 *windows.time() == super::dialect::TimeColumn::Rowtime
                     && windows.next_end().is_some_and(|e| e <= watermark)
@@ -1648,6 +1718,26 @@ impl CompiledPump {
                 Some(b) if b.num_rows() > 0 => self.query.run(b.clone()).await,
                 _ => Ok(Vec::new()),
             },
+            Operator::Function { cursor, function } => {
+                let rows = match input {
+                    Some(b) if b.num_rows() > 0 => {
+                        let out = cursor.run(b.clone()).await?;
+                        match out.first() {
+                            Some(first) => Some(concat_batches(&first.schema(), &out)?),
+                            None => None,
+                        }
+                    }
+                    _ => None,
+                };
+                let (produced, late) = function.process(rows.as_ref(), m)?;
+                if let Some(r) = &rows {
+                    late_rows(r, late, &name, errors);
+                }
+                match produced {
+                    Some(b) if b.num_rows() > 0 => self.query.run(b).await,
+                    _ => Ok(Vec::new()),
+                }
+            }
             Operator::Fixed(w) => {
                 if let Some(b) = input {
                     let late = w.add(b)?;

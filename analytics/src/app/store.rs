@@ -1,8 +1,8 @@
 //! The files of an application (docs/format.md, "Analytics applications"):
 //! `<data_dir>/analytics/applications/<name>/` holds `application` (the definition),
 //! `intent` (the epoch being computed: its input ranges and watermark) and
-//! `checkpoint` (the last committed epoch: input positions, window state, output
-//! positions).
+//! `checkpoint` (the last committed epoch: input positions, window and model state,
+//! output positions).
 //!
 //! Every file is framed the same way:
 //!
@@ -16,8 +16,9 @@
 //! ```
 //!
 //! A definition's and an intent's body is JSON. A checkpoint's body is a u32 LE length
-//! `m`, `m` bytes of JSON (the metadata), then the window-state blobs (Arrow IPC
-//! streams) whose lengths the metadata lists, back to back.
+//! `m`, `m` bytes of JSON (the metadata), then per pump its window-state blob (an
+//! Arrow IPC stream) and its model state (a table function's bytes), whose lengths the
+//! metadata lists, back to back.
 //!
 //! Invariants: a file is replaced atomically (written to `<file>.tmp`, fsynced,
 //! renamed over the old one, the directory fsynced), so a crash leaves the old or the
