@@ -216,11 +216,13 @@ fn sigkill_mid_window_and_mid_emit_then_restart_exactly_once() {
     };
     // Each child is killed a random 0-39 ms after its first committed epoch (so every
     // kill lands while it works, however fast the build), until the application is
-    // well past halfway.
+    // halfway (epoch 60 of at least 120). The margin is for a loaded machine: this
+    // thread can be descheduled between its polls while a child runs on, and with the
+    // loop going on to epoch 100 a late kill sometimes found the work already done.
     let mut kills = 0;
     let started = Instant::now();
     let mut seed = 0x9e37_79b9_u64;
-    while committed_epoch(dir.path()) < 100
+    while committed_epoch(dir.path()) < 60
         && kills < 60
         && started.elapsed() < Duration::from_secs(120)
     {
