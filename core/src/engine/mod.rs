@@ -91,9 +91,11 @@ pub enum Machine {
     /// keeps polling its mailbox (`core_spin`) only when some usable CPU is left to
     /// callers; a blocked caller spins (`reply_spin`, `subscriber_spin`) only on a CPU
     /// no core is pinned to, and no more callers spin at once than CPUs are left to
-    /// callers; a caller on a core's CPU yields (up to `reply_spin`) instead of parking
-    /// when another CPU is free, so the scheduler moves it there; with no CPU free, a
-    /// core yields its CPU once after answering, so the caller it woke runs at once.
+    /// callers; a caller that finds itself on a core's CPU steps off it before waiting
+    /// (its affinity narrowed to the CPUs no core holds, which moves it, then restored)
+    /// when another CPU is free, and yields (up to `reply_spin`) where it cannot; with
+    /// no CPU free, a core yields its CPU once after answering, so the caller it woke
+    /// runs at once.
     /// Nothing ever spins on the CPU of the thread it waits for, nor makes
     /// more runnable spinners than CPUs, so a machine with more threads than CPUs
     /// degrades to hand-offs (a thread wake-up per call), never to a spinner holding
