@@ -220,6 +220,11 @@ impl Applications {
             .map_err(analytics_err)
     }
 
+    /// Removes every callback of a stopped application.
+    fn clear_callbacks(&self, name: &str) -> PyResult<()> {
+        self.inner.clear_callbacks(name).map_err(analytics_err)
+    }
+
     /// Stops every application's thread (running ones resume at the next open).
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.inner.close());

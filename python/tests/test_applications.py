@@ -173,3 +173,44 @@ def test_application_output_into_a_delivery_stream(tmp_path: Path) -> None:
         assert sorted((r["ticker"], r["window_start"], r["n"]) for r in busy) == sorted(
             (t, w, n) for (t, w), (n, _) in reference.items() if n >= 20)
         apps.close()
+
+
+def test_callbacks_can_be_cleared(tmp_path: Path) -> None:
+    clock = ManualClock(T0)
+    with tidelog.open(tmp_path / "data", cores=1, durability="os", limits="unlimited", pin_cores=False, clock=clock) as engine:
+        engine.create_stream("ticks", shard_count=1)
+        apps = tidelog.Applications(engine)
+        apps.create("counter", CODE, "ticks", SCHEMA, watermark_delay_ms=100)
+        first: list[pa.Table] = []
+        second: list[pa.Table] = []
+        apps.add_callback("counter", "DEST", lambda stream, epoch, rows: first.append(pa.table(rows)))
+        apps.start("counter", "TRIM_HORIZON")
+        with pytest.raises(tidelog.InvalidArgumentError, match="running"):
+            apps.clear_callbacks("counter")
+
+        def minute(m: int) -> None:
+            # Three ticks in minute m, then the clock past its end: its window closes.
+            for i in range(3):
+                engine.put_record("ticks", f"k{m}-{i}", json.dumps({"ticker": "ACME", "price": 1.0}))
+                clock.advance_ms(1000)
+            clock.advance_ms(60_000)
+            apps.wait_idle("counter", 60)
+
+        minute(0)
+        seen_first = sum(t.num_rows for t in first)
+        assert seen_first >= 1
+        apps.stop("counter")
+        apps.clear_callbacks("counter")
+        apps.add_callback("counter", "DEST", lambda stream, epoch, rows: second.append(pa.table(rows)))
+        apps.start("counter")
+        minute(1)
+        minute(2)
+        apps.stop("counter")
+        # The cleared callback was not called again; the new one saw the later windows.
+        assert sum(t.num_rows for t in first) == seen_first
+        windows = {r["window_start"] for t in second for r in t.to_pylist()}
+        assert len(windows) >= 2
+        assert all(r["n"] == 3 for t in second for r in t.to_pylist())
+        with pytest.raises(tidelog.ResourceNotFoundError):
+            apps.clear_callbacks("missing")
+        apps.close()

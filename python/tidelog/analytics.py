@@ -324,6 +324,12 @@ class Applications:
         and rows again). Add callbacks while the application is stopped."""
         self._native.add_callback(name, in_app_stream, callback)
 
+    def clear_callbacks(self, name: str) -> None:
+        """Removes every callback of application ``name`` (stop it first; callbacks
+        live in this process only, so a new ``Applications(engine)`` starts with
+        none)."""
+        self._native.clear_callbacks(name)
+
     def close(self) -> None:
         """Stops every application's thread; running ones resume at the next
         ``Applications(engine)``."""
