@@ -241,13 +241,15 @@ fn http_requests_carry_every_header_and_field() {
 fn http_failures_are_retried_with_the_same_request_id_and_backoff_on_the_clock() {
     let env = Env::with(
         |_| {},
-        |c| c.http_request_timeout = Duration::from_millis(300),
+        // Long enough that no quick answer times out on a loaded machine (a timed-out
+        // Ok would be one more failure and no delivery); the slow answer outlasts it.
+        |c| c.http_request_timeout = Duration::from_secs(5),
     );
     let (rx, url) = receiver();
     rx.script.lock().unwrap().extend([
         Answer::Status(500),
         Answer::Drop,
-        Answer::Slow(Duration::from_millis(1500)),
+        Answer::Slow(Duration::from_secs(60)),
         Answer::WrongId,
         Answer::Status(503),
         Answer::Ok,
