@@ -328,7 +328,7 @@ int main(void) {
     REQUIRE_OK(tidelog_apps_start(apps, "to-files", "TRIM_HORIZON"));
     CHECK_OK(tidelog_apps_wait_idle(apps, "to-files", 60000));
     CHECK_OK(tidelog_apps_stop(apps, "to-files"));
-    CHECK_OK(tidelog_firehose_flush(fh, "rows-ds", 30000));
+    CHECK_OK(tidelog_firehose_flush(fh, "rows-ds", 120000));
     char bucket[4096];
     tl_path(bucket, sizeof bucket, "apps/firehose/buckets/out/rows");
     nftw(bucket, collect, 16, FTW_PHYS);
