@@ -196,7 +196,7 @@ fn http_requests_carry_every_header_and_field() {
     http_stream(&env, "web", &url, json!({}));
     let recs: Vec<Vec<u8>> = vec![b"one".to_vec(), b"two".to_vec(), b"{\"three\":3}".to_vec()];
     put_batch(&env, "web", &recs);
-    env.firehose.flush("web", Duration::from_secs(20)).unwrap();
+    env.firehose.flush("web", Duration::from_secs(60)).unwrap();
     let seen = rx.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
@@ -324,7 +324,7 @@ fn http_413_and_an_expired_retry_duration_send_records_to_s3() {
                             "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}}),
     );
     put_batch(&env, "big", &[b"too big".to_vec()]);
-    env.firehose.flush("big", Duration::from_secs(20)).unwrap();
+    env.firehose.flush("big", Duration::from_secs(60)).unwrap();
     assert_eq!(rx.seen.lock().unwrap().len(), 1, "413 is not retried");
     let objs = objects(&env.bucket("failed"));
     let errors: Vec<_> = objs
@@ -521,7 +521,7 @@ fn postgres_copy_csv_json_and_documents() {
             b"{\"c\": \"\\u0001 and \\\\ and ,\"}".to_vec(),
         ],
     );
-    env.firehose.flush_all(Duration::from_secs(30)).unwrap();
+    env.firehose.flush_all(Duration::from_secs(60)).unwrap();
     assert_eq!(
         pg.query("SELECT id, name FROM events ORDER BY id"),
         vec![
@@ -619,7 +619,7 @@ fn postgres_loads_once_across_a_crash_between_copy_and_checkpoint() {
     // Reopen: the batch is replayed (it was in flight), and not loaded again.
     let engine = tidelog::Engine::open(engine_config(dir.path(), &clock)).unwrap();
     let firehose = tidelog_firehose::Firehose::open(&engine, firehose_config()).unwrap();
-    firehose.flush("once", Duration::from_secs(30)).unwrap();
+    firehose.flush("once", Duration::from_secs(60)).unwrap();
     wait_for("the replay", || {
         (firehose
             .metrics("once")
