@@ -367,13 +367,15 @@ fn http_413_and_an_expired_retry_duration_send_records_to_s3() {
                 && String::from_utf8_lossy(v).contains("DestinationException")
         })
     });
-    assert!(
-        env.firehose
+    // The worker counts the records given up after it wrote their error object: wait.
+    wait_for("the given-up records counted", || {
+        (env.firehose
             .metrics("down")
             .unwrap()
             .delivery_to_http_endpoint_failed_records
-            >= 1
-    );
+            >= 1)
+            .then_some(())
+    });
 }
 
 // -- PostgreSQL ---------------------------------------------------------------------------------
@@ -673,11 +675,14 @@ fn postgres_down_past_the_retry_duration_skips_the_batch_into_a_manifest() {
     let url = v["entries"][0]["url"].as_str().unwrap();
     assert!(url.starts_with("s3://staging/missing_table/"), "{url}");
     assert_eq!(v["entries"][0]["mandatory"], true);
-    assert_eq!(
-        env.firehose
+    // The worker counts the skipped batch after it wrote the manifest: wait for it.
+    let skipped = wait_for("the skipped batch counted", || {
+        let n = env
+            .firehose
             .metrics("skip")
             .unwrap()
-            .delivery_to_redshift_skipped_batches,
-        1
-    );
+            .delivery_to_redshift_skipped_batches;
+        (n >= 1).then_some(n)
+    });
+    assert_eq!(skipped, 1);
 }
