@@ -573,13 +573,21 @@ fn a_change_while_another_runs_is_resource_in_use() {
         );
         assert_eq!(err.kinesis_name(), "ResourceInUseException");
     }
-    // Puts and reads go on meanwhile.
-    engine
-        .put_record("s", "k", b"during", PutOptions::default())
-        .unwrap();
+    // Puts go on meanwhile. Once the reshard has closed the parents (before its catalog
+    // write) a put waits for the new routing, so this one runs on its own thread and
+    // may finish only after the gate opens; it must not be refused either way.
+    let put = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.put_record("s", "k", b"during", PutOptions::default()))
+    };
+    let started = std::time::Instant::now();
+    while !put.is_finished() && started.elapsed() < Duration::from_millis(200) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(!slow.is_finished(), "the reshard waits at the gate");
     gated.set_closed(false);
     slow.join().unwrap().unwrap();
+    put.join().unwrap().unwrap();
     assert_eq!(open_shards(&engine, "s").len(), 4);
     assert_eq!(
         engine.describe_stream_summary("s").unwrap().status,
