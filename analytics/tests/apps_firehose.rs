@@ -131,7 +131,7 @@ type Windows = BTreeMap<(String, i64), (i64, i64)>;
 /// Checks the delivered rows against the references: each row exactly once.
 fn check_delivered(firehose: &Firehose, windows: &Windows, sevens: &BTreeMap<i64, String>) {
     for ds in ["windows-ds", "sevens-ds"] {
-        firehose.flush(ds, Duration::from_secs(30)).unwrap();
+        firehose.flush(ds, Duration::from_secs(60)).unwrap();
     }
     let mut got: Windows = BTreeMap::new();
     for line in delivered_lines(firehose, "windows/") {
@@ -384,7 +384,7 @@ fn delivery_stream_as_the_input() {
     put_minutes(0, 150, &mut [&mut all]);
     // Delivered meanwhile: reading the buffer does not depend on delivery.
     firehose
-        .flush("orders-ds", Duration::from_secs(30))
+        .flush("orders-ds", Duration::from_secs(60))
         .unwrap();
     apps.start("all", StartFrom::TrimHorizon).unwrap();
     apps.start("later", StartFrom::Latest).unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -26,14 +26,18 @@ fn writers_readers_subscribers_and_reshards_at_once() {
     engine.create_stream("a", 4).unwrap();
     engine.create_stream("b", 2).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let deadline = Instant::now() + Duration::from_millis(2500);
+    // Progress so far (acks, reads, reshards), for deciding when the run has done enough.
+    let progress = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let started = Instant::now();
 
     let writers: Vec<_> = (0..6)
         .map(|w| {
             let engine = engine.clone();
             let stop = Arc::clone(&stop);
+            let progress = Arc::clone(&progress);
             std::thread::spawn(move || {
                 let mut acked: Vec<(String, String, u128, Vec<u8>)> = Vec::new();
+                let mut counted = 0;
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let stream = if i % 3 == 0 { "b" } else { "a" };
@@ -85,6 +89,8 @@ fn writers_readers_subscribers_and_reshards_at_once() {
                         ));
                     }
                     i += 1;
+                    progress[0].fetch_add((acked.len() - counted) as u64, Ordering::Relaxed);
+                    counted = acked.len();
                 }
                 acked
             })
@@ -95,6 +101,7 @@ fn writers_readers_subscribers_and_reshards_at_once() {
         .map(|r| {
             let engine = engine.clone();
             let stop = Arc::clone(&stop);
+            let progress = Arc::clone(&progress);
             std::thread::spawn(move || {
                 let mut reads = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -113,6 +120,7 @@ fn writers_readers_subscribers_and_reshards_at_once() {
                         shard.shard_id
                     );
                     reads += 1;
+                    progress[1].fetch_add(1, Ordering::Relaxed);
                 }
                 reads
             })
@@ -161,6 +169,7 @@ fn writers_readers_subscribers_and_reshards_at_once() {
     let admin = {
         let engine = engine.clone();
         let stop = Arc::clone(&stop);
+        let progress = Arc::clone(&progress);
         std::thread::spawn(move || {
             let mut changes = 0;
             let mut n = 0u32;
@@ -189,7 +198,10 @@ fn writers_readers_subscribers_and_reshards_at_once() {
                         .map(|_| ()),
                 };
                 match result {
-                    Ok(()) => changes += 1,
+                    Ok(()) => {
+                        changes += 1;
+                        progress[2].fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(Error::StreamBusy { .. }) => {}
                     Err(e) => panic!("reshard failed: {e}"),
                 }
@@ -205,7 +217,16 @@ fn writers_readers_subscribers_and_reshards_at_once() {
         })
     };
 
-    while Instant::now() < deadline {
+    // At least 2.5 s, and until every kind of work has happened (a loaded machine may
+    // need longer for the checks below to have something to check); at most 120 s.
+    let enough = || {
+        progress[0].load(Ordering::Relaxed) > 100
+            && progress[1].load(Ordering::Relaxed) > 0
+            && progress[2].load(Ordering::Relaxed) > 0
+    };
+    while started.elapsed() < Duration::from_millis(2500)
+        || (!enough() && started.elapsed() < Duration::from_secs(120))
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);

@@ -433,28 +433,119 @@ fn every_validation_error_leaves_the_catalog_unchanged() {
     assert_eq!(e.kinesis_name(), "LimitExceededException");
 }
 
+/// A file system whose catalog writes wait while its gate is closed: a reshard can be
+/// held in the middle of its catalog update for as long as a test needs (a fixed delay
+/// would race a loaded machine's scheduler both ways).
+#[derive(Debug)]
+struct GatedStorage {
+    inner: FsStorage,
+    closed: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl GatedStorage {
+    fn pass(&self, path: &std::path::Path) {
+        if path.to_string_lossy().contains("catalog") {
+            let mut closed = self.closed.lock().unwrap();
+            while *closed {
+                closed = self.opened.wait(closed).unwrap();
+            }
+        }
+    }
+
+    fn set_closed(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.opened.notify_all();
+    }
+}
+
+impl Storage for GatedStorage {
+    fn create_dir_all(&self, dir: &std::path::Path) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &std::path::Path) -> io::Result<Vec<tidelog::io::DirEntry>> {
+        self.inner.list_dir(dir)
+    }
+    fn exists(&self, path: &std::path::Path) -> io::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn file_len(&self, path: &std::path::Path) -> io::Result<u64> {
+        self.inner.file_len(path)
+    }
+    fn read_file(&self, path: &std::path::Path) -> io::Result<Vec<u8>> {
+        self.inner.read_file(path)
+    }
+    fn write_file(&self, path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+        self.pass(path);
+        self.inner.write_file(path, bytes)
+    }
+    fn write_file_unsynced(&self, path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
+        self.pass(path);
+        self.inner.write_file_unsynced(path, bytes)
+    }
+    fn create_segment(
+        &self,
+        path: &std::path::Path,
+        len: u64,
+        fill: tidelog::io::Preallocation,
+    ) -> io::Result<()> {
+        self.inner.create_segment(path, len, fill)
+    }
+    fn extend_zeroed(&self, path: &std::path::Path, len: u64) -> io::Result<()> {
+        self.inner.extend_zeroed(path, len)
+    }
+    fn map(
+        &self,
+        path: &std::path::Path,
+        len: usize,
+        access: tidelog::io::Access,
+        readable_start: usize,
+    ) -> io::Result<tidelog::io::MappedFile> {
+        self.inner.map(path, len, access, readable_start)
+    }
+    fn remove_file(&self, path: &std::path::Path) -> io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn remove_dir_all(&self, dir: &std::path::Path) -> io::Result<()> {
+        self.inner.remove_dir_all(dir)
+    }
+    fn rename(&self, from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn sync_dir(&self, dir: &std::path::Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+    fn lock_dir(&self, dir: &std::path::Path) -> io::Result<Box<dyn tidelog::io::DirLockGuard>> {
+        self.inner.lock_dir(dir)
+    }
+}
+
 #[test]
 fn a_change_while_another_runs_is_resource_in_use() {
     let tmp = tempfile::tempdir().unwrap();
-    let faulty = FaultyStorage::new(Arc::new(FsStorage::new()));
+    let gated = Arc::new(GatedStorage {
+        inner: FsStorage::new(),
+        closed: std::sync::Mutex::new(false),
+        opened: std::sync::Condvar::new(),
+    });
     let mut config = engine_config(tmp.path(), None);
-    config.storage = Arc::new(faulty.clone());
+    config.storage = gated.clone();
     let engine = Engine::open(config).unwrap();
     engine.create_stream("s", 2).unwrap();
-    faulty.inject(Fault::delay(
-        FaultOp::WriteFile,
-        "catalog",
-        Duration::from_millis(400),
-    ));
+    // The reshard stops at its catalog write (the stream UPDATING) until the gate opens.
+    gated.set_closed(true);
     let slow = {
         let engine = engine.clone();
         std::thread::spawn(move || engine.update_shard_count("s", 4, "UNIFORM_SCALING"))
     };
-    std::thread::sleep(Duration::from_millis(150));
-    assert_eq!(
-        engine.describe_stream_summary("s").unwrap().status,
-        StreamStatus::Updating
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while engine.describe_stream_summary("s").unwrap().status != StreamStatus::Updating {
+        assert!(
+            !slow.is_finished() && std::time::Instant::now() < deadline,
+            "the reshard never reached its catalog write"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     for err in [
         engine
             .split_shard("s", "shardId-000000000000", "77")
@@ -482,12 +573,21 @@ fn a_change_while_another_runs_is_resource_in_use() {
         );
         assert_eq!(err.kinesis_name(), "ResourceInUseException");
     }
-    // Puts and reads go on meanwhile.
-    engine
-        .put_record("s", "k", b"during", PutOptions::default())
-        .unwrap();
+    // Puts go on meanwhile. Once the reshard has closed the parents (before its catalog
+    // write) a put waits for the new routing, so this one runs on its own thread and
+    // may finish only after the gate opens; it must not be refused either way.
+    let put = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.put_record("s", "k", b"during", PutOptions::default()))
+    };
+    let started = std::time::Instant::now();
+    while !put.is_finished() && started.elapsed() < Duration::from_millis(200) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(!slow.is_finished(), "the reshard waits at the gate");
+    gated.set_closed(false);
     slow.join().unwrap().unwrap();
-    faulty.clear();
+    put.join().unwrap().unwrap();
     assert_eq!(open_shards(&engine, "s").len(), 4);
     assert_eq!(
         engine.describe_stream_summary("s").unwrap().status,

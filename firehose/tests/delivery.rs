@@ -80,7 +80,7 @@ fn size_threshold_cuts_objects_and_flush_delivers_the_rest() {
     wait_for("two size-triggered objects", || {
         (objects(&env.bucket("bkt")).len() >= 2).then_some(())
     });
-    env.firehose.flush("big", Duration::from_secs(10)).unwrap();
+    env.firehose.flush("big", Duration::from_secs(60)).unwrap();
     let objs = objects(&env.bucket("bkt"));
     let total: usize = objs.iter().map(|(_, b)| b.len()).sum();
     assert_eq!(total, 3_000_000);
@@ -108,7 +108,7 @@ fn gzip_objects_decompress_to_the_records() {
         .map(|i| format!("line {i}\n").into_bytes())
         .collect();
     put_batch(&env, "gz", &records);
-    env.firehose.flush("gz", Duration::from_secs(10)).unwrap();
+    env.firehose.flush("gz", Duration::from_secs(60)).unwrap();
     let objs = objects(&env.bucket("bkt"));
     assert_eq!(objs.len(), 1);
     assert!(objs[0].0.ends_with(".gz"));
@@ -147,7 +147,7 @@ fn records_survive_a_restart_and_are_delivered_once() {
     assert_eq!(objs[0].1, records.concat());
     // Another restart delivers nothing again.
     let env = env.reopen();
-    env.firehose.flush("keep", Duration::from_secs(10)).unwrap();
+    env.firehose.flush("keep", Duration::from_secs(60)).unwrap();
     assert_eq!(objects(&env.bucket("bkt")).len(), 1);
 }
 
@@ -226,7 +226,7 @@ fn describe_list_update_and_errors_follow_aws() {
         "arn:aws:s3:::bkt"
     );
     put_batch(&env, "d1", &[b"after".to_vec()]);
-    env.firehose.flush("d1", Duration::from_secs(10)).unwrap();
+    env.firehose.flush("d1", Duration::from_secs(60)).unwrap();
     let objs = objects(&env.bucket("bkt"));
     assert!(
         objs.iter()

@@ -13,7 +13,7 @@ use common::*;
 use serde_json::{Value, json};
 use tidelog_firehose::{TransformInput, TransformResult, TransformedRecord};
 
-const FLUSH: Duration = Duration::from_secs(20);
+const FLUSH: Duration = Duration::from_secs(60);
 
 fn lambda(name: &str) -> Value {
     json!({"Type": "Lambda", "Parameters": [

@@ -170,7 +170,7 @@ fn delivers_gzip_and_multipart_objects_to_s3() {
     for _ in 0..3 {
         put_batch(&env, "big", &vec![chunk.clone(); 4]);
     }
-    env.firehose.flush("gz", Duration::from_secs(30)).unwrap();
+    env.firehose.flush("gz", Duration::from_secs(60)).unwrap();
     env.firehose.flush("big", Duration::from_secs(60)).unwrap();
     let objs = list(&endpoint, "lake");
     assert_eq!(

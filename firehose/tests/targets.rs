@@ -196,7 +196,7 @@ fn http_requests_carry_every_header_and_field() {
     http_stream(&env, "web", &url, json!({}));
     let recs: Vec<Vec<u8>> = vec![b"one".to_vec(), b"two".to_vec(), b"{\"three\":3}".to_vec()];
     put_batch(&env, "web", &recs);
-    env.firehose.flush("web", Duration::from_secs(20)).unwrap();
+    env.firehose.flush("web", Duration::from_secs(60)).unwrap();
     let seen = rx.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
@@ -241,13 +241,15 @@ fn http_requests_carry_every_header_and_field() {
 fn http_failures_are_retried_with_the_same_request_id_and_backoff_on_the_clock() {
     let env = Env::with(
         |_| {},
-        |c| c.http_request_timeout = Duration::from_millis(300),
+        // Long enough that no quick answer times out on a loaded machine (a timed-out
+        // Ok would be one more failure and no delivery); the slow answer outlasts it.
+        |c| c.http_request_timeout = Duration::from_secs(5),
     );
     let (rx, url) = receiver();
     rx.script.lock().unwrap().extend([
         Answer::Status(500),
         Answer::Drop,
-        Answer::Slow(Duration::from_millis(1500)),
+        Answer::Slow(Duration::from_secs(60)),
         Answer::WrongId,
         Answer::Status(503),
         Answer::Ok,
@@ -322,7 +324,7 @@ fn http_413_and_an_expired_retry_duration_send_records_to_s3() {
                             "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}}),
     );
     put_batch(&env, "big", &[b"too big".to_vec()]);
-    env.firehose.flush("big", Duration::from_secs(20)).unwrap();
+    env.firehose.flush("big", Duration::from_secs(60)).unwrap();
     assert_eq!(rx.seen.lock().unwrap().len(), 1, "413 is not retried");
     let objs = objects(&env.bucket("failed"));
     let errors: Vec<_> = objs
@@ -365,13 +367,15 @@ fn http_413_and_an_expired_retry_duration_send_records_to_s3() {
                 && String::from_utf8_lossy(v).contains("DestinationException")
         })
     });
-    assert!(
-        env.firehose
+    // The worker counts the records given up after it wrote their error object: wait.
+    wait_for("the given-up records counted", || {
+        (env.firehose
             .metrics("down")
             .unwrap()
             .delivery_to_http_endpoint_failed_records
-            >= 1
-    );
+            >= 1)
+            .then_some(())
+    });
 }
 
 // -- PostgreSQL ---------------------------------------------------------------------------------
@@ -519,7 +523,7 @@ fn postgres_copy_csv_json_and_documents() {
             b"{\"c\": \"\\u0001 and \\\\ and ,\"}".to_vec(),
         ],
     );
-    env.firehose.flush_all(Duration::from_secs(30)).unwrap();
+    env.firehose.flush_all(Duration::from_secs(60)).unwrap();
     assert_eq!(
         pg.query("SELECT id, name FROM events ORDER BY id"),
         vec![
@@ -617,7 +621,7 @@ fn postgres_loads_once_across_a_crash_between_copy_and_checkpoint() {
     // Reopen: the batch is replayed (it was in flight), and not loaded again.
     let engine = tidelog::Engine::open(engine_config(dir.path(), &clock)).unwrap();
     let firehose = tidelog_firehose::Firehose::open(&engine, firehose_config()).unwrap();
-    firehose.flush("once", Duration::from_secs(30)).unwrap();
+    firehose.flush("once", Duration::from_secs(60)).unwrap();
     wait_for("the replay", || {
         (firehose
             .metrics("once")
@@ -671,11 +675,14 @@ fn postgres_down_past_the_retry_duration_skips_the_batch_into_a_manifest() {
     let url = v["entries"][0]["url"].as_str().unwrap();
     assert!(url.starts_with("s3://staging/missing_table/"), "{url}");
     assert_eq!(v["entries"][0]["mandatory"], true);
-    assert_eq!(
-        env.firehose
+    // The worker counts the skipped batch after it wrote the manifest: wait for it.
+    let skipped = wait_for("the skipped batch counted", || {
+        let n = env
+            .firehose
             .metrics("skip")
             .unwrap()
-            .delivery_to_redshift_skipped_batches,
-        1
-    );
+            .delivery_to_redshift_skipped_batches;
+        (n >= 1).then_some(n)
+    });
+    assert_eq!(skipped, 1);
 }

@@ -74,7 +74,9 @@ def test_async_iteration(engine: tidelog.Engine) -> None:
     engine.create_stream("s", 1)
     shard = only_shard(engine, "s")
     engine.put_records("s", [("k", f"r{i}") for i in range(3)])
-    sub = engine.subscribe("s", shard, "trim_horizon", timeout=0.3)
+    # A generous wait while the late record is on its way (a thread's put can take longer
+    # than a fraction of a second on a loaded machine), then a short one to end the loop.
+    sub = engine.subscribe("s", shard, "trim_horizon", timeout=30)
 
     async def consume() -> list[bytes]:
         got = []
@@ -83,6 +85,8 @@ def test_async_iteration(engine: tidelog.Engine) -> None:
             if len(got) == 3:
                 # Put from another thread while this task awaits the next record.
                 threading.Thread(target=engine.put_record, args=("s", "k", "late")).start()
+            if len(got) == 4:
+                sub.timeout = 0.05
         return got
 
     assert asyncio.run(consume()) == [b"r0", b"r1", b"r2", b"late"]
@@ -183,15 +187,23 @@ def test_threads_share_one_subscription(engine: tidelog.Engine) -> None:
     total = 2000
     seen: list[int] = []
     lock = threading.Lock()
+    produced = threading.Event()
 
     def produce() -> None:
         for start in range(0, total, 10):  # many small batches while the consumers run
             engine.put_records("s", [("k", str(i)) for i in range(start, start + 10)])
+        produced.set()
 
     def drain() -> None:
-        for record in sub:
-            with lock:
-                seen.append(int(bytes(record.data)))
+        # The producer may stall longer than the timeout on a loaded machine: a consumer
+        # stops only at a timeout that began after the last put.
+        while True:
+            done = produced.is_set()
+            for record in sub:
+                with lock:
+                    seen.append(int(bytes(record.data)))
+            if done:
+                return
 
     threads = [threading.Thread(target=drain) for _ in range(4)] + [threading.Thread(target=produce)]
     for t in threads:

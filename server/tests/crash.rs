@@ -79,6 +79,18 @@ fn text(m: &Map, key: &str) -> String {
     }
 }
 
+/// Lets the load run for at least 1.5 s and until it has more than 100 acknowledgements
+/// (a cold debug server on a loaded machine may take longer than 1.5 s to get there);
+/// gives up after 120 s, leaving the caller's check to report how far it got.
+async fn until_loaded(acks: impl Fn() -> usize) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(1500)
+        || (acks() <= 100 && started.elapsed() < Duration::from_secs(120))
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Puts from `clients` tasks until the server stops answering; records every ack.
 async fn load(endpoint: String, clients: usize, acked: Acked) {
     let mut tasks = Vec::new();
@@ -234,7 +246,7 @@ async fn run(stop: fn(&mut Child)) -> usize {
         .unwrap();
     let acked: Acked = Arc::default();
     let loader = tokio::spawn(load(endpoint, 6, Arc::clone(&acked)));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until_loaded(|| acked.lock().unwrap().len()).await;
     stop(child);
     let _ = child.wait();
     tokio::time::timeout(Duration::from_secs(30), loader)
@@ -373,7 +385,7 @@ async fn sigkill_under_firehose_load_delivers_every_acknowledged_record_once() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    until_loaded(|| acked.lock().unwrap().len()).await;
     server.0.kill().unwrap();
     let _ = server.0.wait();
     for t in tasks {

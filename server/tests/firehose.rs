@@ -185,23 +185,47 @@ async fn direct_put_delivers_objects_to_a_directory_bucket() {
             "{input}"
         );
     }
-    // The objects appear under the bucket's directory, every record once, in order.
+    // The objects appear under the bucket's directory, every record once, in order. The
+    // worker may cut the records into several objects (it reads each put as it comes,
+    // and a batch possibly in two turns), and keys made in the same second sort by their
+    // random-looking suffix, not by time: so each object must hold a run of the records
+    // in put order, and the objects, ordered by their first record, all of them once.
     let bucket = s.dir.path().join("firehose/buckets/lake");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let delivered = loop {
+    let put_order = ["one", "two", "three", "four"];
+    let mut objects: Vec<Vec<String>> = loop {
         let mut files = Vec::new();
         files_under(&bucket.join("clicks"), &mut files);
-        files.sort();
-        let text: String = files
+        let objects: Vec<Vec<String>> = files
             .iter()
-            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            })
             .collect();
-        if text.lines().count() >= 4 || Instant::now() > deadline {
-            break text;
+        if objects.iter().map(Vec::len).sum::<usize>() >= 4 || Instant::now() > deadline {
+            break objects;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(delivered, "one\ntwo\nthree\nfour\n");
+    let position = |line: &String| put_order.iter().position(|r| r == line);
+    objects.sort_by_key(|o| o.first().map(position));
+    for o in &objects {
+        let at: Vec<Option<usize>> = o.iter().map(position).collect();
+        assert!(
+            at.windows(2)
+                .all(|w| w[0].is_some() && w[1] == w[0].map(|p| p + 1)),
+            "an object's records are a run in put order: {objects:?}"
+        );
+    }
+    assert_eq!(
+        objects.concat(),
+        put_order,
+        "every record once: {objects:?}"
+    );
 
     let listed = call(&c, "ListDeliveryStreams", json!({})).await;
     assert_eq!(listed["DeliveryStreamNames"], json!(["clicks"]));

@@ -238,7 +238,7 @@ int main(void) {
                  TIDELOG_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(tidelog_apps_clear_callbacks(apps, "thirds"), TIDELOG_STATUS_INVALID_ARGUMENT);
     CHECK(dropped.released == 8);
-    CHECK_OK(tidelog_apps_wait_idle(apps, "thirds", 60000));
+    CHECK_OK(tidelog_apps_wait_idle(apps, "thirds", 300000));
 
     /* Both callbacks saw every output row once, equal to the reference. */
     CHECK(json_seen.bad == 0);
@@ -326,9 +326,9 @@ int main(void) {
     CHECK_OK(tidelog_apps_describe(apps, "to-files", description, sizeof description));
     CHECK(strstr(description, "\"DeliveryStream\":\"rows-ds\"") != NULL);
     REQUIRE_OK(tidelog_apps_start(apps, "to-files", "TRIM_HORIZON"));
-    CHECK_OK(tidelog_apps_wait_idle(apps, "to-files", 60000));
+    CHECK_OK(tidelog_apps_wait_idle(apps, "to-files", 300000));
     CHECK_OK(tidelog_apps_stop(apps, "to-files"));
-    CHECK_OK(tidelog_firehose_flush(fh, "rows-ds", 30000));
+    CHECK_OK(tidelog_firehose_flush(fh, "rows-ds", 120000));
     char bucket[4096];
     tl_path(bucket, sizeof bucket, "apps/firehose/buckets/out/rows");
     nftw(bucket, collect, 16, FTW_PHYS);
@@ -362,7 +362,7 @@ int main(void) {
     CHECK_OK(tidelog_apps_describe(apps, "from-files", description, sizeof description));
     CHECK(strstr(description, "\"Input\":{\"DeliveryStream\":\"rows-ds\"") != NULL);
     REQUIRE_OK(tidelog_apps_start(apps, "from-files", "TRIM_HORIZON"));
-    CHECK_OK(tidelog_apps_wait_idle(apps, "from-files", 60000));
+    CHECK_OK(tidelog_apps_wait_idle(apps, "from-files", 300000));
     CHECK_OK(tidelog_apps_describe(apps, "from-files", description, sizeof description));
     char records_in[32];
     snprintf(records_in, sizeof records_in, "\"RecordsIn\":%d", expected);

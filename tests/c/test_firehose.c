@@ -150,8 +150,8 @@ int main(void) {
     CHECK(strcmp(tidelog_firehose_last_error_code(), "ResourceNotFoundException") == 0);
     CHECK_OK(tidelog_firehose_put_record(fh, "refused", (const uint8_t *)"lost?", 5, NULL));
 
-    CHECK_OK(tidelog_firehose_flush(fh, "words", 30000));
-    CHECK_OK(tidelog_firehose_flush(fh, NULL, 30000));
+    CHECK_OK(tidelog_firehose_flush(fh, "words", 120000));
+    CHECK_OK(tidelog_firehose_flush(fh, NULL, 120000));
     CHECK(calls >= 1);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/w", bucket);
@@ -201,7 +201,7 @@ int main(void) {
     CHECK_STATUS(tidelog_firehose_flush(fh, NULL, 0), TIDELOG_STATUS_INVALID_HANDLE);
     REQUIRE_OK(tidelog_firehose_open(e, "{\"ingest_limits\": \"unlimited\", \"tick_ms\": 5}", &fh));
     CHECK_OK(tidelog_firehose_register_transform(fh, "shout", shout, &calls, 60000));
-    CHECK_OK(tidelog_firehose_flush(fh, "words", 30000));
+    CHECK_OK(tidelog_firehose_flush(fh, "words", 120000));
     snprintf(dir, sizeof dir, "%s/w", bucket);
     read_objects(dir);
     CHECK(object_count == 2 && strstr(objects, "LATER\n") != NULL);

@@ -121,9 +121,10 @@ pub fn objects(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Polls `f` until it returns Some, for up to 20 s of real time.
+/// Polls `f` until it returns Some, for up to 60 s of real time (a bound on a hang, not a
+/// speed: a loaded CI machine can be slow).
 pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(v) = f() {
             return v;
