@@ -237,13 +237,15 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
     .await;
     assert!(r.is_empty() || status(&r) == 400);
 
-    // Slowloris: headers one byte at a time, slower than the header timeout allows.
+    // Slowloris: headers one byte at a time, slower than the header timeout allows
+    // (uncut, the header would take over a minute; the bound below leaves a loaded
+    // machine plenty of slack over the server's 800 ms and still tells the two apart).
     let started = Instant::now();
     let mut slow = TcpStream::connect(addr).await.unwrap();
     let mut closed_after = None;
     for b in b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: "
         .iter()
-        .chain(b"a".repeat(200).iter())
+        .chain(b"a".repeat(1200).iter())
     {
         if slow.write_all(&[*b]).await.is_err() {
             closed_after = Some(started.elapsed());
@@ -260,7 +262,7 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
         }
     }
     let closed_after = closed_after.expect("a slowloris connection is cut");
-    assert!(closed_after < Duration::from_secs(4), "{closed_after:?}");
+    assert!(closed_after < Duration::from_secs(20), "{closed_after:?}");
     // A slow body: headers sent, then the body trickles in.
     let mut slow = TcpStream::connect(addr).await.unwrap();
     slow.write_all(
@@ -269,12 +271,12 @@ async fn hostile_requests_are_refused_and_the_server_keeps_serving() {
     .await
     .unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut out)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), slow.read_to_end(&mut out)).await;
     assert_eq!(status(&out), 408, "{}", String::from_utf8_lossy(&out));
     // A connection that never sends anything is dropped too.
     let mut idle = TcpStream::connect(addr).await.unwrap();
     let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+    let n = tokio::time::timeout(Duration::from_secs(30), idle.read(&mut buf)).await;
     assert!(
         matches!(n, Ok(Ok(0)) | Ok(Err(_))),
         "an idle connection is closed: {n:?}"
