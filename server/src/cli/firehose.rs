@@ -19,8 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use clap::{Args, Subcommand};
 use serde_json::{Value as Json, json};
 
-use super::remote::{Backend, CallError, with_firehose_backend};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, Style, Target, error, style};
+use super::remote::{Backend, BatchPut, CallError, put_summary, with_firehose_backend};
+use super::{EXIT_OK, EXIT_USAGE, Style, Target, error, style};
 use crate::wire::Service;
 
 /// The role ARN `create` writes when none is given (Firehose requires one; tidelog
@@ -452,60 +452,17 @@ async fn put(backend: &Backend, args: &PutArgs, style: &Style) -> Result<u8, Cal
         if batch.is_empty() {
             break;
         }
-        let mut pending = batch;
-        let mut attempt = 0;
-        while !pending.is_empty() {
-            attempt += 1;
-            let out = call(
-                backend,
-                "PutRecordBatch",
-                json!({ "DeliveryStreamName": args.name, "Records": pending }),
-            )
+        let put = BatchPut {
+            service: Service::Firehose,
+            operation: "PutRecordBatch",
+            target: ("DeliveryStreamName", &args.name),
+            results: "RequestResponses",
+            retryable: &["ServiceUnavailableException", "InternalFailure"],
+            attempts: args.attempts,
+        };
+        put.send(backend, batch, style, &mut sent, &mut failed)
             .await?;
-            let results = out["RequestResponses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let mut retry = Vec::new();
-            for (entry, result) in pending.into_iter().zip(results) {
-                match result["ErrorCode"].as_str() {
-                    None => sent += 1,
-                    Some(code)
-                        if attempt < args.attempts
-                            && (code == "ServiceUnavailableException"
-                                || code == "InternalFailure") =>
-                    {
-                        retry.push(entry)
-                    }
-                    Some(code) => {
-                        failed += 1;
-                        error(
-                            style,
-                            format!(
-                                "record failed: {code}: {}",
-                                result["ErrorMessage"].as_str().unwrap_or("")
-                            ),
-                        );
-                    }
-                }
-            }
-            pending = retry;
-            if !pending.is_empty() {
-                tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
-            }
-        }
         style.progress(&format!("put {sent} records ({failed} failed)"));
     }
-    style.progress_done();
-    eprintln!(
-        "put {} records to {}{}",
-        sent,
-        style.cyan(&args.name),
-        if failed > 0 {
-            style.red(&format!(", {failed} failed"))
-        } else {
-            String::new()
-        }
-    );
-    Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
+    Ok(put_summary(style, &args.name, sent, failed))
 }

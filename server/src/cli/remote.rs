@@ -718,30 +718,65 @@ async fn put(backend: &Backend, args: &PutArgs, style: &Style) -> Result<u8, Cal
         if batch.is_empty() {
             break;
         }
+        let put = BatchPut {
+            service: Service::Kinesis,
+            operation: "PutRecords",
+            target: ("StreamName", &args.stream),
+            results: "Records",
+            retryable: &["ProvisionedThroughputExceededException", "InternalFailure"],
+            attempts: args.attempts,
+        };
+        put.send(backend, batch, style, &mut sent, &mut failed)
+            .await?;
+        style.progress(&format!("put {sent} records ({failed} failed)"));
+    }
+    Ok(put_summary(style, &args.stream, sent, failed))
+}
+
+/// One kind of batched put (`PutRecords`, `PutRecordBatch`): where it goes, where its
+/// per-entry results are, and which entry errors are worth another attempt.
+pub(super) struct BatchPut<'a> {
+    pub service: Service,
+    pub operation: &'a str,
+    /// The member naming the target, and its value.
+    pub target: (&'a str, &'a str),
+    /// The member of the answer with one result per entry, in order.
+    pub results: &'a str,
+    pub retryable: &'a [&'a str],
+    pub attempts: u32,
+}
+
+impl BatchPut<'_> {
+    /// Sends `batch`, again for the entries that failed with a retryable code (with
+    /// backoff, up to `attempts` in all); counts each entry as sent or failed,
+    /// reporting failures.
+    pub(super) async fn send(
+        &self,
+        backend: &Backend,
+        batch: Vec<Json>,
+        style: &Style,
+        sent: &mut u64,
+        failed: &mut u64,
+    ) -> Result<(), CallError> {
         let mut pending = batch;
         let mut attempt = 0;
         while !pending.is_empty() {
             attempt += 1;
+            let mut input = json!({ "Records": pending });
+            input[self.target.0] = json!(self.target.1);
             let out = backend
-                .call(
-                    "PutRecords",
-                    json!({ "StreamName": args.stream, "Records": pending }),
-                )
+                .call_service(self.service, self.operation, input)
                 .await?;
-            let results = out["Records"].as_array().cloned().unwrap_or_default();
+            let results = out[self.results].as_array().cloned().unwrap_or_default();
             let mut retry = Vec::new();
-            for (entry, result) in pending.into_iter().zip(results) {
+            for (entry, result) in std::mem::take(&mut pending).into_iter().zip(results) {
                 match result["ErrorCode"].as_str() {
-                    None => sent += 1,
-                    Some(code)
-                        if attempt < args.attempts
-                            && (code == "ProvisionedThroughputExceededException"
-                                || code == "InternalFailure") =>
-                    {
+                    None => *sent += 1,
+                    Some(code) if attempt < self.attempts && self.retryable.contains(&code) => {
                         retry.push(entry)
                     }
                     Some(code) => {
-                        failed += 1;
+                        *failed += 1;
                         error(
                             style,
                             format!(
@@ -757,20 +792,24 @@ async fn put(backend: &Backend, args: &PutArgs, style: &Style) -> Result<u8, Cal
                 tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
             }
         }
-        style.progress(&format!("put {sent} records ({failed} failed)"));
+        Ok(())
     }
+}
+
+/// Ends a `put`: the last progress line away, the totals on stderr, the exit status.
+pub(super) fn put_summary(style: &Style, target: &str, sent: u64, failed: u64) -> u8 {
     style.progress_done();
     eprintln!(
         "put {} records to {}{}",
         sent,
-        style.cyan(&args.stream),
+        style.cyan(target),
         if failed > 0 {
             style.red(&format!(", {failed} failed"))
         } else {
             String::new()
         }
     );
-    Ok(if failed > 0 { EXIT_FAILED } else { EXIT_OK })
+    if failed > 0 { EXIT_FAILED } else { EXIT_OK }
 }
 
 // -- stats -----------------------------------------------------------------------------
