@@ -86,17 +86,13 @@ fn crash_child() {
     std::thread::sleep(Duration::from_secs(120));
 }
 
-/// The epoch of the application's checkpoint file.
+/// The epoch of the application's last checkpoint (in its state log).
 fn committed_epoch(dir: &Path) -> u64 {
-    let path = dir.join("analytics/applications/crashy/checkpoint");
-    let body = tidelog_analytics::app::store::read_framed(
-        &path,
-        tidelog_analytics::app::store::MAGIC_CHECKPOINT,
-    )
-    .unwrap()
-    .unwrap();
-    let m = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
-    let meta: Value = serde_json::from_slice(&body[4..4 + m]).unwrap();
+    let path = dir.join("analytics/applications/crashy/state");
+    let body = tidelog_analytics::app::store::read_checkpoint(&path)
+        .unwrap()
+        .unwrap();
+    let meta: Value = serde_json::from_slice(&body).unwrap();
     meta["Epoch"].as_u64().unwrap()
 }
 

@@ -675,7 +675,18 @@ pub struct AppRunner {
     callbacks: Vec<(String, Callback)>,
     last_caught_up: bool,
     crash: Option<CrashPoint>,
+    /// The state log, once opened or first written.
+    log: Option<store::StateLog>,
+    /// (pump, window chunk id) → where the chunk is in the log (offset, length).
+    persisted: BTreeMap<(usize, u64), (u64, u64)>,
+    /// The next checkpoint rewrites the log whole.
+    compact: bool,
 }
+
+/// The state log is rewritten when it is over this size and ...
+const COMPACT_MIN_BYTES: u64 = 64 << 20;
+/// ... this many times the bytes its last checkpoint uses.
+const COMPACT_RATIO: u64 = 4;
 
 /// Where a test makes the next epoch fail as if the process died there.
 #[doc(hidden)]
@@ -794,12 +805,15 @@ impl AppRunner {
             callbacks: Vec::new(),
             last_caught_up: false,
             crash: None,
+            log: None,
+            persisted: BTreeMap::new(),
+            compact: false,
         };
         for (stream, f) in callbacks {
             runner.add_callback(&stream, f)?;
         }
         let resumed = runner.load_checkpoint()?;
-        if let Some(bytes) = store::read_framed(&runner.dir.join("intent"), MAGIC_INTENT)? {
+        if let Some(bytes) = store::read_intent(&runner.dir.join("intent"))? {
             let intent = Intent::from_json(&bytes)?;
             if intent.epoch == runner.state.epoch + 1 {
                 runner.redo(&intent)?;
@@ -874,6 +888,9 @@ impl AppRunner {
     /// written so the start position survives a crash.
     fn reset(&mut self, start: StartFrom) -> Result<()> {
         self.app = compile(&self.def, &self.rt)?;
+        // New operators number their chunks from zero again: the log starts over.
+        self.persisted.clear();
+        self.compact = true;
         self.state.positions.clear();
         self.state.watermark = i64::MIN;
         let stream = self.input_stream.clone();
@@ -924,19 +941,35 @@ impl AppRunner {
         self.write_checkpoint()
     }
 
+    /// Loads the last checkpoint: from the state log, or from the `checkpoint` file of
+    /// an older version (whose state the next checkpoint moves into a new log).
     fn load_checkpoint(&mut self) -> Result<bool> {
-        let Some(body) = store::read_framed(&self.dir.join("checkpoint"), MAGIC_CHECKPOINT)? else {
-            return Ok(false);
-        };
         let bad = |why: &str| Error::State(format!("checkpoint of {:?}: {why}", self.def.name));
-        if body.len() < 4 {
-            return Err(bad("too short"));
-        }
-        let m = u32::from_le_bytes(body[..4].try_into().expect("4 bytes")) as usize;
-        let meta: Value =
-            serde_json::from_slice(body.get(4..4 + m).ok_or_else(|| bad("short metadata"))?)
+        let (meta, legacy, log_bytes): (Value, Option<Vec<u8>>, Option<Vec<u8>>) =
+            if let Some(loaded) = store::StateLog::open(&self.dir.join("state"))? {
+                let meta = serde_json::from_slice(&loaded.bytes[loaded.checkpoint.clone()])
+                    .map_err(|_| bad("metadata is not JSON"))?;
+                self.log = Some(loaded.log);
+                (meta, None, Some(loaded.bytes))
+            } else if let Some(body) =
+                store::read_framed(&self.dir.join("checkpoint"), MAGIC_CHECKPOINT)?
+            {
+                if body.len() < 4 {
+                    return Err(bad("too short"));
+                }
+                let m = u32::from_le_bytes(body[..4].try_into().expect("4 bytes")) as usize;
+                let meta: Value = serde_json::from_slice(
+                    body.get(4..4 + m).ok_or_else(|| bad("short metadata"))?,
+                )
                 .map_err(|_| bad("metadata is not JSON"))?;
-        let mut blobs = &body[4 + m..];
+                self.log = None;
+                (meta, Some(body[4 + m..].to_vec()), None)
+            } else {
+                return Ok(false);
+            };
+        self.persisted.clear();
+        self.compact = false;
+        let mut blobs: &[u8] = legacy.as_deref().unwrap_or(&[]);
         self.state.epoch = meta["Epoch"].as_u64().ok_or_else(|| bad("no epoch"))?;
         self.state.watermark = meta["Watermark"]
             .as_i64()
@@ -964,25 +997,65 @@ impl AppRunner {
         if pumps.len() != self.app.pumps.len() {
             return Err(bad("its pumps are not the application's"));
         }
-        for (p, v) in self.app.pumps.iter_mut().zip(pumps) {
+        for (i, (p, v)) in self.app.pumps.iter_mut().zip(pumps).enumerate() {
             if v["Name"].as_str() != Some(p.query.pump().name.as_str()) {
                 return Err(bad("its pumps are not the application's"));
             }
-            let len = v["Blob"].as_u64().ok_or_else(|| bad("blob length"))? as usize;
-            if len > blobs.len() {
-                return Err(bad("a window state is cut short"));
-            }
-            let rows = ipc_batch(&blobs[..len])?;
-            blobs = &blobs[len..];
-            // A table function's model ("State": absent in older checkpoints).
-            let state_len = v.get("State").and_then(Value::as_u64).unwrap_or(0) as usize;
-            if state_len > blobs.len() {
-                return Err(bad("a function state is cut short"));
-            }
-            let state = &blobs[..state_len];
-            blobs = &blobs[state_len..];
             let a = v["A"].as_i64().unwrap_or(i64::MIN);
             let b = v["B"].as_i64().unwrap_or(i64::MIN);
+            let (rows, state): (Option<RecordBatch>, &[u8]) = if let Some(bytes) = &log_bytes {
+                // A reference [offset, length] into the log (absent: none).
+                let at = |r: &Value| -> Result<Option<((u64, u64), &[u8])>> {
+                    if r.is_null() {
+                        return Ok(None);
+                    }
+                    let (Some(o), Some(l)) = (r[0].as_u64(), r[1].as_u64()) else {
+                        return Err(bad("a state reference is not [offset, length]"));
+                    };
+                    let slice = usize::try_from(o)
+                        .ok()
+                        .zip(usize::try_from(l).ok())
+                        .and_then(|(o, l)| bytes.get(o..o.checked_add(l)?))
+                        .ok_or_else(|| bad("a state reference lies outside the state log"))?;
+                    Ok(Some(((o, l), slice)))
+                };
+                if let Operator::Fixed(w) = &mut p.op {
+                    let refs = v["Chunks"].as_array().ok_or_else(|| bad("window chunks"))?;
+                    let mut chunks = Vec::with_capacity(refs.len());
+                    let mut places = Vec::with_capacity(refs.len());
+                    for r in refs {
+                        let (place, slice) = at(r)?.ok_or_else(|| bad("window chunks"))?;
+                        chunks.push(ipc_batch(slice)?.ok_or_else(|| bad("an empty chunk"))?);
+                        places.push(place);
+                    }
+                    let ids = w.restore_chunks(a, b, chunks)?;
+                    for (id, place) in ids.into_iter().zip(places) {
+                        self.persisted.insert((i, id), place);
+                    }
+                    continue;
+                }
+                let rows = match at(&v["Blob"])? {
+                    Some((_, slice)) => ipc_batch(slice)?,
+                    None => None,
+                };
+                let state = at(&v["State"])?.map_or(&[][..], |(_, s)| s);
+                (rows, state)
+            } else {
+                let len = v["Blob"].as_u64().ok_or_else(|| bad("blob length"))? as usize;
+                if len > blobs.len() {
+                    return Err(bad("a window state is cut short"));
+                }
+                let rows = ipc_batch(&blobs[..len])?;
+                blobs = &blobs[len..];
+                // A table function's model ("State": absent in older checkpoints).
+                let state_len = v.get("State").and_then(Value::as_u64).unwrap_or(0) as usize;
+                if state_len > blobs.len() {
+                    return Err(bad("a function state is cut short"));
+                }
+                let state = &blobs[..state_len];
+                blobs = &blobs[state_len..];
+                (rows, state)
+            };
             match &mut p.op {
                 Operator::Plain => {}
                 Operator::Fixed(w) => w.restore(a, b, rows)?,
@@ -999,56 +1072,113 @@ impl AppRunner {
         Ok(true)
     }
 
+    /// Commits the state after an epoch (see [`store::StateLog`]): the window chunks
+    /// not yet in the log, every other operator's state whole, then the checkpoint
+    /// naming them, with one `fdatasync`. The log is rewritten whole (live chunks only)
+    /// when it was not opened from disk or when dead chunks outweigh live ones.
     fn write_checkpoint(&mut self) -> Result<()> {
-        let mut blobs: Vec<u8> = Vec::new();
-        let mut pumps = Vec::new();
-        for p in &self.app.pumps {
-            let mut state = Vec::new();
-            let (a, b, rows) = match &p.op {
-                Operator::Plain => (i64::MIN, i64::MIN, None),
-                Operator::Fixed(w) => w.snapshot()?,
-                Operator::Keyed {
-                    windows, max_event, ..
-                } => {
-                    let (wm, rows) = windows.snapshot()?;
-                    (wm, *max_event, rows)
-                }
-                Operator::Sliding { history, .. } => (i64::MIN, i64::MIN, history.clone()),
-                Operator::Function { function, .. } => {
-                    let (a, b, rows, model) = function.snapshot()?;
-                    state = model;
-                    (a, b, rows)
-                }
-            };
-            let bytes = match rows {
-                Some(r) => ipc_bytes(&r)?,
-                None => Vec::new(),
-            };
-            let mut entry =
-                json!({"Name": p.query.pump().name, "A": a, "B": b, "Blob": bytes.len()});
-            if !state.is_empty() {
-                entry["State"] = json!(state.len());
-            }
-            pumps.push(entry);
-            blobs.extend_from_slice(&bytes);
-            blobs.extend_from_slice(&state);
+        let path = self.dir.join("state");
+        let fresh = self.log.is_none() || self.compact;
+        if fresh {
+            self.log = Some(store::StateLog::fresh(&path));
+            self.persisted.clear();
         }
-        let c = self.state.counters;
-        let meta = json!({
-            "Epoch": self.state.epoch,
-            "Watermark": self.state.watermark,
-            "Positions": seq_map_json(&self.state.positions),
-            "Outputs": Value::Object(self.state.outputs.iter().map(|(k, v)| (k.clone(), seq_map_json(v))).collect()),
-            "Deliveries": seq_map_json(&self.state.deliveries),
-            "Counters": {"Epochs": c.epochs, "RecordsIn": c.records_in, "RecordsOut": c.records_out, "Errors": c.errors},
-            "Pumps": pumps,
-        })
-        .to_string();
-        let mut body = Vec::with_capacity(4 + meta.len() + blobs.len());
-        body.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-        body.extend_from_slice(meta.as_bytes());
-        body.extend_from_slice(&blobs);
-        store::write_framed(&self.dir.join("checkpoint"), MAGIC_CHECKPOINT, &body)
+        let log = self.log.as_mut().expect("just ensured");
+        let result = (|| -> Result<(Value, u64)> {
+            let mut persisted = BTreeMap::new();
+            let mut live = 0u64;
+            let mut pumps = Vec::new();
+            for (i, p) in self.app.pumps.iter().enumerate() {
+                let name = p.query.pump().name.clone();
+                if let Operator::Fixed(w) = &p.op {
+                    let mut refs = Vec::new();
+                    for (id, start, rows) in w.chunks() {
+                        let at = match self.persisted.get(&(i, id)) {
+                            Some(at) => *at,
+                            None => {
+                                let bytes = ipc_bytes(&FixedWindows::chunk_rows(rows, start)?)?;
+                                log.append(store::FRAME_CHUNK, &bytes)?
+                            }
+                        };
+                        persisted.insert((i, id), at);
+                        live += at.1;
+                        refs.push(json!([at.0, at.1]));
+                    }
+                    let (a, b) = w.marks();
+                    pumps.push(json!({"Name": name, "A": a, "B": b, "Chunks": refs}));
+                    continue;
+                }
+                let mut state = Vec::new();
+                let (a, b, rows) = match &p.op {
+                    Operator::Plain | Operator::Fixed(_) => (i64::MIN, i64::MIN, None),
+                    Operator::Keyed {
+                        windows, max_event, ..
+                    } => {
+                        let (wm, rows) = windows.snapshot()?;
+                        (wm, *max_event, rows)
+                    }
+                    Operator::Sliding { history, .. } => (i64::MIN, i64::MIN, history.clone()),
+                    Operator::Function { function, .. } => {
+                        let (a, b, rows, model) = function.snapshot()?;
+                        state = model;
+                        (a, b, rows)
+                    }
+                };
+                let mut entry = json!({"Name": name, "A": a, "B": b});
+                if let Some(rows) = rows {
+                    let at = log.append(store::FRAME_CHUNK, &ipc_bytes(&rows)?)?;
+                    live += at.1;
+                    entry["Blob"] = json!([at.0, at.1]);
+                }
+                if !state.is_empty() {
+                    let at = log.append(store::FRAME_CHUNK, &state)?;
+                    live += at.1;
+                    entry["State"] = json!([at.0, at.1]);
+                }
+                pumps.push(entry);
+            }
+            self.persisted = persisted;
+            let c = self.state.counters;
+            let meta = json!({
+                "Epoch": self.state.epoch,
+                "Watermark": self.state.watermark,
+                "Positions": seq_map_json(&self.state.positions),
+                "Outputs": Value::Object(self.state.outputs.iter().map(|(k, v)| (k.clone(), seq_map_json(v))).collect()),
+                "Deliveries": seq_map_json(&self.state.deliveries),
+                "Counters": {"Epochs": c.epochs, "RecordsIn": c.records_in, "RecordsOut": c.records_out, "Errors": c.errors},
+                "Pumps": pumps,
+            });
+            Ok((meta, live))
+        })();
+        let (meta, live) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing of this checkpoint may reach the log; the next one starts over.
+                self.log = None;
+                self.persisted.clear();
+                return Err(e);
+            }
+        };
+        if let Err(e) = log.commit(meta.to_string().as_bytes()) {
+            self.log = None;
+            self.persisted.clear();
+            return Err(e);
+        }
+        self.compact = log.len() > COMPACT_MIN_BYTES && log.len() > COMPACT_RATIO * live.max(1);
+        if fresh {
+            // A checkpoint file of an older version is superseded by the log.
+            match std::fs::remove_file(self.dir.join("checkpoint")) {
+                Ok(()) => store::sync_dir(&self.dir)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        path: self.dir.join("checkpoint").display().to_string(),
+                        source: e,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs one epoch if there is anything to do (new records, or windows the clock
@@ -1108,7 +1238,6 @@ impl AppRunner {
             watermark,
             reads,
         };
-        store::write_framed(&self.dir.join("intent"), MAGIC_INTENT, &intent.to_json())?;
         let delivered = self.run_epoch(&intent, false)?;
         Ok(StepReport {
             idle: false,
@@ -1295,6 +1424,15 @@ impl AppRunner {
         if !errors.is_empty() {
             let e = error_batch(&errors, m)?;
             rows.entry(ERROR_STREAM.to_string()).or_default().push(e);
+        }
+        // The intent is durable before the epoch's first delivery (an epoch that
+        // delivers nothing needs none: a crash before its checkpoint loses nothing).
+        let delivers = self.def.outputs.iter().any(|o| {
+            rows.get(&o.in_app_stream)
+                .is_some_and(|b| b.iter().any(|b| b.num_rows() > 0))
+        });
+        if delivers && !redo {
+            store::overwrite_framed(&self.dir.join("intent"), MAGIC_INTENT, &intent.to_json())?;
         }
         let injected = || Error::State("injected crash".into());
         let crash = self.crash.take();

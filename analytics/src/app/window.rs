@@ -71,7 +71,11 @@ pub struct FixedWindows {
     time: TimeColumn,
     lateness: i64,
     schema: Option<SchemaRef>,
-    open: BTreeMap<i64, Vec<RecordBatch>>,
+    /// Window start → its rows, as the chunks they came in: (chunk id, rows). A chunk
+    /// never changes once added, so a checkpoint writes each one once (its id names it
+    /// in the state log).
+    open: BTreeMap<i64, Vec<(u64, RecordBatch)>>,
+    next_chunk: u64,
     watermark: i64,
     max_time: i64,
 }
@@ -87,6 +91,7 @@ impl FixedWindows {
             lateness,
             schema: None,
             open: BTreeMap::new(),
+            next_chunk: 0,
             watermark: i64::MIN,
             max_time: i64::MIN,
         }
@@ -163,7 +168,22 @@ impl FixedWindows {
         }
         for (start, rows) in by_start {
             let picked = take_rows(batch, &rows)?;
-            self.open.entry(start).or_default().push(picked);
+            let id = self.next_chunk;
+            self.next_chunk += 1;
+            let chunks = self.open.entry(start).or_default();
+            chunks.push((id, picked));
+            // Merge the newest chunks like a binary counter (while the one before is
+            // no larger): a window of E epochs keeps O(log E) chunks, and each row is
+            // written to the state log O(log E) times, not once per epoch.
+            while let [.., (_, a), (_, b)] = chunks.as_slice() {
+                if a.num_rows() > b.num_rows() {
+                    break;
+                }
+                let merged = concat_batches(&a.schema(), [a, b])?;
+                chunks.truncate(chunks.len() - 2);
+                chunks.push((self.next_chunk, merged));
+                self.next_chunk += 1;
+            }
         }
         if self.time != TimeColumn::Rowtime && self.max_time != i64::MIN {
             self.watermark = self
@@ -189,7 +209,7 @@ impl FixedWindows {
                 break;
             }
             let batches = self.open.remove(&start).unwrap_or_default();
-            for b in batches {
+            for (_, b) in batches {
                 closed.push(with_window_start(&b, start)?);
             }
         }
@@ -213,11 +233,60 @@ impl FixedWindows {
     pub fn snapshot(&self) -> Result<(i64, i64, Option<RecordBatch>)> {
         let mut rows = Vec::new();
         for (start, batches) in &self.open {
-            for b in batches {
+            for (_, b) in batches {
                 rows.push(with_window_start(b, *start)?);
             }
         }
         Ok((self.watermark, self.max_time, concat_or_none(rows)?))
+    }
+
+    /// The watermark and the largest event time (the scalars of a checkpoint).
+    pub fn marks(&self) -> (i64, i64) {
+        (self.watermark, self.max_time)
+    }
+
+    /// The open windows' chunks, oldest window first: (chunk id, window start, rows).
+    pub fn chunks(&self) -> impl Iterator<Item = (u64, i64, &RecordBatch)> {
+        self.open
+            .iter()
+            .flat_map(|(start, batches)| batches.iter().map(move |(id, b)| (*id, *start, b)))
+    }
+
+    /// Restores the state from chunks written as `with_window_start(rows, start)` (one
+    /// start per chunk), in the order [`chunks`](Self::chunks) gave them: the ids
+    /// they get, in the same order.
+    pub fn restore_chunks(
+        &mut self,
+        watermark: i64,
+        max_time: i64,
+        chunks: Vec<RecordBatch>,
+    ) -> Result<Vec<u64>> {
+        self.watermark = watermark;
+        self.max_time = max_time;
+        self.open.clear();
+        let mut ids = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let (rows, starts) = split_window_start(&chunk)?;
+            let Some(&start) = starts.first() else {
+                return Err(Error::State("an empty window-state chunk".into()));
+            };
+            if starts.iter().any(|&s| s != start) {
+                return Err(Error::State(
+                    "a window-state chunk spans more than one window".into(),
+                ));
+            }
+            self.schema = Some(rows.schema());
+            let id = self.next_chunk;
+            self.next_chunk += 1;
+            self.open.entry(start).or_default().push((id, rows));
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Writes a chunk as [`restore_chunks`](Self::restore_chunks) reads it.
+    pub fn chunk_rows(rows: &RecordBatch, start: i64) -> Result<RecordBatch> {
+        with_window_start(rows, start)
     }
 
     /// Restores a [`snapshot`](Self::snapshot).
@@ -234,10 +303,12 @@ impl FixedWindows {
             let (rows, starts) = split_window_start(&rows)?;
             self.schema = Some(rows.schema());
             for (start, from, len) in runs(&starts) {
+                let id = self.next_chunk;
+                self.next_chunk += 1;
                 self.open
                     .entry(start)
                     .or_default()
-                    .push(rows.slice(from, len));
+                    .push((id, rows.slice(from, len)));
             }
         }
         Ok(())
