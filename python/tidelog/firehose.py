@@ -24,7 +24,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -34,7 +33,7 @@ from typing import Any, Literal
 from . import _tidelog
 from ._engine import Engine, open as _open_engine
 from ._tidelog import FirehoseError
-from .kinesis import ClientError, ParamTypeError, ParamValidationError
+from .kinesis import ClientError, ParamTypeError, ParamValidationError, _request_id
 
 __all__ = [
     "DirectoryStore",
@@ -632,7 +631,7 @@ class FirehoseExceptions:
 
 
 def _metadata(status: int = 200) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
+    request_id = _request_id()
     return {
         "RequestId": request_id,
         "HTTPStatusCode": status,

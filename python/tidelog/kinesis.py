@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import os
 import time
@@ -232,8 +233,28 @@ class KinesisExceptions:
         return _ERROR_CLASSES.get(code, ClientError)
 
 
+def _new_request_ids() -> None:
+    global _REQUEST_PREFIX, _REQUEST_COUNTER
+    # A random UUID's first 24 characters (version 4, variant bits set) and a counter:
+    # ids shaped like uuid4's, unique in this process, ~15x cheaper than uuid.uuid4()
+    # (which reads the OS's random source every call).
+    _REQUEST_PREFIX = str(uuid.uuid4())[:24]
+    _REQUEST_COUNTER = itertools.count()
+
+
+_REQUEST_PREFIX = ""
+_REQUEST_COUNTER = itertools.count()
+_new_request_ids()
+os.register_at_fork(after_in_child=_new_request_ids)
+
+
+def _request_id() -> str:
+    """A request id as AWS answers one (a UUID's shape), never repeated in a process."""
+    return f"{_REQUEST_PREFIX}{next(_REQUEST_COUNTER) & 0xFFFF_FFFF_FFFF:012x}"
+
+
 def _metadata(status: int = 200) -> dict[str, Any]:
-    request_id = str(uuid.uuid4())
+    request_id = _request_id()
     return {
         "RequestId": request_id,
         "HTTPStatusCode": status,
