@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PySlice};
+use pyo3::types::{PyBytes, PyDict, PyList, PySlice, PyString};
 use tidelog::engine::ChildShard;
 use tidelog::log::{ReadBatch, RecordView};
 
@@ -289,11 +289,15 @@ impl RecordBatch {
         );
         let (kms, none) = (pyo3::intern!(py, "KMS"), pyo3::intern!(py, "NONE"));
         let mut last_time: Option<(u64, Bound<'py, PyAny>)> = None;
+        // Records of a batch often share their partition key: one str for a run of
+        // equal keys (str is immutable, so sharing it is invisible to the caller).
+        let mut last_key: Option<(&[u8], Bound<'py, PyAny>)> = None;
+        let mut digits = [0u8; 40];
         for i in self.start..self.batch.len() {
-            let Some(view) = self.batch.view(i) else {
+            let Some(r) = self.batch.get(i) else {
                 continue;
             };
-            let ms = view.timestamp_ms();
+            let ms = r.timestamp_ms;
             let time = match &last_time {
                 Some((at, time)) if *at == ms => time.clone(),
                 _ => {
@@ -303,11 +307,19 @@ impl RecordBatch {
                 }
             };
             let dict = PyDict::new(py);
-            dict.set_item(k_seq, view.seq().to_string())?;
+            dict.set_item(k_seq, PyString::new(py, decimal(r.seq, &mut digits)))?;
             dict.set_item(k_time, time)?;
-            dict.set_item(k_data, PyBytes::new(py, view.data()))?;
-            dict.set_item(k_key, String::from_utf8_lossy(view.key()))?;
-            let encrypted = view.flags() & tidelog::log::format::FRAME_FLAG_ENCRYPTED != 0;
+            dict.set_item(k_data, PyBytes::new(py, r.data))?;
+            let key = match &last_key {
+                Some((bytes, key)) if *bytes == r.key => key.clone(),
+                _ => {
+                    let key = PyString::new(py, &String::from_utf8_lossy(r.key)).into_any();
+                    last_key = Some((r.key, key.clone()));
+                    key
+                }
+            };
+            dict.set_item(k_key, key)?;
+            let encrypted = r.flags & tidelog::log::format::FRAME_FLAG_ENCRYPTED != 0;
             dict.set_item(k_enc, if encrypted { kms } else { none })?;
             list.append(dict)?;
         }
@@ -350,5 +362,63 @@ impl RecordIter {
     fn __next__(&self, py: Python<'_>) -> Option<Record> {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         self.batch.bind(py).get().record(i)
+    }
+}
+
+/// `v` in decimal, written into `buf` (no allocation): a sequence number's text.
+fn decimal(v: u128, buf: &mut [u8; 40]) -> &str {
+    // 19 digits per u128 division (the rest in u64), not one division per digit.
+    const E19: u128 = 10_000_000_000_000_000_000;
+    let mut at = buf.len();
+    let mut rest = v;
+    loop {
+        let mut part = (rest % E19) as u64;
+        rest /= E19;
+        if rest == 0 {
+            // The leading part: its digits only (at least one).
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (part % 10) as u8;
+                part /= 10;
+                if part == 0 {
+                    break;
+                }
+            }
+            break;
+        }
+        for _ in 0..19 {
+            at -= 1;
+            buf[at] = b'0' + (part % 10) as u8;
+            part /= 10;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_display() {
+        let mut buf = [0u8; 40];
+        for v in [
+            0u128,
+            7,
+            10,
+            9_999_999_999_999_999_999,
+            10_000_000_000_000_000_000,
+            10_000_000_000_000_000_001,
+            100_000_000_000_000_000_000_000_000_000_000_000_000,
+            u128::MAX,
+        ] {
+            assert_eq!(decimal(v, &mut buf), v.to_string());
+        }
+        let mut x: u128 = 0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834;
+        for _ in 0..10_000 {
+            x = x.rotate_left(7) ^ (x >> 3).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            assert_eq!(decimal(x, &mut buf), x.to_string());
+            assert_eq!(decimal(x >> 64, &mut buf), (x >> 64).to_string());
+        }
     }
 }
