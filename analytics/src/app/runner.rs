@@ -681,6 +681,9 @@ pub struct AppRunner {
     persisted: BTreeMap<(usize, u64), (u64, u64)>,
     /// The next checkpoint rewrites the log whole.
     compact: bool,
+    /// Intents and checkpoints are synced (the engine's durability is `Sync`): the
+    /// application's state is as durable as the records it reads and writes.
+    sync_state: bool,
 }
 
 /// The state log is rewritten when it is over this size and ...
@@ -808,6 +811,7 @@ impl AppRunner {
             log: None,
             persisted: BTreeMap::new(),
             compact: false,
+            sync_state: engine.config().durability == tidelog::Durability::Sync,
         };
         for (stream, f) in callbacks {
             runner.add_callback(&stream, f)?;
@@ -1159,7 +1163,7 @@ impl AppRunner {
                 return Err(e);
             }
         };
-        if let Err(e) = log.commit(meta.to_string().as_bytes()) {
+        if let Err(e) = log.commit(meta.to_string().as_bytes(), self.sync_state) {
             self.log = None;
             self.persisted.clear();
             return Err(e);
@@ -1432,7 +1436,12 @@ impl AppRunner {
                 .is_some_and(|b| b.iter().any(|b| b.num_rows() > 0))
         });
         if delivers && !redo {
-            store::overwrite_framed(&self.dir.join("intent"), MAGIC_INTENT, &intent.to_json())?;
+            store::overwrite_framed(
+                &self.dir.join("intent"),
+                MAGIC_INTENT,
+                &intent.to_json(),
+                self.sync_state,
+            )?;
         }
         let injected = || Error::State("injected crash".into());
         let crash = self.crash.take();

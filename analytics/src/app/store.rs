@@ -27,7 +27,9 @@
 //! of the frame header and the payload, u8 kind (1: a chunk, 2: a checkpoint), 7 zero
 //! bytes, the payload. An epoch appends the chunks it adds (Arrow IPC of the rows that
 //! entered a window, a model's bytes) and then its checkpoint (JSON naming the chunks
-//! that make up the state by offset and length), with one `fdatasync`; when the log
+//! that make up the state by offset and length), with one `fdatasync` when the engine's
+//! durability is `Sync` (under `Os`, nothing is synced: like the engine's records,
+//! the state then survives the process, not a power loss); when the log
 //! holds mostly dead chunks it is rewritten whole as `state.tmp` and renamed over.
 //!
 //! Invariants: `application` and a rewritten log are replaced atomically (written to
@@ -96,10 +98,10 @@ pub fn write_framed(path: &Path, magic: [u8; 8], body: &[u8]) -> Result<()> {
     sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
-/// Writes `body` framed with `magic` over `path` in place and syncs it: one
-/// `fdatasync` (plus a directory sync when the file is new). Not atomic: a crash
-/// during the write leaves a file that fails its checks (see [`read_intent`]).
-pub fn overwrite_framed(path: &Path, magic: [u8; 8], body: &[u8]) -> Result<()> {
+/// Writes `body` framed with `magic` over `path` in place; with `sync`, makes it
+/// durable: one `fdatasync` (plus a directory sync when the file is new). Not atomic:
+/// a crash during the write leaves a file that fails its checks (see [`read_intent`]).
+pub fn overwrite_framed(path: &Path, magic: [u8; 8], body: &[u8], sync: bool) -> Result<()> {
     let bytes = framed(magic, body);
     let existed = path.exists();
     let mut f = fs::OpenOptions::new()
@@ -110,6 +112,9 @@ pub fn overwrite_framed(path: &Path, magic: [u8; 8], body: &[u8]) -> Result<()> 
         .map_err(|e| io(path, e))?;
     f.write_all(&bytes).map_err(|e| io(path, e))?;
     f.set_len(bytes.len() as u64).map_err(|e| io(path, e))?;
+    if !sync {
+        return Ok(());
+    }
     f.sync_data().map_err(|e| io(path, e))?;
     if !existed {
         sync_dir(path.parent().unwrap_or(Path::new(".")))?;
@@ -237,10 +242,11 @@ impl StateLog {
         Ok((offset, u64::from(len)))
     }
 
-    /// Appends `checkpoint` after the pending frames and makes them all durable: one
-    /// `fdatasync` (a fresh log: written to `state.tmp`, fsynced, renamed, the
-    /// directory fsynced).
-    pub fn commit(&mut self, checkpoint: &[u8]) -> Result<()> {
+    /// Appends `checkpoint` after the pending frames, and with `sync` makes them all
+    /// durable: one `fdatasync` (a fresh log: written to `state.tmp`, fsynced,
+    /// renamed, the directory fsynced). Without `sync` the bytes are in the page cache
+    /// when this returns: they survive the process, not a power loss.
+    pub fn commit(&mut self, checkpoint: &[u8], sync: bool) -> Result<()> {
         self.append(FRAME_CHECKPOINT, checkpoint)?;
         let path = self.path.clone();
         match &self.file {
@@ -248,17 +254,23 @@ impl StateLog {
                 use std::os::unix::fs::FileExt;
                 f.write_all_at(&self.pending, self.end)
                     .map_err(|e| io(&path, e))?;
-                f.sync_data().map_err(|e| io(&path, e))?;
+                if sync {
+                    f.sync_data().map_err(|e| io(&path, e))?;
+                }
             }
             None => {
                 let tmp = path.with_extension("tmp");
                 {
                     let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
                     f.write_all(&self.pending).map_err(|e| io(&tmp, e))?;
-                    f.sync_all().map_err(|e| io(&tmp, e))?;
+                    if sync {
+                        f.sync_all().map_err(|e| io(&tmp, e))?;
+                    }
                 }
                 fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-                sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+                if sync {
+                    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+                }
                 self.file = Some(
                     fs::OpenOptions::new()
                         .write(true)
@@ -414,8 +426,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("intent");
         assert!(read_intent(&p).unwrap().is_none());
-        overwrite_framed(&p, MAGIC_INTENT, b"a longer first intent").unwrap();
-        overwrite_framed(&p, MAGIC_INTENT, b"second").unwrap();
+        overwrite_framed(&p, MAGIC_INTENT, b"a longer first intent", true).unwrap();
+        overwrite_framed(&p, MAGIC_INTENT, b"second", true).unwrap();
         assert_eq!(read_intent(&p).unwrap().unwrap(), b"second");
         let mut bytes = fs::read(&p).unwrap();
         bytes[HEADER + 2] ^= 0xff;
@@ -432,14 +444,14 @@ mod tests {
         assert!(StateLog::open(&p).unwrap().is_none());
         let mut log = StateLog::fresh(&p);
         let a = log.append(FRAME_CHUNK, b"chunk-a").unwrap();
-        log.commit(b"cp1").unwrap();
+        log.commit(b"cp1", true).unwrap();
         assert!(!log.is_fresh());
         let b = log.append(FRAME_CHUNK, b"chunk-bb").unwrap();
-        log.commit(b"cp2").unwrap();
+        log.commit(b"cp2", true).unwrap();
         let committed = log.len();
         // An epoch cut short: its chunk written, its checkpoint torn.
         log.append(FRAME_CHUNK, b"lost").unwrap();
-        log.commit(b"cp3").unwrap();
+        log.commit(b"cp3", true).unwrap();
         let full = fs::read(&p).unwrap();
         fs::write(&p, &full[..full.len() - 2]).unwrap();
         let loaded = StateLog::open(&p).unwrap().unwrap();
@@ -452,7 +464,7 @@ mod tests {
         // Appends continue after the cut.
         let mut log = loaded.log;
         let c = log.append(FRAME_CHUNK, b"chunk-c").unwrap();
-        log.commit(b"cp4").unwrap();
+        log.commit(b"cp4", true).unwrap();
         let loaded = StateLog::open(&p).unwrap().unwrap();
         assert_eq!(&loaded.bytes[loaded.checkpoint.clone()], b"cp4");
         assert_eq!(
@@ -469,7 +481,7 @@ mod tests {
         // A fresh log replaces the file whole at its first commit.
         let mut log = StateLog::fresh(&p);
         log.append(FRAME_CHUNK, b"x").unwrap();
-        log.commit(b"only").unwrap();
+        log.commit(b"only", true).unwrap();
         let loaded = StateLog::open(&p).unwrap().unwrap();
         assert_eq!(&loaded.bytes[loaded.checkpoint.clone()], b"only");
         // Not a log, or a log without any checkpoint: an error, nothing used.
