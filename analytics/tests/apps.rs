@@ -179,8 +179,8 @@ fn tumbling_hour_exactly_once_across_crashes() {
 }
 
 /// An open window's rows reach the state log about once each (chunks merged like a
-/// binary counter), not once per epoch as a whole-state checkpoint would write them;
-/// and a checkpoint of the older single-file form (`checkpoint`) still resumes, the
+/// binary counter), not once per epoch as a whole-state checkpoint would write them,
+/// with only the columns the SELECT reads; and a checkpoint of the older single-file form (`checkpoint`) still resumes, the
 /// results equal to the reference.
 #[test]
 fn window_state_is_appended_not_rewritten_and_old_checkpoints_resume() {
@@ -265,6 +265,35 @@ fn window_state_is_appended_not_rewritten_and_old_checkpoints_resume() {
         }
     }
     let rows = concat_batches(&batches[0].schema(), &batches).unwrap();
+    // The window keeps only what its SELECT reads (and ROWTIME): not the event time,
+    // the partition key, the shard or the sequence number.
+    let kept: Vec<String> = rows
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(kept, ["ROWTIME", "ticker", "price", "__window_start"]);
+    assert_eq!(rows.num_rows(), 64 * 20);
+    // Older versions kept every source column: give the old form one more.
+    let rows = {
+        use tidelog_analytics::arrow::array::{ArrayRef, StringArray};
+        use tidelog_analytics::arrow::datatypes::{DataType, Field, Schema};
+        let mut fields: Vec<Field> = rows
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (**f).clone())
+            .collect();
+        let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
+        fields.insert(3, Field::new("PARTITION_KEY", DataType::Utf8, true));
+        columns.insert(3, Arc::new(StringArray::from(vec!["k"; rows.num_rows()])));
+        tidelog_analytics::arrow::array::RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )
+        .unwrap()
+    };
     let mut blob = Vec::new();
     {
         let mut w = StreamWriter::try_new(&mut blob, &rows.schema()).unwrap();

@@ -94,6 +94,40 @@ impl PumpQuery {
         Ok(plan.schema())
     }
 
+    /// The columns of the source table that `sql` reads (DataFusion's optimized plan,
+    /// whose scans project only what the query uses), with `rows` as the source:
+    /// `None` if no scan of the source names its columns (then keep them all).
+    pub async fn scanned_columns(
+        &self,
+        rows: RecordBatch,
+        sql: &str,
+    ) -> Result<Option<Vec<String>>> {
+        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        use datafusion::logical_expr::LogicalPlan;
+        self.set_source(rows)?;
+        let plan = self.ctx.sql(sql).await?.into_optimized_plan()?;
+        let source = self.table.as_deref().unwrap_or(self.pump.source.as_str());
+        let mut columns: Option<Vec<String>> = None;
+        let mut whole = false;
+        plan.apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && scan.table_name.table() == source
+            {
+                if scan.projection.is_none() {
+                    whole = true;
+                }
+                let names = columns.get_or_insert_with(Vec::new);
+                for f in scan.projected_schema.fields() {
+                    if !names.contains(f.name()) {
+                        names.push(f.name().clone());
+                    }
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        Ok(if whole { None } else { columns })
+    }
+
     fn set_source(&self, rows: RecordBatch) -> Result<()> {
         let schema = rows.schema();
         let table = MemTable::try_new(schema, vec![vec![rows]])?;

@@ -144,6 +144,9 @@ struct CompiledPump {
     /// For each declared column of the target: the result column feeding it.
     mapping: Vec<Option<usize>>,
     result_width: usize,
+    /// Fixed windows: the source columns their rows keep (what the SELECT reads, and
+    /// the window's time column), by index; `None`: all of them.
+    window_columns: Option<Vec<usize>>,
 }
 
 /// An application's SQL compiled against its input schema: in-application streams and
@@ -495,6 +498,36 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                     rt.block_on(query.plan_sql(empty.clone(), &keys_sql(keys, &pump.source)))
                         .map_err(|e| Error::Sql(format!("{what}: PARTITION BY: {e}")))?;
                 }
+                // A window keeps only the columns its SELECT reads (and its time
+                // column): its rows are held, checkpointed and evaluated with no more.
+                let window_columns = match &pump.window {
+                    WindowSpec::Tumbling { time, .. } | WindowSpec::Hopping { time, .. }
+                        if pump.function.is_none() =>
+                    {
+                        let scanned = rt
+                            .block_on(query.scanned_columns(empty.clone(), &sql))
+                            .map_err(|e| Error::Sql(format!("{what}: {e}")))?;
+                        scanned.and_then(|names| {
+                            let time = match time {
+                                super::dialect::TimeColumn::Rowtime => ROWTIME,
+                                super::dialect::TimeColumn::Column(c) => c.as_str(),
+                            };
+                            let keep: Vec<usize> = source_schema
+                                .fields()
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, f)| {
+                                    f.name() == ROWTIME
+                                        || f.name() == time
+                                        || names.iter().any(|n| n == f.name())
+                                })
+                                .map(|(i, _)| i)
+                                .collect();
+                            (keep.len() < source_schema.fields().len()).then_some(keep)
+                        })
+                    }
+                    _ => None,
+                };
                 fed.insert(pump.target.clone());
                 pumps.push(CompiledPump {
                     query,
@@ -503,6 +536,7 @@ pub fn compile(def: &AppDefinition, rt: &tokio::runtime::Runtime) -> Result<Comp
                     target_schema,
                     mapping,
                     result_width,
+                    window_columns,
                 });
             }
         }
@@ -639,6 +673,37 @@ fn seq_map_from(v: &Value) -> Option<BTreeMap<String, u128>> {
         out.insert(k.clone(), v.as_str()?.parse().ok()?);
     }
     Some(out)
+}
+
+/// `rows` (window state: source columns and `"__window_start"`) cut to the columns a
+/// fixed window keeps (`keep`: indices into `source`), by name; as they are if `keep`
+/// is `None` or they are already cut.
+fn keep_window_columns(
+    rows: RecordBatch,
+    source: &SchemaRef,
+    keep: &Option<Vec<usize>>,
+) -> Result<RecordBatch> {
+    let Some(keep) = keep else {
+        return Ok(rows);
+    };
+    let schema = rows.schema();
+    let mut indices = Vec::with_capacity(keep.len() + 1);
+    for name in keep
+        .iter()
+        .map(|&i| source.field(i).name().as_str())
+        .chain([WINDOW_START])
+    {
+        let i = schema.index_of(name).map_err(|_| {
+            Error::State(format!(
+                "the checkpoint's window rows have no column {name:?}"
+            ))
+        })?;
+        indices.push(i);
+    }
+    if indices.len() == schema.fields().len() {
+        return Ok(rows);
+    }
+    Ok(rows.project(&indices)?)
 }
 
 fn ipc_bytes(batch: &RecordBatch) -> Result<Vec<u8>> {
@@ -1029,7 +1094,12 @@ impl AppRunner {
                     let mut places = Vec::with_capacity(refs.len());
                     for r in refs {
                         let (place, slice) = at(r)?.ok_or_else(|| bad("window chunks"))?;
-                        chunks.push(ipc_batch(slice)?.ok_or_else(|| bad("an empty chunk"))?);
+                        let rows = ipc_batch(slice)?.ok_or_else(|| bad("an empty chunk"))?;
+                        chunks.push(keep_window_columns(
+                            rows,
+                            &p.source_schema,
+                            &p.window_columns,
+                        )?);
                         places.push(place);
                     }
                     let ids = w.restore_chunks(a, b, chunks)?;
@@ -1062,7 +1132,13 @@ impl AppRunner {
             };
             match &mut p.op {
                 Operator::Plain => {}
-                Operator::Fixed(w) => w.restore(a, b, rows)?,
+                Operator::Fixed(w) => {
+                    // Rows of an older version kept every source column.
+                    let rows = rows
+                        .map(|r| keep_window_columns(r, &p.source_schema, &p.window_columns))
+                        .transpose()?;
+                    w.restore(a, b, rows)?
+                }
                 Operator::Keyed {
                     windows, max_event, ..
                 } => {
@@ -1887,7 +1963,10 @@ impl CompiledPump {
             }
             Operator::Fixed(w) => {
                 if let Some(b) = input {
-                    let late = w.add(b)?;
+                    let late = match &self.window_columns {
+                        Some(keep) => w.add(&b.project(keep)?)?,
+                        None => w.add(b)?,
+                    };
                     late_rows(b, late, &name, errors);
                 }
                 w.advance_rowtime(m);
