@@ -1274,6 +1274,10 @@ impl AppRunner {
         let mut marks: Vec<i64> = Vec::new();
         let mut caught_up = true;
         let mut records = 0usize;
+        // Records are decoded as they are read (one pass over the log): the epoch's
+        // ranges are known once they have been read.
+        let mut source_rows = Vec::new();
+        let mut errors = Vec::new();
         for shard in &shards {
             let id = &shard.shard_id;
             let info = self.input.scan_segments(&stream, id)?;
@@ -1284,7 +1288,10 @@ impl AppRunner {
                 .copied()
                 .unwrap_or(info.readable_from)
                 .max(info.readable_from);
-            let (count, last) = self.count_range(id, from, None, cap)?;
+            let (rows, count, last) = self.decode_range(id, from, None, cap, &mut errors)?;
+            if let Some(rows) = rows {
+                source_rows.push(rows);
+            }
             records += count;
             let done = count < cap;
             caught_up &= done;
@@ -1318,7 +1325,7 @@ impl AppRunner {
             watermark,
             reads,
         };
-        let delivered = self.run_epoch(&intent, false)?;
+        let delivered = self.run_epoch(&intent, Some((source_rows, records, errors)))?;
         Ok(StepReport {
             idle: false,
             records,
@@ -1361,19 +1368,25 @@ impl AppRunner {
         })
     }
 
-    /// Counts records from `from` (to `to` inclusive, or up to `cap`): (count, the
-    /// last one's sequence number and arrival time).
-    fn count_range(
-        &self,
+    /// Decodes the records of `shard` from `from` into source rows: those up to `to`
+    /// (inclusive), or the next `cap` if `to` is `None`. (rows, records read, the last
+    /// record's sequence number and arrival time).
+    #[allow(clippy::type_complexity)]
+    fn decode_range(
+        &mut self,
         shard: &str,
         from: u128,
         to: Option<u128>,
         cap: usize,
-    ) -> Result<(usize, Option<(u128, u64)>)> {
+        errors: &mut Vec<ErrorRow>,
+    ) -> Result<(Option<RecordBatch>, usize, Option<(u128, u64)>)> {
         let mut next = from;
+        let mut times: Vec<i64> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        let mut seqs: Vec<i128> = Vec::new();
         let mut count = 0usize;
         let mut last = None;
-        while count < cap {
+        'read: while count < cap {
             let batch = self.input.scan_shard(
                 &self.input_stream,
                 shard,
@@ -1386,42 +1399,11 @@ impl AppRunner {
             }
             for r in batch.iter() {
                 if to.is_some_and(|t| r.seq > t) {
-                    return Ok((count, last));
-                }
-                count += 1;
-                last = Some((r.seq, r.timestamp_ms));
-                next = r.seq + 1;
-            }
-        }
-        Ok((count, last))
-    }
-
-    /// Decodes the records of `shard` in `[from, to]` into source rows.
-    fn decode_range(
-        &mut self,
-        shard: &str,
-        from: u128,
-        to: u128,
-        errors: &mut Vec<ErrorRow>,
-    ) -> Result<(Option<RecordBatch>, usize)> {
-        let mut next = from;
-        let mut times: Vec<i64> = Vec::new();
-        let mut keys: Vec<String> = Vec::new();
-        let mut seqs: Vec<i128> = Vec::new();
-        let mut count = 0usize;
-        'read: loop {
-            let batch = self
-                .input
-                .scan_shard(&self.input_stream, shard, next, 10_000, 8 << 20)?;
-            if batch.is_empty() {
-                break;
-            }
-            for r in batch.iter() {
-                if r.seq > to {
                     break 'read;
                 }
                 next = r.seq + 1;
                 count += 1;
+                last = Some((r.seq, r.timestamp_ms));
                 let mut added = 0;
                 match self.decoder.decode(r.data, &mut added) {
                     Ok(()) => {
@@ -1446,14 +1428,14 @@ impl AppRunner {
                     }),
                 }
             }
-            if next > to {
+            if to.is_some_and(|t| next > t) {
                 break;
             }
         }
         let decoded = self.decoder.finish();
         let rows = times.len();
         if rows == 0 {
-            return Ok((None, count));
+            return Ok((None, count, last));
         }
         let schema = Arc::clone(&self.app.streams[&self.def.source_stream()]);
         let mut columns: Vec<ArrayRef> = vec![Arc::new(
@@ -1468,23 +1450,37 @@ impl AppRunner {
         columns.push(Arc::new(
             Decimal128Array::from(seqs).with_precision_and_scale(38, 0)?,
         ));
-        Ok((Some(RecordBatch::try_new(schema, columns)?), count))
+        Ok((Some(RecordBatch::try_new(schema, columns)?), count, last))
     }
 
-    /// Computes, delivers and commits the epoch of `intent`; `redo`: it may have been
-    /// partly delivered before a crash.
-    fn run_epoch(&mut self, intent: &Intent, redo: bool) -> Result<usize> {
+    /// Computes, delivers and commits the epoch of `intent`: from its records already
+    /// decoded (`read`: rows, record count, decoding errors, in the intent's shard
+    /// order), or, for a redo (`None`: it may have been partly delivered before a
+    /// crash), decoded again from the intent's ranges.
+    fn run_epoch(
+        &mut self,
+        intent: &Intent,
+        read: Option<(Vec<RecordBatch>, usize, Vec<ErrorRow>)>,
+    ) -> Result<usize> {
         let m = intent.watermark;
-        let mut errors: Vec<ErrorRow> = Vec::new();
-        let mut source_rows = Vec::new();
-        let mut records = 0usize;
-        for (shard, &(from, to)) in &intent.reads {
-            let (rows, count) = self.decode_range(shard, from, to, &mut errors)?;
-            records += count;
-            if let Some(rows) = rows {
-                source_rows.push(rows);
+        let redo = read.is_none();
+        let (source_rows, records, mut errors) = match read {
+            Some(read) => read,
+            None => {
+                let mut errors: Vec<ErrorRow> = Vec::new();
+                let mut source_rows = Vec::new();
+                let mut records = 0usize;
+                for (shard, &(from, to)) in &intent.reads {
+                    let (rows, count, _) =
+                        self.decode_range(shard, from, Some(to), usize::MAX, &mut errors)?;
+                    records += count;
+                    if let Some(rows) = rows {
+                        source_rows.push(rows);
+                    }
+                }
+                (source_rows, records, errors)
             }
-        }
+        };
         let source = self.def.source_stream();
         let mut rows: BTreeMap<String, Vec<RecordBatch>> = BTreeMap::new();
         rows.insert(source.clone(), source_rows);
@@ -1554,7 +1550,7 @@ impl AppRunner {
     }
 
     fn redo(&mut self, intent: &Intent) -> Result<()> {
-        self.run_epoch(intent, true).map(|_| ())
+        self.run_epoch(intent, None).map(|_| ())
     }
 
     fn record_output_positions(&mut self) -> Result<()> {
