@@ -175,6 +175,7 @@ pub fn format_value(value: f64, unit: &str) -> String {
         "count" => format!("{value:.0}"),
         "ratio" => format!("{value:.3}"),
         "records/s" => format!("{} records/s", format_rate(value)),
+        "events/s" => format!("{} events/s", format_rate(value)),
         other => format!("{value:.2} {other}"),
     }
 }

@@ -593,6 +593,36 @@ pub fn evaluate(report: &Report) -> Vec<TargetResult> {
         true,
         "ns",
     ));
+    // Continuous SQL applications (issue 18; the sql workload, built with `--features sql`).
+    for (id, key, what) in [
+        (
+            "sql_app_tumbling",
+            "sql.app_tumbling_events_per_s",
+            "application: tumbling count-by-key, events/s on one thread",
+        ),
+        (
+            "sql_app_sliding",
+            "sql.app_sliding_events_per_s",
+            "application: sliding average, events/s on one thread",
+        ),
+    ] {
+        out.push(judge(
+            id,
+            what,
+            report.find_figure(key),
+            1_000_000.0,
+            false,
+            "events/s",
+        ));
+    }
+    out.push(judge(
+        "sql_app_window_close_p99",
+        "application: window close -> result at the callback, p99",
+        report.find_figure("sql.app_window_latency_p99_ms"),
+        10.0,
+        true,
+        "ms",
+    ));
     // The Python API (a release extension; the python workload measures nothing else).
     out.push(judge(
         "python_put_records",
