@@ -1907,6 +1907,38 @@ fn late_rows(batch: &RecordBatch, late: Vec<LateRow>, pump: &str, errors: &mut V
 }
 
 impl CompiledPump {
+    /// The values of `keys` (GROUP BY / PARTITION BY items) over `batch`, as columns:
+    /// a key that names a column of the batch is that column; otherwise DataFusion
+    /// evaluates them all.
+    async fn key_columns(&self, batch: &RecordBatch, keys: &[String]) -> Result<Vec<ArrayRef>> {
+        let direct: Option<Vec<ArrayRef>> = keys
+            .iter()
+            .map(|k| {
+                let k = k.trim();
+                let name = k
+                    .strip_prefix('"')
+                    .and_then(|k| k.strip_suffix('"'))
+                    .filter(|k| !k.contains('"'))
+                    .unwrap_or(k);
+                batch.column_by_name(name).cloned()
+            })
+            .collect();
+        if let Some(columns) = direct {
+            return Ok(columns);
+        }
+        let sql = keys_sql(keys, &self.query.pump().source);
+        let out = self.query.run_sql(batch.clone(), &sql).await?;
+        let schema = out
+            .first()
+            .map(RecordBatch::schema)
+            .unwrap_or_else(|| Arc::new(Schema::empty()));
+        let all = concat_batches(&schema, &out)?;
+        if all.num_rows() != batch.num_rows() {
+            return Err(Error::State("window keys: row count changed".into()));
+        }
+        Ok(all.columns().to_vec())
+    }
+
     async fn eval_keys(&self, batch: &RecordBatch, keys: &[String]) -> Result<Vec<Vec<u8>>> {
         if keys.is_empty() {
             return Ok(vec![Vec::new(); batch.num_rows()]);
@@ -2068,14 +2100,29 @@ impl CompiledPump {
                     );
                     arrow::compute::filter_record_batch(&plain, &mask)?
                 } else if let Some((n, keys)) = rows {
-                    let k = self.eval_keys(&plain, &keys).await?;
-                    let mut seen: BTreeMap<&[u8], u64> = BTreeMap::new();
+                    // The newest `n` rows of each key, found from the end; keys compared
+                    // in Arrow's row format, without a copy per row.
+                    let columns = self.key_columns(&plain, &keys).await?;
                     let mut mask = vec![false; plain.num_rows()];
-                    for i in (0..plain.num_rows()).rev() {
-                        let c = seen.entry(k[i].as_slice()).or_insert(0);
-                        if *c < n {
-                            mask[i] = true;
-                            *c += 1;
+                    if columns.is_empty() {
+                        let from = plain.num_rows().saturating_sub(n as usize);
+                        mask[from..].iter_mut().for_each(|m| *m = true);
+                    } else {
+                        let converter = arrow::row::RowConverter::new(
+                            columns
+                                .iter()
+                                .map(|c| arrow::row::SortField::new(c.data_type().clone()))
+                                .collect(),
+                        )?;
+                        let k = converter.convert_columns(&columns)?;
+                        let mut seen: std::collections::HashMap<arrow::row::Row<'_>, u64> =
+                            std::collections::HashMap::new();
+                        for i in (0..plain.num_rows()).rev() {
+                            let c = seen.entry(k.row(i)).or_insert(0);
+                            if *c < n {
+                                mask[i] = true;
+                                *c += 1;
+                            }
                         }
                     }
                     arrow::compute::filter_record_batch(&plain, &BooleanArray::from(mask))?
