@@ -540,6 +540,13 @@ impl Engine {
                 .iter()
                 .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
                 .count();
+            if self.queue_count(record.id, now_ms) > 0 {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason: "the stream has queues (delete them with DeleteQueue first; EnforceConsumerDeletion does not apply to queues)",
+                });
+            }
             if registered > 0 && !enforce_consumer_deletion {
                 return Err(Error::StreamBusy {
                     stream: name.to_string(),
