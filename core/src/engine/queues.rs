@@ -32,8 +32,9 @@
 //!   arguments are checked whole before any entry is applied.
 //! - Long polling waits on the shards' and the queue's notifications (a put, a close,
 //!   an acknowledgement, a visibility change, a restore) and on the next visibility
-//!   expiry, never by polling. With a `ManualClock` the wait's end follows manual time
-//!   when the waiter looks; it does not wake when the manual clock moves.
+//!   expiry, never by polling. The wait ends at the engine clock's deadline or after
+//!   the wait's length of real time, whichever comes first (a `ManualClock` that does
+//!   not move cannot hold a caller; a waiter does not wake when it moves).
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -1004,6 +1005,9 @@ impl Engine {
         let deadline_ms = clock
             .now_ms()
             .saturating_add(options.wait.as_millis() as u64);
+        // The wait also ends after `wait` of real time, so a manual clock that does not
+        // move cannot hold a caller forever.
+        let real_deadline = std::time::Instant::now() + options.wait;
         let me = std::thread::current();
         loop {
             // Versions before looking: a change after this look moves one of them.
@@ -1015,7 +1019,8 @@ impl Engine {
             let records =
                 self.try_receive(&q, &stream, limit, options.visibility_timeout_s, dead)?;
             let now_ms = clock.now_ms();
-            if !records.is_empty() || now_ms >= deadline_ms {
+            let real_left = real_deadline.saturating_duration_since(std::time::Instant::now());
+            if !records.is_empty() || now_ms >= deadline_ms || real_left.is_zero() {
                 return Ok(records);
             }
             let moved = std::iter::once(&q.notify)
@@ -1027,7 +1032,8 @@ impl Engine {
             }
             let next_visible = lock(&q.delivery).state.next_visible_after(now_ms, dead);
             let until = next_visible.map_or(deadline_ms, |t| t.min(deadline_ms));
-            std::thread::park_timeout(Duration::from_millis(until.saturating_sub(now_ms).max(1)));
+            let engine_left = Duration::from_millis(until.saturating_sub(now_ms).max(1));
+            std::thread::park_timeout(engine_left.min(real_left));
             self.check_open()?;
         }
     }
