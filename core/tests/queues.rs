@@ -717,6 +717,12 @@ fn stream_rules_statuses_listing_and_tags() {
         .unwrap()
         .arn;
 
+    // Queues are counted apart from consumers.
+    let summary = engine.describe_stream_summary("t").unwrap();
+    assert_eq!((summary.queue_count, summary.consumer_count), (2, 0));
+    let summary = engine.describe_stream_summary("s").unwrap();
+    assert_eq!((summary.queue_count, summary.consumer_count), (1, 1));
+
     // Listing: name order, pages, the stream filter.
     let page = engine.list_queues(Some(2), None, &[]).unwrap();
     let names: Vec<&str> = page.queues.iter().map(|q| q.name.as_str()).collect();

@@ -76,6 +76,8 @@ def test_lifecycle_listing_tags_and_errors(data_dir: Path, clock: ManualClock) -
     assert [q["QueueName"] for q in page["QueueSummaries"]] == ["a", "b"] and "NextToken" in page
     rest = call(client, "ListQueues", MaxResults=2, NextToken=page["NextToken"])
     assert [q["QueueName"] for q in rest["QueueSummaries"]] == ["c"] and "NextToken" not in rest
+    summary = call(client, "DescribeStreamSummary", StreamName="s")["StreamDescriptionSummary"]
+    assert (summary["QueueCount"], summary["ConsumerCount"]) == (3, 0)
     paged = [q["QueueName"] for p in client.get_paginator("list_queues").paginate(PaginationConfig={"PageSize": 1})
              for q in p["QueueSummaries"]]
     assert paged == ["a", "b", "c"]

@@ -218,6 +218,7 @@ class StreamSummary:
         shard_level_metrics: Enabled shard-level metrics (enhanced monitoring).
         max_record_size_kib: The largest record, KiB.
         warm_throughput: On-demand warm throughput (with the account's commitment).
+        queue_count: Queues on the stream (not counted in ``consumer_count``).
     """
 
     name: str
@@ -234,6 +235,7 @@ class StreamSummary:
     shard_level_metrics: list[str] = field(default_factory=list)
     max_record_size_kib: int = 1024
     warm_throughput: WarmThroughput | None = None
+    queue_count: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamSummary:

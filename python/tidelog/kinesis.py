@@ -629,6 +629,8 @@ class KinesisClient:
             "ConsumerCount": s["consumer_count"],
             "MaxRecordSizeInKiB": s["max_record_size_kib"],
         }
+        if s["mode"] == "ON_DEMAND":
+            summary["QueueCount"] = s["queue_count"]
         if s["key_id"] is not None:
             summary["KeyId"] = s["key_id"]
         warm = self._warm(s["warm_throughput"])

@@ -110,6 +110,8 @@ pub struct StreamSummary {
     pub max_record_size_kib: u32,
     /// Warm throughput (on-demand streams of an account with the commitment enabled).
     pub warm_throughput: Option<WarmThroughput>,
+    /// Queues on the stream (not in `consumer_count`, though they share its limit).
+    pub queue_count: usize,
 }
 
 /// CreateStream's parameters beyond the name.
@@ -678,6 +680,7 @@ impl Engine {
             shard_level_metrics: metrics::shard_level_metric_names(r.settings.shard_level_metrics),
             max_record_size_kib: r.settings.max_record_kib,
             warm_throughput: self.warm_throughput_of(r, warm_on),
+            queue_count: self.queue_count(r.id, now_ms),
         })
     }
 

@@ -293,7 +293,9 @@ mod tests {
             "arn:aws:sqs:local:000000000000:stream/x",
             "arn:gcp:kinesis:local:000000000000:stream/x",
             "arn:aws:kinesis:local:12345:stream/x",
-            "arn:aws:kinesis:local:000000000000:queue/x",
+            "arn:aws:kinesis:local:000000000000:widget/x",
+            "arn:aws:kinesis:local:000000000000:queue/",
+            "arn:aws:kinesis:local:000000000000:queue/a b",
             "arn:aws:kinesis:local:000000000000:stream/",
             "arn:aws:kinesis:local:000000000000:stream/a b",
             "arn:aws:kinesis:local:000000000000:stream/../x",
@@ -310,6 +312,26 @@ mod tests {
             "x".repeat(2048)
         );
         assert_eq!(parse(&long), Err(ArnError::Length(long.chars().count())));
+    }
+
+    #[test]
+    fn queue_arns_round_trip() {
+        let scope = ArnScope::default();
+        let arn = scope.queue_arn(0x00ab_cdef_0123_4567);
+        assert_eq!(
+            arn,
+            "arn:aws:kinesis:local:000000000000:queue/00abcdef01234567"
+        );
+        let parsed = parse(&arn).unwrap();
+        assert_eq!(parsed.scope, scope);
+        assert_eq!(
+            parsed.resource,
+            Resource::Queue {
+                id: "00abcdef01234567".to_string()
+            }
+        );
+        // Any non-blank id is well formed (only issued ids name a queue).
+        assert!(parse("arn:aws:kinesis:local:000000000000:queue/q").is_ok());
     }
 
     #[test]

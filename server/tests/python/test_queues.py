@@ -174,6 +174,8 @@ def test_list_update_tags_and_rules(kinesis):
     assert [s["QueueName"] for s in mine] == [f"{prefix}-{i}" for i in range(5)]
     assert {s["QueueARN"] for s in mine} == queues
     assert all(s["Streams"][0]["StreamARN"] in (arn, other_arn) for s in mine)
+    summary = kinesis.describe_stream_summary(StreamName=other)["StreamDescriptionSummary"]
+    assert (summary["QueueCount"], summary["ConsumerCount"]) == (2, 0)
     filtered = kinesis.list_queues(StreamFilter=[{"StreamARN": other_arn}])["QueueSummaries"]
     assert sorted(s["QueueName"] for s in filtered) == [f"{prefix}-1", f"{prefix}-3"]
     created = filtered[0]["Streams"][0]["StreamCreationTimestamp"]
