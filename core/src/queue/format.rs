@@ -203,14 +203,19 @@ pub fn encode_catalog(queues: &[QueueDefinition]) -> Vec<u8> {
             None => w.u8(0),
         }
     }
-    let body = w.0;
+    frame_catalog_body(&w.0)
+}
+
+/// A queue catalog file around `body` (a valid header with its checksum): for tests
+/// and fuzzers that explore the body parser.
+pub fn frame_catalog_body(body: &[u8]) -> Vec<u8> {
     let mut file = Vec::with_capacity(CATALOG_HEADER_BYTES + body.len());
     file.extend_from_slice(&QUEUE_CATALOG_MAGIC);
     file.extend_from_slice(&QUEUE_FORMAT_VERSION.to_le_bytes());
     file.extend_from_slice(&[0, 0]);
     file.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    file.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-    file.extend_from_slice(&body);
+    file.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    file.extend_from_slice(body);
     file
 }
 
