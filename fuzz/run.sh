@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 seconds="${1:-10}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(record_decode iterator_token catalog_decode segment_recovery)
+[ ${#targets[@]} -gt 0 ] || targets=(record_decode iterator_token catalog_decode segment_recovery queue_files)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz (once)"

@@ -188,6 +188,22 @@ typedef struct ArrowArrayStream ArrowArrayStream;
 #define TIDELOG_CONSUMER_NAME_BUFFER_SIZE 129
 
 /**
+ * Bytes of a queue name buffer: up to 128 characters + NUL.
+ */
+#define TIDELOG_QUEUE_NAME_BUFFER_SIZE 129
+
+/**
+ * Bytes of a receipt handle buffer: 100 hex digits + NUL.
+ */
+#define TIDELOG_RECEIPT_HANDLE_BUFFER_SIZE 101
+
+/**
+ * The most entries one queue batch call (acknowledge, visibility, restore) takes
+ * before the engine's own limit of 10 applies (`TIDELOG_STATUS_VALIDATION` above it).
+ */
+#define TIDELOG_QUEUE_ENTRIES_MAX 1024
+
+/**
  * Bytes of a key a key provider hands out (AES-256).
  */
 #define TIDELOG_KEY_BYTES 32
@@ -525,6 +541,39 @@ enum tidelog_shard_state
 typedef enum tidelog_shard_state tidelog_shard_state;
 #else
 typedef uint32_t tidelog_shard_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A queue's status.
+ */
+enum tidelog_queue_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Created, not delivering yet.
+     */
+    TIDELOG_QUEUE_STATUS_CREATING = 0,
+    /**
+     * Delivering.
+     */
+    TIDELOG_QUEUE_STATUS_ACTIVE = 1,
+    /**
+     * Its attributes are changing; it still delivers.
+     */
+    TIDELOG_QUEUE_STATUS_UPDATING = 2,
+    /**
+     * Deleted, going away.
+     */
+    TIDELOG_QUEUE_STATUS_DELETING = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_queue_status tidelog_queue_status;
+#else
+typedef uint32_t tidelog_queue_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -878,6 +927,35 @@ typedef uint32_t tidelog_shard_filter;
 #endif // __cplusplus
 
 /**
+ * Where a queue starts delivering. Carried in `uint32_t` arguments and fields.
+ */
+enum tidelog_queue_start
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * Records that arrive after the queue is created (Kinesis's default).
+     */
+    TIDELOG_QUEUE_START_LATEST = 0,
+    /**
+     * The oldest record the stream still keeps.
+     */
+    TIDELOG_QUEUE_START_TRIM_HORIZON = 1,
+    /**
+     * Records that arrived at or after a timestamp.
+     */
+    TIDELOG_QUEUE_START_AT_TIMESTAMP = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_queue_start tidelog_queue_start;
+#else
+typedef uint32_t tidelog_queue_start;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * The continuous SQL applications of an engine (tidelog-analytics' `Applications`).
  * Thread-safe. From `tidelog_apps_open`; released by `tidelog_apps_free`.
  */
@@ -933,6 +1011,25 @@ typedef struct tidelog_metrics_list tidelog_metrics_list;
  * `tidelog_put_records_output_free`.
  */
 typedef struct tidelog_put_records_output tidelog_put_records_output;
+
+/**
+ * The per-entry results of a queue batch call (acknowledge, visibility, restore).
+ * Immutable; the strings it lends stay valid until `tidelog_queue_batch_result_free`.
+ */
+typedef struct tidelog_queue_batch_result tidelog_queue_batch_result;
+
+/**
+ * A page of queues (`tidelog_list_queues`). Immutable. Released by
+ * `tidelog_queue_list_free`.
+ */
+typedef struct tidelog_queue_list tidelog_queue_list;
+
+/**
+ * Records received from a queue (`tidelog_receive_queue_records`,
+ * `tidelog_receive_dead_letter_queue_records`). Immutable; the strings and data it
+ * lends stay valid until `tidelog_queue_record_list_free`.
+ */
+typedef struct tidelog_queue_record_list tidelog_queue_record_list;
 
 /**
  * A list of shard descriptions (`tidelog_describe_stream`, `tidelog_list_shards`).
@@ -1457,6 +1554,138 @@ typedef struct tidelog_shard_metrics {
      */
     uint64_t iterator_age_ms;
 } tidelog_shard_metrics;
+
+/**
+ * A Kinesis queue.
+ */
+typedef struct tidelog_queue {
+    /**
+     * `sizeof(tidelog_queue)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * Its name, NUL-terminated.
+     */
+    char name[TIDELOG_QUEUE_NAME_BUFFER_SIZE];
+    /**
+     * Its ARN (`arn:<partition>:kinesis:<region>:<account>:queue/<16 hex digits>`).
+     */
+    char arn[TIDELOG_ARN_BUFFER_SIZE];
+    /**
+     * Its status.
+     */
+    tidelog_queue_status status;
+    /**
+     * When it was created, ms since the Unix epoch.
+     */
+    uint64_t created_ms;
+    /**
+     * Its stream's ARN, NUL-terminated.
+     */
+    char stream_arn[TIDELOG_ARN_BUFFER_SIZE];
+    /**
+     * When its stream was created, ms since the Unix epoch.
+     */
+    uint64_t stream_created_ms;
+    /**
+     * Where delivery began (`tidelog_queue_start`).
+     */
+    uint32_t starting_position;
+    /**
+     * 1 if `starting_timestamp_ms` is set (AT_TIMESTAMP while CREATING; always once
+     * ACTIVE: the effective start).
+     */
+    uint8_t has_starting_timestamp;
+    /**
+     * The starting position's time, ms since the Unix epoch.
+     */
+    uint64_t starting_timestamp_ms;
+    /**
+     * Seconds a received record stays in flight (0 to 43,200).
+     */
+    uint32_t visibility_timeout_s;
+    /**
+     * Receives without an acknowledgement before a record becomes a dead letter
+     * (1 to 1,000); 0: dead-letter handling is off (TargetType NONE).
+     */
+    uint32_t max_receive_count;
+} tidelog_queue;
+
+/**
+ * A record received from a queue. Its strings and data belong to the record list.
+ */
+typedef struct tidelog_queue_record {
+    /**
+     * `sizeof(tidelog_queue_record)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * The handle to acknowledge it, change its visibility or restore it with.
+     */
+    char receipt_handle[TIDELOG_RECEIPT_HANDLE_BUFFER_SIZE];
+    /**
+     * Its id (its sequence number: the same in every delivery and queue).
+     */
+    char record_id[TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE];
+    /**
+     * The shard it is in.
+     */
+    char shard_id[TIDELOG_SHARD_ID_BUFFER_SIZE];
+    /**
+     * Its partition key, NUL-terminated (owned by the list).
+     */
+    const char *partition_key;
+    /**
+     * Bytes of the partition key before that NUL (a key may itself hold NULs).
+     */
+    size_t partition_key_len;
+    /**
+     * Its data (owned by the list; NULL when `data_len` is 0).
+     */
+    const uint8_t *data;
+    /**
+     * Bytes of data.
+     */
+    size_t data_len;
+    /**
+     * When it arrived in the stream, ms since the Unix epoch.
+     */
+    uint64_t arrival_ms;
+    /**
+     * When the queue first delivered it, ms since the Unix epoch.
+     */
+    uint64_t first_receive_ms;
+    /**
+     * Receives since it was first delivered or last restored (this one included).
+     */
+    uint32_t receive_count;
+} tidelog_queue_record;
+
+/**
+ * One entry's result in a queue batch call. Its strings belong to the result.
+ */
+typedef struct tidelog_queue_entry_result {
+    /**
+     * `sizeof(tidelog_queue_entry_result)` as the caller compiled it (set it).
+     */
+    size_t struct_size;
+    /**
+     * The receipt handle given, NUL-terminated.
+     */
+    const char *receipt_handle;
+    /**
+     * `TIDELOG_STATUS_OK` if the entry took effect, else why not
+     * (`TIDELOG_STATUS_INVALID_ARGUMENT`: a malformed, altered or foreign handle, or
+     * one of an earlier delivery; `TIDELOG_STATUS_RESOURCE_NOT_FOUND`: the record was
+     * acknowledged already or is past retention). `tidelog_status_kinesis_name`
+     * gives the entry's Kinesis ErrorCode.
+     */
+    uint32_t status;
+    /**
+     * Why it failed, NUL-terminated ("" when it succeeded).
+     */
+    const char *message;
+} tidelog_queue_entry_result;
 
 /**
  * One record of a batch: zero-copy views into the shard's memory-mapped log.
@@ -2659,6 +2888,272 @@ tidelog_status tidelog_u128_format(uint64_t high,
                                    uint64_t low,
                                    char *buf,
                                    size_t buf_len);
+
+/**
+ * CreateQueue: a queue named `name` on the ON_DEMAND stream of `stream_arn`, from
+ * `starting_position` (`tidelog_queue_start`; `timestamp_ms` with AT_TIMESTAMP, else
+ * ignored), with `visibility_timeout_s` (-1: 30) and `max_receive_count` (-1: 6; 0:
+ * no dead letters) and tags (`tag_keys[i]` = `tag_values[i]`, at most 50); writes it
+ * to `*queue_out` (CREATING, ACTIVE after the engine's `consumer_transition_ms`).
+ * VALIDATION for a PROVISIONED stream or bad values, RESOURCE_IN_USE for a taken
+ * name, LIMIT_EXCEEDED past the stream's consumer limit, RESOURCE_NOT_FOUND without
+ * the stream.
+ *
+ * # Safety
+ * `name` and `stream_arn` are NULL or NUL-terminated; the tag arrays are NULL (only
+ * with `tag_count` 0) or hold `tag_count` NUL-terminated strings; `queue_out` is NULL
+ * or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_create_queue(struct tidelog_engine *engine,
+                                    const char *name,
+                                    const char *stream_arn,
+                                    uint32_t starting_position,
+                                    uint64_t timestamp_ms,
+                                    int64_t visibility_timeout_s,
+                                    int64_t max_receive_count,
+                                    const char *const *tag_keys,
+                                    const char *const *tag_values,
+                                    size_t tag_count,
+                                    struct tidelog_queue *queue_out);
+
+/**
+ * DeleteQueue: the queue delivers nothing more and its receipt handles stop working.
+ * RESOURCE_NOT_FOUND if it is gone already.
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_delete_queue(struct tidelog_engine *engine,
+                                    const char *queue_arn);
+
+/**
+ * DescribeQueue: writes the queue to `*queue_out`.
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated; `queue_out` is NULL or a writable struct of
+ * its `struct_size`.
+ */
+tidelog_status tidelog_describe_queue(struct tidelog_engine *engine,
+                                      const char *queue_arn,
+                                      struct tidelog_queue *queue_out);
+
+/**
+ * UpdateQueue: a new `visibility_timeout_s` (-1: unchanged) and/or
+ * `max_receive_count` (-1: unchanged; 0: dead letters off); writes the queue to
+ * `*queue_out`. RESOURCE_IN_USE unless the queue is ACTIVE.
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated; `queue_out` is NULL or a writable struct of
+ * its `struct_size`.
+ */
+tidelog_status tidelog_update_queue(struct tidelog_engine *engine,
+                                    const char *queue_arn,
+                                    int64_t visibility_timeout_s,
+                                    int64_t max_receive_count,
+                                    struct tidelog_queue *queue_out);
+
+/**
+ * ListQueues: up to `limit` (1 to 10,000; 0: 100) queues in name order after
+ * `exclusive_start_name` (NULL: from the first), only those on the stream of
+ * `stream_arn` if it is not NULL; the page goes to `*queues_out` (free with
+ * `tidelog_queue_list_free`) and whether more follow to `*has_more_out`.
+ *
+ * # Safety
+ * `exclusive_start_name` and `stream_arn` are NULL or NUL-terminated; the outs are
+ * NULL or writable.
+ */
+tidelog_status tidelog_list_queues(struct tidelog_engine *engine,
+                                   uint32_t limit,
+                                   const char *exclusive_start_name,
+                                   const char *stream_arn,
+                                   struct tidelog_queue_list **queues_out,
+                                   bool *has_more_out);
+
+/**
+ * How many queues the list holds.
+ *
+ * # Safety
+ * `count_out` is NULL or writable.
+ */
+tidelog_status tidelog_queue_list_count(const struct tidelog_queue_list *list,
+                                        size_t *count_out);
+
+/**
+ * Copies queue `index` of the list into `*queue_out` (OUT_OF_RANGE past the end).
+ *
+ * # Safety
+ * `queue_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_queue_list_get(const struct tidelog_queue_list *list,
+                                      size_t index,
+                                      struct tidelog_queue *queue_out);
+
+/**
+ * Releases a queue list. NULL is a no-op; a freed handle gives INVALID_HANDLE.
+ *
+ * # Safety
+ * None beyond the handle rules (any value is checked).
+ */
+tidelog_status tidelog_queue_list_free(struct tidelog_queue_list *list);
+
+/**
+ * ReceiveQueueRecords: up to `limit` (1 to 10; 0: 10) visible records, each in
+ * flight for `visibility_timeout_s` (-1: the queue's) with a new receipt handle;
+ * with none visible, waits up to `wait_ms` (at most 20,000) for one. The records go
+ * to `*records_out` (possibly empty; free with `tidelog_queue_record_list_free`).
+ * INVALID_ARGUMENT while the queue is CREATING, RESOURCE_NOT_FOUND once deleted.
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated; `records_out` is NULL or writable.
+ */
+tidelog_status tidelog_receive_queue_records(struct tidelog_engine *engine,
+                                             const char *queue_arn,
+                                             uint32_t limit,
+                                             uint64_t wait_ms,
+                                             int64_t visibility_timeout_s,
+                                             struct tidelog_queue_record_list **records_out);
+
+/**
+ * ReceiveDeadLetterQueueRecords: as `tidelog_receive_queue_records`, for the queue's
+ * dead letters (records received MaxReceiveCount times without an acknowledgement).
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated; `records_out` is NULL or writable.
+ */
+tidelog_status tidelog_receive_dead_letter_queue_records(struct tidelog_engine *engine,
+                                                         const char *queue_arn,
+                                                         uint32_t limit,
+                                                         uint64_t wait_ms,
+                                                         int64_t visibility_timeout_s,
+                                                         struct tidelog_queue_record_list **records_out);
+
+/**
+ * How many records the list holds.
+ *
+ * # Safety
+ * `count_out` is NULL or writable.
+ */
+tidelog_status tidelog_queue_record_list_count(const struct tidelog_queue_record_list *list,
+                                               size_t *count_out);
+
+/**
+ * Copies record `index` into `*record_out` (OUT_OF_RANGE past the end); its
+ * partition key and data point into the list, valid until its `_free`.
+ *
+ * # Safety
+ * `record_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_queue_record_list_get(const struct tidelog_queue_record_list *list,
+                                             size_t index,
+                                             struct tidelog_queue_record *record_out);
+
+/**
+ * Releases a record list and the bytes it lent. NULL is a no-op; a freed handle gives
+ * INVALID_HANDLE.
+ *
+ * # Safety
+ * None beyond the handle rules (any value is checked).
+ */
+tidelog_status tidelog_queue_record_list_free(struct tidelog_queue_record_list *list);
+
+/**
+ * AcknowledgeQueueRecords: acknowledges the records of `handles` (`count`: 1 to 10),
+ * so they are never delivered again; each entry's result goes to `*result_out` (free
+ * with `tidelog_queue_batch_result_free`). VALIDATION for a count outside 1 to 10,
+ * RESOURCE_NOT_FOUND for a deleted queue (no entry applied then).
+ *
+ * # Safety
+ * `queue_arn` is NULL or NUL-terminated; `handles` is NULL (with `count` 0) or holds
+ * `count` NUL-terminated strings; `result_out` is NULL or writable.
+ */
+tidelog_status tidelog_acknowledge_queue_records(struct tidelog_engine *engine,
+                                                 const char *queue_arn,
+                                                 const char *const *handles,
+                                                 size_t count,
+                                                 struct tidelog_queue_batch_result **result_out);
+
+/**
+ * AcknowledgeDeadLetterQueueRecords: discards the dead letters of `handles`.
+ *
+ * # Safety
+ * As `tidelog_acknowledge_queue_records`.
+ */
+tidelog_status tidelog_acknowledge_dead_letter_queue_records(struct tidelog_engine *engine,
+                                                             const char *queue_arn,
+                                                             const char *const *handles,
+                                                             size_t count,
+                                                             struct tidelog_queue_batch_result **result_out);
+
+/**
+ * RestoreDeadLetterQueueRecords: the dead letters of `handles` go back to the queue,
+ * visible at once, their receive counts reset.
+ *
+ * # Safety
+ * As `tidelog_acknowledge_queue_records`.
+ */
+tidelog_status tidelog_restore_dead_letter_queue_records(struct tidelog_engine *engine,
+                                                         const char *queue_arn,
+                                                         const char *const *handles,
+                                                         size_t count,
+                                                         struct tidelog_queue_batch_result **result_out);
+
+/**
+ * UpdateQueueRecordsVisibility: record `handles[i]` stays in flight for
+ * `timeouts_s[i]` seconds from now (0 to 43,200; 0: visible at once).
+ *
+ * # Safety
+ * As `tidelog_acknowledge_queue_records`; `timeouts_s` is NULL (with `count` 0) or
+ * holds `count` values.
+ */
+tidelog_status tidelog_update_queue_records_visibility(struct tidelog_engine *engine,
+                                                       const char *queue_arn,
+                                                       const char *const *handles,
+                                                       const uint32_t *timeouts_s,
+                                                       size_t count,
+                                                       struct tidelog_queue_batch_result **result_out);
+
+/**
+ * UpdateDeadLetterQueueRecordsVisibility: as `tidelog_update_queue_records_visibility`,
+ * for dead letters.
+ *
+ * # Safety
+ * As `tidelog_update_queue_records_visibility`.
+ */
+tidelog_status tidelog_update_dead_letter_queue_records_visibility(struct tidelog_engine *engine,
+                                                                   const char *queue_arn,
+                                                                   const char *const *handles,
+                                                                   const uint32_t *timeouts_s,
+                                                                   size_t count,
+                                                                   struct tidelog_queue_batch_result **result_out);
+
+/**
+ * How many entries the result holds (one per handle given, in order).
+ *
+ * # Safety
+ * `count_out` is NULL or writable.
+ */
+tidelog_status tidelog_queue_batch_result_count(const struct tidelog_queue_batch_result *result,
+                                                size_t *count_out);
+
+/**
+ * Copies entry `index` of the result into `*entry_out` (OUT_OF_RANGE past the end);
+ * its strings point into the result, valid until its `_free`.
+ *
+ * # Safety
+ * `entry_out` is NULL or a writable struct of its `struct_size`.
+ */
+tidelog_status tidelog_queue_batch_result_get(const struct tidelog_queue_batch_result *result,
+                                              size_t index,
+                                              struct tidelog_queue_entry_result *entry_out);
+
+/**
+ * Releases a batch result and its strings. NULL is a no-op; a freed handle gives
+ * INVALID_HANDLE.
+ *
+ * # Safety
+ * None beyond the handle rules (any value is checked).
+ */
+tidelog_status tidelog_queue_batch_result_free(struct tidelog_queue_batch_result *result);
 
 /**
  * GetShardIterator: a new iterator on shard `shard_id` of `stream`, starting at

@@ -548,6 +548,28 @@ pub enum Error {
         /// The data directory.
         path: std::path::PathBuf,
     },
+    /// No queue of this ARN (never created, deleted, or another account's).
+    #[error("queue {queue} not found")]
+    QueueNotFound {
+        /// The ARN (or name) asked for, with why when it helps.
+        queue: String,
+    },
+    /// A queue of this name exists, or the queue is not ACTIVE for a change.
+    #[error("queue {queue}: {reason}")]
+    QueueInUse {
+        /// The queue's name or ARN.
+        queue: String,
+        /// Why the call cannot go on now.
+        reason: String,
+    },
+    /// A queue's catalog or journal failed its checks.
+    #[error("queue file {}: {problem}", path.display())]
+    QueueFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: CatalogDecodeError,
+    },
     /// The engine was closed.
     #[error("the engine is closed")]
     Closed,
@@ -571,18 +593,21 @@ impl Error {
             Self::StreamNotFound { .. }
             | Self::ShardNotFound { .. }
             | Self::ConsumerNotFound { .. }
-            | Self::ResourceNotFound { .. } => ErrorKind::ResourceNotFound,
+            | Self::ResourceNotFound { .. }
+            | Self::QueueNotFound { .. } => ErrorKind::ResourceNotFound,
             Self::StreamExists { .. }
             | Self::StreamBusy { .. }
             | Self::DataDirLocked { .. }
             | Self::ConsumerExists { .. }
-            | Self::ConsumerBusy { .. } => ErrorKind::ResourceInUse,
+            | Self::ConsumerBusy { .. }
+            | Self::QueueInUse { .. } => ErrorKind::ResourceInUse,
             Self::Kms(e) => ErrorKind::of_kms(e.failure),
             Self::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             Self::ProvisionedThroughputExceeded { .. } => ErrorKind::ProvisionedThroughputExceeded,
             Self::ExpiredIterator { .. } => ErrorKind::ExpiredIterator,
             Self::Storage(LogError::Corruption(_))
             | Self::Catalog { .. }
+            | Self::QueueFile { .. }
             | Self::Decryption { .. } => ErrorKind::Corruption,
             Self::Storage(
                 LogError::InvalidKey(_)

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod io;
 pub mod limits;
 pub mod log;
+pub mod queue;
 pub mod runtime;
 pub mod stream;
 

@@ -179,3 +179,54 @@ fn catalog_decode() {
         fuzzing::catalog_decode(&input);
     }
 }
+
+#[test]
+fn queue_files() {
+    use tidelog::queue::format;
+    use tidelog::queue::{Delivery, Entry, QueueDefinition, QueueStart};
+    for (name, bytes) in regressions("queue_files") {
+        eprintln!("replaying queue_files/{name}");
+        fuzzing::queue_files(&bytes);
+    }
+    let q = QueueDefinition {
+        id: 7,
+        name: "q".to_string(),
+        stream_id: 2,
+        stream: "s".to_string(),
+        stream_created_ms: 1,
+        start: QueueStart::AtTimestamp(3),
+        effective_start_ms: 3,
+        created_ms: 4,
+        active_ms: 4,
+        updating_until_ms: 0,
+        gone_ms: Some(9),
+        visibility_timeout_s: 30,
+        max_receive_count: Some(6),
+        tags: [("k".to_string(), "v".to_string())].into(),
+        policy: Some("{}".to_string()),
+    };
+    let mut catalog_seed = vec![1u8];
+    catalog_seed.extend_from_slice(&format::encode_catalog(&[q])[20..]);
+    let mut journal_seed = vec![0u8];
+    format::encode_entries(
+        &[
+            Entry::Receipts { next: 3 },
+            Entry::Frontier { shard: 1, next: 40 },
+            Entry::Deliver {
+                seq: 39,
+                delivery: Delivery {
+                    receipt: 2,
+                    receive_count: 1,
+                    visible_at_ms: 10,
+                    first_receive_ms: 5,
+                    dead: false,
+                },
+            },
+            Entry::Forget { seq: 39 },
+        ],
+        &mut journal_seed,
+    );
+    for input in inputs(&[catalog_seed, journal_seed], 20_000, 300, 5) {
+        fuzzing::queue_files(&input);
+    }
+}

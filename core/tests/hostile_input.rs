@@ -920,7 +920,8 @@ fn hostile_input_to_the_kinesis_api_is_refused() {
         "arn:aws:kinesis:local:000000000000:stream/".into(),
         "arn:aws:kinesis:local:000000000000:stream/../etc".into(),
         "arn:aws:kinesis:local:000000000000:stream/s\0".into(),
-        "arn:aws:kinesis:local:000000000000:queue/s".into(),
+        "arn:aws:kinesis:local:000000000000:queue/".into(),
+        "arn:aws:kinesis:local:000000000000:widget/s".into(),
         format!("{stream_arn}/consumer/reader:not-a-time"),
         format!("{stream_arn}/consumer/../x:1"),
         format!(
@@ -930,6 +931,8 @@ fn hostile_input_to_the_kinesis_api_is_refused() {
         "🦀".repeat(40),
     ];
     let elsewhere: Vec<String> = vec![
+        // A well-formed queue ARN that names no queue.
+        "arn:aws:kinesis:local:000000000000:queue/s".into(),
         "arn:aws:kinesis:us-east-1:000000000000:stream/s".into(),
         "arn:aws:kinesis:local:123456789012:stream/s".into(),
         "arn:aws-cn:kinesis:local:000000000000:stream/s".into(),

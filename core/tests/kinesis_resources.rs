@@ -72,8 +72,13 @@ fn tags_and_policies_by_arn_for_streams_and_consumers() {
     for (arn, kind) in [
         ("", ErrorKind::Validation),
         (
-            "arn:aws:kinesis:local:000000000000:queue/q",
+            "arn:aws:kinesis:local:000000000000:widget/q",
             ErrorKind::Validation,
+        ),
+        (
+            // Well formed: a queue ARN, naming no queue.
+            "arn:aws:kinesis:local:000000000000:queue/q",
+            ErrorKind::ResourceNotFound,
         ),
         (
             "arn:aws:kinesis:local:000000000000:stream/nope",

@@ -53,6 +53,13 @@ pub const TIDELOG_STRUCT_SIZE_MAX: usize = 4096;
 pub const TIDELOG_ARN_BUFFER_SIZE: usize = 512;
 /// Bytes of a consumer name buffer: up to 128 characters + NUL.
 pub const TIDELOG_CONSUMER_NAME_BUFFER_SIZE: usize = 129;
+/// Bytes of a queue name buffer: up to 128 characters + NUL.
+pub const TIDELOG_QUEUE_NAME_BUFFER_SIZE: usize = 129;
+/// Bytes of a receipt handle buffer: 100 hex digits + NUL.
+pub const TIDELOG_RECEIPT_HANDLE_BUFFER_SIZE: usize = 101;
+/// The most entries one queue batch call (acknowledge, visibility, restore) takes
+/// before the engine's own limit of 10 applies (`TIDELOG_STATUS_VALIDATION` above it).
+pub const TIDELOG_QUEUE_ENTRIES_MAX: usize = 1024;
 /// Bytes of a key a key provider hands out (AES-256).
 pub const TIDELOG_KEY_BYTES: usize = 32;
 /// The longest resource policy, bytes (Kinesis: 20 KiB).
@@ -149,6 +156,25 @@ pub struct tidelog_metrics_list {
 /// A page of enhanced fan-out consumers (`tidelog_list_stream_consumers`). Immutable.
 /// Released by `tidelog_consumer_list_free`.
 pub struct tidelog_consumer_list {
+    _private: [u8; 0],
+}
+
+/// A page of queues (`tidelog_list_queues`). Immutable. Released by
+/// `tidelog_queue_list_free`.
+pub struct tidelog_queue_list {
+    _private: [u8; 0],
+}
+
+/// Records received from a queue (`tidelog_receive_queue_records`,
+/// `tidelog_receive_dead_letter_queue_records`). Immutable; the strings and data it
+/// lends stay valid until `tidelog_queue_record_list_free`.
+pub struct tidelog_queue_record_list {
+    _private: [u8; 0],
+}
+
+/// The per-entry results of a queue batch call (acknowledge, visibility, restore).
+/// Immutable; the strings it lends stay valid until `tidelog_queue_batch_result_free`.
+pub struct tidelog_queue_batch_result {
     _private: [u8; 0],
 }
 
@@ -283,6 +309,32 @@ pub enum tidelog_consumer_status {
     Active = 1,
     /// Deregistered, going away.
     Deleting = 2,
+}
+
+/// A queue's status.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_queue_status {
+    /// Created, not delivering yet.
+    Creating = 0,
+    /// Delivering.
+    Active = 1,
+    /// Its attributes are changing; it still delivers.
+    Updating = 2,
+    /// Deleted, going away.
+    Deleting = 3,
+}
+
+/// Where a queue starts delivering. Carried in `uint32_t` arguments and fields.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_queue_start {
+    /// Records that arrive after the queue is created (Kinesis's default).
+    Latest = 0,
+    /// The oldest record the stream still keeps.
+    TrimHorizon = 1,
+    /// Records that arrived at or after a timestamp.
+    AtTimestamp = 2,
 }
 
 /// The account's minimum throughput billing commitment (it gates warm throughput).
@@ -664,6 +716,84 @@ pub struct tidelog_consumer {
     pub created_ms: u64,
     /// Its stream's ARN, NUL-terminated.
     pub stream_arn: [c_char; TIDELOG_ARN_BUFFER_SIZE],
+}
+
+/// A Kinesis queue.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_queue {
+    /// `sizeof(tidelog_queue)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// Its name, NUL-terminated.
+    pub name: [c_char; TIDELOG_QUEUE_NAME_BUFFER_SIZE],
+    /// Its ARN (`arn:<partition>:kinesis:<region>:<account>:queue/<16 hex digits>`).
+    pub arn: [c_char; TIDELOG_ARN_BUFFER_SIZE],
+    /// Its status.
+    pub status: tidelog_queue_status,
+    /// When it was created, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Its stream's ARN, NUL-terminated.
+    pub stream_arn: [c_char; TIDELOG_ARN_BUFFER_SIZE],
+    /// When its stream was created, ms since the Unix epoch.
+    pub stream_created_ms: u64,
+    /// Where delivery began (`tidelog_queue_start`).
+    pub starting_position: u32,
+    /// 1 if `starting_timestamp_ms` is set (AT_TIMESTAMP while CREATING; always once
+    /// ACTIVE: the effective start).
+    pub has_starting_timestamp: u8,
+    /// The starting position's time, ms since the Unix epoch.
+    pub starting_timestamp_ms: u64,
+    /// Seconds a received record stays in flight (0 to 43,200).
+    pub visibility_timeout_s: u32,
+    /// Receives without an acknowledgement before a record becomes a dead letter
+    /// (1 to 1,000); 0: dead-letter handling is off (TargetType NONE).
+    pub max_receive_count: u32,
+}
+
+/// A record received from a queue. Its strings and data belong to the record list.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_queue_record {
+    /// `sizeof(tidelog_queue_record)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The handle to acknowledge it, change its visibility or restore it with.
+    pub receipt_handle: [c_char; TIDELOG_RECEIPT_HANDLE_BUFFER_SIZE],
+    /// Its id (its sequence number: the same in every delivery and queue).
+    pub record_id: [c_char; TIDELOG_SEQUENCE_NUMBER_BUFFER_SIZE],
+    /// The shard it is in.
+    pub shard_id: [c_char; TIDELOG_SHARD_ID_BUFFER_SIZE],
+    /// Its partition key, NUL-terminated (owned by the list).
+    pub partition_key: *const c_char,
+    /// Bytes of the partition key before that NUL (a key may itself hold NULs).
+    pub partition_key_len: usize,
+    /// Its data (owned by the list; NULL when `data_len` is 0).
+    pub data: *const u8,
+    /// Bytes of data.
+    pub data_len: usize,
+    /// When it arrived in the stream, ms since the Unix epoch.
+    pub arrival_ms: u64,
+    /// When the queue first delivered it, ms since the Unix epoch.
+    pub first_receive_ms: u64,
+    /// Receives since it was first delivered or last restored (this one included).
+    pub receive_count: u32,
+}
+
+/// One entry's result in a queue batch call. Its strings belong to the result.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct tidelog_queue_entry_result {
+    /// `sizeof(tidelog_queue_entry_result)` as the caller compiled it (set it).
+    pub struct_size: usize,
+    /// The receipt handle given, NUL-terminated.
+    pub receipt_handle: *const c_char,
+    /// `TIDELOG_STATUS_OK` if the entry took effect, else why not
+    /// (`TIDELOG_STATUS_INVALID_ARGUMENT`: a malformed, altered or foreign handle, or
+    /// one of an earlier delivery; `TIDELOG_STATUS_RESOURCE_NOT_FOUND`: the record was
+    /// acknowledged already or is past retention). `tidelog_status_kinesis_name`
+    /// gives the entry's Kinesis ErrorCode.
+    pub status: u32,
+    /// Why it failed, NUL-terminated ("" when it succeeded).
+    pub message: *const c_char,
 }
 
 /// DescribeLimits.

@@ -56,6 +56,12 @@ pub(crate) mod kind {
     pub(crate) const CONSUMER_LIST: u8 = 10;
     /// `tidelog_shard_subscription`.
     pub(crate) const SHARD_SUBSCRIPTION: u8 = 11;
+    /// `tidelog_queue_list`.
+    pub(crate) const QUEUE_LIST: u8 = 12;
+    /// `tidelog_queue_record_list`.
+    pub(crate) const QUEUE_RECORD_LIST: u8 = 13;
+    /// `tidelog_queue_batch_result`.
+    pub(crate) const QUEUE_BATCH_RESULT: u8 = 14;
     /// `tidelog_sql_session` (analytics: numbered from 20 so other parts' kinds never
     /// meet it).
     #[cfg_attr(not(feature = "analytics"), allow(dead_code))]
@@ -69,7 +75,7 @@ pub(crate) mod kind {
     pub(crate) const FIREHOSE_ANSWER: u8 = 63;
     /// Every kind (for the uniqueness test).
     #[cfg(test)]
-    pub(crate) const ALL: [u8; 15] = [
+    pub(crate) const ALL: [u8; 18] = [
         ENGINE,
         ITERATOR,
         BATCH,
@@ -81,6 +87,9 @@ pub(crate) mod kind {
         PUT_RECORDS_OUTPUT,
         CONSUMER_LIST,
         SHARD_SUBSCRIPTION,
+        QUEUE_LIST,
+        QUEUE_RECORD_LIST,
+        QUEUE_BATCH_RESULT,
         SQL_SESSION,
         APPS,
         FIREHOSE,

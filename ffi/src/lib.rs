@@ -38,6 +38,7 @@ pub mod handles;
 pub mod lists;
 pub mod metrics;
 pub mod numbers;
+pub mod queues;
 pub mod read;
 pub mod reshard;
 pub mod settings;

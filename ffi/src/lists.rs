@@ -51,6 +51,9 @@ output_struct!(
     tidelog_shard_metrics,
     tidelog_subscription_event,
     tidelog_consumer,
+    tidelog_queue,
+    tidelog_queue_record,
+    tidelog_queue_entry_result,
     tidelog_limits_info,
     tidelog_account_settings,
     tidelog_shard_event

@@ -177,6 +177,8 @@ pub unsafe extern "C" fn tidelog_describe_stream(
                 shard_level_metrics: d.shard_level_metrics.clone(),
                 max_record_size_kib: d.max_record_size_kib,
                 warm_throughput: d.warm_throughput,
+                // `tidelog_stream_info` has no queue count (see docs/c-api.md).
+                queue_count: 0,
             };
             let info = info(&summary)?;
             let handle = SHARD_LISTS.insert(shards)?;

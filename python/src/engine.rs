@@ -444,6 +444,7 @@ impl Engine {
         d.set_item("retention_hours", s.retention_hours)?;
         d.set_item("open_shard_count", s.open_shard_count)?;
         d.set_item("consumer_count", s.consumer_count)?;
+        d.set_item("queue_count", s.queue_count)?;
         d.set_item("arn", &s.arn)?;
         d.set_item("mode", s.mode.name())?;
         d.set_item("encryption_type", s.encryption_type.name())?;

@@ -97,7 +97,7 @@ impl KeyProvider for PyKeyProvider {
     }
 }
 
-fn tags_arg(tags: Option<&Bound<'_, PyAny>>) -> PyResult<BTreeMap<String, String>> {
+pub(crate) fn tags_arg(tags: Option<&Bound<'_, PyAny>>) -> PyResult<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
     let Some(tags) = tags.filter(|t| !t.is_none()) else {
         return Ok(map);

@@ -3,7 +3,8 @@
 //! on it).
 //!
 //! Modules: [`engine`] (the engine handle), [`kinesis`] (the rest of the Kinesis API:
-//! consumers, SubscribeToShard, ARNs, encryption, capacity), [`records`] (records and batches),
+//! consumers, SubscribeToShard, ARNs, encryption, capacity), [`queues`] (Kinesis queues and
+//! their dead letters), [`records`] (records and batches),
 //! [`buffer`] (zero-copy memoryviews: the crate's only `unsafe`), [`subscription`],
 //! [`errors`] (the exception tree), [`convert`] (Python values to engine arguments and
 //! back), [`clock`] (the test-only manual clock); `analytics` (SQL sessions and
@@ -31,6 +32,7 @@ mod engine;
 mod errors;
 mod firehose;
 mod kinesis;
+mod queues;
 mod records;
 mod subscription;
 

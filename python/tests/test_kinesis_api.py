@@ -26,7 +26,8 @@ T0 = 1_700_000_000_000
 SHARD0 = "shardId-000000000000"
 MODEL: ServiceModel = botocore.session.get_session().get_service_model("kinesis")
 # Operations of the model that are not Data Streams' 39 (queues, channels, dead-letter
-# queues and record distribution came after them).
+# queues and record distribution came after them; the 12 queue operations are tested in
+# test_queues.py).
 NOT_DATA_STREAMS = re.compile(r"Queue|Channel|DeadLetter|RecordDistributionStrategy")
 
 
@@ -270,6 +271,9 @@ def test_tags_and_policies_by_arn(client: tidelog.KinesisClient) -> None:
     with pytest.raises(ex.ResourceNotFoundException, match="another account"):
         client.list_tags_for_resource(ResourceARN=stream_arn.replace("000000000000", "123456789012"))
     with pytest.raises(ex.ValidationException):
+        client.list_tags_for_resource(ResourceARN="arn:aws:kinesis:local:000000000000:widget/q")
+    # A queue ARN is well formed; this one names no queue.
+    with pytest.raises(ex.ResourceNotFoundException, match="queue"):
         client.list_tags_for_resource(ResourceARN="arn:aws:kinesis:local:000000000000:queue/q")
     with pytest.raises(ex.LimitExceededException):
         client.tag_resource(ResourceARN=stream_arn, Tags={f"k{i}": "v" for i in range(50)})

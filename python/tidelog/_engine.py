@@ -30,6 +30,10 @@ from ._types import (
     Limits,
     MaintenanceReport,
     PutResult,
+    QueueBatchResult,
+    QueueDescription,
+    QueueEntryFailure,
+    QueueRecord,
     ScalingReport,
     ShardCountUpdate,
     ShardDescription,
@@ -458,6 +462,123 @@ class Engine:
             if not has_more or not page:
                 return out
             start = page[-1]["name"]
+
+    # -- queues -------------------------------------------------------------------------
+
+    def create_queue(
+        self,
+        name: str,
+        stream_arn: str,
+        *,
+        starting_position: Literal["LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"] = "LATEST",
+        timestamp: _Timestamp | None = None,
+        visibility_timeout: int | None = None,
+        max_receive_count: int | None = None,
+        dead_letter: bool = True,
+        tags: Mapping[str, str] | None = None,
+    ) -> QueueDescription:
+        """Creates a queue on an ON_DEMAND stream (by ARN), delivering from
+        ``starting_position`` (``timestamp`` with AT_TIMESTAMP). ``visibility_timeout``
+        defaults to 30 s; a record received ``max_receive_count`` times (default 6)
+        without an acknowledgement becomes a dead letter, unless ``dead_letter`` is
+        False. It is CREATING, then ACTIVE (at once unless ``consumer_transition``)."""
+        if not dead_letter and max_receive_count is not None:
+            raise ValueError("max_receive_count goes with dead_letter=True")
+        ts_ms = None if timestamp is None else to_ms(timestamp, "timestamp")
+        kind = None if dead_letter else "NONE"
+        return QueueDescription(**self._native.create_queue(
+            name, stream_arn, starting_position, ts_ms, visibility_timeout, kind, max_receive_count,
+            None if tags is None else dict(tags)))
+
+    def delete_queue(self, arn: str) -> None:
+        """Deletes a queue: it delivers nothing more and its receipt handles stop working."""
+        self._native.delete_queue(arn)
+
+    def describe_queue(self, arn: str) -> QueueDescription:
+        """A queue, by ARN."""
+        return QueueDescription(**self._native.describe_queue(arn))
+
+    def list_queues(self, stream_arn: str | None = None) -> list[QueueDescription]:
+        """Every queue (of the stream of ``stream_arn`` if given), in name order."""
+        filters = None if stream_arn is None else [(stream_arn, None)]
+        out: list[QueueDescription] = []
+        start: str | None = None
+        while True:
+            page, has_more = self._native.list_queues(10_000, start, filters)
+            out.extend(QueueDescription(**q) for q in page)
+            if not has_more or not page:
+                return out
+            start = page[-1]["name"]
+
+    def update_queue(
+        self,
+        arn: str,
+        *,
+        visibility_timeout: int | None = None,
+        max_receive_count: int | None = None,
+        dead_letter: bool | None = None,
+    ) -> QueueDescription:
+        """Changes a queue's visibility timeout and/or dead-letter handling
+        (``dead_letter=False`` turns it off; ``max_receive_count`` turns it on with that
+        count); records in flight keep their timeouts."""
+        if dead_letter is False and max_receive_count is not None:
+            raise ValueError("max_receive_count goes with dead_letter=True")
+        if dead_letter is True and max_receive_count is None:
+            raise ValueError("dead_letter=True needs max_receive_count")
+        kind = "NONE" if dead_letter is False else None
+        return QueueDescription(**self._native.update_queue(arn, visibility_timeout, kind, max_receive_count))
+
+    def receive_queue_records(
+        self, arn: str, *, limit: int = 10, wait: float = 0.0, visibility_timeout: int | None = None
+    ) -> list[QueueRecord]:
+        """Up to ``limit`` (1 to 10) visible records, each in flight for
+        ``visibility_timeout`` seconds (default: the queue's); with none visible, waits
+        up to ``wait`` seconds (at most 20) for one."""
+        return [QueueRecord(**r) for r in self._native.receive_queue_records(
+            arn, limit, float(wait), visibility_timeout, False)]
+
+    def receive_dead_letter_queue_records(
+        self, arn: str, *, limit: int = 10, wait: float = 0.0, visibility_timeout: int | None = None
+    ) -> list[QueueRecord]:
+        """As ``receive_queue_records``, for the queue's dead letters."""
+        return [QueueRecord(**r) for r in self._native.receive_queue_records(
+            arn, limit, float(wait), visibility_timeout, True)]
+
+    @staticmethod
+    def _batch(out: tuple[list[str], list[tuple[str, str, str]]]) -> QueueBatchResult:
+        successful, failed = out
+        return QueueBatchResult(successful, [QueueEntryFailure(*f) for f in failed])
+
+    def acknowledge_queue_records(self, arn: str, receipt_handles: Iterable[str]) -> QueueBatchResult:
+        """Acknowledges up to 10 records (never delivered again); each entry succeeds or
+        fails on its own."""
+        return self._batch(self._native.queue_entries(arn, "acknowledge", list(receipt_handles)))
+
+    def update_queue_records_visibility(
+        self, arn: str, entries: Mapping[str, int] | Iterable[tuple[str, int]]
+    ) -> QueueBatchResult:
+        """Sets each record's visibility timeout from now (``{handle: seconds}``; 0:
+        visible at once)."""
+        pairs = list(entries.items() if isinstance(entries, Mapping) else entries)
+        return self._batch(self._native.queue_entries(
+            arn, "visibility", [h for h, _ in pairs], [t for _, t in pairs], False))
+
+    def acknowledge_dead_letter_queue_records(self, arn: str, receipt_handles: Iterable[str]) -> QueueBatchResult:
+        """Discards up to 10 dead letters."""
+        return self._batch(self._native.queue_entries(arn, "acknowledge", list(receipt_handles), None, True))
+
+    def update_dead_letter_queue_records_visibility(
+        self, arn: str, entries: Mapping[str, int] | Iterable[tuple[str, int]]
+    ) -> QueueBatchResult:
+        """As ``update_queue_records_visibility``, for dead letters."""
+        pairs = list(entries.items() if isinstance(entries, Mapping) else entries)
+        return self._batch(self._native.queue_entries(
+            arn, "visibility", [h for h, _ in pairs], [t for _, t in pairs], True))
+
+    def restore_dead_letter_queue_records(self, arn: str, receipt_handles: Iterable[str]) -> QueueBatchResult:
+        """Returns up to 10 dead letters to the queue, visible at once, their receive
+        counts reset."""
+        return self._batch(self._native.queue_entries(arn, "restore", list(receipt_handles), None, True))
 
     def subscribe_to_shard(
         self,

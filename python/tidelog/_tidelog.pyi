@@ -301,6 +301,48 @@ class Engine:
     def resolve_stream_arn(self, arn: str) -> str: ...
     @property
     def arn_scope(self) -> tuple[str, str, str]: ...
+    def create_queue(
+        self,
+        name: str,
+        stream_arn: str,
+        starting_position: str = "LATEST",
+        timestamp_ms: int | None = None,
+        visibility_timeout: int | None = None,
+        dead_letter: str | None = None,
+        max_receive_count: int | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]: ...
+    def delete_queue(self, arn: str) -> None: ...
+    def describe_queue(self, arn: str) -> dict[str, Any]: ...
+    def list_queues(
+        self,
+        limit: int | None = None,
+        exclusive_start_name: str | None = None,
+        stream_filters: Sequence[tuple[str, int | None]] | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+    def update_queue(
+        self,
+        arn: str,
+        visibility_timeout: int | None = None,
+        dead_letter: str | None = None,
+        max_receive_count: int | None = None,
+    ) -> dict[str, Any]: ...
+    def receive_queue_records(
+        self,
+        arn: str,
+        limit: int | None = None,
+        wait_seconds: float = 0.0,
+        visibility_timeout: int | None = None,
+        dead_letter: bool = False,
+    ) -> list[dict[str, Any]]: ...
+    def queue_entries(
+        self,
+        arn: str,
+        action: str,
+        handles: Sequence[str],
+        timeouts: Sequence[int] | None = None,
+        dead_letter: bool = False,
+    ) -> tuple[list[str], list[tuple[str, str, str]]]: ...
     def register_stream_consumer(
         self, stream: str, consumer: str, tags: Mapping[str, str] | None = None
     ) -> dict[str, Any]: ...

@@ -21,6 +21,10 @@ __all__ = [
     "Limits",
     "MaintenanceReport",
     "PutResult",
+    "QueueBatchResult",
+    "QueueDescription",
+    "QueueEntryFailure",
+    "QueueRecord",
     "ScalingReport",
     "ShardCountUpdate",
     "ShardDescription",
@@ -214,6 +218,7 @@ class StreamSummary:
         shard_level_metrics: Enabled shard-level metrics (enhanced monitoring).
         max_record_size_kib: The largest record, KiB.
         warm_throughput: On-demand warm throughput (with the account's commitment).
+        queue_count: Queues on the stream (not counted in ``consumer_count``).
     """
 
     name: str
@@ -230,6 +235,7 @@ class StreamSummary:
     shard_level_metrics: list[str] = field(default_factory=list)
     max_record_size_kib: int = 1024
     warm_throughput: WarmThroughput | None = None
+    queue_count: int = 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamSummary:
@@ -354,6 +360,98 @@ class ConsumerDescription:
     created: datetime
     stream: str
     stream_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDescription:
+    """A Kinesis queue.
+
+    Attributes:
+        name: Its name.
+        arn: Its ARN (``arn:aws:kinesis:<region>:<account>:queue/<16 hex digits>``).
+        status: CREATING, ACTIVE, UPDATING or DELETING.
+        created: When it was created (UTC).
+        stream: The stream's name.
+        stream_arn: The stream's ARN.
+        stream_created: When the stream was created (UTC).
+        starting_position: LATEST, TRIM_HORIZON or AT_TIMESTAMP.
+        starting_timestamp: The starting position's time (the given timestamp while
+            CREATING, none for LATEST and TRIM_HORIZON then; the effective start once
+            ACTIVE).
+        visibility_timeout: Seconds a received record stays in flight.
+        dead_letter: BUILT_IN or NONE.
+        max_receive_count: Receives without an acknowledgement before a record becomes
+            a dead letter (None with NONE).
+    """
+
+    name: str
+    arn: str
+    status: _Status
+    created: datetime
+    stream: str
+    stream_arn: str
+    stream_created: datetime
+    starting_position: Literal["LATEST", "TRIM_HORIZON", "AT_TIMESTAMP"]
+    starting_timestamp: datetime | None
+    visibility_timeout: int
+    dead_letter: Literal["BUILT_IN", "NONE"]
+    max_receive_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecord:
+    """A record delivered by a queue (its data is a copy: ``bytes``).
+
+    Attributes:
+        receipt_handle: What acknowledges it, changes its visibility or restores it.
+        record_id: Its id, the same in every delivery and queue (its sequence number).
+        shard_id: The shard it is in.
+        sequence_number: Its sequence number (decimal).
+        partition_key: Its partition key.
+        data: Its data.
+        arrival_time: When it arrived in the stream (UTC).
+        first_receive_time: When the queue first delivered it (UTC).
+        receive_count: Receives since it was first delivered or last restored.
+    """
+
+    receipt_handle: str
+    record_id: str
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival_time: datetime
+    first_receive_time: datetime
+    receive_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntryFailure:
+    """An entry of a queue batch call that did not take effect.
+
+    Attributes:
+        receipt_handle: The handle given.
+        code: The Kinesis error name (InvalidArgumentException,
+            ResourceNotFoundException...).
+        message: Why.
+    """
+
+    receipt_handle: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueBatchResult:
+    """The answer of a queue batch call (acknowledge, visibility, restore).
+
+    Attributes:
+        successful: Handles of the entries that took effect, in order.
+        failed: The entries that did not, in order.
+    """
+
+    successful: list[str]
+    failed: list[QueueEntryFailure]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ client leaves out too: ``NextShardIterator`` once a closed shard is read to its 
 (``ChildShards`` appears then), ``ParentShardId`` of a shard without parents,
 ``EndingSequenceNumber`` of an open shard, ``NextToken`` of a last page.
 
-All 39 Data Streams operations are here (docs/kinesis-api.md has the table), with
-``subscribe_to_shard`` answering an :class:`EventStream` to iterate, as boto3 does.
+All 39 Data Streams operations and the 12 queue operations are here
+(docs/kinesis-api.md has the table), with ``subscribe_to_shard`` answering an
+:class:`EventStream` to iterate, as boto3 does.
 ARNs are ``arn:aws:kinesis:<region_name>:<account_id>:stream/<name>`` with the engine's
 region (default ``local``) and account (default ``000000000000``); resource policies
 are validated and stored but not enforced (there are no principals in-process); the
@@ -294,6 +295,15 @@ _MIN = {
     "ShardLevelMetrics": 1,
     "TagKeys": 1,
     "Records": 1,
+    "QueueName": 1,
+    "QueueARN": 1,
+    "StreamConfigurationList": 1,
+    "WaitTimeSeconds": 1,
+    "MaxReceiveCount": 1,
+    "VisibilityTimeoutSeconds": 0,
+    "Entries": 1,
+    "ReceiptHandle": 1,
+    "StreamFilter": 1,
 }
 _BLOB = (bytes, bytearray, memoryview, str)
 _TIME = (datetime, int, float, str)
@@ -640,6 +650,8 @@ class KinesisClient:
             "ConsumerCount": s["consumer_count"],
             "MaxRecordSizeInKiB": s["max_record_size_kib"],
         }
+        if s["mode"] == "ON_DEMAND":
+            summary["QueueCount"] = s["queue_count"]
         if s["key_id"] is not None:
             summary["KeyId"] = s["key_id"]
         warm = self._warm(s["warm_throughput"])
@@ -1016,6 +1028,227 @@ class KinesisClient:
             kwargs["ConsumerARN"], kwargs["ShardId"], kind, seq if needs_seq else None, ts_ms))
         return self._ok({"EventStream": EventStream(native, self)})
 
+    # -- queues -----------------------------------------------------------------------
+
+    _QUEUE_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+
+    @staticmethod
+    def _queue_description(q: Mapping[str, Any]) -> dict[str, Any]:
+        position: dict[str, Any] = {"Type": q["starting_position"]}
+        if q["starting_timestamp"] is not None:
+            position["Timestamp"] = q["starting_timestamp"]
+        dead: dict[str, Any] = {"TargetType": q["dead_letter"]}
+        if q["max_receive_count"] is not None:
+            dead["MaxReceiveCount"] = q["max_receive_count"]
+        return {
+            "QueueName": q["name"],
+            "QueueARN": q["arn"],
+            "QueueStatus": q["status"],
+            "QueueCreationTimestamp": q["created"],
+            "StreamConfigurationList": [{"StreamARN": q["stream_arn"], "StartingPosition": position}],
+            "QueueAttributes": {"VisibilityTimeoutSeconds": q["visibility_timeout"],
+                                "DeadLetterConfiguration": dead},
+        }
+
+    @staticmethod
+    def _queue_attributes(attributes: Mapping[str, Any], op: str) -> tuple[int | None, str | None, int | None]:
+        """(visibility timeout, dead-letter target, MaxReceiveCount) of QueueAttributes."""
+        _check(attributes, {}, {"VisibilityTimeoutSeconds": _INT, "DeadLetterConfiguration": _DICT})
+        visibility = attributes.get("VisibilityTimeoutSeconds")
+        if visibility is not None and visibility > 43_200:
+            raise _client_error("ValidationException",
+                                f"VisibilityTimeoutSeconds {visibility} is outside [0, 43200]", op)
+        target = max_count = None
+        dead = attributes.get("DeadLetterConfiguration")
+        if dead is not None:
+            _check(dead, {"TargetType": _STR}, {"MaxReceiveCount": _INT})
+            target, max_count = dead["TargetType"], dead.get("MaxReceiveCount")
+            if target not in ("BUILT_IN", "NONE"):
+                raise _client_error("ValidationException", f"Value {target!r} at 'targetType' failed to satisfy "
+                                    "constraint: Member must satisfy enum value set: [BUILT_IN, NONE]", op)
+            if target == "BUILT_IN" and max_count is None:
+                raise _client_error("ValidationException",
+                                    "DeadLetterConfiguration with TargetType BUILT_IN requires MaxReceiveCount", op)
+            if target == "NONE" and max_count is not None:
+                raise _client_error("ValidationException",
+                                    "MaxReceiveCount is only valid with TargetType BUILT_IN", op)
+        return visibility, target, max_count
+
+    def create_queue(self, **kwargs: Any) -> Response:
+        """CreateQueue(QueueName, StreamConfigurationList=[{StreamARN,
+        StartingPosition={Type, Timestamp}}], QueueAttributes=None, Tags=None): the
+        QueueDescription (CREATING, as Kinesis answers)."""
+        op = "CreateQueue"
+        _check(kwargs, {"QueueName": _STR, "StreamConfigurationList": _LIST},
+               {"QueueAttributes": _DICT, "Tags": _DICT})
+        configs = kwargs["StreamConfigurationList"]
+        for config in configs:
+            if not isinstance(config, dict):
+                raise ParamTypeError(f"Parameter validation failed:\nInvalid type for parameter "
+                                     f"StreamConfigurationList, value: {config!r}, valid types: <class 'dict'>")
+            _check(config, {"StreamARN": _STR}, {"StartingPosition": _DICT})
+        if len(configs) != 1:
+            raise _client_error("ValidationException",
+                                f"StreamConfigurationList must contain exactly one entry; {len(configs)} given", op)
+        position = configs[0].get("StartingPosition", {"Type": "LATEST"})
+        _check(position, {"Type": _STR}, {"Timestamp": _TIME})
+        kind = position["Type"]
+        if kind not in self._QUEUE_POSITIONS:
+            raise _client_error("ValidationException", f"Value {kind!r} at 'startingPosition.type' failed to "
+                                "satisfy constraint: Member must satisfy enum value set: "
+                                f"[{', '.join(self._QUEUE_POSITIONS)}]", op)
+        if (kind == "AT_TIMESTAMP") != ("Timestamp" in position):
+            raise _client_error("ValidationException",
+                                "StartingPosition.Timestamp is required with AT_TIMESTAMP and only valid with it", op)
+        ts_ms = _timestamp_ms(position["Timestamp"], "StartingPosition.Timestamp") if kind == "AT_TIMESTAMP" else None
+        visibility, target, max_count = self._queue_attributes(kwargs.get("QueueAttributes") or {}, op)
+        q = self._call(op, lambda: self._native.create_queue(
+            kwargs["QueueName"], configs[0]["StreamARN"], kind, ts_ms, visibility, target, max_count,
+            kwargs.get("Tags")))
+        return self._ok({"QueueDescription": self._queue_description(q)})
+
+    def delete_queue(self, **kwargs: Any) -> Response:
+        """DeleteQueue(QueueARN)."""
+        op = "DeleteQueue"
+        _check(kwargs, {"QueueARN": _STR}, {})
+        self._call(op, lambda: self._native.delete_queue(kwargs["QueueARN"]))
+        return self._ok()
+
+    def describe_queue(self, **kwargs: Any) -> Response:
+        """DescribeQueue(QueueARN): the QueueDescription."""
+        op = "DescribeQueue"
+        _check(kwargs, {"QueueARN": _STR}, {})
+        q = self._call(op, lambda: self._native.describe_queue(kwargs["QueueARN"]))
+        return self._ok({"QueueDescription": self._queue_description(q)})
+
+    def update_queue(self, **kwargs: Any) -> Response:
+        """UpdateQueue(QueueARN, QueueAttributes): the QueueDescription."""
+        op = "UpdateQueue"
+        _check(kwargs, {"QueueARN": _STR, "QueueAttributes": _DICT}, {})
+        visibility, target, max_count = self._queue_attributes(kwargs["QueueAttributes"], op)
+        q = self._call(op, lambda: self._native.update_queue(kwargs["QueueARN"], visibility, target, max_count))
+        return self._ok({"QueueDescription": self._queue_description(q)})
+
+    def list_queues(self, **kwargs: Any) -> Response:
+        """ListQueues(MaxResults=None, NextToken=None, StreamFilter=None):
+        QueueSummaries in name order, NextToken while more follow."""
+        op = "ListQueues"
+        _check(kwargs, {}, {"MaxResults": _INT, "NextToken": _STR, "StreamFilter": _LIST})
+        limit = kwargs.get("MaxResults", 100)
+        if not 1 <= limit <= 10_000:
+            raise _client_error("ValidationException", f"MaxResults {limit} is outside [1, 10000]", op)
+        filters = None
+        if "StreamFilter" in kwargs:
+            filters = []
+            for f in kwargs["StreamFilter"]:
+                if not isinstance(f, dict):
+                    raise ParamTypeError(f"Parameter validation failed:\nInvalid type for parameter "
+                                         f"StreamFilter, value: {f!r}, valid types: <class 'dict'>")
+                _check(f, {"StreamARN": _STR}, {"StreamCreationTimestamp": _TIME})
+                created = f.get("StreamCreationTimestamp")
+                filters.append((f["StreamARN"], None if created is None
+                                else _timestamp_ms(created, "StreamCreationTimestamp")))
+        after = None
+        if "NextToken" in kwargs:
+            token = _decode_token(kwargs["NextToken"], op)
+            if not isinstance(token.get("after_queue"), str):
+                raise _client_error("InvalidArgumentException", "Invalid NextToken", op)
+            after = token["after_queue"]
+        queues, has_more = self._call(op, lambda: self._native.list_queues(limit, after, filters))
+        body: Response = {"QueueSummaries": [{
+            "QueueName": q["name"],
+            "QueueARN": q["arn"],
+            "QueueStatus": q["status"],
+            "QueueCreationTimestamp": q["created"],
+            "Streams": [{"StreamARN": q["stream_arn"], "StreamCreationTimestamp": q["stream_created"]}],
+        } for q in queues]}
+        if has_more and queues:
+            body["NextToken"] = _encode_token({"after_queue": queues[-1]["name"]})
+        return self._ok(body)
+
+    def _receive(self, op: str, kwargs: Mapping[str, Any], dead: bool) -> Response:
+        _check(kwargs, {"QueueARN": _STR}, {"Limit": _INT, "WaitTimeSeconds": _INT, "VisibilityTimeoutSeconds": _INT})
+        limit = kwargs.get("Limit", 10)
+        wait = kwargs.get("WaitTimeSeconds", 9)
+        visibility = kwargs.get("VisibilityTimeoutSeconds")
+        for name, value, top in (("Limit", limit, 10), ("WaitTimeSeconds", wait, 20),
+                                 ("VisibilityTimeoutSeconds", visibility, 43_200)):
+            if value is not None and value > top:
+                raise _client_error("ValidationException", f"{name} {value} is above {top}", op)
+        records = self._call(op, lambda: self._native.receive_queue_records(
+            kwargs["QueueARN"], limit, float(wait), visibility, dead))
+        return self._ok({"QueueRecords": [{
+            "ReceiptHandle": r["receipt_handle"],
+            "RecordId": r["record_id"],
+            "PartitionKey": r["partition_key"],
+            "Data": r["data"],
+            "ApproximateArrivalTimestamp": r["arrival_time"],
+            "FirstReceiveTimestamp": r["first_receive_time"],
+            "ReceiveCount": r["receive_count"],
+        } for r in records]})
+
+    def receive_queue_records(self, **kwargs: Any) -> Response:
+        """ReceiveQueueRecords(QueueARN, Limit=10, WaitTimeSeconds=9,
+        VisibilityTimeoutSeconds=None): up to Limit QueueRecords, each in flight with a
+        new ReceiptHandle; waits up to WaitTimeSeconds for one when none is visible."""
+        return self._receive("ReceiveQueueRecords", kwargs, False)
+
+    def receive_dead_letter_queue_records(self, **kwargs: Any) -> Response:
+        """ReceiveDeadLetterQueueRecords: as receive_queue_records, for dead letters."""
+        return self._receive("ReceiveDeadLetterQueueRecords", kwargs, True)
+
+    def _entries(self, op: str, kwargs: Mapping[str, Any], action: str, dead: bool, *,
+                 timeouts: bool = False) -> Response:
+        _check(kwargs, {"QueueARN": _STR, "Entries": _LIST}, {})
+        entries = kwargs["Entries"]
+        handles: list[str] = []
+        seconds: list[int] = []
+        for e in entries:
+            if not isinstance(e, dict):
+                raise ParamTypeError(f"Parameter validation failed:\nInvalid type for parameter Entries, "
+                                     f"value: {e!r}, valid types: <class 'dict'>")
+            if timeouts:
+                _check(e, {"ReceiptHandle": _STR, "VisibilityTimeoutSeconds": _INT}, {})
+                if e["VisibilityTimeoutSeconds"] > 43_200:
+                    raise _client_error("ValidationException",
+                                        f"VisibilityTimeoutSeconds {e['VisibilityTimeoutSeconds']} is above 43200", op)
+                seconds.append(e["VisibilityTimeoutSeconds"])
+            else:
+                _check(e, {"ReceiptHandle": _STR}, {})
+            handles.append(e["ReceiptHandle"])
+        if len(entries) > 10:
+            raise _client_error("ValidationException", f"Entries takes 1 to 10 entries; {len(entries)} given", op)
+        successful, failed = self._call(op, lambda: self._native.queue_entries(
+            kwargs["QueueARN"], action, handles, seconds if timeouts else None, dead))
+        return self._ok({
+            "Successful": [{"ReceiptHandle": h} for h in successful],
+            "Failed": [{"ReceiptHandle": h, "ErrorCode": code, "ErrorMessage": message}
+                       for h, code, message in failed],
+        })
+
+    def acknowledge_queue_records(self, **kwargs: Any) -> Response:
+        """AcknowledgeQueueRecords(QueueARN, Entries=[{ReceiptHandle}]): Successful and
+        Failed entries."""
+        return self._entries("AcknowledgeQueueRecords", kwargs, "acknowledge", False)
+
+    def update_queue_records_visibility(self, **kwargs: Any) -> Response:
+        """UpdateQueueRecordsVisibility(QueueARN, Entries=[{ReceiptHandle,
+        VisibilityTimeoutSeconds}])."""
+        return self._entries("UpdateQueueRecordsVisibility", kwargs, "visibility", False, timeouts=True)
+
+    def acknowledge_dead_letter_queue_records(self, **kwargs: Any) -> Response:
+        """AcknowledgeDeadLetterQueueRecords(QueueARN, Entries=[{ReceiptHandle}])."""
+        return self._entries("AcknowledgeDeadLetterQueueRecords", kwargs, "acknowledge", True)
+
+    def update_dead_letter_queue_records_visibility(self, **kwargs: Any) -> Response:
+        """UpdateDeadLetterQueueRecordsVisibility(QueueARN, Entries=[{ReceiptHandle,
+        VisibilityTimeoutSeconds}])."""
+        return self._entries("UpdateDeadLetterQueueRecordsVisibility", kwargs, "visibility", True, timeouts=True)
+
+    def restore_dead_letter_queue_records(self, **kwargs: Any) -> Response:
+        """RestoreDeadLetterQueueRecords(QueueARN, Entries=[{ReceiptHandle}])."""
+        return self._entries("RestoreDeadLetterQueueRecords", kwargs, "restore", True)
+
     # -- resources by ARN -------------------------------------------------------------
 
     def tag_resource(self, **kwargs: Any) -> Response:
@@ -1194,16 +1427,18 @@ class KinesisClient:
         "list_streams": ("Limit", "NextToken", "StreamNames"),
         "list_shards": ("MaxResults", "NextToken", "Shards"),
         "list_stream_consumers": ("MaxResults", "NextToken", "Consumers"),
+        "list_queues": ("MaxResults", "NextToken", "QueueSummaries"),
         "describe_stream": ("Limit", "ExclusiveStartShardId", "StreamDescription.Shards"),
     }
 
     def can_paginate(self, operation_name: str) -> bool:
-        """True for list_streams, list_shards, list_stream_consumers and describe_stream."""
+        """True for list_streams, list_shards, list_stream_consumers, list_queues and
+        describe_stream."""
         return operation_name in self._PAGINATED
 
     def get_paginator(self, operation_name: str) -> Paginator:
-        """A paginator for list_streams, list_shards, list_stream_consumers or
-        describe_stream."""
+        """A paginator for list_streams, list_shards, list_stream_consumers, list_queues
+        or describe_stream."""
         if operation_name not in self._PAGINATED:
             raise ValueError(f"Operation cannot be paginated: {operation_name}")
         return Paginator(self, operation_name)

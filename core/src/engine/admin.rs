@@ -110,6 +110,8 @@ pub struct StreamSummary {
     pub max_record_size_kib: u32,
     /// Warm throughput (on-demand streams of an account with the commitment enabled).
     pub warm_throughput: Option<WarmThroughput>,
+    /// Queues on the stream (not in `consumer_count`, though they share its limit).
+    pub queue_count: usize,
 }
 
 /// CreateStream's parameters beyond the name.
@@ -540,6 +542,13 @@ impl Engine {
                 .iter()
                 .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
                 .count();
+            if self.queue_count(record.id, now_ms) > 0 {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason: "the stream has queues (delete them with DeleteQueue first; EnforceConsumerDeletion does not apply to queues)",
+                });
+            }
             if registered > 0 && !enforce_consumer_deletion {
                 return Err(Error::StreamBusy {
                     stream: name.to_string(),
@@ -671,6 +680,7 @@ impl Engine {
             shard_level_metrics: metrics::shard_level_metric_names(r.settings.shard_level_metrics),
             max_record_size_kib: r.settings.max_record_kib,
             warm_throughput: self.warm_throughput_of(r, warm_on),
+            queue_count: self.queue_count(r.id, now_ms),
         })
     }
 

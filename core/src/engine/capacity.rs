@@ -276,6 +276,13 @@ impl Engine {
                     reason: "another change to the stream is running",
                 });
             }
+            if mode == StreamMode::Provisioned && self.queue_count(r.id, now_ms) > 0 {
+                return Err(Error::StreamBusy {
+                    stream: stream.to_string(),
+                    status: r.status,
+                    reason: "the stream has queues: delete them before switching to PROVISIONED",
+                });
+            }
             if r.settings.mode == mode {
                 return Err(InvalidArgument::StreamMode {
                     rule: "the stream is in that capacity mode already",

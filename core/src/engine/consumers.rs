@@ -149,10 +149,10 @@ impl Engine {
                     status,
                 });
             }
-            let registered = r.settings.consumers.len();
+            let registered = r.settings.consumers.len() + self.queue_count(r.id, now_ms);
             if registered >= max {
                 return Err(Error::LimitExceeded {
-                    what: "consumers registered on a stream",
+                    what: "consumers and queues registered on a stream",
                     requested: registered as u64 + 1,
                     limit: max as u64,
                 });
@@ -266,10 +266,9 @@ impl Engine {
                 stream,
                 consumer: format!("{consumer} (the ARN names another account or region)"),
             }),
-            Resource::Stream { .. } => Err(Validation::Argument(format!(
-                "{text:?} is a stream ARN, not a consumer ARN"
-            ))
-            .into()),
+            Resource::Stream { .. } | Resource::Queue { .. } => {
+                Err(Validation::Argument(format!("{text:?} is not a consumer ARN")).into())
+            }
         }
     }
 

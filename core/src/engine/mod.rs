@@ -6,6 +6,8 @@
 //! <data_dir>/
 //!   LOCK                      flock: one engine per data directory
 //!   catalog                   streams, shards, epoch, iterator secret (catalog.rs)
+//!   queues/catalog            queue definitions (queue/format.rs)
+//!   queues/<queue id>.journal one queue's delivery state (queue/format.rs)
 //!   streams/<stream id, 16 hex digits>/<shard index, 12 digits>/   one log per shard
 //! ```
 //!
@@ -25,6 +27,7 @@ mod capacity;
 mod consumers;
 mod encryption;
 mod fanout;
+mod queues;
 mod read;
 mod reshard;
 mod resources;
@@ -52,6 +55,11 @@ pub use encryption::EncryptionType;
 pub use fanout::{
     FanoutEvent, SHARD_SUBSCRIPTION_HEARTBEAT_MS, SHARD_SUBSCRIPTION_LIFETIME_MS,
     SUBSCRIBE_RETRY_AFTER_MS, ShardSubscription, SubscribeToShardEvent, parse_starting_position,
+};
+pub use queues::{
+    CreateQueueOptions, DeadLetterConfig, ListQueuesOutput, QueueAttributes, QueueBatchOutput,
+    QueueDescription, QueueEntryFailure, QueueRecord, QueueStatus, QueueStreamFilter,
+    ReceiveOptions, VisibilityEntry,
 };
 pub use read::{ChildShard, GetRecordsOutput};
 pub use reshard::UpdateShardCountOutput;
@@ -383,6 +391,8 @@ pub(crate) struct Inner {
     pub fanout: fanout::Registry,
     /// On-demand scaling's memory between evaluations.
     pub scaling: Mutex<capacity::ScalingState>,
+    /// The queues (`queues.rs`), by id; their definitions change under `commit`.
+    pub queues: Mutex<queues::QueueMap>,
 }
 
 impl Drop for Inner {
@@ -573,9 +583,11 @@ impl Engine {
             key_provider,
             fanout: fanout::Registry::default(),
             scaling: Mutex::new(capacity::ScalingState::default()),
+            queues: Mutex::new(queues::QueueMap::new()),
         });
         let engine = Self { inner };
         engine.open_catalog_streams()?;
+        engine.open_queues()?;
         engine.remove_stray_dirs();
         engine.start_maintenance()?;
         Ok(engine)
@@ -665,6 +677,7 @@ impl Engine {
                         let engine = Engine { inner };
                         let _ = engine.expire_shards();
                         let _ = engine.prune_consumers();
+                        let _ = engine.prune_queues();
                         let _ = engine.scale_on_demand_streams();
                     }
                 }

@@ -1,4 +1,4 @@
-//! Resources named by ARN (streams and consumers): TagResource, UntagResource,
+//! Resources named by ARN (streams, consumers and queues): TagResource, UntagResource,
 //! ListTagsForResource, Put/Get/DeleteResourcePolicy; and the account- and
 //! stream-level reports: DescribeLimits, Enable/DisableEnhancedMonitoring.
 //!
@@ -55,6 +55,8 @@ enum Target {
         name: String,
         created_ms: u64,
     },
+    /// A queue, by its ARN.
+    Queue(String),
 }
 
 const UNTAG_KEYS_MAX: usize = 50;
@@ -78,10 +80,9 @@ impl Engine {
             Resource::Stream { stream } => Err(Error::StreamNotFound {
                 stream: format!("{stream} (the ARN names another account or region)"),
             }),
-            Resource::Consumer { .. } => Err(InvalidArgument::Conflict(format!(
-                "{text:?} is a consumer ARN, not a stream ARN"
-            ))
-            .into()),
+            Resource::Consumer { .. } | Resource::Queue { .. } => {
+                Err(InvalidArgument::Conflict(format!("{text:?} is not a stream ARN")).into())
+            }
         }
     }
 
@@ -96,6 +97,10 @@ impl Engine {
                 }
                 self.with_record(&stream, |_| ())?;
                 Ok(Target::Stream(stream))
+            }
+            Resource::Queue { .. } => {
+                self.queue_by_arn(text)?;
+                Ok(Target::Queue(text.to_string()))
             }
             Resource::Consumer { .. } => {
                 let found = self.find_consumer(None, None, Some(text))?;
@@ -117,8 +122,10 @@ impl Engine {
         let now_ms = self.inner.config.clock.now_ms();
         let stream = match target {
             Target::Stream(s) | Target::Consumer { stream: s, .. } => s.clone(),
+            Target::Queue(arn) => return self.change_queue_resource(arn, change),
         };
         self.update_stream_record(&stream, |r| match target {
+            Target::Queue(_) => Err(Error::Internal("queue target reached the stream catalog")),
             Target::Stream(_) => change(&mut r.tags, &mut r.settings.policy),
             Target::Consumer {
                 name, created_ms, ..
@@ -205,6 +212,7 @@ impl Engine {
         self.check_open()?;
         match self.target(resource_arn)? {
             Target::Stream(stream) => self.with_record(&stream, |r| r.tags.clone()),
+            Target::Queue(arn) => self.queue_tags(&arn),
             Target::Consumer { .. } => Ok(self
                 .find_consumer(None, None, Some(resource_arn))?
                 .record
@@ -231,6 +239,7 @@ impl Engine {
         self.check_open()?;
         match self.target(resource_arn)? {
             Target::Stream(stream) => self.with_record(&stream, |r| r.settings.policy.clone()),
+            Target::Queue(arn) => self.queue_policy(&arn),
             Target::Consumer { .. } => Ok(self
                 .find_consumer(None, None, Some(resource_arn))?
                 .record

@@ -135,6 +135,15 @@ impl Storage for FsStorage {
         file.sync_data()
     }
 
+    fn append_file(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+        let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+        io::Write::write_all(&mut file, bytes)?;
+        if sync {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
     fn write_file_unsynced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         let file = OpenOptions::new()
             .write(true)

@@ -124,6 +124,24 @@ pub trait Storage: Send + Sync + Debug + 'static {
     fn write_file_unsynced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
         self.write_file(path, bytes)
     }
+    /// Appends `bytes` to `path` (created if missing) and, with `sync`, makes the
+    /// file's data durable before returning. A failure may leave part of `bytes`
+    /// appended: callers frame what they append so a torn tail is detected on read.
+    /// The default reads the file and writes it whole (in-memory and test backends);
+    /// the real file system appends in place.
+    fn append_file(&self, path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+        let mut all = match self.read_file(path) {
+            Ok(existing) => existing,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        all.extend_from_slice(bytes);
+        if sync {
+            self.write_file(path, &all)
+        } else {
+            self.write_file_unsynced(path, &all)
+        }
+    }
     /// Creates a new file (fails if it exists) of `len` bytes, allocated (and, for
     /// [`Preallocation::Zeroed`], written with zeros and synced). A full disk fails here
     /// with `ErrorKind::StorageFull`, never later as SIGBUS.

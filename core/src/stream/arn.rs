@@ -3,6 +3,7 @@
 //! ```text
 //! arn:<partition>:kinesis:<region>:<account>:stream/<stream name>
 //! arn:<partition>:kinesis:<region>:<account>:stream/<stream name>/consumer/<consumer name>:<created, s>
+//! arn:<partition>:kinesis:<region>:<account>:queue/<queue id, 16 hex digits>
 //! ```
 //!
 //! An engine has one [`ArnScope`] (partition, region, account: configuration, with
@@ -56,6 +57,13 @@ pub enum Resource {
         consumer: String,
         /// Its creation time, seconds since the epoch.
         created_s: u64,
+    },
+    /// A queue (its id is generated at creation, not derived from its name). Any
+    /// non-blank text after `queue/` is well formed; only ids this engine issued name
+    /// a queue.
+    Queue {
+        /// The text after `queue/`.
+        id: String,
     },
 }
 
@@ -132,6 +140,11 @@ impl ArnScope {
         format!("{}stream/{stream}", self.prefix())
     }
 
+    /// The ARN of the queue of id `id`.
+    pub fn queue_arn(&self, id: u64) -> String {
+        format!("{}queue/{id:016x}", self.prefix())
+    }
+
     /// The ARN of consumer `consumer` of `stream`, registered at `created_ms`.
     pub fn consumer_arn(&self, stream: &str, consumer: &str, created_ms: u64) -> String {
         format!(
@@ -170,9 +183,22 @@ pub fn parse(arn: &str) -> Result<ParsedArn, ArnError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ArnError::Shape("the account must be 12 digits"));
     }
+    if let Some(id) = rest.strip_prefix("queue/") {
+        if id.is_empty() || id.chars().any(char::is_whitespace) {
+            return Err(ArnError::Shape("a queue ARN ends with queue/<queue id>"));
+        }
+        return Ok(ParsedArn {
+            scope: ArnScope {
+                partition: partition.to_string(),
+                region: region.to_string(),
+                account: account.to_string(),
+            },
+            resource: Resource::Queue { id: id.to_string() },
+        });
+    }
     let Some(path) = rest.strip_prefix("stream/") else {
         return Err(ArnError::Shape(
-            "the resource must be stream/<name> or stream/<name>/consumer/<name>:<time>",
+            "the resource must be stream/<name>, stream/<name>/consumer/<name>:<time> or queue/<id>",
         ));
     };
     let stream_name = |name: &str| {
@@ -267,7 +293,9 @@ mod tests {
             "arn:aws:sqs:local:000000000000:stream/x",
             "arn:gcp:kinesis:local:000000000000:stream/x",
             "arn:aws:kinesis:local:12345:stream/x",
-            "arn:aws:kinesis:local:000000000000:queue/x",
+            "arn:aws:kinesis:local:000000000000:widget/x",
+            "arn:aws:kinesis:local:000000000000:queue/",
+            "arn:aws:kinesis:local:000000000000:queue/a b",
             "arn:aws:kinesis:local:000000000000:stream/",
             "arn:aws:kinesis:local:000000000000:stream/a b",
             "arn:aws:kinesis:local:000000000000:stream/../x",
@@ -284,6 +312,26 @@ mod tests {
             "x".repeat(2048)
         );
         assert_eq!(parse(&long), Err(ArnError::Length(long.chars().count())));
+    }
+
+    #[test]
+    fn queue_arns_round_trip() {
+        let scope = ArnScope::default();
+        let arn = scope.queue_arn(0x00ab_cdef_0123_4567);
+        assert_eq!(
+            arn,
+            "arn:aws:kinesis:local:000000000000:queue/00abcdef01234567"
+        );
+        let parsed = parse(&arn).unwrap();
+        assert_eq!(parsed.scope, scope);
+        assert_eq!(
+            parsed.resource,
+            Resource::Queue {
+                id: "00abcdef01234567".to_string()
+            }
+        );
+        // Any non-blank id is well formed (only issued ids name a queue).
+        assert!(parse("arn:aws:kinesis:local:000000000000:queue/q").is_ok());
     }
 
     #[test]

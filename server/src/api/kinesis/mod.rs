@@ -1,14 +1,16 @@
 //! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (all
-//! 39 operations of the engine, docs/kinesis-api.md) and what the handlers share
+//! 51 operations of the engine, docs/kinesis-api.md) and what the handlers share
 //! (stream names from names or ARNs, shard shapes, pagination tokens). Handlers by
 //! theme: `streams.rs` (administration, shards, stream tags), `records.rs` (puts and
-//! reads), `consumers.rs` (enhanced fan-out consumers), `subscribe.rs`
+//! reads), `consumers.rs` (enhanced fan-out consumers), `queues.rs` (queues and their
+//! dead letters), `subscribe.rs`
 //! (SubscribeToShard), `resources.rs` (tags and policies by ARN), `capacity.rs`
 //! (limits, monitoring, encryption, modes, record size, warm throughput, account).
 #![forbid(unsafe_code)]
 
 pub mod capacity;
 pub mod consumers;
+pub mod queues;
 pub mod records;
 pub mod resources;
 pub mod streams;
@@ -22,18 +24,28 @@ use super::input::{self, opt_str};
 use super::{Api, ApiError, Operation, Run};
 use crate::wire::{Map, Value};
 
-/// Every Kinesis operation this server answers: the 39 of the engine
+/// Every Kinesis operation this server answers: the 51 of the engine
 /// (docs/kinesis-api.md), one entry each, in name order.
 pub static OPERATIONS: &[Operation] = &[
+    op(
+        "AcknowledgeDeadLetterQueueRecords",
+        Run::Blocking(queues::acknowledge_dead_letter_queue_records),
+    ),
+    op(
+        "AcknowledgeQueueRecords",
+        Run::Blocking(queues::acknowledge_queue_records),
+    ),
     op(
         "AddTagsToStream",
         Run::Blocking(streams::add_tags_to_stream),
     ),
+    op("CreateQueue", Run::Blocking(queues::create_queue)),
     op("CreateStream", Run::Blocking(streams::create_stream)),
     op(
         "DecreaseStreamRetentionPeriod",
         Run::Blocking(streams::decrease_retention),
     ),
+    op("DeleteQueue", Run::Blocking(queues::delete_queue)),
     op(
         "DeleteResourcePolicy",
         Run::Blocking(resources::delete_resource_policy),
@@ -48,6 +60,7 @@ pub static OPERATIONS: &[Operation] = &[
         Run::Inline(capacity::describe_account_settings),
     ),
     op("DescribeLimits", Run::Inline(capacity::describe_limits)),
+    op("DescribeQueue", Run::Inline(queues::describe_queue)),
     op("DescribeStream", Run::Inline(streams::describe_stream)),
     op(
         "DescribeStreamConsumer",
@@ -75,6 +88,7 @@ pub static OPERATIONS: &[Operation] = &[
         "IncreaseStreamRetentionPeriod",
         Run::Blocking(streams::increase_retention),
     ),
+    op("ListQueues", Run::Inline(queues::list_queues)),
     op("ListShards", Run::Inline(streams::list_shards)),
     op(
         "ListStreamConsumers",
@@ -97,12 +111,24 @@ pub static OPERATIONS: &[Operation] = &[
         Run::Blocking(resources::put_resource_policy),
     ),
     op(
+        "ReceiveDeadLetterQueueRecords",
+        Run::Blocking(queues::receive_dead_letter_queue_records),
+    ),
+    op(
+        "ReceiveQueueRecords",
+        Run::Blocking(queues::receive_queue_records),
+    ),
+    op(
         "RegisterStreamConsumer",
         Run::Blocking(consumers::register_stream_consumer),
     ),
     op(
         "RemoveTagsFromStream",
         Run::Blocking(streams::remove_tags_from_stream),
+    ),
+    op(
+        "RestoreDeadLetterQueueRecords",
+        Run::Blocking(queues::restore_dead_letter_queue_records),
     ),
     op("SplitShard", Run::Blocking(streams::split_shard)),
     op(
@@ -124,8 +150,17 @@ pub static OPERATIONS: &[Operation] = &[
         Run::Blocking(capacity::update_account_settings),
     ),
     op(
+        "UpdateDeadLetterQueueRecordsVisibility",
+        Run::Blocking(queues::update_dead_letter_queue_records_visibility),
+    ),
+    op(
         "UpdateMaxRecordSize",
         Run::Blocking(capacity::update_max_record_size),
+    ),
+    op("UpdateQueue", Run::Blocking(queues::update_queue)),
+    op(
+        "UpdateQueueRecordsVisibility",
+        Run::Blocking(queues::update_queue_records_visibility),
     ),
     op(
         "UpdateShardCount",

@@ -189,6 +189,10 @@ pub fn describe_stream_summary(api: &Api, m: &Map) -> Result<Value, ApiError> {
         .with_opt("KeyId", s.key_id.as_deref())
         .with("OpenShardCount", s.open_shard_count)
         .with("ConsumerCount", s.consumer_count)
+        .with_opt(
+            "QueueCount",
+            (s.mode == StreamMode::OnDemand).then_some(s.queue_count),
+        )
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
         .with_opt("WarmThroughput", s.warm_throughput.as_ref().map(warm_value));
     Ok(Map::new().with("StreamDescriptionSummary", summary).into())
