@@ -33,6 +33,7 @@ __all__ = [
 
 _Status = Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
 _Mode = Literal["PROVISIONED", "ON_DEMAND"]
+_Distribution = Literal["USER_PARTITION_KEY", "AUTO"]
 _Encryption = Literal["NONE", "KMS"]
 
 
@@ -214,6 +215,7 @@ class StreamSummary:
         shard_level_metrics: Enabled shard-level metrics (enhanced monitoring).
         max_record_size_kib: The largest record, KiB.
         warm_throughput: On-demand warm throughput (with the account's commitment).
+        record_distribution: USER_PARTITION_KEY (by key) or AUTO (evenly, keys ignored).
     """
 
     name: str
@@ -230,6 +232,7 @@ class StreamSummary:
     shard_level_metrics: list[str] = field(default_factory=list)
     max_record_size_kib: int = 1024
     warm_throughput: WarmThroughput | None = None
+    record_distribution: _Distribution = "USER_PARTITION_KEY"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamSummary:

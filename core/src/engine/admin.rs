@@ -14,14 +14,18 @@ use crate::error::{Error, InvalidArgument, Result, Validation};
 use crate::runtime::core::Request;
 use crate::runtime::reply;
 use crate::stream::catalog::{
-    self, MAX_RECORD_KIB_DEFAULT, MAX_RECORD_KIB_MAX, MAX_RECORD_KIB_MIN, ShardRecord, ShardState,
-    StreamMode, StreamRecord, StreamSettings, StreamStatus, TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX,
-    TAGS_PER_STREAM_MAX,
+    self, MAX_RECORD_KIB_DEFAULT, MAX_RECORD_KIB_MAX, MAX_RECORD_KIB_MIN, RecordDistribution,
+    ShardRecord, ShardState, StreamMode, StreamRecord, StreamSettings, StreamStatus,
+    TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX, TAGS_PER_STREAM_MAX,
 };
 use crate::stream::hashkey::{HashRange, even_split};
 use crate::stream::metrics::{self, ShardMetrics};
 use crate::stream::names::{self, validate_stream_name};
 use crate::stream::sequence::SeqParts;
+
+/// Why AUTO is refused for a PROVISIONED stream (Kinesis: InvalidArgumentException).
+pub(crate) const AUTO_NEEDS_ON_DEMAND: &str =
+    "the record distribution strategy AUTO is only supported for ON_DEMAND streams";
 
 /// One shard as describe and list calls show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,8 @@ pub struct StreamDescription {
     pub warm_throughput: Option<WarmThroughput>,
     /// Enhanced fan-out consumers registered (CREATING, ACTIVE or DELETING).
     pub consumer_count: usize,
+    /// RecordDistributionStrategy (always USER_PARTITION_KEY for PROVISIONED streams).
+    pub record_distribution: RecordDistribution,
 }
 
 /// DescribeStreamSummary.
@@ -110,6 +116,8 @@ pub struct StreamSummary {
     pub max_record_size_kib: u32,
     /// Warm throughput (on-demand streams of an account with the commitment enabled).
     pub warm_throughput: Option<WarmThroughput>,
+    /// RecordDistributionStrategy (always USER_PARTITION_KEY for PROVISIONED streams).
+    pub record_distribution: RecordDistribution,
 }
 
 /// CreateStream's parameters beyond the name.
@@ -125,6 +133,8 @@ pub struct CreateStreamOptions {
     pub tags: BTreeMap<String, String>,
     /// WarmThroughputMiBps (on-demand streams of an account with the commitment).
     pub warm_throughput_mibps: Option<u32>,
+    /// RecordDistributionStrategy (AUTO only for ON_DEMAND streams).
+    pub record_distribution: RecordDistribution,
 }
 
 impl CreateStreamOptions {
@@ -355,6 +365,14 @@ impl Engine {
             }
             .into());
         }
+        if options.record_distribution == RecordDistribution::Auto
+            && options.mode != StreamMode::OnDemand
+        {
+            return Err(InvalidArgument::StreamMode {
+                rule: AUTO_NEEDS_ON_DEMAND,
+            }
+            .into());
+        }
         let max_record_kib = options
             .max_record_size_kib
             .unwrap_or(MAX_RECORD_KIB_DEFAULT);
@@ -450,6 +468,7 @@ impl Engine {
                     mode: options.mode,
                     max_record_kib,
                     warm_throughput_mibps: warm.unwrap_or(0),
+                    distribution: options.record_distribution,
                     ..StreamSettings::default()
                 },
             };
@@ -644,6 +663,7 @@ impl Engine {
                 .iter()
                 .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
                 .count(),
+            record_distribution: r.settings.distribution,
         })
     }
 
@@ -671,6 +691,7 @@ impl Engine {
             shard_level_metrics: metrics::shard_level_metric_names(r.settings.shard_level_metrics),
             max_record_size_kib: r.settings.max_record_kib,
             warm_throughput: self.warm_throughput_of(r, warm_on),
+            record_distribution: r.settings.distribution,
         })
     }
 

@@ -330,6 +330,8 @@ pub(crate) struct LiveSettings {
     pub encryption_slot: Option<u32>,
     /// That slot's cipher, once unwrapped (the first put after an open unwraps it).
     pub sealer: Option<Arc<crate::crypto::RecordCipher>>,
+    /// How puts pick their shard (by key, or round robin: AUTO).
+    pub distribution: crate::stream::catalog::RecordDistribution,
 }
 
 /// A stream as the running engine holds it.
@@ -343,6 +345,8 @@ pub(crate) struct StreamRuntime {
     pub live: ArcSwap<LiveSettings>,
     /// Ciphers of the stream's key slots, unwrapped on first use.
     pub ciphers: Mutex<HashMap<u32, Arc<crate::crypto::RecordCipher>>>,
+    /// The next AUTO-distributed record's turn (round robin over the open shards).
+    pub auto_turn: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -721,6 +725,7 @@ impl Engine {
             retention,
             live: ArcSwap::from_pointee(live),
             ciphers: Mutex::new(HashMap::new()),
+            auto_turn: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -738,6 +743,7 @@ impl Engine {
             record_bytes_max: stream_max.min(self.inner.config.log.record_bytes_max as usize),
             encryption_slot,
             sealer: sealer.filter(|s| Some(s.slot()) == encryption_slot),
+            distribution: record.settings.distribution,
         }
     }
 

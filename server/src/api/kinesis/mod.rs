@@ -1,5 +1,5 @@
 //! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (all
-//! 39 operations of the engine, docs/kinesis-api.md) and what the handlers share
+//! 40 operations of the engine, docs/kinesis-api.md) and what the handlers share
 //! (stream names from names or ARNs, shard shapes, pagination tokens). Handlers by
 //! theme: `streams.rs` (administration, shards, stream tags), `records.rs` (puts and
 //! reads), `consumers.rs` (enhanced fan-out consumers), `subscribe.rs`
@@ -22,7 +22,7 @@ use super::input::{self, opt_str};
 use super::{Api, ApiError, Operation, Run};
 use crate::wire::{Map, Value};
 
-/// Every Kinesis operation this server answers: the 39 of the engine
+/// Every Kinesis operation this server answers: the 40 of the engine
 /// (docs/kinesis-api.md), one entry each, in name order.
 pub static OPERATIONS: &[Operation] = &[
     op(
@@ -134,6 +134,10 @@ pub static OPERATIONS: &[Operation] = &[
     op(
         "UpdateStreamMode",
         Run::Blocking(capacity::update_stream_mode),
+    ),
+    op(
+        "UpdateStreamRecordDistributionStrategy",
+        Run::Blocking(capacity::update_stream_record_distribution),
     ),
     op(
         "UpdateStreamWarmThroughput",
