@@ -23,6 +23,13 @@ use crate::stream::metrics::{self, ShardMetrics};
 use crate::stream::names::{self, validate_stream_name};
 use crate::stream::sequence::SeqParts;
 
+/// Asked before a stream is deleted, with the stream's name: `Some(reason)` refuses the
+/// deletion (ResourceInUse with that reason). Layers above the engine that read a
+/// stream on their own (Firehose's Kinesis channels) register one with
+/// [`Engine::add_delete_guard`]. It runs under the catalog's commit lock: it must not
+/// call back into the engine.
+pub type DeleteGuard = Arc<dyn Fn(&str) -> Option<&'static str> + Send + Sync>;
+
 /// Why AUTO is refused for a PROVISIONED stream (Kinesis: InvalidArgumentException).
 pub(crate) const AUTO_NEEDS_ON_DEMAND: &str =
     "the record distribution strategy AUTO is only supported for ON_DEMAND streams";
@@ -327,6 +334,19 @@ impl Engine {
             .collect()
     }
 
+    /// Registers a [`DeleteGuard`]; returns its id for [`remove_delete_guard`](Self::remove_delete_guard).
+    pub fn add_delete_guard(&self, guard: DeleteGuard) -> u64 {
+        let mut guards = lock(&self.inner.delete_guards);
+        let id = guards.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
+        guards.push((id, guard));
+        id
+    }
+
+    /// Removes the delete guard `id` (no-op if it is gone).
+    pub fn remove_delete_guard(&self, id: u64) {
+        lock(&self.inner.delete_guards).retain(|(g, _)| *g != id);
+    }
+
     /// Creates a PROVISIONED stream of `shard_count` shards splitting the hash key space
     /// evenly.
     pub fn create_stream(&self, name: &str, shard_count: u32) -> Result<()> {
@@ -564,6 +584,17 @@ impl Engine {
                     stream: name.to_string(),
                     status: record.status,
                     reason: "the stream has registered consumers (deregister them, or delete with EnforceConsumerDeletion)",
+                });
+            }
+            let guards: Vec<DeleteGuard> = lock(&self.inner.delete_guards)
+                .iter()
+                .map(|(_, g)| Arc::clone(g))
+                .collect();
+            if let Some(reason) = guards.iter().find_map(|g| g(name)) {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason,
                 });
             }
             data.streams.retain(|s| s.id != record.id);

@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use admin::{
-    CreateStreamOptions, ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription,
-    StreamSummary,
+    CreateStreamOptions, DeleteGuard, ListStreamsOutput, ShardDescription, ShardFilter,
+    StreamDescription, StreamSummary,
 };
 pub use capacity::{
     AccountSettingsOutput, OnDemandPolicy, ScalingReport, WarmThroughput, WarmThroughputOutput,
@@ -387,6 +387,9 @@ pub(crate) struct Inner {
     pub fanout: fanout::Registry,
     /// On-demand scaling's memory between evaluations.
     pub scaling: Mutex<capacity::ScalingState>,
+    /// What else may hold a stream (a layer above the engine: Firehose's channels),
+    /// asked before a stream is deleted (`admin::DeleteGuard`), with their ids.
+    pub delete_guards: Mutex<Vec<(u64, admin::DeleteGuard)>>,
 }
 
 impl Drop for Inner {
@@ -577,6 +580,7 @@ impl Engine {
             key_provider,
             fanout: fanout::Registry::default(),
             scaling: Mutex::new(capacity::ScalingState::default()),
+            delete_guards: Mutex::new(Vec::new()),
         });
         let engine = Self { inner };
         engine.open_catalog_streams()?;
