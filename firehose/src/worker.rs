@@ -455,7 +455,15 @@ impl Worker {
             }
             let flushing = !flushes.is_empty();
             let puts = self.shared.put_count.load(Ordering::SeqCst);
-            let want_read = flushing || puts != seen_puts || !idle_source;
+            // A Kinesis source is read again when one of its shards is due for a poll
+            // (nothing notifies the worker of puts to a stream).
+            let poll_due = match &self.source {
+                Source::Kinesis { reader, .. } => {
+                    reader.next_poll_ns().is_some_and(|p| p <= self.now_ns())
+                }
+                Source::Direct(_) => false,
+            };
+            let want_read = flushing || puts != seen_puts || !idle_source || poll_due;
             seen_puts = puts;
             let mut turn_error = None;
             if want_read {

@@ -383,6 +383,43 @@ fn zstd_and_byte_arrays_update_and_list_with_paging() {
 }
 
 #[test]
+fn records_are_delivered_without_a_flush_when_the_freshness_passes() {
+    let env = Env::new();
+    let arn = on_demand(&env, "live");
+    env.ok(
+        "CreateChannel",
+        channel_input(
+            "c",
+            &arn,
+            "STRING",
+            storage("live-bkt", "NONE", None),
+            json!({"DataFreshnessInSeconds": 10}),
+        ),
+    );
+    put(&env, "live", "k", b"one");
+    put(&env, "live", "k", b"two");
+    // No flush, no wake: the source's next poll (1 s of the engine's clock) reads them
+    // (a channel's metrics are `channel:<name>`'s)...
+    env.clock.advance_ms(1_000);
+    let read = || {
+        env.firehose
+            .metrics_all()
+            .iter()
+            .find(|m| m.delivery_stream == "channel:c")
+            .map_or(0, |m| m.data_read_from_kinesis_stream_records)
+    };
+    wait_for("the poll", || (read() == 2).then_some(()));
+    // ... and the freshness (10 s from then) cuts the object.
+    env.clock.advance_ms(10_000);
+    let objs = wait_for("delivery at the freshness", || {
+        let o = objects(&env.bucket("live-bkt"));
+        (!o.is_empty()).then_some(o)
+    });
+    assert_eq!(objs.len(), 1);
+    assert_eq!(objs[0].1, b"one\ntwo\n");
+}
+
+#[test]
 fn refusals_are_specific_and_change_nothing() {
     let env = Env::new();
     let od = on_demand(&env, "od");

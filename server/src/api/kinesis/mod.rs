@@ -1,13 +1,16 @@
-//! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (all
-//! 40 operations of the engine, docs/kinesis-api.md) and what the handlers share
+//! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (the
+//! 40 operations of the engine and the 5 channel operations, which run on Firehose:
+//! docs/kinesis-api.md) and what the handlers share
 //! (stream names from names or ARNs, shard shapes, pagination tokens). Handlers by
 //! theme: `streams.rs` (administration, shards, stream tags), `records.rs` (puts and
 //! reads), `consumers.rs` (enhanced fan-out consumers), `subscribe.rs`
 //! (SubscribeToShard), `resources.rs` (tags and policies by ARN), `capacity.rs`
-//! (limits, monitoring, encryption, modes, record size, warm throughput, account).
+//! (limits, monitoring, encryption, modes, record size, warm throughput, account,
+//! record distribution), `channels.rs` (channels, forwarded to Firehose).
 #![forbid(unsafe_code)]
 
 pub mod capacity;
+pub mod channels;
 pub mod consumers;
 pub mod records;
 pub mod resources;
@@ -22,18 +25,20 @@ use super::input::{self, opt_str};
 use super::{Api, ApiError, Operation, Run};
 use crate::wire::{Map, Value};
 
-/// Every Kinesis operation this server answers: the 40 of the engine
-/// (docs/kinesis-api.md), one entry each, in name order.
+/// Every Kinesis operation this server answers: the 40 of the engine and the 5 of
+/// channels (docs/kinesis-api.md), one entry each, in name order.
 pub static OPERATIONS: &[Operation] = &[
     op(
         "AddTagsToStream",
         Run::Blocking(streams::add_tags_to_stream),
     ),
+    op("CreateChannel", Run::Blocking(channels::create_channel)),
     op("CreateStream", Run::Blocking(streams::create_stream)),
     op(
         "DecreaseStreamRetentionPeriod",
         Run::Blocking(streams::decrease_retention),
     ),
+    op("DeleteChannel", Run::Blocking(channels::delete_channel)),
     op(
         "DeleteResourcePolicy",
         Run::Blocking(resources::delete_resource_policy),
@@ -47,6 +52,7 @@ pub static OPERATIONS: &[Operation] = &[
         "DescribeAccountSettings",
         Run::Inline(capacity::describe_account_settings),
     ),
+    op("DescribeChannel", Run::Inline(channels::describe_channel)),
     op("DescribeLimits", Run::Inline(capacity::describe_limits)),
     op("DescribeStream", Run::Inline(streams::describe_stream)),
     op(
@@ -75,6 +81,7 @@ pub static OPERATIONS: &[Operation] = &[
         "IncreaseStreamRetentionPeriod",
         Run::Blocking(streams::increase_retention),
     ),
+    op("ListChannels", Run::Inline(channels::list_channels)),
     op("ListShards", Run::Inline(streams::list_shards)),
     op(
         "ListStreamConsumers",
@@ -123,6 +130,7 @@ pub static OPERATIONS: &[Operation] = &[
         "UpdateAccountSettings",
         Run::Blocking(capacity::update_account_settings),
     ),
+    op("UpdateChannel", Run::Blocking(channels::update_channel)),
     op(
         "UpdateMaxRecordSize",
         Run::Blocking(capacity::update_max_record_size),

@@ -187,6 +187,10 @@ pub fn describe_stream_summary(api: &Api, m: &Map) -> Result<Value, ApiError> {
         .with("ConsumerCount", s.consumer_count)
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
         .with_opt("WarmThroughput", s.warm_throughput.as_ref().map(warm_value))
+        .with_opt(
+            "ChannelCount",
+            api.firehose.as_ref().and_then(|f| f.channel_count(&s.name)),
+        )
         // AWS shows the strategy for ON_DEMAND streams only.
         .with_opt(
             "RecordDistributionStrategy",
