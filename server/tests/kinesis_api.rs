@@ -602,6 +602,80 @@ async fn record_distribution_strategies_in_json_and_cbor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_in_cbor_with_firehose_and_refused_without() {
+    let s = start_with_firehose().await;
+    let cbor = s.client(Encoding::Cbor);
+    call(
+        &cbor,
+        "CreateStream",
+        json!({"StreamName": "cs", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}),
+    )
+    .await;
+    let arn = s.api.engine.stream_arn("cs");
+    let created = call(
+        &cbor,
+        "CreateChannel",
+        json!({"ChannelName": "cb", "ServiceExecutionRoleARN": "arn:aws:iam::000000000000:role/r",
+               "StreamConfigurationList": [{"StreamARN": arn,
+                   "RecordConfiguration": {"RecordFormatType": "STRING"}}],
+               "S3DestinationConfiguration": {"StorageConfiguration": {
+                   "BucketARN": "arn:aws:s3:::cbor-bkt", "ExpectedBucketOwner": "000000000000",
+                   "CompressionType": "NONE"}}}),
+    )
+    .await;
+    let channel_arn = created["ChannelDescription"]["ChannelARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The raw CBOR answer: timestamps are CBOR timestamps, as Kinesis sends them.
+    let raw = cbor
+        .call(
+            Service::Kinesis,
+            "DescribeChannel",
+            &tidelog_server::wire::Map::new()
+                .with("ChannelARN", channel_arn.as_str())
+                .into(),
+        )
+        .await
+        .unwrap();
+    let d = raw
+        .get("ChannelDescription")
+        .and_then(|v| v.as_map())
+        .unwrap();
+    assert!(
+        matches!(
+            d.get("ChannelCreationTimestamp"),
+            Some(tidelog_server::wire::Value::Timestamp(_))
+        ),
+        "{d:?}"
+    );
+    assert!(matches!(
+        d.get("ChannelStatus"),
+        Some(tidelog_server::wire::Value::Str(s)) if s == "ACTIVE"
+    ));
+    let summary = call(&cbor, "DescribeStreamSummary", json!({"StreamARN": arn})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["ChannelCount"], 1);
+    assert_eq!(
+        fails(&cbor, "DeleteStream", json!({"StreamARN": arn})).await,
+        "ResourceInUseException"
+    );
+    call(&cbor, "DeleteChannel", json!({"ChannelARN": channel_arn})).await;
+    call(&cbor, "DeleteStream", json!({"StreamARN": arn})).await;
+    s.stop().await;
+
+    // Without Firehose: refused, saying why.
+    let s = start().await;
+    let c = s.client(Encoding::Json);
+    let e = c
+        .call_json(Service::Kinesis, "ListChannels", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidArgumentException"));
+    assert!(e.to_string().contains("--no-firehose"), "{e}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_operations_refuse_bad_members_and_change_nothing() {
     let s = start().await;
     let c = s.client(Encoding::Json);
