@@ -602,6 +602,77 @@ fn refusals_are_specific_and_change_nothing() {
     ] {
         assert_eq!(code(&env, op, input.clone()).0, want, "{op} {input}");
     }
+    // Members of the wrong type: a specific error, never a panic, nothing created.
+    let wrong_types: Vec<(&str, Value)> = vec![
+        ("CreateChannel", json!([])),
+        ("CreateChannel", json!({"ChannelName": 5})),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["StreamConfigurationList"] = json!("x");
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["StreamConfigurationList"] = json!([1]);
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["StreamConfigurationList"] = json!([]);
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["S3DestinationConfiguration"] = json!([]);
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["S3DestinationConfiguration"]["DataFreshnessInSeconds"] = json!(-1);
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["Tags"] = json!({"a": 1});
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["Tags"] = json!({"aws:x": "1"});
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["LoggingConfiguration"] = json!({"CloudWatchLogs": {"Enabled": "yes"}});
+            i
+        }),
+        ("CreateChannel", {
+            let mut i = good("w");
+            i["EncryptionConfiguration"] =
+                json!({"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"});
+            i
+        }),
+        ("ListChannels", json!({"MaxResults": "x"})),
+        ("ListChannels", json!({"StreamFilter": [{"StreamARN": 1}]})),
+        ("ListChannels", json!({"StreamFilter": []})),
+        ("UpdateChannel", json!({"ChannelARN": ["x"]})),
+        ("DeleteChannel", json!(null)),
+    ];
+    for (op, input) in wrong_types {
+        let (got, message) = code(&env, op, input.clone());
+        assert!(
+            ["ValidationException", "InvalidArgumentException"].contains(&got.as_str()),
+            "{op} {input}: {got}: {message}"
+        );
+    }
+    assert_eq!(
+        env.ok("ListChannels", json!({}))["ChannelSummaries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "only dup"
+    );
     // Through the Kinesis target name too; not through Firehose's.
     assert!(env.call("Kinesis_20131202.ListChannels", json!({})).is_ok());
     assert_eq!(
