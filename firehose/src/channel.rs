@@ -51,8 +51,8 @@ pub const FRESHNESS_S_DEFAULT: u32 = 300;
 pub const FRESHNESS_S_MAX: u32 = 900;
 /// Most channels (of every stream together).
 pub const CHANNELS_MAX: usize = 1000;
-/// Objects are also cut at this size (the buffer's upper bound), bytes.
-pub const OBJECT_BYTES_MAX: u32 = 128;
+/// Objects are also cut at this size (the buffer's upper bound), MB.
+pub const OBJECT_SIZE_MB_MAX: u32 = 128;
 /// The OutputKeyTemplate used when none is given (AWS's default layout).
 pub const DEFAULT_KEY_TEMPLATE: &str = "kinesis-channel/!{channel-name}/!{channel-id}/!{yyyy}/!{MM}/!{dd}/!{HH}/!{channel-name}-!{channel-id}-!{yyyy}-!{MM}-!{dd}-!{HH}-!{mm}!{extension}";
 /// The dead-letter prefix when no DeadLetterQueueS3Configuration is given (the
@@ -316,7 +316,7 @@ fn check_bucket_arn(arn: &str, path: &str) -> Result<String, ApiError> {
     bucket_of(arn, path).map_err(|e| validation(e.to_string()))
 }
 
-/// A Kinesis stream's ARN: `(name, arn)` after the model's pattern.
+/// Checks a Kinesis stream's ARN against the model's pattern.
 fn check_stream_arn(arn: &str, path: &str) -> Result<(), ApiError> {
     crate::names::kinesis_stream_name(arn, path)
         .map(|_| ())
@@ -660,7 +660,7 @@ impl ChannelRecord {
             role_arn: Some(self.role_arn.clone()),
             bucket_arn: Some(self.bucket_arn.clone()),
             buffering_hints: Some(BufferingHints {
-                size_in_mbs: Some(OBJECT_BYTES_MAX),
+                size_in_mbs: Some(OBJECT_SIZE_MB_MAX),
                 interval_in_seconds: Some(self.freshness_s),
             }),
             ..ExtendedS3Destination::default()
