@@ -930,6 +930,10 @@ typedef uint32_t tidelog_shard_filter;
  * Where a queue starts delivering. Carried in `uint32_t` arguments and fields.
  */
 enum tidelog_queue_start
+ * How a stream spreads new records over its open shards (Kinesis
+ * RecordDistributionStrategy). Carried in `uint32_t` fields and arguments.
+ */
+enum tidelog_record_distribution
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -952,6 +956,19 @@ enum tidelog_queue_start
 typedef enum tidelog_queue_start tidelog_queue_start;
 #else
 typedef uint32_t tidelog_queue_start;
+     * By the partition key's MD5 (or the explicit hash key): the default.
+     */
+    TIDELOG_RECORD_DISTRIBUTION_USER_PARTITION_KEY = 0,
+    /**
+     * Evenly over the open shards, keys ignored (ON_DEMAND streams only).
+     */
+    TIDELOG_RECORD_DISTRIBUTION_AUTO = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tidelog_record_distribution tidelog_record_distribution;
+#else
+typedef uint32_t tidelog_record_distribution;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1796,6 +1813,12 @@ typedef struct tidelog_create_stream_options {
      * See `tag_keys` (NULL arrays only with 0).
      */
     size_t tag_count;
+    /**
+     * A `tidelog_record_distribution` (0 = USER_PARTITION_KEY; AUTO: ON_DEMAND only).
+     * Added after the first release: a caller compiled without it passes a shorter
+     * `struct_size` and gets the default.
+     */
+    uint32_t record_distribution;
 } tidelog_create_stream_options;
 
 /**
@@ -1915,6 +1938,10 @@ typedef struct tidelog_stream_info {
      * Warm throughput the open shards take now, MiB/s.
      */
     uint32_t warm_throughput_current_mibps;
+    /**
+     * A `tidelog_record_distribution` (always USER_PARTITION_KEY when PROVISIONED).
+     */
+    uint32_t record_distribution;
 } tidelog_stream_info;
 
 /**
@@ -3565,6 +3592,17 @@ tidelog_status tidelog_stream_key_id(struct tidelog_engine *engine,
 tidelog_status tidelog_update_max_record_size(struct tidelog_engine *engine,
                                               const char *stream,
                                               uint32_t max_record_size_kib);
+
+/**
+ * UpdateStreamRecordDistributionStrategy: `distribution` is a
+ * `tidelog_record_distribution`; AUTO on a PROVISIONED stream is INVALID_ARGUMENT.
+ *
+ * # Safety
+ * `stream` is NULL or NUL-terminated.
+ */
+tidelog_status tidelog_update_stream_record_distribution(struct tidelog_engine *engine,
+                                                         const char *stream,
+                                                         uint32_t distribution);
 
 /**
  * UpdateStreamMode to `mode` (`tidelog_stream_mode`; twice in 24 hours at most:

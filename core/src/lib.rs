@@ -34,4 +34,4 @@ pub use engine::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use log::Record;
-pub use stream::catalog::StreamMode;
+pub use stream::catalog::{RecordDistribution, StreamMode};

@@ -884,3 +884,25 @@ fn deleting_a_stream_while_its_spare_segment_is_being_made_leaves_no_directory()
         assert_eq!(entries(), before, "round {round}: a directory was left");
     }
 }
+
+#[test]
+fn delete_guards_keep_streams_until_removed() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("held", 1).unwrap();
+    engine.create_stream("free", 1).unwrap();
+    let reason = "held by a test";
+    let id = engine.add_delete_guard(std::sync::Arc::new(move |stream: &str| {
+        (stream == "held").then_some(reason)
+    }));
+    let e = engine.delete_stream("held").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ResourceInUse);
+    assert!(e.to_string().contains(reason), "{e}");
+    assert!(
+        engine.describe_stream_summary("held").is_ok(),
+        "nothing deleted"
+    );
+    engine.delete_stream("free").unwrap(); // other streams are not held
+    engine.remove_delete_guard(id);
+    engine.remove_delete_guard(id); // twice: no-op
+    engine.delete_stream("held").unwrap();
+}

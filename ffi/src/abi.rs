@@ -289,6 +289,17 @@ pub enum tidelog_stream_mode {
     OnDemand = 1,
 }
 
+/// How a stream spreads new records over its open shards (Kinesis
+/// RecordDistributionStrategy). Carried in `uint32_t` fields and arguments.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tidelog_record_distribution {
+    /// By the partition key's MD5 (or the explicit hash key): the default.
+    UserPartitionKey = 0,
+    /// Evenly over the open shards, keys ignored (ON_DEMAND streams only).
+    Auto = 1,
+}
+
 /// How a stream's new records are stored (Kinesis EncryptionType).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -698,6 +709,8 @@ pub struct tidelog_stream_info {
     pub warm_throughput_target_mibps: u32,
     /// Warm throughput the open shards take now, MiB/s.
     pub warm_throughput_current_mibps: u32,
+    /// A `tidelog_record_distribution` (always USER_PARTITION_KEY when PROVISIONED).
+    pub record_distribution: u32,
 }
 
 /// An enhanced fan-out consumer.
@@ -850,6 +863,10 @@ pub struct tidelog_create_stream_options {
     pub tag_values: *const *const c_char,
     /// See `tag_keys` (NULL arrays only with 0).
     pub tag_count: usize,
+    /// A `tidelog_record_distribution` (0 = USER_PARTITION_KEY; AUTO: ON_DEMAND only).
+    /// Added after the first release: a caller compiled without it passes a shorter
+    /// `struct_size` and gets the default.
+    pub record_distribution: u32,
 }
 
 /// What `tidelog_shard_subscription_next` delivered.

@@ -137,6 +137,8 @@ fn status_of(code: &str) -> tidelog_status {
         "ResourceInUseException" => tidelog_status::ResourceInUse,
         "LimitExceededException" => tidelog_status::LimitExceeded,
         "ServiceUnavailableException" => tidelog_status::ProvisionedThroughputExceeded,
+        // The Kinesis channel operations' model errors.
+        "ValidationException" => tidelog_status::Validation,
         _ => tidelog_status::Internal,
     }
 }

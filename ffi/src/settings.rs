@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::mem::size_of;
 
-use tidelog_core::StreamMode;
 use tidelog_core::engine::{AccountSettingsOutput, CreateStreamOptions};
 use tidelog_core::stream::catalog::CommitmentStatus;
 use tidelog_core::stream::metrics::{SHARD_LEVEL_METRICS, shard_level_metric_names};
+use tidelog_core::{RecordDistribution, StreamMode};
 
 use crate::abi::*;
 use crate::args::{self, InStruct, Out, OutStruct, SizedStruct};
@@ -27,7 +27,8 @@ use crate::status::{FfiError, FfiResult, tidelog_status};
 // SAFETY: #[repr(C)], starts with struct_size, and holds only integers and raw
 // pointers (any bit pattern is a valid value).
 unsafe impl SizedStruct for tidelog_create_stream_options {
-    const MIN_SIZE: usize = size_of::<Self>();
+    // `record_distribution` came later: callers built before it stay valid.
+    const MIN_SIZE: usize = std::mem::offset_of!(Self, record_distribution);
 }
 impl InStruct for tidelog_create_stream_options {}
 
@@ -51,6 +52,21 @@ pub(crate) unsafe fn tag_map(
         .zip(&values)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect())
+}
+
+fn distribution(value: u32, what: &str) -> FfiResult<RecordDistribution> {
+    match value {
+        v if v == tidelog_record_distribution::UserPartitionKey as u32 => {
+            Ok(RecordDistribution::UserPartitionKey)
+        }
+        v if v == tidelog_record_distribution::Auto as u32 => Ok(RecordDistribution::Auto),
+        v => Err(FfiError::new(
+            tidelog_status::InvalidEnumValue,
+            format!(
+                "{what} = {v} is not one of TIDELOG_RECORD_DISTRIBUTION_USER_PARTITION_KEY, _AUTO"
+            ),
+        )),
+    }
 }
 
 fn mode(value: u32, what: &str) -> FfiResult<StreamMode> {
@@ -109,6 +125,7 @@ pub unsafe extern "C" fn tidelog_create_stream_with(
             tag_keys: std::ptr::null(),
             tag_values: std::ptr::null(),
             tag_count: 0,
+            record_distribution: 0,
         };
         let o = if options.is_null() {
             defaults
@@ -125,6 +142,10 @@ pub unsafe extern "C" fn tidelog_create_stream_with(
             tags,
             warm_throughput_mibps: (o.warm_throughput_mibps != 0)
                 .then_some(o.warm_throughput_mibps),
+            record_distribution: distribution(
+                o.record_distribution,
+                "options->record_distribution",
+            )?,
         };
         Ok(engine.engine.create_stream_with(stream, options)?)
     })
@@ -499,6 +520,28 @@ pub unsafe extern "C" fn tidelog_update_max_record_size(
         Ok(engine
             .engine
             .update_max_record_size(stream, max_record_size_kib)?)
+    })
+}
+
+/// UpdateStreamRecordDistributionStrategy: `distribution` is a
+/// `tidelog_record_distribution`; AUTO on a PROVISIONED stream is INVALID_ARGUMENT.
+///
+/// # Safety
+/// `stream` is NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tidelog_update_stream_record_distribution(
+    engine: *mut tidelog_engine,
+    stream: *const c_char,
+    distribution: u32,
+) -> tidelog_status {
+    boundary::call(|| {
+        let engine = self::engine(engine)?;
+        // SAFETY: contract: NULL or NUL-terminated.
+        let stream = unsafe { args::string(stream, "stream") }?;
+        let distribution = self::distribution(distribution, "distribution")?;
+        Ok(engine
+            .engine
+            .update_stream_record_distribution(stream, distribution)?)
     })
 }
 

@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::ffi::c_char;
 use std::mem::size_of;
 
-use tidelog_core::StreamMode;
 use tidelog_core::engine::{EncryptionType, ShardFilter, StreamSummary};
 use tidelog_core::error::Validation;
 use tidelog_core::stream::metrics::parse_shard_level_metrics;
 use tidelog_core::stream::names::parse_shard_id;
+use tidelog_core::{RecordDistribution, StreamMode};
 
 use crate::abi::*;
 use crate::args::{self, Out, OutStruct, fixed};
@@ -125,6 +125,10 @@ fn info(s: &StreamSummary) -> FfiResult<tidelog_stream_info> {
         has_warm_throughput: u32::from(s.warm_throughput.is_some()),
         warm_throughput_target_mibps: s.warm_throughput.map_or(0, |w| w.target_mibps),
         warm_throughput_current_mibps: s.warm_throughput.map_or(0, |w| w.current_mibps),
+        record_distribution: match s.record_distribution {
+            RecordDistribution::UserPartitionKey => tidelog_record_distribution::UserPartitionKey,
+            RecordDistribution::Auto => tidelog_record_distribution::Auto,
+        } as u32,
     })
 }
 
@@ -179,6 +183,7 @@ pub unsafe extern "C" fn tidelog_describe_stream(
                 warm_throughput: d.warm_throughput,
                 // `tidelog_stream_info` has no queue count (see docs/c-api.md).
                 queue_count: 0,
+                record_distribution: d.record_distribution,
             };
             let info = info(&summary)?;
             let handle = SHARD_LISTS.insert(shards)?;

@@ -42,6 +42,18 @@ pub const OPERATIONS: &[&str] = &[
     "StopDeliveryStreamEncryption",
 ];
 
+/// The Kinesis channel operations [`call`] also serves (`channel.rs`), by these names
+/// or with the `Kinesis_20131202.` prefix, with Kinesis's shapes and error names. They
+/// are not Firehose operations (not in [`OPERATIONS`]): the server routes them from
+/// its Kinesis API.
+pub const CHANNEL_OPERATIONS: &[&str] = &[
+    "CreateChannel",
+    "DeleteChannel",
+    "DescribeChannel",
+    "ListChannels",
+    "UpdateChannel",
+];
+
 /// A failed call: Firehose's exception name, a message, and the HTTP status the wire
 /// protocol answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,7 +339,22 @@ pub fn call(firehose: &Firehose, operation: &str, request: Value) -> Result<Valu
         .strip_prefix(TARGET_PREFIX)
         .and_then(|rest| rest.strip_prefix('.'))
         .unwrap_or(operation);
+    if let Some(channel_op) = operation.strip_prefix("Kinesis_20131202.") {
+        if !CHANNEL_OPERATIONS.contains(&channel_op) {
+            return Err(ApiError {
+                code: "UnknownOperationException",
+                message: format!("{channel_op:?} is not a channel operation"),
+                status: 400,
+            });
+        }
+        return call(firehose, channel_op, request);
+    }
     match op {
+        "CreateChannel" => firehose.create_channel(&request),
+        "DeleteChannel" => firehose.delete_channel(&request),
+        "DescribeChannel" => firehose.describe_channel(&request),
+        "ListChannels" => firehose.list_channels(&request),
+        "UpdateChannel" => firehose.update_channel(&request),
         "CreateDeliveryStream" => {
             let input: CreateDeliveryStreamInput = parse(op, request)?;
             let arn = firehose.create_delivery_stream(input)?;

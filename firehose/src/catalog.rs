@@ -1,6 +1,7 @@
 //! The catalog of delivery streams: `<data_dir>/firehose/catalog`, one framed JSON file
 //! (files.rs) holding every delivery stream's record (configuration, status, version,
-//! tags) and the next id. Replaced atomically on every change, before the change takes
+//! tags), every Kinesis channel's record (`channel.rs`; absent in catalogs written
+//! before channels, read as none) and the next id (shared by both). Replaced atomically on every change, before the change takes
 //! effect, so a crash leaves the old catalog or the new one.
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,9 @@ pub struct CatalogData {
     pub next_id: u64,
     /// Every delivery stream.
     pub delivery_streams: Vec<DeliveryStreamRecord>,
+    /// Every Kinesis channel.
+    #[serde(default)]
+    pub channels: Vec<crate::channel::ChannelRecord>,
 }
 
 impl CatalogData {
@@ -34,6 +38,16 @@ impl CatalogData {
     /// The delivery stream of this name, to change.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut DeliveryStreamRecord> {
         self.delivery_streams.iter_mut().find(|d| d.name == name)
+    }
+
+    /// The channel of this name.
+    pub fn channel(&self, name: &str) -> Option<&crate::channel::ChannelRecord> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The channel of this name, to change.
+    pub fn channel_mut(&mut self, name: &str) -> Option<&mut crate::channel::ChannelRecord> {
+        self.channels.iter_mut().find(|c| c.name == name)
     }
 }
 
@@ -51,6 +65,7 @@ pub fn load(storage: &dyn Storage, dir: &Path) -> Result<CatalogData> {
         None => Ok(CatalogData {
             next_id: 1,
             delivery_streams: Vec::new(),
+            channels: Vec::new(),
         }),
         Some(Err(problem)) => Err(Error::Corrupt {
             path: file,

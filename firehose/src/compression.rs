@@ -7,6 +7,7 @@
 //! | ZIP | a zip archive of one deflated entry (name: the object's file name without `.zip`) | `.zip` |
 //! | Snappy | the Snappy framing format (stream identifier, CRC-32C checked chunks) | `.snappy` |
 //! | HADOOP_SNAPPY | Hadoop's block stream: per block of up to 256 KiB of input, a big-endian u32 of the uncompressed length, a big-endian u32 of the compressed length, then raw Snappy | `.hsnappy` |
+//! | ZSTD (Kinesis channels only; Firehose refuses it) | one Zstandard frame (RFC 8878) | `.zst` |
 //!
 //! Invariant: each output is complete and readable by the standard tool for its format
 //! (gzip, unzip, python-snappy/cramjam); a size the format cannot hold (a ZIP entry past
@@ -29,6 +30,8 @@ pub enum Compression {
     Snappy,
     /// Hadoop's Snappy block stream.
     HadoopSnappy,
+    /// Zstandard (Kinesis channels' CompressionType ZSTD; not a Firehose format).
+    Zstd,
 }
 
 /// Hadoop's default block size for its Snappy codec.
@@ -43,6 +46,7 @@ impl Compression {
             "ZIP" => Self::Zip,
             "Snappy" => Self::Snappy,
             "HADOOP_SNAPPY" => Self::HadoopSnappy,
+            "ZSTD" => Self::Zstd,
             _ => return None,
         })
     }
@@ -55,6 +59,7 @@ impl Compression {
             Self::Zip => "ZIP",
             Self::Snappy => "Snappy",
             Self::HadoopSnappy => "HADOOP_SNAPPY",
+            Self::Zstd => "ZSTD",
         }
     }
 
@@ -66,6 +71,7 @@ impl Compression {
             Self::Zip => ".zip",
             Self::Snappy => ".snappy",
             Self::HadoopSnappy => ".hsnappy",
+            Self::Zstd => ".zst",
         }
     }
 
@@ -97,6 +103,16 @@ impl Compression {
                 e.finish()
             }
             Self::Zip => zip_one(parts, entry_name, dos_time_ms),
+            Self::Zstd => {
+                let mut e = zstd::stream::write::Encoder::new(
+                    Vec::with_capacity(total_bytes / 4 + 64),
+                    zstd::DEFAULT_COMPRESSION_LEVEL,
+                )?;
+                for p in parts {
+                    e.write_all(p)?;
+                }
+                e.finish()
+            }
             Self::Snappy => {
                 let mut e =
                     snap::write::FrameEncoder::new(Vec::with_capacity(total_bytes / 2 + 64));
@@ -303,6 +319,14 @@ mod tests {
     }
 
     #[test]
+    fn zstd_is_one_frame_of_the_data() {
+        let parts = sample();
+        let z = encode(Compression::Zstd, &parts);
+        assert_eq!(&z[..4], &[0x28, 0xb5, 0x2f, 0xfd]); // the frame magic
+        assert_eq!(zstd::decode_all(&z[..]).unwrap(), joined(&parts));
+    }
+
+    #[test]
     fn names_and_extensions() {
         for c in [
             Compression::Uncompressed,
@@ -310,6 +334,7 @@ mod tests {
             Compression::Zip,
             Compression::Snappy,
             Compression::HadoopSnappy,
+            Compression::Zstd,
         ] {
             assert_eq!(Compression::from_name(c.name()), Some(c));
         }

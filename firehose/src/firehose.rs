@@ -36,7 +36,9 @@ use tidelog::{
     Durability, Engine, EngineConfig, Limits, PutOptions, PutRecordsEntry, StartingPosition,
 };
 
+use crate::api::ApiError;
 use crate::catalog::{self, CatalogData};
+use crate::channel::{self, ChannelRecord};
 use crate::checkpoint::CheckpointFile;
 use crate::config::{BucketStore, FirehoseConfig};
 use crate::error::{Error, Result};
@@ -126,10 +128,15 @@ struct Inner {
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     closed: AtomicBool,
     lock: Mutex<Option<Box<dyn DirLockGuard>>>,
+    /// The engine delete guard that keeps streams with channels (`channel.rs`).
+    delete_guard: Mutex<Option<u64>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if let Some(id) = lock(&self.delete_guard).take() {
+            self.engine.remove_delete_guard(id);
+        }
         if !self.closed.swap(true, Ordering::AcqRel) {
             let running =
                 std::mem::take(&mut *self.running.write().unwrap_or_else(|p| p.into_inner()));
@@ -508,6 +515,7 @@ impl Firehose {
                 runtime: Mutex::new(Some(runtime)),
                 closed: AtomicBool::new(false),
                 lock: Mutex::new(Some(lock_guard)),
+                delete_guard: Mutex::new(None),
             }),
         };
         for record in data.delivery_streams {
@@ -517,6 +525,10 @@ impl Firehose {
                 _ => firehose.start(&record)?,
             }
         }
+        for record in data.channels {
+            firehose.resume_channel(record)?;
+        }
+        firehose.guard_channel_streams();
         Ok(firehose)
     }
 
@@ -681,12 +693,32 @@ impl Firehose {
                 Ok(())
             })?;
         }
-        let shared = Arc::new(Shared::new(
-            record.id,
+        self.spawn_worker(
             record.name.clone(),
-            self.arn(&record.name),
-            plan,
-        ));
+            Arc::new(Shared::new(
+                record.id,
+                record.name.clone(),
+                self.arn(&record.name),
+                plan,
+            )),
+            source,
+            (ckpt_file, ckpt),
+            buffer_stream,
+        )
+    }
+
+    /// Starts a worker thread on `source` and registers it under `key` (a delivery
+    /// stream's name, or `channel:<name>`).
+    fn spawn_worker(
+        &self,
+        key: String,
+        shared: Arc<Shared>,
+        source: Source,
+        (ckpt_file, ckpt): (CheckpointFile, crate::checkpoint::Checkpoint),
+        buffer_stream: Option<String>,
+    ) -> Result<()> {
+        let dir = ckpt_file.path().to_path_buf();
+        let id = shared.id;
         let worker = Worker::new(
             Arc::clone(&shared),
             Arc::clone(&self.inner.ctx),
@@ -695,7 +727,7 @@ impl Firehose {
             ckpt,
         )?;
         let thread = std::thread::Builder::new()
-            .name(format!("tidelog-firehose-{}", record.id))
+            .name(format!("tidelog-firehose-{id}"))
             .spawn(move || worker.run())
             .map_err(|e| Error::io("start a delivery worker", &dir, e))?;
         let clock = &self.inner.ctx.clock;
@@ -715,7 +747,7 @@ impl Firehose {
             .running
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(record.name.clone(), running);
+            .insert(key, running);
         Ok(())
     }
 
@@ -1613,6 +1645,9 @@ impl Firehose {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        if let Some(id) = lock(&self.inner.delete_guard).take() {
+            self.inner.engine.remove_delete_guard(id);
+        }
         let names: Vec<String> = self
             .inner
             .running
@@ -1634,6 +1669,9 @@ impl Firehose {
     pub fn crash_for_testing(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
+        }
+        if let Some(id) = lock(&self.inner.delete_guard).take() {
+            self.inner.engine.remove_delete_guard(id);
         }
         let names: Vec<String> = self
             .inner
@@ -1661,5 +1699,438 @@ impl Firehose {
             BucketStore::Directory { root } => Some(root.join(bucket)),
             BucketStore::S3(_) => None,
         }
+    }
+}
+
+/// The `running` key of a channel's worker (delivery stream names cannot hold a `:`).
+fn channel_worker(name: &str) -> String {
+    format!("channel:{name}")
+}
+
+/// Kinesis channels (`channel.rs` has the model): JSON-level operations with Kinesis's
+/// shapes and error names, as the server's Kinesis API calls them.
+impl Firehose {
+    fn channel_arn_of(&self, name: &str) -> String {
+        channel::channel_arn(
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+            name,
+        )
+    }
+
+    /// The channel a ChannelARN names (another region or account names none here).
+    fn channel_by_arn(&self, arn: &str) -> std::result::Result<ChannelRecord, ApiError> {
+        let (region, account, name) = channel::parse_channel_arn(arn)?;
+        let data = lock(&self.inner.catalog);
+        data.channel(&name)
+            .filter(|_| {
+                region == self.inner.config.region && account == self.inner.config.account_id
+            })
+            .cloned()
+            .ok_or_else(|| channel::not_found(format!("Channel {arn}")))
+    }
+
+    fn set_channel_status(&self, name: &str, status: &str, reason: Option<String>) -> Result<()> {
+        self.commit(|data| {
+            if let Some(c) = data.channel_mut(name) {
+                c.status = status.to_string();
+                c.status_reason = reason;
+            }
+            Ok(())
+        })
+    }
+
+    /// Starts a channel's worker: a Kinesis source from the channel's creation on.
+    fn start_channel(&self, record: &ChannelRecord) -> Result<()> {
+        let plan = Arc::new(record.plan()?);
+        let dir = stream_dir(&self.inner.dir, record.id);
+        self.inner
+            .storage
+            .create_dir_all_durable(&dir)
+            .map_err(|e| Error::io("create channel directory", &dir, e))?;
+        let ckpt_file = CheckpointFile::new(&dir);
+        let ckpt = ckpt_file.load(self.inner.storage.as_ref())?;
+        let low = ckpt.low_positions().map_err(|problem| Error::Corrupt {
+            path: ckpt_file.path().to_path_buf(),
+            problem,
+        })?;
+        let poll =
+            u64::try_from(self.inner.config.kinesis_poll_interval.as_nanos()).unwrap_or(u64::MAX);
+        let source = Source::Kinesis {
+            reader: KinesisReader::new(
+                self.inner.engine.clone(),
+                record.stream_name.clone(),
+                StartingPosition::AtTimestamp(record.created_ms),
+                poll,
+                low,
+                ckpt.finished.clone(),
+            ),
+            arn: record.stream_arn.clone(),
+        };
+        let key = channel_worker(&record.name);
+        self.spawn_worker(
+            key.clone(),
+            Arc::new(Shared::new(
+                record.id,
+                key,
+                self.channel_arn_of(&record.name),
+                plan,
+            )),
+            source,
+            (ckpt_file, ckpt),
+            None,
+        )
+    }
+
+    /// At open: finishes a deletion, or restarts the channel if its stream is still the
+    /// one it was created on (else it is FAILED, with the reason).
+    fn resume_channel(&self, record: ChannelRecord) -> Result<()> {
+        match record.status.as_str() {
+            channel::DELETING => return self.finish_delete_channel(&record),
+            channel::FAILED => return Ok(()),
+            _ => {}
+        }
+        let same_stream = match self
+            .inner
+            .engine
+            .describe_stream_summary(&record.stream_name)
+        {
+            Ok(s) => s.created_ms == record.stream_created_ms,
+            Err(e) if e.kind() == tidelog::ErrorKind::ResourceNotFound => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !same_stream {
+            return self.set_channel_status(
+                &record.name,
+                channel::FAILED,
+                Some(format!(
+                    "the source stream {} was deleted while the channel was not running",
+                    record.stream_arn
+                )),
+            );
+        }
+        match self.start_channel(&record) {
+            Ok(()) if record.status != channel::ACTIVE => {
+                self.set_channel_status(&record.name, channel::ACTIVE, None)
+            }
+            Ok(()) => Ok(()),
+            Err(e) => self.set_channel_status(
+                &record.name,
+                channel::FAILED,
+                Some(format!("the channel could not start: {e}")),
+            ),
+        }
+    }
+
+    /// Registers the engine delete guard: a stream with channels (not FAILED) cannot be
+    /// deleted while this Firehose is open.
+    fn guard_channel_streams(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let id = self
+            .inner
+            .engine
+            .add_delete_guard(Arc::new(move |stream: &str| {
+                let inner = weak.upgrade()?;
+                if inner.closed.load(Ordering::Acquire) {
+                    return None;
+                }
+                let held = lock(&inner.catalog)
+                    .channels
+                    .iter()
+                    .any(|c| c.stream_name == stream && c.status != channel::FAILED);
+                held.then_some(channel::STREAM_HAS_CHANNELS)
+            }));
+        *lock(&self.inner.delete_guard) = Some(id);
+    }
+
+    fn finish_delete_channel(&self, record: &ChannelRecord) -> Result<()> {
+        self.stop_worker(&channel_worker(&record.name), Stop::Abandon);
+        let dir = stream_dir(&self.inner.dir, record.id);
+        match self.inner.storage.remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("remove channel directory", dir, e)),
+        }
+        let id = record.id;
+        self.commit(|data| {
+            data.channels.retain(|c| c.id != id);
+            Ok(())
+        })
+    }
+
+    /// CreateChannel: checks the input and the stream (it must exist here and be
+    /// ON_DEMAND), records the channel (CREATING), starts its worker and marks it ACTIVE
+    /// (FAILED, with the reason, if it cannot start). Answers the description as of the
+    /// request (CREATING).
+    pub fn create_channel(
+        &self,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.check_open()?;
+        let mut record = channel::parse_create(input)?.record;
+        let engine = &self.inner.engine;
+        let stream = engine.resolve_stream_arn(&record.stream_arn).map_err(|e| {
+            if e.kind() == tidelog::ErrorKind::ResourceNotFound {
+                channel::not_found(format!("Stream {}", record.stream_arn))
+            } else {
+                ApiError {
+                    code: "InvalidArgumentException",
+                    message: format!("StreamARN {:?}: {e}", record.stream_arn),
+                    status: 400,
+                }
+            }
+        })?;
+        let summary = engine.describe_stream_summary(&stream).map_err(|e| {
+            if e.kind() == tidelog::ErrorKind::ResourceNotFound {
+                channel::not_found(format!(
+                    "Stream {} under account {}",
+                    stream, self.inner.config.account_id
+                ))
+            } else {
+                ApiError::from(Error::from(e))
+            }
+        })?;
+        if summary.mode != tidelog::StreamMode::OnDemand {
+            return Err(ApiError {
+                code: "InvalidArgumentException",
+                message: format!(
+                    "channels are only supported for ON_DEMAND streams; stream {stream} is {}",
+                    summary.mode.name()
+                ),
+                status: 400,
+            });
+        }
+        if summary.status != tidelog::stream::catalog::StreamStatus::Active {
+            return Err(channel::in_use(format!(
+                "stream {stream} is {}, not ACTIVE",
+                summary.status.name()
+            )));
+        }
+        record.stream_name = stream;
+        record.stream_created_ms = summary.created_ms;
+        let now = self.inner.ctx.clock.now_ms();
+        let name = record.name.clone();
+        {
+            let data = lock(&self.inner.catalog);
+            if data.channel(&name).is_some() {
+                return Err(channel::in_use(format!("Channel {name} already exists")));
+            }
+            if data.channels.len() >= channel::CHANNELS_MAX {
+                return Err(ApiError {
+                    code: "LimitExceededException",
+                    message: format!("at most {} channels", channel::CHANNELS_MAX),
+                    status: 400,
+                });
+            }
+        }
+        let record = self.commit(|data| {
+            if data.channel(&name).is_some() {
+                return Err(Error::AlreadyExists {
+                    name: name.clone(),
+                    account: self.inner.config.account_id.clone(),
+                });
+            }
+            record.id = data.next_id;
+            data.next_id += 1;
+            record.channel_id = channel::channel_id(record.id, &name, now);
+            record.created_ms = now;
+            data.channels.push(record.clone());
+            Ok(record)
+        })?;
+        let answer = record.description(
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+            channel::CREATING,
+        );
+        match self.start_channel(&record) {
+            Ok(()) => self.set_channel_status(&name, channel::ACTIVE, None)?,
+            Err(e) => self.set_channel_status(
+                &name,
+                channel::FAILED,
+                Some(format!("the channel could not start: {e}")),
+            )?,
+        }
+        Ok(serde_json::json!({ "ChannelDescription": answer }))
+    }
+
+    /// DescribeChannel.
+    pub fn describe_channel(
+        &self,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.check_open()?;
+        let arn = channel_arn_member(input, "DescribeChannelInput")?;
+        let c = self.channel_by_arn(&arn)?;
+        Ok(serde_json::json!({
+            "ChannelDescription": c.description(&self.inner.config.region, &self.inner.config.account_id, &c.status)
+        }))
+    }
+
+    /// DeleteChannel: stops delivery (records not yet delivered are not), removes the
+    /// channel's checkpoint, then its record. Objects delivered stay.
+    pub fn delete_channel(
+        &self,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.check_open()?;
+        let arn = channel_arn_member(input, "DeleteChannelInput")?;
+        let c = self.channel_by_arn(&arn)?;
+        if c.status == channel::DELETING {
+            return Err(channel::in_use(format!("Channel {arn} is DELETING")));
+        }
+        let name = c.name.clone();
+        let record = self.commit(|data| {
+            let c = data
+                .channel_mut(&name)
+                .ok_or_else(|| self.not_found(&name))?;
+            c.status = channel::DELETING.to_string();
+            Ok(c.clone())
+        })?;
+        self.finish_delete_channel(&record)?;
+        Ok(serde_json::json!({}))
+    }
+
+    /// UpdateChannel: a new DataFreshnessInSeconds (the next buffer is cut at it) and/or
+    /// LoggingConfiguration. The channel must be ACTIVE. Answers the description with
+    /// the new settings as of the request (UPDATING); the change is applied before the
+    /// call returns.
+    pub fn update_channel(
+        &self,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.check_open()?;
+        let u = channel::parse_update(input)?;
+        let c = self.channel_by_arn(&u.arn)?;
+        if c.status != channel::ACTIVE {
+            return Err(channel::in_use(format!(
+                "Channel {} is {}, not ACTIVE",
+                u.arn, c.status
+            )));
+        }
+        let name = c.name.clone();
+        let record = self.commit(|data| {
+            let c = data
+                .channel_mut(&name)
+                .ok_or_else(|| self.not_found(&name))?;
+            if let Some(f) = u.freshness_s {
+                c.freshness_s = f;
+            }
+            if let Some(l) = &u.logging {
+                c.logging = l.clone();
+            }
+            c.version += 1;
+            Ok(c.clone())
+        })?;
+        let plan = Arc::new(record.plan()?);
+        if let Ok(running) = self.running(&channel_worker(&name)) {
+            running.shared.set_plan(plan);
+            running.shared.notify_put();
+        }
+        Ok(serde_json::json!({
+            "ChannelDescription": record.description(&self.inner.config.region, &self.inner.config.account_id, channel::UPDATING)
+        }))
+    }
+
+    /// ListChannels: by name, at most `MaxResults` (100), of the streams in
+    /// `StreamFilter` if given, with a NextToken while more follow.
+    pub fn list_channels(
+        &self,
+        input: &serde_json::Value,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.check_open()?;
+        let now = self.inner.ctx.clock.now_ms();
+        let l = channel::parse_list(input, now)?;
+        let data = lock(&self.inner.catalog);
+        let mut channels: Vec<&ChannelRecord> = data
+            .channels
+            .iter()
+            .filter(|c| c.status != channel::DELETING)
+            .filter(|c| {
+                l.after
+                    .as_ref()
+                    .is_none_or(|a| c.name.as_str() > a.as_str())
+            })
+            .filter(|c| {
+                l.streams.as_ref().is_none_or(|streams| {
+                    streams.iter().any(|(arn, created)| {
+                        *arn == c.stream_arn
+                            && created.is_none_or(|s| {
+                                (s * 1000.0 - c.stream_created_ms as f64).abs() < 1.0
+                            })
+                    })
+                })
+            })
+            .collect();
+        channels.sort_by(|a, b| a.name.cmp(&b.name));
+        let more = channels.len() > l.max;
+        channels.truncate(l.max);
+        let (region, account) = (&self.inner.config.region, &self.inner.config.account_id);
+        let mut out = serde_json::json!({
+            "ChannelSummaries": channels.iter().map(|c| c.summary(region, account)).collect::<Vec<_>>(),
+        });
+        if more && let Some(last) = channels.last() {
+            out["NextToken"] = serde_json::json!(channel::encode_token(&last.name, now));
+        }
+        Ok(out)
+    }
+
+    /// How many channels read `stream` (DescribeStreamSummary's ChannelCount).
+    pub fn channel_count(&self, stream: &str) -> usize {
+        lock(&self.inner.catalog)
+            .channels
+            .iter()
+            .filter(|c| c.stream_name == stream && c.status != channel::DELETING)
+            .count()
+    }
+
+    /// A channel's catalog record, by name.
+    pub fn channel_record(&self, name: &str) -> Option<ChannelRecord> {
+        lock(&self.inner.catalog).channel(name).cloned()
+    }
+
+    /// Delivers now everything a channel has read and every record put on its stream
+    /// before the call, and waits for the objects (as [`flush`](Self::flush) does for a
+    /// delivery stream).
+    pub fn flush_channel(&self, name: &str, timeout: Duration) -> Result<()> {
+        self.check_open()?;
+        let signal = self.running(&channel_worker(name))?.shared.request_flush();
+        match signal.wait(timeout) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(Error::Delivery(e)),
+            None => Err(Error::Timeout {
+                what: format!("flush of channel {name}"),
+                waited_ms: timeout.as_millis() as u64,
+            }),
+        }
+    }
+}
+
+/// The required ChannelARN member of a Describe/DeleteChannel input.
+fn channel_arn_member(
+    input: &serde_json::Value,
+    shape: &str,
+) -> std::result::Result<String, ApiError> {
+    let o = input.as_object().ok_or_else(|| ApiError {
+        code: "ValidationException",
+        message: format!("{shape} must be a structure"),
+        status: 400,
+    })?;
+    if let Some(k) = o.keys().find(|k| k.as_str() != "ChannelARN") {
+        return Err(ApiError {
+            code: "ValidationException",
+            message: format!("{shape}: unknown member {k:?}"),
+            status: 400,
+        });
+    }
+    match o.get("ChannelARN") {
+        Some(serde_json::Value::String(s)) => {
+            channel::parse_channel_arn(s)?;
+            Ok(s.clone())
+        }
+        _ => Err(ApiError {
+            code: "ValidationException",
+            message: "1 validation error detected: Value null at 'channelARN' failed to satisfy constraint: Member must not be null".to_string(),
+            status: 400,
+        }),
     }
 }

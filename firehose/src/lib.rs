@@ -11,7 +11,8 @@
 //!
 //! Modules: [`firehose`] (the front door, [`Firehose`]), [`api`] (the JSON entry point
 //! with AWS's operation names and shapes), [`model`] (request shapes and validation),
-//! [`worker`] (the delivery loop), [`source`], [`transform`], [`store`],
+//! [`worker`] (the delivery loop), [`channel`] (Kinesis channels: a stream's records
+//! delivered to S3, on the same machinery), [`source`], [`transform`], [`store`],
 //! [`checkpoint`], [`catalog`], [`files`], [`prefix`], [`timefmt`], [`jq`],
 //! [`compression`], [`metrics`], [`config`], [`names`], [`error`].
 //!
@@ -21,6 +22,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod channel;
 pub mod checkpoint;
 pub mod compression;
 pub mod config;

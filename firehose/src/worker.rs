@@ -455,7 +455,15 @@ impl Worker {
             }
             let flushing = !flushes.is_empty();
             let puts = self.shared.put_count.load(Ordering::SeqCst);
-            let want_read = flushing || puts != seen_puts || !idle_source;
+            // A Kinesis source is read again when one of its shards is due for a poll
+            // (nothing notifies the worker of puts to a stream).
+            let poll_due = match &self.source {
+                Source::Kinesis { reader, .. } => {
+                    reader.next_poll_ns().is_some_and(|p| p <= self.now_ns())
+                }
+                Source::Direct(_) => false,
+            };
+            let want_read = flushing || puts != seen_puts || !idle_source || poll_due;
             seen_puts = puts;
             let mut turn_error = None;
             if want_read {
@@ -560,6 +568,22 @@ impl Worker {
     }
 
     fn route_source(&mut self, r: SourceRecord) {
+        if let Some(channel) = &self.plan.channel
+            && let Err((code, message)) = channel.format.check(&r.data)
+        {
+            // A record the channel's format cannot deliver: to the dead-letter bucket.
+            self.error_out(
+                &r.shard,
+                r.seq,
+                r.arrival_ms,
+                &r.data,
+                code,
+                &message,
+                1,
+                None,
+            );
+            return;
+        }
         if self.plan.backup.is_some() {
             self.insert(
                 "b:",
@@ -1082,15 +1106,28 @@ impl Worker {
                 Err(_) => format!("{}/", error_type.unwrap_or("backup")),
             };
             let (_, _, compression, extension, delimiter) = self.object_settings(&buffer.kind);
-            let key = prefix::object_key(
-                &prefix,
-                &self.plan.name,
-                self.plan.version,
-                buffer.oldest_arrival_ms,
-                offset,
-                &seed,
-                &extension,
-            );
+            let (bucket, key) = match (&self.plan.channel, &buffer.kind) {
+                (Some(channel), Kind::Data { .. }) => (
+                    bucket,
+                    channel.data_key(buffer.oldest_arrival_ms, &seed, &extension),
+                ),
+                (Some(channel), _) => (
+                    channel.error_bucket.clone(),
+                    channel.error_key(buffer.oldest_arrival_ms, &seed),
+                ),
+                (None, _) => (
+                    bucket,
+                    prefix::object_key(
+                        &prefix,
+                        &self.plan.name,
+                        self.plan.version,
+                        buffer.oldest_arrival_ms,
+                        offset,
+                        &seed,
+                        &extension,
+                    ),
+                ),
+            };
             let data_bytes = buffer.bytes;
             let conversion = matches!(buffer.kind, Kind::Data { .. })
                 .then(|| self.plan.conversion.clone())

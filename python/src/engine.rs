@@ -323,10 +323,11 @@ impl Engine {
     }
 
     /// CreateStream: PROVISIONED with `shard_count` shards, or ON_DEMAND (no shard
-    /// count), with the largest record (KiB), tags and warm throughput.
+    /// count), with the largest record (KiB), tags, warm throughput and record
+    /// distribution ("USER_PARTITION_KEY", or "AUTO" for ON_DEMAND streams).
     #[pyo3(signature = (
         name, shard_count=None, *, mode="PROVISIONED", max_record_size_kib=None,
-        tags=None, warm_throughput_mibps=None
+        tags=None, warm_throughput_mibps=None, record_distribution="USER_PARTITION_KEY"
     ))]
     #[allow(clippy::too_many_arguments)] // mirrors CreateStream's parameters
     fn create_stream(
@@ -338,6 +339,7 @@ impl Engine {
         max_record_size_kib: Option<&Bound<'_, PyAny>>,
         tags: Option<&Bound<'_, PyAny>>,
         warm_throughput_mibps: Option<&Bound<'_, PyAny>>,
+        record_distribution: &str,
     ) -> PyResult<()> {
         let mut tag_map = BTreeMap::new();
         if let Some(tags) = tags.filter(|t| !t.is_none()) {
@@ -360,6 +362,7 @@ impl Engine {
             max_record_size_kib: opt_uint(max_record_size_kib, "max_record_size_kib")?,
             tags: tag_map,
             warm_throughput_mibps: opt_uint(warm_throughput_mibps, "warm_throughput_mibps")?,
+            record_distribution: crate::kinesis::record_distribution(record_distribution)?,
         };
         py.detach(|| self.engine.create_stream_with(name, options))
             .or_raise()
@@ -455,6 +458,7 @@ impl Engine {
             "warm_throughput",
             crate::kinesis::warm_dict(py, s.warm_throughput)?,
         )?;
+        d.set_item("record_distribution", s.record_distribution.name())?;
         Ok(d)
     }
 

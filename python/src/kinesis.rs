@@ -24,7 +24,7 @@ use tidelog::engine::{
     AccountSettingsOutput, ConsumerDescription, EnhancedMonitoringOutput, FanoutEvent,
     WarmThroughput,
 };
-use tidelog::stream::catalog::StreamMode;
+use tidelog::stream::catalog::{RecordDistribution, StreamMode};
 
 use crate::convert::{self, datetime_from_ms, opt_uint, text, uint};
 use crate::engine::Engine;
@@ -192,6 +192,14 @@ pub(crate) fn stream_mode(mode: &str) -> PyResult<StreamMode> {
     StreamMode::from_name(&mode.to_ascii_uppercase()).ok_or_else(|| {
         PyValueError::new_err(format!(
             "mode must be 'PROVISIONED' or 'ON_DEMAND', not {mode:?}"
+        ))
+    })
+}
+
+pub(crate) fn record_distribution(strategy: &str) -> PyResult<RecordDistribution> {
+    RecordDistribution::from_name(&strategy.to_ascii_uppercase()).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "record_distribution must be 'USER_PARTITION_KEY' or 'AUTO', not {strategy:?}"
         ))
     })
 }
@@ -440,6 +448,22 @@ impl Engine {
         let kib: u32 = uint(kib, "max_record_size_kib")?;
         py.detach(|| self.engine.update_max_record_size(stream, kib))
             .or_raise()
+    }
+
+    /// UpdateStreamRecordDistributionStrategy ("USER_PARTITION_KEY" or "AUTO"; AUTO
+    /// for ON_DEMAND streams only).
+    fn update_stream_record_distribution(
+        &self,
+        py: Python<'_>,
+        stream: &str,
+        strategy: &str,
+    ) -> PyResult<()> {
+        let strategy = record_distribution(strategy)?;
+        py.detach(|| {
+            self.engine
+                .update_stream_record_distribution(stream, strategy)
+        })
+        .or_raise()
     }
 
     /// UpdateStreamMode ("PROVISIONED" or "ON_DEMAND").

@@ -364,3 +364,34 @@ def test_json_to_parquet_opens_in_pyarrow_duckdb_and_polars(tmp_path: Path) -> N
         doc = json.loads(err)
         assert doc["errorCode"] == "DataFormatConversion.MalformedData"
         assert base64.b64decode(doc["rawData"]) == b'{"order_id": "not a number"}'
+
+
+def test_kinesis_channels_through_the_json_entry_point(tmp_path: Path) -> None:
+    """Channels (Kinesis operations on Firehose's machinery) by Firehose.call with
+    Kinesis's shapes: gzip objects of JSON lines under the key template."""
+    clock = ManualClock(1_535_365_805_123)
+    with tidelog.open(tmp_path / "data", cores=1, durability="sync", limits="unlimited", clock=clock) as engine:
+        fh = engine.firehose(ingest_limits="unlimited", tick_ms=5)
+        engine.create_stream("events", mode="ON_DEMAND")
+        arn = engine.describe_stream_summary("events").arn
+        out = fh.call("CreateChannel", {
+            "ChannelName": "py", "ServiceExecutionRoleARN": "arn:aws:iam::000000000000:role/r",
+            "StreamConfigurationList": [{"StreamARN": arn, "RecordConfiguration": {"RecordFormatType": "JSON"}}],
+            "S3DestinationConfiguration": {"DataFreshnessInSeconds": 60, "StorageConfiguration": {
+                "BucketARN": "arn:aws:s3:::pych", "ExpectedBucketOwner": "000000000000",
+                "CompressionType": "GZIP", "OutputKeyTemplate": "!{stream-name}/!{yyyy}/x!{extension}"}}})
+        channel = out["ChannelDescription"]
+        assert channel["ChannelStatus"] == "CREATING"
+        for i in range(3):
+            engine.put_record("events", "k", json.dumps({"i": i}).encode())
+        fh.flush()  # every worker, channels included
+        root = Path(fh.bucket_directory("pych"))
+        (key, body), = files(root).items()
+        assert key.startswith("events/2018/x-") and key.endswith(".gz"), key
+        assert gzip.decompress(body) == b'{"i": 0}\n{"i": 1}\n{"i": 2}\n'
+        listed = fh.call("ListChannels", {"StreamFilter": [{"StreamARN": arn}]})["ChannelSummaries"]
+        assert [c["ChannelName"] for c in listed] == ["py"]
+        with pytest.raises(tidelog.Error):
+            engine.delete_stream("events")  # kept while it has the channel
+        fh.call("DeleteChannel", {"ChannelARN": channel["ChannelARN"]})
+        engine.delete_stream("events")

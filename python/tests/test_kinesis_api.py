@@ -6,6 +6,7 @@ against botocore's own Kinesis model (its output shapes), so the shapes are AWS'
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,10 +26,10 @@ from tidelog.testing import ManualClock
 T0 = 1_700_000_000_000
 SHARD0 = "shardId-000000000000"
 MODEL: ServiceModel = botocore.session.get_session().get_service_model("kinesis")
-# Operations of the model that are not Data Streams' 39 (queues, channels, dead-letter
-# queues and record distribution came after them; the 12 queue operations are tested in
-# test_queues.py).
-NOT_DATA_STREAMS = re.compile(r"Queue|Channel|DeadLetter|RecordDistributionStrategy")
+# Operations of the model that are not Data Streams' 40 (queues, channels and dead-letter
+# queues came after them; the 12 queue operations are tested in test_queues.py, the 5
+# channel operations through Firehose.call in test_firehose.py).
+NOT_DATA_STREAMS = re.compile(r"Queue|Channel|DeadLetter")
 
 
 def validate(shape: Shape, value: dict[str, Any]) -> None:
@@ -65,7 +66,7 @@ def call(client: tidelog.KinesisClient, op: str, **params: Any) -> dict[str, Any
 
 def test_every_data_streams_operation_is_there(client: tidelog.KinesisClient) -> None:
     ops = [op for op in MODEL.operation_names if not NOT_DATA_STREAMS.search(op)]
-    assert len(ops) == 39
+    assert len(ops) == 40
     missing = [op for op in ops if not callable(getattr(client, botocore.xform_name(op), None))]
     assert missing == []
 
@@ -407,6 +408,47 @@ def test_on_demand_modes_warm_throughput_and_account_settings(manual: tidelog.Ki
     # 1,000 records/s of 1 KiB: twice that peak needs 2 MiB/s, 2,000 records/s: the
     # warm throughput (8 shards) already covers it.
     assert client.describe_stream_summary(StreamName="d")["StreamDescriptionSummary"]["OpenShardCount"] >= 8
+
+
+def test_record_distribution_strategy(manual: tidelog.KinesisClient) -> None:
+    client = manual
+    ex = client.exceptions
+    call(client, "CreateStream", StreamName="auto", StreamModeDetails={"StreamMode": "ON_DEMAND"},
+         RecordDistributionStrategy="AUTO")
+    summary = call(client, "DescribeStreamSummary", StreamName="auto")["StreamDescriptionSummary"]
+    assert summary["RecordDistributionStrategy"] == "AUTO"
+    arn = summary["StreamARN"]
+    # One key (and an explicit hash key pointing at the first shard) on every shard, evenly.
+    shards = [call(client, "PutRecord", StreamName="auto", PartitionKey="k", Data=b"x",
+                   ExplicitHashKey="0")["ShardId"] for _ in range(8)]
+    counts = {s: shards.count(s) for s in set(shards)}
+    assert len(counts) == 4 and set(counts.values()) == {2}, counts
+    # Back to keys: every record of "k" on the shard owning MD5("k").
+    call(client, "UpdateStreamRecordDistributionStrategy", StreamARN=arn,
+         RecordDistributionStrategy="USER_PARTITION_KEY")
+    assert client.describe_stream_summary(StreamName="auto")["StreamDescriptionSummary"][
+        "RecordDistributionStrategy"] == "USER_PARTITION_KEY"
+    digest = int.from_bytes(hashlib.md5(b"k").digest(), "big")
+    home = [s["ShardId"] for s in client.list_shards(StreamName="auto")["Shards"]
+            if "EndingSequenceNumber" not in s["SequenceNumberRange"]
+            and int(s["HashKeyRange"]["StartingHashKey"]) <= digest <= int(s["HashKeyRange"]["EndingHashKey"])]
+    keyed = {client.put_record(StreamName="auto", PartitionKey="k", Data=b"y")["ShardId"] for _ in range(5)}
+    assert keyed == set(home)
+    # PROVISIONED streams: no AUTO, and no strategy shown.
+    with pytest.raises(ex.InvalidArgumentException, match="ON_DEMAND"):
+        client.create_stream(StreamName="p", ShardCount=1, RecordDistributionStrategy="AUTO")
+    client.create_stream(StreamName="p", ShardCount=1)
+    parn = client.describe_stream_summary(StreamName="p")["StreamDescriptionSummary"]["StreamARN"]
+    assert "RecordDistributionStrategy" not in client.describe_stream_summary(StreamName="p")[
+        "StreamDescriptionSummary"]
+    with pytest.raises(ex.InvalidArgumentException, match="ON_DEMAND"):
+        client.update_stream_record_distribution_strategy(StreamARN=parn, RecordDistributionStrategy="AUTO")
+    with pytest.raises(ex.ValidationException, match="AUTO, USER_PARTITION_KEY"):
+        client.update_stream_record_distribution_strategy(StreamARN=arn, RecordDistributionStrategy="RANDOM")
+    # The Pythonic API.
+    engine = client.engine
+    engine.update_stream_record_distribution("auto", "AUTO")
+    assert engine.describe_stream_summary("auto").record_distribution == "AUTO"
 
 
 def test_large_records_and_dry_run(client: tidelog.KinesisClient) -> None:

@@ -62,6 +62,7 @@ _ShardFilter: TypeAlias = Literal[
     "all", "at_trim_horizon", "from_trim_horizon", "at_latest", "at_timestamp", "from_timestamp", "after_shard_id"
 ]
 _Mode: TypeAlias = Literal["PROVISIONED", "ON_DEMAND", "provisioned", "on_demand"]
+_Distribution: TypeAlias = Literal["USER_PARTITION_KEY", "AUTO", "user_partition_key", "auto"]
 _Data: TypeAlias = bytes | bytearray | memoryview | str
 _Timestamp: TypeAlias = datetime | int | float
 
@@ -295,10 +296,13 @@ class Engine:
         max_record_size_kib: int | None = None,
         tags: Mapping[str, str] | None = None,
         warm_throughput_mibps: int | None = None,
+        record_distribution: _Distribution = "USER_PARTITION_KEY",
     ) -> None:
         """Creates a stream: PROVISIONED with ``shard_count`` shards (default 1)
         splitting the hash key space evenly, or ON_DEMAND (no shard count: 4 shards to
         start, then the engine scales it). ``max_record_size_kib``: 1,024 to 10,240.
+        ``record_distribution="AUTO"`` (ON_DEMAND only) deals records evenly to the open
+        shards, ignoring their keys.
 
         Raises ``ResourceInUseError`` if it exists, ``ValidationError`` for a bad name or
         count, ``LimitExceededError`` past ``max_shards``.
@@ -312,6 +316,7 @@ class Engine:
             max_record_size_kib=max_record_size_kib,
             tags=None if tags is None else dict(tags),
             warm_throughput_mibps=warm_throughput_mibps,
+            record_distribution=record_distribution,
         )
 
     def delete_stream(self, name: str, *, enforce_consumer_deletion: bool = False) -> None:
@@ -643,6 +648,12 @@ class Engine:
     def update_max_record_size(self, stream: str, max_record_size_kib: int) -> None:
         """The largest record of the stream: 1,024 to 10,240 KiB."""
         self._native.update_max_record_size(stream, max_record_size_kib)
+
+    def update_stream_record_distribution(self, stream: str, strategy: _Distribution) -> None:
+        """UpdateStreamRecordDistributionStrategy: ``"AUTO"`` (ON_DEMAND streams only:
+        new records are dealt evenly to the open shards, keys ignored) or
+        ``"USER_PARTITION_KEY"`` (by key)."""
+        self._native.update_stream_record_distribution(stream, strategy)
 
     def update_stream_mode(self, stream: str, mode: _Mode, *, warm_throughput_mibps: int | None = None) -> None:
         """Switches PROVISIONED / ON_DEMAND (twice a day at most)."""

@@ -37,6 +37,7 @@ __all__ = [
 
 _Status = Literal["CREATING", "ACTIVE", "UPDATING", "DELETING"]
 _Mode = Literal["PROVISIONED", "ON_DEMAND"]
+_Distribution = Literal["USER_PARTITION_KEY", "AUTO"]
 _Encryption = Literal["NONE", "KMS"]
 
 
@@ -219,6 +220,7 @@ class StreamSummary:
         max_record_size_kib: The largest record, KiB.
         warm_throughput: On-demand warm throughput (with the account's commitment).
         queue_count: Queues on the stream (not counted in ``consumer_count``).
+        record_distribution: USER_PARTITION_KEY (by key) or AUTO (evenly, keys ignored).
     """
 
     name: str
@@ -236,6 +238,7 @@ class StreamSummary:
     max_record_size_kib: int = 1024
     warm_throughput: WarmThroughput | None = None
     queue_count: int = 0
+    record_distribution: _Distribution = "USER_PARTITION_KEY"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StreamSummary:

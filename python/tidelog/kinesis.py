@@ -17,7 +17,7 @@ client leaves out too: ``NextShardIterator`` once a closed shard is read to its 
 (``ChildShards`` appears then), ``ParentShardId`` of a shard without parents,
 ``EndingSequenceNumber`` of an open shard, ``NextToken`` of a last page.
 
-All 39 Data Streams operations and the 12 queue operations are here
+All 40 Data Streams operations and the 12 queue operations are here
 (docs/kinesis-api.md has the table), with ``subscribe_to_shard`` answering an
 :class:`EventStream` to iterate, as boto3 does.
 ARNs are ``arn:aws:kinesis:<region_name>:<account_id>:stream/<name>`` with the engine's
@@ -568,24 +568,31 @@ class KinesisClient:
         WarmThroughputMiBps=None, MaxRecordSizeInKiB=None, RecordDistributionStrategy=None).
 
         ON_DEMAND streams take no ShardCount (they start at 4 shards and scale);
-        RecordDistributionStrategy is accepted as USER_PARTITION_KEY only (AUTO, which
-        ignores partition keys, is not implemented).
+        RecordDistributionStrategy AUTO (records dealt evenly to the open shards,
+        partition keys ignored) is for ON_DEMAND streams only.
         """
         op = "CreateStream"
         _check(kwargs, {"StreamName": _STR}, {
             "ShardCount": _INT, "StreamModeDetails": _DICT, "Tags": _DICT, "WarmThroughputMiBps": _INT,
             "MaxRecordSizeInKiB": _INT, "RecordDistributionStrategy": _STR})
         mode = self._mode(kwargs["StreamModeDetails"], op) if "StreamModeDetails" in kwargs else "PROVISIONED"
-        strategy = kwargs.get("RecordDistributionStrategy", "USER_PARTITION_KEY")
-        if strategy != "USER_PARTITION_KEY":
-            raise _client_error("InvalidArgumentException",
-                                f"RecordDistributionStrategy {strategy!r} is not supported (USER_PARTITION_KEY)", op)
+        strategy = self._strategy(kwargs.get("RecordDistributionStrategy", "USER_PARTITION_KEY"), op)
         name = kwargs["StreamName"]
         tags = kwargs.get("Tags") or None
         self._call(op, lambda: self._native.create_stream(
             name, kwargs.get("ShardCount"), mode=mode, max_record_size_kib=kwargs.get("MaxRecordSizeInKiB"),
-            tags=tags, warm_throughput_mibps=kwargs.get("WarmThroughputMiBps")))
+            tags=tags, warm_throughput_mibps=kwargs.get("WarmThroughputMiBps"),
+            record_distribution=strategy))
         return self._ok()
+
+    @staticmethod
+    def _strategy(strategy: str, op: str) -> str:
+        if strategy not in ("AUTO", "USER_PARTITION_KEY"):
+            raise _client_error("ValidationException",
+                                f"1 validation error detected: Value {strategy!r} at 'recordDistributionStrategy' "
+                                "failed to satisfy constraint: Member must satisfy enum value set: "
+                                "[AUTO, USER_PARTITION_KEY]", op)
+        return strategy
 
     def delete_stream(self, **kwargs: Any) -> Response:
         """DeleteStream(StreamName | StreamARN, EnforceConsumerDeletion=None): a stream
@@ -657,6 +664,8 @@ class KinesisClient:
         warm = self._warm(s["warm_throughput"])
         if warm is not None:
             summary["WarmThroughput"] = warm
+        if s["mode"] == "ON_DEMAND":  # AWS shows the strategy for ON_DEMAND streams only
+            summary["RecordDistributionStrategy"] = s["record_distribution"]
         return self._ok({"StreamDescriptionSummary": summary})
 
     def list_streams(self, **kwargs: Any) -> Response:
@@ -1354,6 +1363,16 @@ class KinesisClient:
         _check(kwargs, {"MaxRecordSizeInKiB": _INT}, {"StreamARN": _STR, "StreamId": _STR})
         name = self._stream(kwargs, op)
         self._call(op, lambda: self._native.update_max_record_size(name, kwargs["MaxRecordSizeInKiB"]))
+        return self._ok()
+
+    def update_stream_record_distribution_strategy(self, **kwargs: Any) -> Response:
+        """UpdateStreamRecordDistributionStrategy(StreamARN, RecordDistributionStrategy):
+        AUTO (ON_DEMAND streams only) or USER_PARTITION_KEY, for the next records."""
+        op = "UpdateStreamRecordDistributionStrategy"
+        _check(kwargs, {"StreamARN": _STR, "RecordDistributionStrategy": _STR}, {"StreamId": _STR})
+        name = self._stream(kwargs, op)
+        strategy = self._strategy(kwargs["RecordDistributionStrategy"], op)
+        self._call(op, lambda: self._native.update_stream_record_distribution(name, strategy))
         return self._ok()
 
     def update_stream_mode(self, **kwargs: Any) -> Response:

@@ -39,7 +39,7 @@ fn every_documented_operation_has_a_dispatch_entry() {
         .filter_map(|l| l.split(" |").next())
         .filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_uppercase()))
         .collect();
-    assert_eq!(documented.len(), 51, "{documented:?}");
+    assert_eq!(documented.len(), 57, "{documented:?}");
     let served: Vec<&str> = OPERATIONS.iter().map(|o| o.name).collect();
     assert_eq!(served, documented, "the table is the docs' list, in order");
 }
@@ -493,6 +493,185 @@ async fn modes_encryption_monitoring_limits_and_account() {
         .await,
         "InvalidArgumentException"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_distribution_strategies_in_json_and_cbor() {
+    let s = start().await;
+    for (i, encoding) in [Encoding::Json, Encoding::Cbor].into_iter().enumerate() {
+        let c = s.client(encoding);
+        let name = format!("auto-{i}");
+        call(
+            &c,
+            "CreateStream",
+            json!({"StreamName": name, "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+                   "RecordDistributionStrategy": "AUTO"}),
+        )
+        .await;
+        let arn = s.api.engine.stream_arn(&name);
+        let summary = call(&c, "DescribeStreamSummary", json!({"StreamARN": arn})).await;
+        assert_eq!(
+            summary["StreamDescriptionSummary"]["RecordDistributionStrategy"],
+            "AUTO"
+        );
+        // One partition key, eight records: two on each of the four shards.
+        let mut shards = std::collections::BTreeMap::<String, usize>::new();
+        for _ in 0..8 {
+            let out = call(
+                &c,
+                "PutRecord",
+                json!({"StreamName": name, "PartitionKey": "same", "Data": "eA=="}),
+            )
+            .await;
+            *shards
+                .entry(out["ShardId"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        assert_eq!(shards.len(), 4, "{shards:?}");
+        assert!(shards.values().all(|&n| n == 2), "{shards:?}");
+        call(
+            &c,
+            "UpdateStreamRecordDistributionStrategy",
+            json!({"StreamARN": arn, "RecordDistributionStrategy": "USER_PARTITION_KEY"}),
+        )
+        .await;
+        let mut keyed = std::collections::BTreeSet::new();
+        for _ in 0..4 {
+            let out = call(
+                &c,
+                "PutRecord",
+                json!({"StreamName": name, "PartitionKey": "same", "Data": "eA=="}),
+            )
+            .await;
+            keyed.insert(out["ShardId"].as_str().unwrap().to_string());
+        }
+        assert_eq!(keyed.len(), 1, "{keyed:?}");
+        // The ARN is required; bad values and PROVISIONED streams are refused.
+        for (input, want) in [
+            (
+                json!({"StreamName": name, "RecordDistributionStrategy": "AUTO"}),
+                "ValidationException",
+            ),
+            (
+                json!({"StreamARN": arn, "RecordDistributionStrategy": "RANDOM"}),
+                "ValidationException",
+            ),
+            (json!({"StreamARN": arn}), "ValidationException"),
+        ] {
+            assert_eq!(
+                fails(&c, "UpdateStreamRecordDistributionStrategy", input).await,
+                want
+            );
+        }
+        let p = format!("prov-{i}");
+        assert_eq!(
+            fails(
+                &c,
+                "CreateStream",
+                json!({"StreamName": p, "ShardCount": 1, "RecordDistributionStrategy": "AUTO"}),
+            )
+            .await,
+            "InvalidArgumentException"
+        );
+        call(
+            &c,
+            "CreateStream",
+            json!({"StreamName": p, "ShardCount": 1}),
+        )
+        .await;
+        let parn = s.api.engine.stream_arn(&p);
+        assert_eq!(
+            fails(
+                &c,
+                "UpdateStreamRecordDistributionStrategy",
+                json!({"StreamARN": parn, "RecordDistributionStrategy": "AUTO"}),
+            )
+            .await,
+            "InvalidArgumentException"
+        );
+        let summary = call(&c, "DescribeStreamSummary", json!({"StreamARN": parn})).await;
+        assert!(
+            summary["StreamDescriptionSummary"]
+                .get("RecordDistributionStrategy")
+                .is_none(),
+            "{summary}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_in_cbor_with_firehose_and_refused_without() {
+    let s = start_with_firehose().await;
+    let cbor = s.client(Encoding::Cbor);
+    call(
+        &cbor,
+        "CreateStream",
+        json!({"StreamName": "cs", "StreamModeDetails": {"StreamMode": "ON_DEMAND"}}),
+    )
+    .await;
+    let arn = s.api.engine.stream_arn("cs");
+    let created = call(
+        &cbor,
+        "CreateChannel",
+        json!({"ChannelName": "cb", "ServiceExecutionRoleARN": "arn:aws:iam::000000000000:role/r",
+               "StreamConfigurationList": [{"StreamARN": arn,
+                   "RecordConfiguration": {"RecordFormatType": "STRING"}}],
+               "S3DestinationConfiguration": {"StorageConfiguration": {
+                   "BucketARN": "arn:aws:s3:::cbor-bkt", "ExpectedBucketOwner": "000000000000",
+                   "CompressionType": "NONE"}}}),
+    )
+    .await;
+    let channel_arn = created["ChannelDescription"]["ChannelARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The raw CBOR answer: timestamps are CBOR timestamps, as Kinesis sends them.
+    let raw = cbor
+        .call(
+            Service::Kinesis,
+            "DescribeChannel",
+            &tidelog_server::wire::Map::new()
+                .with("ChannelARN", channel_arn.as_str())
+                .into(),
+        )
+        .await
+        .unwrap();
+    let d = raw
+        .get("ChannelDescription")
+        .and_then(|v| v.as_map())
+        .unwrap();
+    assert!(
+        matches!(
+            d.get("ChannelCreationTimestamp"),
+            Some(tidelog_server::wire::Value::Timestamp(_))
+        ),
+        "{d:?}"
+    );
+    assert!(matches!(
+        d.get("ChannelStatus"),
+        Some(tidelog_server::wire::Value::Str(s)) if s == "ACTIVE"
+    ));
+    let summary = call(&cbor, "DescribeStreamSummary", json!({"StreamARN": arn})).await;
+    assert_eq!(summary["StreamDescriptionSummary"]["ChannelCount"], 1);
+    assert_eq!(
+        fails(&cbor, "DeleteStream", json!({"StreamARN": arn})).await,
+        "ResourceInUseException"
+    );
+    call(&cbor, "DeleteChannel", json!({"ChannelARN": channel_arn})).await;
+    call(&cbor, "DeleteStream", json!({"StreamARN": arn})).await;
+    s.stop().await;
+
+    // Without Firehose: refused, saying why.
+    let s = start().await;
+    let c = s.client(Encoding::Json);
+    let e = c
+        .call_json(Service::Kinesis, "ListChannels", json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidArgumentException"));
+    assert!(e.to_string().contains("--no-firehose"), "{e}");
     s.stop().await;
 }
 

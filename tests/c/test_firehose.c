@@ -185,6 +185,14 @@ int main(void) {
     CHECK(json == NULL);
     CHECK_STATUS(tidelog_firehose_call(fh, "Nope", "{}", &json), TIDELOG_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(tidelog_firehose_call(fh, NULL, "{}", &json), TIDELOG_STATUS_NULL_POINTER);
+    /* Kinesis channels go through the same entry point, by Kinesis's names. */
+    CHECK_OK(tidelog_firehose_call(fh, "Kinesis_20131202.ListChannels", "{}", &json));
+    CHECK(json && strcmp(json, "{\"ChannelSummaries\":[]}") == 0);
+    tidelog_firehose_string_free(json);
+    json = NULL;
+    CHECK_STATUS(tidelog_firehose_call(fh, "DescribeChannel", "{\"ChannelARN\": \"nope\"}", &json),
+                 TIDELOG_STATUS_VALIDATION);
+    CHECK(strcmp(tidelog_firehose_last_error_code(), "ValidationException") == 0);
 
     char *text = NULL;
     CHECK_OK(tidelog_firehose_metrics_openmetrics(fh, &text));

@@ -388,6 +388,30 @@ static void test_capacity(tidelog_engine *e) {
     CHECK_OK(tidelog_scale_on_demand_streams(e, &changed));
     CHECK(changed == 0); /* quiet streams at their floor */
     CHECK_OK(tidelog_scale_on_demand_streams(e, NULL));
+
+    /* Record distribution: AUTO deals one key's records to all four shards. */
+    CHECK(info.record_distribution == TIDELOG_RECORD_DISTRIBUTION_USER_PARTITION_KEY);
+    CHECK_OK(tidelog_update_stream_record_distribution(e, "p", TIDELOG_RECORD_DISTRIBUTION_AUTO));
+    CHECK_OK(tidelog_describe_stream_summary(e, "p", &info));
+    CHECK(info.record_distribution == TIDELOG_RECORD_DISTRIBUTION_AUTO);
+    char ids[4][TIDELOG_SHARD_ID_BUFFER_SIZE];
+    int seen[4] = { 0 }, distinct = 0;
+    for (int i = 0; i < 8; i++) {
+        tidelog_put_record_output out = { .struct_size = sizeof out };
+        CHECK_OK(tidelog_put_record(e, "p", "same-key", (const uint8_t *)"x", 1, NULL, &out));
+        int at = 0;
+        while (at < distinct && strcmp(ids[at], out.shard_id) != 0) at++;
+        if (at == distinct && distinct < 4) snprintf(ids[distinct++], sizeof ids[0], "%s", out.shard_id);
+        if (at < 4) seen[at]++;
+    }
+    CHECK(distinct == 4 && seen[0] == 2 && seen[1] == 2 && seen[2] == 2 && seen[3] == 2);
+    CHECK_STATUS(tidelog_update_stream_record_distribution(e, "p", 5), TIDELOG_STATUS_INVALID_ENUM_VALUE);
+    CHECK_OK(tidelog_create_stream(e, "p1", 1));
+    CHECK_STATUS(tidelog_update_stream_record_distribution(e, "p1", TIDELOG_RECORD_DISTRIBUTION_AUTO),
+                 TIDELOG_STATUS_INVALID_ARGUMENT);
+    tidelog_create_stream_options auto_p = { .struct_size = sizeof auto_p, .shard_count = 1,
+                                             .record_distribution = TIDELOG_RECORD_DISTRIBUTION_AUTO };
+    CHECK_STATUS(tidelog_create_stream_with(e, "p2", &auto_p), TIDELOG_STATUS_INVALID_ARGUMENT);
 }
 
 /* ---- hostile arguments ------------------------------------------------------------ */

@@ -14,14 +14,25 @@ use crate::error::{Error, InvalidArgument, Result, Validation};
 use crate::runtime::core::Request;
 use crate::runtime::reply;
 use crate::stream::catalog::{
-    self, MAX_RECORD_KIB_DEFAULT, MAX_RECORD_KIB_MAX, MAX_RECORD_KIB_MIN, ShardRecord, ShardState,
-    StreamMode, StreamRecord, StreamSettings, StreamStatus, TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX,
-    TAGS_PER_STREAM_MAX,
+    self, MAX_RECORD_KIB_DEFAULT, MAX_RECORD_KIB_MAX, MAX_RECORD_KIB_MIN, RecordDistribution,
+    ShardRecord, ShardState, StreamMode, StreamRecord, StreamSettings, StreamStatus,
+    TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX, TAGS_PER_STREAM_MAX,
 };
 use crate::stream::hashkey::{HashRange, even_split};
 use crate::stream::metrics::{self, ShardMetrics};
 use crate::stream::names::{self, validate_stream_name};
 use crate::stream::sequence::SeqParts;
+
+/// Asked before a stream is deleted, with the stream's name: `Some(reason)` refuses the
+/// deletion (ResourceInUse with that reason). Layers above the engine that read a
+/// stream on their own (Firehose's Kinesis channels) register one with
+/// [`Engine::add_delete_guard`]. It runs under the catalog's commit lock: it must not
+/// call back into the engine.
+pub type DeleteGuard = Arc<dyn Fn(&str) -> Option<&'static str> + Send + Sync>;
+
+/// Why AUTO is refused for a PROVISIONED stream (Kinesis: InvalidArgumentException).
+pub(crate) const AUTO_NEEDS_ON_DEMAND: &str =
+    "the record distribution strategy AUTO is only supported for ON_DEMAND streams";
 
 /// One shard as describe and list calls show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +88,8 @@ pub struct StreamDescription {
     pub warm_throughput: Option<WarmThroughput>,
     /// Enhanced fan-out consumers registered (CREATING, ACTIVE or DELETING).
     pub consumer_count: usize,
+    /// RecordDistributionStrategy (always USER_PARTITION_KEY for PROVISIONED streams).
+    pub record_distribution: RecordDistribution,
 }
 
 /// DescribeStreamSummary.
@@ -112,6 +125,8 @@ pub struct StreamSummary {
     pub warm_throughput: Option<WarmThroughput>,
     /// Queues on the stream (not in `consumer_count`, though they share its limit).
     pub queue_count: usize,
+    /// RecordDistributionStrategy (always USER_PARTITION_KEY for PROVISIONED streams).
+    pub record_distribution: RecordDistribution,
 }
 
 /// CreateStream's parameters beyond the name.
@@ -127,6 +142,8 @@ pub struct CreateStreamOptions {
     pub tags: BTreeMap<String, String>,
     /// WarmThroughputMiBps (on-demand streams of an account with the commitment).
     pub warm_throughput_mibps: Option<u32>,
+    /// RecordDistributionStrategy (AUTO only for ON_DEMAND streams).
+    pub record_distribution: RecordDistribution,
 }
 
 impl CreateStreamOptions {
@@ -319,6 +336,19 @@ impl Engine {
             .collect()
     }
 
+    /// Registers a [`DeleteGuard`]; returns its id for [`remove_delete_guard`](Self::remove_delete_guard).
+    pub fn add_delete_guard(&self, guard: DeleteGuard) -> u64 {
+        let mut guards = lock(&self.inner.delete_guards);
+        let id = guards.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
+        guards.push((id, guard));
+        id
+    }
+
+    /// Removes the delete guard `id` (no-op if it is gone).
+    pub fn remove_delete_guard(&self, id: u64) {
+        lock(&self.inner.delete_guards).retain(|(g, _)| *g != id);
+    }
+
     /// Creates a PROVISIONED stream of `shard_count` shards splitting the hash key space
     /// evenly.
     pub fn create_stream(&self, name: &str, shard_count: u32) -> Result<()> {
@@ -354,6 +384,14 @@ impl Engine {
                 given: shard_count.into(),
                 min: 1,
                 max: max.into(),
+            }
+            .into());
+        }
+        if options.record_distribution == RecordDistribution::Auto
+            && options.mode != StreamMode::OnDemand
+        {
+            return Err(InvalidArgument::StreamMode {
+                rule: AUTO_NEEDS_ON_DEMAND,
             }
             .into());
         }
@@ -452,6 +490,7 @@ impl Engine {
                     mode: options.mode,
                     max_record_kib,
                     warm_throughput_mibps: warm.unwrap_or(0),
+                    distribution: options.record_distribution,
                     ..StreamSettings::default()
                 },
             };
@@ -556,6 +595,17 @@ impl Engine {
                     reason: "the stream has registered consumers (deregister them, or delete with EnforceConsumerDeletion)",
                 });
             }
+            let guards: Vec<DeleteGuard> = lock(&self.inner.delete_guards)
+                .iter()
+                .map(|(_, g)| Arc::clone(g))
+                .collect();
+            if let Some(reason) = guards.iter().find_map(|g| g(name)) {
+                return Err(Error::StreamBusy {
+                    stream: name.to_string(),
+                    status: record.status,
+                    reason,
+                });
+            }
             data.streams.retain(|s| s.id != record.id);
             Ok(record)
         })?;
@@ -653,6 +703,7 @@ impl Engine {
                 .iter()
                 .filter(|c| c.gone_ms.is_none_or(|gone| gone > now_ms))
                 .count(),
+            record_distribution: r.settings.distribution,
         })
     }
 
@@ -681,6 +732,7 @@ impl Engine {
             max_record_size_kib: r.settings.max_record_kib,
             warm_throughput: self.warm_throughput_of(r, warm_on),
             queue_count: self.queue_count(r.id, now_ms),
+            record_distribution: r.settings.distribution,
         })
     }
 

@@ -1,6 +1,7 @@
 //! Capacity: stream modes (UpdateStreamMode), on-demand scaling, warm throughput
 //! (UpdateStreamWarmThroughput), the account's billing commitment
-//! (Describe/UpdateAccountSettings), and the largest record (UpdateMaxRecordSize).
+//! (Describe/UpdateAccountSettings), the largest record (UpdateMaxRecordSize), and
+//! how records are spread over shards (UpdateStreamRecordDistributionStrategy).
 //!
 //! # On-demand scaling (the policy)
 //! An ON_DEMAND stream starts with [`ON_DEMAND_INITIAL_SHARDS`] shards (4 MiB/s and
@@ -35,7 +36,7 @@ use super::{Engine, lock};
 use crate::error::{Error, InvalidArgument, Result, Validation};
 use crate::stream::catalog::{
     AccountSettings, CommitmentStatus, DailyPeak, MAX_RECORD_KIB_MAX, MODE_SWITCHES_KEPT,
-    PEAK_DAYS_KEPT, StreamMode, StreamRecord, StreamStatus,
+    PEAK_DAYS_KEPT, RecordDistribution, StreamMode, StreamRecord, StreamStatus,
 };
 use crate::stream::metrics::WriteDemand;
 use crate::stream::names::validate_stream_name;
@@ -307,11 +308,18 @@ impl Engine {
             r.settings.mode_switches_ms.push(now_ms);
             r.settings.mode_switches_ms.truncate(MODE_SWITCHES_KEPT);
             r.settings.mode = mode;
+            if mode == StreamMode::Provisioned {
+                // PROVISIONED streams route by key only.
+                r.settings.distribution = RecordDistribution::UserPartitionKey;
+            }
             if let Some(mibps) = warm {
                 r.settings.warm_throughput_mibps = mibps;
             }
             Ok(())
         })?;
+        if let Ok(runtime) = self.stream(stream) {
+            self.refresh_live(&runtime);
+        }
         if mode == StreamMode::OnDemand {
             // Its floor (4 shards, the warm throughput) at once; demand at the next
             // evaluation.
@@ -355,6 +363,41 @@ impl Engine {
                 });
             }
             r.settings.max_record_kib = kib.min(MAX_RECORD_KIB_MAX);
+            Ok(())
+        })?;
+        self.refresh_live(&runtime);
+        Ok(())
+    }
+
+    /// UpdateStreamRecordDistributionStrategy: how new records of an ON_DEMAND stream
+    /// are spread over its open shards (AUTO: evenly, keys ignored; USER_PARTITION_KEY:
+    /// by key). Takes effect for the next put; records already written stay where they
+    /// are. AUTO on a PROVISIONED stream is an InvalidArgument; switching to
+    /// PROVISIONED later returns the stream to USER_PARTITION_KEY.
+    pub fn update_stream_record_distribution(
+        &self,
+        stream: &str,
+        distribution: RecordDistribution,
+    ) -> Result<()> {
+        self.check_open()?;
+        validate_stream_name(stream).map_err(Validation::StreamName)?;
+        let runtime = self.stream(stream)?;
+        self.fail_if_busy(stream)?;
+        self.update_stream_record(stream, |r| {
+            if r.status != StreamStatus::Active {
+                return Err(Error::StreamBusy {
+                    stream: r.name.clone(),
+                    status: r.status,
+                    reason: "another change to the stream is running",
+                });
+            }
+            if r.settings.mode != StreamMode::OnDemand && distribution == RecordDistribution::Auto {
+                return Err(InvalidArgument::StreamMode {
+                    rule: super::admin::AUTO_NEEDS_ON_DEMAND,
+                }
+                .into());
+            }
+            r.settings.distribution = distribution;
             Ok(())
         })?;
         self.refresh_live(&runtime);

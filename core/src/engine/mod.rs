@@ -44,8 +44,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 
 pub use admin::{
-    CreateStreamOptions, ListStreamsOutput, ShardDescription, ShardFilter, StreamDescription,
-    StreamSummary,
+    CreateStreamOptions, DeleteGuard, ListStreamsOutput, ShardDescription, ShardFilter,
+    StreamDescription, StreamSummary,
 };
 pub use capacity::{
     AccountSettingsOutput, OnDemandPolicy, ScalingReport, WarmThroughput, WarmThroughputOutput,
@@ -338,6 +338,8 @@ pub(crate) struct LiveSettings {
     pub encryption_slot: Option<u32>,
     /// That slot's cipher, once unwrapped (the first put after an open unwraps it).
     pub sealer: Option<Arc<crate::crypto::RecordCipher>>,
+    /// How puts pick their shard (by key, or round robin: AUTO).
+    pub distribution: crate::stream::catalog::RecordDistribution,
 }
 
 /// A stream as the running engine holds it.
@@ -351,6 +353,8 @@ pub(crate) struct StreamRuntime {
     pub live: ArcSwap<LiveSettings>,
     /// Ciphers of the stream's key slots, unwrapped on first use.
     pub ciphers: Mutex<HashMap<u32, Arc<crate::crypto::RecordCipher>>>,
+    /// The next AUTO-distributed record's turn (round robin over the open shards).
+    pub auto_turn: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -393,6 +397,9 @@ pub(crate) struct Inner {
     pub scaling: Mutex<capacity::ScalingState>,
     /// The queues (`queues.rs`), by id; their definitions change under `commit`.
     pub queues: Mutex<queues::QueueMap>,
+    /// What else may hold a stream (a layer above the engine: Firehose's channels),
+    /// asked before a stream is deleted (`admin::DeleteGuard`), with their ids.
+    pub delete_guards: Mutex<Vec<(u64, admin::DeleteGuard)>>,
 }
 
 impl Drop for Inner {
@@ -584,6 +591,7 @@ impl Engine {
             fanout: fanout::Registry::default(),
             scaling: Mutex::new(capacity::ScalingState::default()),
             queues: Mutex::new(queues::QueueMap::new()),
+            delete_guards: Mutex::new(Vec::new()),
         });
         let engine = Self { inner };
         engine.open_catalog_streams()?;
@@ -734,6 +742,7 @@ impl Engine {
             retention,
             live: ArcSwap::from_pointee(live),
             ciphers: Mutex::new(HashMap::new()),
+            auto_turn: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -751,6 +760,7 @@ impl Engine {
             record_bytes_max: stream_max.min(self.inner.config.log.record_bytes_max as usize),
             encryption_slot,
             sealer: sealer.filter(|s| Some(s.slot()) == encryption_slot),
+            distribution: record.settings.distribution,
         }
     }
 

@@ -2,11 +2,13 @@
 //! thread (MD5 of the key, binary search of the open shards' ranges); the append happens
 //! on the shard's core. A put that reaches a shard that closed meanwhile (a reshard)
 //! comes back untouched and is routed again against the new ranges, so no record is
-//! written to a closed shard and none is lost.
+//! written to a closed shard and none is lost. A stream whose record distribution is
+//! AUTO ignores the keys and deals its records to the open shards in turn.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Durability, Engine, StreamRuntime};
@@ -14,7 +16,7 @@ use crate::error::{Error, Result, Validation};
 use crate::log::validate_key;
 use crate::runtime::core::{PutEntry, PutFailure, PutOutcome, Request};
 use crate::runtime::reply::{self, Pending};
-use crate::stream::catalog::StreamStatus;
+use crate::stream::catalog::{RecordDistribution, StreamStatus};
 use crate::stream::hashkey::{hash_key, parse_hash_key};
 use crate::stream::names;
 use crate::stream::sequence::parse_sequence_number;
@@ -114,12 +116,20 @@ impl Engine {
         }
     }
 
+    /// The shard (and its core) a record goes to: the one owning its hash key, or,
+    /// for an AUTO stream, the next open shard in turn (hash keys ignored).
     fn route(stream: &StreamRuntime, hash: u128) -> Result<(u32, usize)> {
-        let index = stream
-            .routing
-            .load()
-            .route(hash)
-            .ok_or(Error::Internal("hash key not covered by any open shard"))?;
+        let routing = stream.routing.load();
+        let index = if stream.live.load().distribution == RecordDistribution::Auto {
+            let entries = routing.entries();
+            let turn = stream.auto_turn.fetch_add(1, Ordering::Relaxed);
+            entries
+                .get((turn % entries.len().max(1) as u64) as usize)
+                .map(|(_, index)| *index)
+        } else {
+            routing.route(hash)
+        }
+        .ok_or(Error::Internal("hash key not covered by any open shard"))?;
         let shards = stream.shards.load();
         let shard = shards
             .get(&index)

@@ -13,6 +13,10 @@
 //! monitoring, consumers, resource policy, warm throughput, on-demand peaks) and, after
 //! the streams, the [`AccountSettings`]. Version 1 files are still read (every setting
 //! takes its default) and are rewritten as version 2 at the next change.
+//!
+//! Version 3 (record distribution strategies) appends one byte to each stream's
+//! settings: its [`RecordDistribution`]. Version 1 and 2 files are still read (the
+//! strategy is USER_PARTITION_KEY) and are rewritten as version 3 at the next change.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -23,8 +27,10 @@ use crate::io::Storage;
 
 /// Magic number of the catalog file.
 pub const CATALOG_MAGIC: [u8; 8] = *b"TIDECAT\0";
-/// Catalog format version written (versions 1 and 2 are read).
-pub const CATALOG_VERSION: u16 = 2;
+/// Catalog format version written (versions 1, 2 and 3 are read).
+pub const CATALOG_VERSION: u16 = 3;
+/// The catalog format version before record distribution strategies.
+pub const CATALOG_VERSION_2: u16 = 2;
 /// The first catalog format version (no stream settings, no account settings).
 pub const CATALOG_VERSION_1: u16 = 1;
 /// The catalog's file name in the data directory.
@@ -195,6 +201,52 @@ impl StreamMode {
     }
 }
 
+/// How a stream spreads records over its open shards (Kinesis
+/// RecordDistributionStrategy; ON_DEMAND streams only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RecordDistribution {
+    /// By the MD5 of the partition key (or the ExplicitHashKey): one key, one shard.
+    #[default]
+    UserPartitionKey,
+    /// Evenly over the open shards, round robin, ignoring partition and explicit hash
+    /// keys (no per-key order).
+    Auto,
+}
+
+impl RecordDistribution {
+    /// The Kinesis name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserPartitionKey => "USER_PARTITION_KEY",
+            Self::Auto => "AUTO",
+        }
+    }
+
+    /// Parses the Kinesis name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "USER_PARTITION_KEY" => Some(Self::UserPartitionKey),
+            "AUTO" => Some(Self::Auto),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Self::UserPartitionKey => 0,
+            Self::Auto => 1,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::UserPartitionKey),
+            1 => Some(Self::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// A data key of a stream: the key that encrypts records written while it was the
 /// stream's current key, wrapped (encrypted) with the key provider's key `key_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,6 +316,8 @@ pub struct StreamSettings {
     pub mode_switches_ms: Vec<u64>,
     /// Daily write peaks, oldest first (on-demand scaling looks back 30 days).
     pub peaks: Vec<DailyPeak>,
+    /// How records are spread over the open shards (format version 3).
+    pub distribution: RecordDistribution,
 }
 
 impl Default for StreamSettings {
@@ -281,6 +335,7 @@ impl Default for StreamSettings {
             warm_throughput_mibps: 0,
             mode_switches_ms: Vec::new(),
             peaks: Vec::new(),
+            distribution: RecordDistribution::UserPartitionKey,
         }
     }
 }
@@ -586,6 +641,11 @@ fn opt(v: u32) -> Option<u32> {
 
 /// Encodes the catalog file.
 pub fn encode(data: &CatalogData) -> Vec<u8> {
+    frame_body(&encode_body(data, CATALOG_VERSION))
+}
+
+/// The body of `data` in format `version` (2 or 3; tests write version 2 files).
+fn encode_body(data: &CatalogData, version: u16) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256 + data.streams.len() * 128));
     w.u32(data.epoch);
     w.u64(data.next_stream_id);
@@ -620,13 +680,16 @@ pub fn encode(data: &CatalogData) -> Vec<u8> {
             w.u64(sh.closed_ms);
         }
         encode_settings(&mut w, &s.settings);
+        if version >= CATALOG_VERSION {
+            w.u8(s.settings.distribution.code());
+        }
     }
     let a = &data.account;
     w.u8(a.commitment.code());
     w.u64(a.started_ms);
     w.u64(a.ended_ms);
     w.u64(a.earliest_end_ms);
-    frame_body(&w.0)
+    w.0
 }
 
 fn encode_tags(w: &mut Writer, tags: &BTreeMap<String, String>) {
@@ -853,6 +916,7 @@ fn decode_settings(r: &mut Reader<'_>) -> Result<StreamSettings, CatalogDecodeEr
         warm_throughput_mibps,
         mode_switches_ms,
         peaks,
+        distribution: RecordDistribution::UserPartitionKey,
     })
 }
 
@@ -898,7 +962,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
         });
     }
     let version = u16::from_le_bytes([header[8], header[9]]);
-    if version != CATALOG_VERSION && version != CATALOG_VERSION_1 {
+    if ![CATALOG_VERSION_1, CATALOG_VERSION_2, CATALOG_VERSION].contains(&version) {
         return Err(CatalogDecodeError::UnsupportedVersion(version));
     }
     let body_len = u64::from_le_bytes(header[16..24].try_into().unwrap_or_default());
@@ -987,11 +1051,17 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
                 field: "stream id or name repeated",
             });
         }
-        let settings = if version == CATALOG_VERSION_1 {
+        let mut settings = if version == CATALOG_VERSION_1 {
             StreamSettings::default()
         } else {
             decode_settings(&mut r)?
         };
+        if version >= CATALOG_VERSION {
+            settings.distribution = RecordDistribution::from_code(r.u8("settings.distribution")?)
+                .ok_or(CatalogDecodeError::Invalid {
+                field: "settings.distribution",
+            })?;
+        }
         let mut indexes: Vec<u32> = shards.iter().map(|s| s.index).collect();
         indexes.sort_unstable();
         if indexes.windows(2).any(|w| w[0] == w[1]) {
@@ -1153,6 +1223,7 @@ mod tests {
                             write_records_per_sec: 8,
                         },
                     ],
+                    distribution: RecordDistribution::Auto,
                 },
             }],
             account: AccountSettings {
@@ -1207,8 +1278,25 @@ mod tests {
         let v1 = encode_v1(&data);
         assert_eq!(&v1[8..10], &1u16.to_le_bytes());
         assert_eq!(decode(&v1), Ok(data.clone()));
-        // Written back, it is a version 2 file.
-        assert_eq!(&encode(&data)[8..10], &2u16.to_le_bytes());
+        // Written back, it is a version 3 file.
+        assert_eq!(&encode(&data)[8..10], &3u16.to_le_bytes());
+    }
+
+    #[test]
+    fn version_2_files_are_read_with_user_partition_keys() {
+        let data = sample();
+        assert_eq!(
+            data.streams[0].settings.distribution,
+            RecordDistribution::Auto
+        );
+        let v2 = frame_body_version(&encode_body(&data, CATALOG_VERSION_2), CATALOG_VERSION_2);
+        let v3 = encode(&data);
+        // Version 3 is version 2 plus one byte per stream.
+        assert_eq!(v3.len(), v2.len() + data.streams.len());
+        let mut expected = data.clone();
+        expected.streams[0].settings.distribution = RecordDistribution::UserPartitionKey;
+        assert_eq!(decode(&v2), Ok(expected));
+        assert_eq!(decode(&v3), Ok(data));
     }
 
     #[test]
@@ -1228,6 +1316,12 @@ mod tests {
         let mut bad = sample();
         bad.streams[0].settings.shard_level_metrics = 0x80;
         assert!(decode(&encode(&bad)).is_err());
+        // An unknown distribution code (the byte right before the account settings).
+        let mut body = encode_body(&sample(), CATALOG_VERSION);
+        let at = body.len() - 25 - 1;
+        assert_eq!(body[at], RecordDistribution::Auto.code());
+        body[at] = 2;
+        assert!(decode(&frame_body(&body)).is_err());
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub struct DeliveryPlan {
     pub target: Target,
     /// Record format conversion (JSON to Parquet), S3 only.
     pub conversion: Option<std::sync::Arc<crate::conversion::ConversionPlan>>,
+    /// A Kinesis channel's record check, object keys and dead-letter bucket
+    /// (`channel.rs`); `None` for delivery streams.
+    pub channel: Option<std::sync::Arc<crate::channel::ChannelPlan>>,
 }
 
 /// Where a delivery stream's data batches go.
@@ -347,12 +350,17 @@ pub(crate) fn buffering(
 pub(crate) fn compression(value: &Option<String>, path: &str) -> Result<Compression> {
     match value {
         None => Ok(Compression::Uncompressed),
-        Some(name) => Compression::from_name(name).ok_or_else(|| {
-            Error::invalid(
-                field(path, "CompressionFormat"),
-                format!("{name:?} is not one of UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY"),
-            )
-        }),
+        // ZSTD is a Kinesis channel compression, not a Firehose CompressionFormat.
+        Some(name) => Compression::from_name(name)
+            .filter(|c| *c != Compression::Zstd)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field(path, "CompressionFormat"),
+                    format!(
+                        "{name:?} is not one of UNCOMPRESSED, GZIP, ZIP, Snappy, HADOOP_SNAPPY"
+                    ),
+                )
+            }),
     }
 }
 
@@ -844,6 +852,7 @@ impl DeliveryPlan {
             backup,
             target: Target::S3,
             conversion,
+            channel: None,
         })
     }
 }

@@ -162,6 +162,7 @@ impl DeliveryPlan {
             dynamic_partitioning: false,
             backup,
             conversion: None,
+            channel: None,
             target: Target::Http(HttpPlan {
                 url,
                 access_key: endpoint.access_key.clone(),
@@ -284,6 +285,7 @@ impl DeliveryPlan {
             dynamic_partitioning: false,
             backup,
             conversion: None,
+            channel: None,
             target: Target::Postgres(PostgresPlan {
                 url,
                 user: d.username.clone(),

@@ -33,6 +33,10 @@ impl FirehoseBackend for FirehoseService {
     fn operations(&self) -> &'static [&'static str] {
         tidelog_firehose::api::OPERATIONS
     }
+
+    fn channel_count(&self, stream: &str) -> Option<usize> {
+        Some(self.0.channel_count(stream))
+    }
 }
 
 /// Every Firehose operation of the 2015-08-04 model, so a backend's names can be

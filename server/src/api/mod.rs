@@ -92,6 +92,11 @@ pub trait FirehoseBackend: Send + Sync + 'static {
     ) -> Result<serde_json::Value, ApiError>;
     /// The operations it serves.
     fn operations(&self) -> &'static [&'static str];
+    /// How many channels read `stream` (DescribeStreamSummary's ChannelCount), if the
+    /// backend runs channels.
+    fn channel_count(&self, _stream: &str) -> Option<usize> {
+        None
+    }
 }
 
 /// What every operation runs against.

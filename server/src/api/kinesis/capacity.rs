@@ -1,16 +1,18 @@
 //! Limits, monitoring, encryption and capacity: DescribeLimits,
 //! Enable/DisableEnhancedMonitoring, Start/StopStreamEncryption, UpdateStreamMode,
-//! UpdateMaxRecordSize, UpdateStreamWarmThroughput, Describe/UpdateAccountSettings.
+//! UpdateMaxRecordSize, UpdateStreamWarmThroughput, Describe/UpdateAccountSettings,
+//! UpdateStreamRecordDistributionStrategy.
 //! Each is the engine's operation with AWS's members; the engine validates and keeps
 //! the rules (encryption keys from its key provider, on-demand scaling, the 24-hour
 //! billing commitment).
 #![forbid(unsafe_code)]
 
+use tidelog::RecordDistribution;
 use tidelog::engine::{AccountSettingsOutput, EnhancedMonitoringOutput};
 
 use super::streams::{stream_mode, warm_value};
 use super::{stream_name, string_list};
-use crate::api::input::{constraint, missing, opt_int_in, opt_map, req_int_in, req_str};
+use crate::api::input::{constraint, missing, opt_int_in, opt_map, opt_str, req_int_in, req_str};
 use crate::api::{Api, ApiError};
 use crate::wire::{Map, Value};
 
@@ -89,6 +91,34 @@ pub fn update_max_record_size(api: &Api, m: &Map) -> Result<Value, ApiError> {
     let name = stream_name(api, m)?;
     let kib = req_int_in(m, "MaxRecordSizeInKiB", 1024, 10_240)? as u32;
     api.engine.update_max_record_size(&name, kib)?;
+    ok()
+}
+
+/// A RecordDistributionStrategy member.
+pub fn record_distribution(m: &Map, member: &str) -> Result<Option<RecordDistribution>, ApiError> {
+    let Some(text) = opt_str(m, member)? else {
+        return Ok(None);
+    };
+    RecordDistribution::from_name(text)
+        .map(Some)
+        .ok_or_else(|| {
+            constraint(
+                member,
+                text,
+                "Member must satisfy enum value set: [AUTO, USER_PARTITION_KEY]",
+            )
+        })
+}
+
+/// UpdateStreamRecordDistributionStrategy(StreamARN, RecordDistributionStrategy): the
+/// ARN is required (the model says so; StreamName alone is not enough).
+pub fn update_stream_record_distribution(api: &Api, m: &Map) -> Result<Value, ApiError> {
+    req_str(m, "StreamARN")?;
+    let name = stream_name(api, m)?;
+    let strategy = record_distribution(m, "RecordDistributionStrategy")?
+        .ok_or_else(|| missing("RecordDistributionStrategy"))?;
+    api.engine
+        .update_stream_record_distribution(&name, strategy)?;
     ok()
 }
 

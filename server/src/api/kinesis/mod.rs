@@ -1,14 +1,17 @@
 //! The Kinesis Data Streams operations (`Kinesis_20131202.*`): the dispatch table (all
-//! 51 operations of the engine, docs/kinesis-api.md) and what the handlers share
+//! 57 operations of botocore's model: the engine's 52 and the 5 channel operations, which
+//! run on Firehose: docs/kinesis-api.md) and what the handlers share
 //! (stream names from names or ARNs, shard shapes, pagination tokens). Handlers by
 //! theme: `streams.rs` (administration, shards, stream tags), `records.rs` (puts and
 //! reads), `consumers.rs` (enhanced fan-out consumers), `queues.rs` (queues and their
 //! dead letters), `subscribe.rs`
 //! (SubscribeToShard), `resources.rs` (tags and policies by ARN), `capacity.rs`
-//! (limits, monitoring, encryption, modes, record size, warm throughput, account).
+//! (limits, monitoring, encryption, modes, record size, warm throughput, account,
+//! record distribution), `channels.rs` (channels, forwarded to Firehose).
 #![forbid(unsafe_code)]
 
 pub mod capacity;
+pub mod channels;
 pub mod consumers;
 pub mod queues;
 pub mod records;
@@ -24,8 +27,8 @@ use super::input::{self, opt_str};
 use super::{Api, ApiError, Operation, Run};
 use crate::wire::{Map, Value};
 
-/// Every Kinesis operation this server answers: the 51 of the engine
-/// (docs/kinesis-api.md), one entry each, in name order.
+/// Every Kinesis operation this server answers: the 52 of the engine and the 5 of
+/// channels (docs/kinesis-api.md), one entry each, in name order.
 pub static OPERATIONS: &[Operation] = &[
     op(
         "AcknowledgeDeadLetterQueueRecords",
@@ -39,12 +42,14 @@ pub static OPERATIONS: &[Operation] = &[
         "AddTagsToStream",
         Run::Blocking(streams::add_tags_to_stream),
     ),
+    op("CreateChannel", Run::Blocking(channels::create_channel)),
     op("CreateQueue", Run::Blocking(queues::create_queue)),
     op("CreateStream", Run::Blocking(streams::create_stream)),
     op(
         "DecreaseStreamRetentionPeriod",
         Run::Blocking(streams::decrease_retention),
     ),
+    op("DeleteChannel", Run::Blocking(channels::delete_channel)),
     op("DeleteQueue", Run::Blocking(queues::delete_queue)),
     op(
         "DeleteResourcePolicy",
@@ -59,6 +64,7 @@ pub static OPERATIONS: &[Operation] = &[
         "DescribeAccountSettings",
         Run::Inline(capacity::describe_account_settings),
     ),
+    op("DescribeChannel", Run::Inline(channels::describe_channel)),
     op("DescribeLimits", Run::Inline(capacity::describe_limits)),
     op("DescribeQueue", Run::Inline(queues::describe_queue)),
     op("DescribeStream", Run::Inline(streams::describe_stream)),
@@ -88,6 +94,7 @@ pub static OPERATIONS: &[Operation] = &[
         "IncreaseStreamRetentionPeriod",
         Run::Blocking(streams::increase_retention),
     ),
+    op("ListChannels", Run::Inline(channels::list_channels)),
     op("ListQueues", Run::Inline(queues::list_queues)),
     op("ListShards", Run::Inline(streams::list_shards)),
     op(
@@ -149,6 +156,7 @@ pub static OPERATIONS: &[Operation] = &[
         "UpdateAccountSettings",
         Run::Blocking(capacity::update_account_settings),
     ),
+    op("UpdateChannel", Run::Blocking(channels::update_channel)),
     op(
         "UpdateDeadLetterQueueRecordsVisibility",
         Run::Blocking(queues::update_dead_letter_queue_records_visibility),
@@ -169,6 +177,10 @@ pub static OPERATIONS: &[Operation] = &[
     op(
         "UpdateStreamMode",
         Run::Blocking(capacity::update_stream_mode),
+    ),
+    op(
+        "UpdateStreamRecordDistributionStrategy",
+        Run::Blocking(capacity::update_stream_record_distribution),
     ),
     op(
         "UpdateStreamWarmThroughput",

@@ -74,13 +74,8 @@ pub fn create_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
     let max_record_size_kib = opt_int_in(m, "MaxRecordSizeInKiB", 1024, 10_240)?.map(|n| n as u32);
     let warm_throughput_mibps =
         opt_int_in(m, "WarmThroughputMiBps", 0, i64::from(u32::MAX))?.map(|n| n as u32);
-    if let Some(strategy) = opt_str(m, "RecordDistributionStrategy")?
-        && strategy != "USER_PARTITION_KEY"
-    {
-        return Err(ApiError::invalid_argument(format!(
-            "RecordDistributionStrategy {strategy:?} is not supported (USER_PARTITION_KEY)"
-        )));
-    }
+    let record_distribution =
+        super::capacity::record_distribution(m, "RecordDistributionStrategy")?.unwrap_or_default();
     let tags = tags_map(m, "Tags")?.unwrap_or_default();
     if tags.len() > 50 {
         return Err(constraint(
@@ -98,6 +93,7 @@ pub fn create_stream(api: &Api, m: &Map) -> Result<Value, ApiError> {
             max_record_size_kib,
             tags,
             warm_throughput_mibps,
+            record_distribution,
         },
     )?;
     ok()
@@ -194,7 +190,16 @@ pub fn describe_stream_summary(api: &Api, m: &Map) -> Result<Value, ApiError> {
             (s.mode == StreamMode::OnDemand).then_some(s.queue_count),
         )
         .with("MaxRecordSizeInKiB", s.max_record_size_kib)
-        .with_opt("WarmThroughput", s.warm_throughput.as_ref().map(warm_value));
+        .with_opt("WarmThroughput", s.warm_throughput.as_ref().map(warm_value))
+        .with_opt(
+            "ChannelCount",
+            api.firehose.as_ref().and_then(|f| f.channel_count(&s.name)),
+        )
+        // AWS shows the strategy for ON_DEMAND streams only.
+        .with_opt(
+            "RecordDistributionStrategy",
+            (s.mode == StreamMode::OnDemand).then(|| s.record_distribution.name()),
+        );
     Ok(Map::new().with("StreamDescriptionSummary", summary).into())
 }
 
