@@ -751,6 +751,9 @@ pub struct AppRunner {
     sync_state: bool,
 }
 
+/// A chunk named by a checkpoint: its (offset, length) in the state log, and its bytes.
+type Placed<'a> = ((u64, u64), &'a [u8]);
+
 /// The state log is rewritten when it is over this size and ...
 const COMPACT_MIN_BYTES: u64 = 64 << 20;
 /// ... this many times the bytes its last checkpoint uses.
@@ -1074,7 +1077,7 @@ impl AppRunner {
             let b = v["B"].as_i64().unwrap_or(i64::MIN);
             let (rows, state): (Option<RecordBatch>, &[u8]) = if let Some(bytes) = &log_bytes {
                 // A reference [offset, length] into the log (absent: none).
-                let at = |r: &Value| -> Result<Option<((u64, u64), &[u8])>> {
+                let at = |r: &Value| -> Result<Option<Placed<'_>>> {
                     if r.is_null() {
                         return Ok(None);
                     }
