@@ -5,6 +5,7 @@
 //! stream kept from deletion, UpdateChannel, ListChannels with a filter and paging, the
 //! refusals (PROVISIONED streams, S3 Tables, GSR_JSON, bad templates), and a channel
 //! whose stream went away while Firehose was closed reported FAILED with the reason.
+#![forbid(unsafe_code)]
 
 mod common;
 
