@@ -930,10 +930,6 @@ typedef uint32_t tidelog_shard_filter;
  * Where a queue starts delivering. Carried in `uint32_t` arguments and fields.
  */
 enum tidelog_queue_start
- * How a stream spreads new records over its open shards (Kinesis
- * RecordDistributionStrategy). Carried in `uint32_t` fields and arguments.
- */
-enum tidelog_record_distribution
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -956,6 +952,19 @@ enum tidelog_record_distribution
 typedef enum tidelog_queue_start tidelog_queue_start;
 #else
 typedef uint32_t tidelog_queue_start;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How a stream spreads new records over its open shards (Kinesis
+ * RecordDistributionStrategy). Carried in `uint32_t` fields and arguments.
+ */
+enum tidelog_record_distribution
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
      * By the partition key's MD5 (or the explicit hash key): the default.
      */
     TIDELOG_RECORD_DISTRIBUTION_USER_PARTITION_KEY = 0,
