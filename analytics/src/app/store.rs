@@ -283,15 +283,6 @@ impl StateLog {
         self.pending.clear();
         Ok(())
     }
-
-    /// Drops the frames not yet committed (an epoch that failed).
-    pub fn discard_pending(&mut self) {
-        if self.file.is_some() {
-            self.pending.clear();
-        } else {
-            self.pending.truncate(LOG_HEADER);
-        }
-    }
 }
 
 /// The last whole checkpoint's payload of the state log at `path`, read without
