@@ -17,9 +17,10 @@ use crate::log::validate_key;
 use crate::runtime::core::{PutEntry, PutFailure, PutOutcome, Request};
 use crate::runtime::reply::{self, Pending};
 use crate::stream::catalog::{RecordDistribution, StreamStatus};
-use crate::stream::hashkey::{hash_key, parse_hash_key};
+use crate::stream::hashkey::{Routing, hash_key, parse_hash_key};
 use crate::stream::names;
 use crate::stream::sequence::parse_sequence_number;
+use crate::stream::shard::ShardShared;
 
 /// How long a put waits for the new routing after its shard closed under it (a reshard
 /// commits in milliseconds; this bounds a stuck one).
@@ -119,8 +120,25 @@ impl Engine {
     /// The shard (and its core) a record goes to: the one owning its hash key, or,
     /// for an AUTO stream, the next open shard in turn (hash keys ignored).
     fn route(stream: &StreamRuntime, hash: u128) -> Result<(u32, usize)> {
-        let routing = stream.routing.load();
-        let index = if stream.live.load().distribution == RecordDistribution::Auto {
+        Self::route_in(
+            stream,
+            &stream.routing.load(),
+            stream.live.load().distribution,
+            &stream.shards.load(),
+            hash,
+        )
+    }
+
+    /// [`route`](Self::route) with the stream's routing, distribution and shards
+    /// already loaded (a PutRecords loads them once per round, not per record).
+    fn route_in(
+        stream: &StreamRuntime,
+        routing: &Routing,
+        distribution: RecordDistribution,
+        shards: &BTreeMap<u32, Arc<ShardShared>>,
+        hash: u128,
+    ) -> Result<(u32, usize)> {
+        let index = if distribution == RecordDistribution::Auto {
             let entries = routing.entries();
             let turn = stream.auto_turn.fetch_add(1, Ordering::Relaxed);
             entries
@@ -130,7 +148,6 @@ impl Engine {
             routing.route(hash)
         }
         .ok_or(Error::Internal("hash key not covered by any open shard"))?;
-        let shards = stream.shards.load();
         let shard = shards
             .get(&index)
             .ok_or(Error::Internal("routed to an unknown shard"))?;
@@ -373,10 +390,13 @@ impl Engine {
         let deadline = Instant::now() + REROUTE_WAIT;
         while !todo.is_empty() {
             let routing = runtime.routing.load_full();
+            let distribution = runtime.live.load().distribution;
+            let shards = runtime.shards.load_full();
             // Group by shard, keeping the given order within each shard.
             let mut groups: BTreeMap<(u32, usize), (Vec<usize>, Vec<PutEntry>)> = BTreeMap::new();
             for (i, entry) in todo {
-                let (index, core) = Self::route(&runtime, hashes[i])?;
+                let (index, core) =
+                    Self::route_in(&runtime, &routing, distribution, &shards, hashes[i])?;
                 let group = groups.entry((index, core)).or_default();
                 group.0.push(i);
                 group.1.push(entry);

@@ -128,10 +128,8 @@ impl<T> Pending<T> {
         }
     }
 
-    /// Blocks the thread until the reply arrives: spins for up to `spin` (a core
-    /// usually answers a page-cache write in about a microsecond, far less than the
-    /// cost of parking and waking a thread), then parks.
-    pub fn wait(self, spin: Duration) -> Result<T> {
+    /// Spins for up to `spin` while the reply is not there; true once it is.
+    pub fn spin(&self, spin: Duration) -> bool {
         if !spin.is_zero() {
             let start = Instant::now();
             let mut rounds = 0u32;
@@ -143,6 +141,14 @@ impl<T> Pending<T> {
                 }
             }
         }
+        self.is_ready()
+    }
+
+    /// Blocks the thread until the reply arrives: spins for up to `spin` (a core
+    /// usually answers a page-cache write in about a microsecond, far less than the
+    /// cost of parking and waking a thread), then parks.
+    pub fn wait(self, spin: Duration) -> Result<T> {
+        self.spin(spin);
         if !self.is_ready() && self.register(Waiter::Thread(std::thread::current())) {
             while !self.is_ready() {
                 std::thread::park();
