@@ -6,10 +6,16 @@
 //! The producer is paced with sleeps at `--rate` (default 10,000/s), not a busy loop:
 //! on a machine with few CPUs a spinning producer takes the CPU the subscriber or the
 //! core polls on, and the figure would measure the scheduler.
+//!
+//! Beside it, the floor of a subscriber that is not running when its record comes:
+//! a thread parked on the subscriber's CPU, woken (`unpark`) from the core's CPU at the
+//! same pace, timed from the wake-up call until it runs, no engine involved. Where the
+//! core, the producer and the subscriber cannot each have a CPU, a record reaches the
+//! subscriber through such a wake-up or through a switch on a shared CPU.
 #![forbid(unsafe_code)]
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tidelog::{Durability, PutOptions, StartingPosition, SubscriptionEvent};
@@ -151,6 +157,83 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
         ops: sent_in_window,
         records: sent_in_window,
         data_bytes: sent_in_window * record_bytes as u64,
+        cpu_ns: None,
+        latency,
+    });
+    wake_floor(ctx, rate)
+}
+
+/// The floor: a parked thread on a bench CPU woken from a core CPU, `rate` times a
+/// second, for the case's warm-up and duration (skipped without pinning or without a
+/// CPU on each side).
+fn wake_floor(ctx: &mut Ctx<'_>, rate: f64) -> Result<()> {
+    let bench = ctx.bench_cpus();
+    let waker_cpu = crate::sys::allowed_cpus()
+        .into_iter()
+        .find(|c| !bench.contains(c));
+    let (Some(waker_cpu), Some(&waiter_cpu), true) = (waker_cpu, bench.first(), ctx.args.pin)
+    else {
+        ctx.report
+            .note("e2e: wake-up floor not measured (needs pinning and two CPUs)".to_string());
+        return Ok(());
+    };
+    ctx.progress("floor: a parked thread woken from another CPU, no engine");
+    let (warmup, duration) = (ctx.args.warmup, ctx.args.duration);
+    let base = Instant::now();
+    let warm_end = base + warmup;
+    let warm_ns = warmup.as_nanos() as u64;
+    // Nanoseconds since `base` at the last wake-up call; 0: none pending; u64::MAX: stop.
+    let stamp = AtomicU64::new(0);
+    let (latency, woken) = std::thread::scope(|scope| -> Result<(Latency, u64)> {
+        let stamp = &stamp;
+        let waiter = scope.spawn(move || {
+            crate::sys::pin_current_thread(&[waiter_cpu]);
+            let mut latency = Latency::new();
+            loop {
+                let sent = stamp.swap(0, Ordering::AcqRel);
+                match sent {
+                    0 => std::thread::park(),
+                    u64::MAX => return latency,
+                    sent => {
+                        let now = base.elapsed().as_nanos() as u64;
+                        if sent >= warm_ns {
+                            latency.record_ns(now.saturating_sub(sent));
+                        }
+                    }
+                }
+            }
+        });
+        crate::sys::pin_current_thread(&[waker_cpu]);
+        let mut pacer = Pacer::new(Pace::Open(rate), false);
+        let mut woken = 0u64;
+        loop {
+            pacer.wait_next();
+            let now = Instant::now();
+            if now >= warm_end + duration {
+                break;
+            }
+            let ns = (now - base).as_nanos().max(1) as u64;
+            stamp.store(ns, Ordering::Release);
+            waiter.thread().unpark();
+            woken += u64::from(ns >= warm_ns);
+        }
+        stamp.store(u64::MAX, Ordering::Release);
+        waiter.thread().unpark();
+        let latency = waiter.join().map_err(|_| "the floor's waiter panicked")?;
+        Ok((latency, woken))
+    })?;
+    ctx.pin_bench_thread();
+    ctx.report.row(Row {
+        key: "e2e.floor.wake".to_string(),
+        workload: "e2e",
+        case: format!(
+            "floor: parked thread on CPU {waiter_cpu} woken from CPU {waker_cpu} ({rate:.0}/s)"
+        ),
+        mode: "no engine: unpark -> running".to_string(),
+        seconds: duration.as_secs_f64(),
+        ops: woken,
+        records: woken,
+        data_bytes: 0,
         cpu_ns: None,
         latency,
     });

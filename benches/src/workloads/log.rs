@@ -6,7 +6,11 @@
 //! - 1 KiB append + sync latency, through the mapping and through pwritev;
 //! - a `--log-mb` (default 200 MB) log: reopen after a clean close (median of 5),
 //!   warm zero-copy scans with and without CRC checks, and open after a crash (appends
-//!   not closed: the tail is verified).
+//!   not closed: the tail is verified);
+//! - the machine's bounds under every append: writing 64 KiB pieces into pages new to
+//!   the page cache against writing them over pages it already holds, and filling
+//!   fresh anonymous memory against filling it again (a page's first touch, which
+//!   every byte of a new segment pays once, is what limits appends here).
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -80,7 +84,87 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let storage: Arc<dyn Storage> = Arc::new(FsStorage::new());
     appends(ctx, &storage)?;
     syncs(ctx, &storage)?;
-    big_log(ctx, &storage)
+    big_log(ctx, &storage)?;
+    page_bounds(ctx)
+}
+
+/// Bytes written by each of the page bounds.
+const BOUND_BYTES: usize = 256 << 20;
+/// Piece written per `pwrite` in the page-cache bound (the largest record size).
+const BOUND_PIECE: usize = 64 << 10;
+
+/// The cost of a page's first touch: `BOUND_BYTES` written in 64 KiB pieces into a new
+/// file (every page new to the page cache, as in a new segment) and then over the same
+/// range again (every page cached), and the same for anonymous memory (a fresh
+/// allocation filled, then filled again). Best of three each.
+fn page_bounds(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.progress("page bounds: first touch against a touched page");
+    let dir = ctx.case_dir("log-page-bounds")?;
+    let piece = vec![0xA5u8; BOUND_PIECE];
+    let gbps = |seconds: f64| BOUND_BYTES as f64 / seconds / 1e9;
+    let (mut fresh_file, mut cached_file) = (0f64, 0f64);
+    let (mut fresh_memory, mut touched_memory) = (0f64, 0f64);
+    for round in 0..3 {
+        let path = dir.path().join(format!("pages-{round}"));
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        for pass in 0..2 {
+            let start = Instant::now();
+            let mut offset = 0u64;
+            while (offset as usize) < BOUND_BYTES {
+                std::os::unix::fs::FileExt::write_all_at(&file, &piece, offset)?;
+                offset += BOUND_PIECE as u64;
+            }
+            let rate = gbps(start.elapsed().as_secs_f64());
+            if pass == 0 {
+                fresh_file = fresh_file.max(rate);
+            } else {
+                cached_file = cached_file.max(rate);
+            }
+        }
+        drop(file);
+        std::fs::remove_file(&path)?;
+        let start = Instant::now();
+        let mut memory: Vec<u8> = Vec::with_capacity(BOUND_BYTES);
+        memory.resize(BOUND_BYTES, 0x5A);
+        let seconds = start.elapsed().as_secs_f64();
+        std::hint::black_box(&memory);
+        fresh_memory = fresh_memory.max(gbps(seconds));
+        let start = Instant::now();
+        memory.fill(0xA5);
+        let seconds = start.elapsed().as_secs_f64();
+        std::hint::black_box(&memory);
+        touched_memory = touched_memory.max(gbps(seconds));
+        drop(memory);
+    }
+    for (key, what, value) in [
+        (
+            "log.bound.fresh_page_cache_gbps",
+            "write 64 KiB pieces into pages new to the page cache (a new file)",
+            fresh_file,
+        ),
+        (
+            "log.bound.cached_page_cache_gbps",
+            "write 64 KiB pieces over pages the page cache holds",
+            cached_file,
+        ),
+        (
+            "log.bound.fresh_memory_gbps",
+            "fill fresh anonymous memory (first touch of each page)",
+            fresh_memory,
+        ),
+        (
+            "log.bound.touched_memory_gbps",
+            "fill the same memory again",
+            touched_memory,
+        ),
+    ] {
+        ctx.report.figure("log", key, what, value, "GB/s");
+    }
+    Ok(())
 }
 
 fn appends(ctx: &mut Ctx<'_>, storage: &Arc<dyn Storage>) -> Result<()> {
