@@ -67,6 +67,24 @@ pub const BATCH_BYTES_MAX: usize = 4 << 20;
 pub const TAGS_MAX: usize = 50;
 /// The partition key every buffered record gets (the buffer has one shard).
 const BUFFER_KEY: &str = "0";
+/// The hash key every buffered record is routed by: a buffer stream has one shard,
+/// which owns every hash key, so the partition key's MD5 (once per record) would
+/// decide nothing.
+const BUFFER_HASH_KEY: &str = "0";
+
+/// A record id: the buffered record's sequence number as 32 lowercase hex digits
+/// (what `format!("{:032x}")` gives, without the formatting machinery, once per
+/// record of every batch).
+fn record_id(sequence_number: u128) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for shift in (0..32).rev() {
+        id.push(char::from(
+            DIGITS[((sequence_number >> (shift * 4)) & 0xf) as usize],
+        ));
+    }
+    id
+}
 
 /// The answer to PutRecord.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1096,10 +1114,15 @@ impl Firehose {
             ingest.records.charge(1, now);
             ingest.bytes.charge(data.len() as u64, now);
         }
-        let out =
-            self.inner
-                .buffers
-                .put_record(&stream, BUFFER_KEY, data, PutOptions::default())?;
+        let out = self.inner.buffers.put_record(
+            &stream,
+            BUFFER_KEY,
+            data,
+            PutOptions {
+                explicit_hash_key: Some(BUFFER_HASH_KEY),
+                ..PutOptions::default()
+            },
+        )?;
         running.shared.notify_put();
         add(&counters.incoming_bytes, data.len() as u64);
         add(&counters.incoming_records, 1);
@@ -1107,7 +1130,7 @@ impl Firehose {
         add(&counters.put_record_requests, 1);
         add(&counters.put_record_bytes, data.len() as u64);
         Ok(PutRecordOutput {
-            record_id: format!("{:032x}", out.sequence_number),
+            record_id: record_id(out.sequence_number),
             encrypted: self.encrypted(name),
         })
     }
@@ -1263,7 +1286,7 @@ impl Firehose {
                 .map(|(i, d)| PutRecordsEntry {
                     partition_key: ids.map_or(BUFFER_KEY, |ids| ids[i]),
                     data: d,
-                    explicit_hash_key: None,
+                    explicit_hash_key: Some(BUFFER_HASH_KEY),
                 })
                 .collect();
             let out = self.inner.buffers.put_records(&stream, &entries, None)?;
@@ -1274,7 +1297,7 @@ impl Firehose {
                     Ok(put) => {
                         ok += 1;
                         ok_bytes += data.len() as u64;
-                        Ok(format!("{:032x}", put.sequence_number))
+                        Ok(record_id(put.sequence_number))
                     }
                     Err(e) => Err(("InternalFailure".to_string(), e.to_string())),
                 });
@@ -2132,5 +2155,23 @@ fn channel_arn_member(
             message: "1 validation error detected: Value null at 'channelARN' failed to satisfy constraint: Member must not be null".to_string(),
             status: 400,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_id;
+
+    #[test]
+    fn record_ids_are_the_sequence_number_in_32_hex_digits() {
+        let mut n: u128 = 0;
+        for i in 0..4_000u128 {
+            assert_eq!(record_id(n), format!("{n:032x}"));
+            n = n
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(i * 1_442_695_040_888_963_407 + 1);
+        }
+        assert_eq!(record_id(u128::MAX), "f".repeat(32));
+        assert_eq!(record_id(0), "0".repeat(32));
     }
 }

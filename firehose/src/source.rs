@@ -172,6 +172,9 @@ pub struct KinesisReader {
     drained: BTreeSet<String>,
     names: BTreeMap<String, Arc<str>>,
     refresh_due: bool,
+    /// Copy each record's partition key into [`SourceRecord::partition_key`] (only a
+    /// transform reads it; without one it would be a string per record for nothing).
+    pub keys: bool,
 }
 
 impl KinesisReader {
@@ -194,6 +197,7 @@ impl KinesisReader {
             drained: finished,
             names: BTreeMap::new(),
             refresh_due: true,
+            keys: true,
         }
     }
 
@@ -293,7 +297,7 @@ impl KinesisReader {
             match self.engine.get_records(&iterator, Some(want)) {
                 Ok(out) => {
                     let name = Arc::clone(&self.names[&id]);
-                    let records = to_records(&name, &out, true);
+                    let records = to_records(&name, &out, self.keys);
                     if let Some(last) = records.last() {
                         cursor.last_read = Some(last.seq);
                     }

@@ -536,6 +536,7 @@ impl Worker {
             let outcome = match &mut self.source {
                 Source::Direct(d) => d.read(READ_RECORDS_PER_CALL)?,
                 Source::Kinesis { reader, .. } => {
+                    reader.keys = self.plan.processing.lambda.is_some();
                     let o = reader.read(
                         READ_RECORDS_PER_CALL,
                         if flushing { u64::MAX / 2 } else { now_ns },
@@ -550,14 +551,21 @@ impl Worker {
                     o
                 }
             };
+            // Read positions move once per run of one shard's records, not per record.
+            let mut run: Option<(Arc<str>, u128)> = None;
             for r in outcome.records {
-                match self.read_pos.get_mut(r.shard.as_ref()) {
-                    Some(pos) => *pos = (*pos).max(r.seq),
-                    None => {
-                        self.read_pos.insert(r.shard.to_string(), r.seq);
+                match &mut run {
+                    Some((shard, top)) if Arc::ptr_eq(shard, &r.shard) => *top = (*top).max(r.seq),
+                    _ => {
+                        if let Some((shard, top)) = run.replace((Arc::clone(&r.shard), r.seq)) {
+                            self.advance_read_pos(&shard, top);
+                        }
                     }
                 }
                 self.route_source(r);
+            }
+            if let Some((shard, top)) = run {
+                self.advance_read_pos(&shard, top);
             }
             if outcome.caught_up {
                 caught_up = true;
@@ -565,6 +573,15 @@ impl Worker {
             }
         }
         Ok(caught_up)
+    }
+
+    fn advance_read_pos(&mut self, shard: &str, seq: u128) {
+        match self.read_pos.get_mut(shard) {
+            Some(pos) => *pos = (*pos).max(seq),
+            None => {
+                self.read_pos.insert(shard.to_string(), seq);
+            }
+        }
     }
 
     fn route_source(&mut self, r: SourceRecord) {

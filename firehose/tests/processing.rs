@@ -506,3 +506,84 @@ fn kinesis_source_at_latest_skips_older_records_and_resumes_after_restart() {
         "arn:aws:kinesis:us-east-1:123456789012:stream/src"
     );
 }
+
+#[test]
+fn a_kinesis_source_transform_sees_each_records_partition_key() {
+    let env = Env::new();
+    env.engine.create_stream("src", 2).unwrap();
+    env.firehose
+        .register_transform(
+            "keyed",
+            Arc::new(|input: &TransformInput| {
+                Ok(input
+                    .records
+                    .iter()
+                    .map(|r| {
+                        let key = r.kinesis.as_ref().map_or("<none>", |k| &k.partition_key);
+                        TransformedRecord {
+                            record_id: r.record_id.clone(),
+                            result: TransformResult::Ok,
+                            data: format!("{key}={}", String::from_utf8_lossy(&r.data))
+                                .into_bytes(),
+                            partition_keys: BTreeMap::new(),
+                        }
+                    })
+                    .collect())
+            }),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    for (name, processors) in [
+        (
+            "keyed",
+            json!([lambda("keyed"), {"Type": "AppendDelimiterToRecord"}]),
+        ),
+        ("plain", json!([{"Type": "AppendDelimiterToRecord"}])),
+    ] {
+        env.ok(
+            "CreateDeliveryStream",
+            json!({"DeliveryStreamName": name, "DeliveryStreamType": "KinesisStreamAsSource",
+                   "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/src", "RoleARN": ROLE},
+                   "ExtendedS3DestinationConfiguration": s3_config(&format!("b-{name}"), json!({
+                       "ProcessingConfiguration": {"Enabled": true, "Processors": processors}}))}),
+        );
+    }
+    let keys = ["alpha", "beta", "gamma", "delta", "épsilon"];
+    for (i, key) in keys.iter().enumerate() {
+        env.engine
+            .put_record(
+                "src",
+                key,
+                format!("r{i}").as_bytes(),
+                tidelog::PutOptions::default(),
+            )
+            .unwrap();
+    }
+    for name in ["keyed", "plain"] {
+        env.firehose.flush(name, FLUSH).unwrap();
+    }
+    let lines = |bucket: &str| -> Vec<String> {
+        let mut lines: Vec<String> = objects(&env.bucket(bucket))
+            .iter()
+            .flat_map(|(_, b)| {
+                String::from_utf8(b.clone())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    let mut want: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("{k}=r{i}"))
+        .collect();
+    want.sort();
+    assert_eq!(lines("b-keyed"), want, "every record's own partition key");
+    let mut plain: Vec<String> = (0..keys.len()).map(|i| format!("r{i}")).collect();
+    plain.sort();
+    assert_eq!(lines("b-plain"), plain);
+}
