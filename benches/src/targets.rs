@@ -251,6 +251,32 @@ pub fn comparisons(report: &Report) -> Vec<Comparison> {
             "records/s",
         );
     }
+    // The floor of a durable answer against ferrokinesis's in-memory one.
+    if let (Some(device), Some(peer)) = (
+        report.find_row("server.device.fdatasync"),
+        report.find_row("server.ferrokinesis.rust.put_record"),
+    ) {
+        push(
+            "the device's fdatasync p99 (a durable answer's floor) / ferrokinesis PutRecord p99"
+                .to_string(),
+            device.latency.quantile_ns(0.99) as f64,
+            peer.latency.quantile_ns(0.99) as f64,
+            "ns",
+        );
+    }
+    // The most any server could show there: the same clients against a sink.
+    if let (Some(sink), Some(peer)) = (
+        report.find_row("server.sink.rust.put_records"),
+        report.find_row("server.ferrokinesis.rust.put_records"),
+    ) {
+        push(
+            "a sink's PutRecords records/s (the Rust clients' ceiling) / ferrokinesis records/s"
+                .to_string(),
+            sink.records_per_sec(),
+            peer.records_per_sec(),
+            "records/s",
+        );
+    }
     for (case, name) in [("put_record", "PutRecord"), ("get_records", "GetRecords")] {
         if let (Some(ours), Some(peer)) = (
             report.find_row(&format!("server.tidelog.rust.{case}")),

@@ -14,6 +14,12 @@
 //! (PATH, ~/.cargo/bin); otherwise a note says how to install it
 //! (`cargo install ferrokinesis`). boto3 is measured when a Python with boto3 is found
 //! (TIDELOG_BENCH_PYTHON, ./.venv/bin/python, python3).
+//!
+//! The bound on the PutRecords comparison: the same Rust clients against a sink on
+//! 127.0.0.1 that reads each request and answers a fixed PutRecords reply without
+//! looking at it (`server.sink.rust.put_records`). No server can be measured faster
+//! than that through this client on this machine, since client and server share its
+//! CPUs; its ratio to ferrokinesis is the most any server could show.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufReader};
@@ -45,7 +51,7 @@ const SHARDS: u32 = 4;
 const E2E_RATE: f64 = 1000.0;
 
 /// What the parent hands the child (as JSON, one argument).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct ChildConfig {
     tidelog: PathBuf,
     ferrokinesis: Option<PathBuf>,
@@ -262,6 +268,12 @@ fn start_tidelog(config: &ChildConfig) -> Result<Server> {
         })
         .arg("--data-dir")
         .arg(&data)
+        // More flags for `tidelog serve` (e.g. `--durability os`), for probes.
+        .args(
+            std::env::var("TIDELOG_BENCH_SERVE_ARGS")
+                .unwrap_or_default()
+                .split_whitespace(),
+        )
         .env("TIDELOG_ACCESS_KEYS", format!("{KEY}:{SECRET}"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -332,6 +344,17 @@ async fn measure_all(config: &ChildConfig) -> Result<Json> {
             Ok(s) => servers.push(("ferrokinesis", s)),
             Err(e) => notes.push(json!(format!("ferrokinesis could not be started: {e}"))),
         }
+    }
+    eprintln!("  the device: overwrite + fdatasync");
+    let device_config = config.clone();
+    match tokio::task::spawn_blocking(move || device_sync(&device_config)).await? {
+        Ok(r) => rows.push(r),
+        Err(e) => notes.push(json!(format!("the device could not be measured: {e}"))),
+    }
+    eprintln!("  sink: Rust client, PutRecords only");
+    match put_records_ceiling(config).await {
+        Ok(r) => rows.push(r),
+        Err(e) => notes.push(json!(format!("the sink could not be measured: {e}"))),
     }
     for (name, server) in &servers {
         eprintln!("  {name}: Rust client");
@@ -469,7 +492,15 @@ async fn rust_client(config: &ChildConfig, name: &str, client: &Client) -> Resul
         timed.moved * config.record_bytes as u64,
     ));
 
-    // PutRecords throughput: several clients, 500 records each call.
+    rows.push(put_records_rows(config, name, client).await?);
+    Ok(rows)
+}
+
+/// PutRecords throughput: `--producers` clients, 500 records each call, closed loop.
+async fn put_records_rows(config: &ChildConfig, name: &str, client: &Client) -> Result<Json> {
+    let data = vec![b'r'; config.record_bytes];
+    let warmup = Duration::from_secs_f64(config.warmup);
+    let seconds = Duration::from_secs_f64(config.seconds);
     let records: Vec<Value> = (0..BATCH_RECORDS)
         .map(|i| {
             Map::new()
@@ -506,7 +537,7 @@ async fn rust_client(config: &ChildConfig, name: &str, client: &Client) -> Resul
         moved += timed.moved;
         longest = longest.max(timed.seconds);
     }
-    rows.push(row(
+    Ok(row(
         format!("server.{name}.rust.put_records"),
         format!(
             "{name}: PutRecords of {BATCH_RECORDS} x {} B, {} Rust clients",
@@ -517,8 +548,134 @@ async fn rust_client(config: &ChildConfig, name: &str, client: &Client) -> Resul
         longest,
         moved,
         moved * config.record_bytes as u64,
-    ));
-    Ok(rows)
+    ))
+}
+
+/// The floor of any answer that waits for an fdatasync: a record-sized overwrite of an
+/// already written block of a file in the data directory, then `fdatasync`, closed
+/// loop (no metadata to commit: the least a durable write costs on this device).
+fn device_sync(config: &ChildConfig) -> Result<Json> {
+    use std::os::unix::fs::FileExt;
+    const BLOCKS: u64 = 256;
+    let path = config.dir.join("device-sync.bin");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    let stride = (config.record_bytes as u64).div_ceil(4096) * 4096;
+    file.write_all_at(&vec![0u8; (stride * BLOCKS) as usize], 0)?;
+    file.sync_all()?;
+    let record = vec![b'd'; config.record_bytes];
+    let (warmup, seconds) = (
+        Duration::from_secs_f64(config.warmup),
+        Duration::from_secs_f64(config.seconds),
+    );
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    let mut i = 0u64;
+    let measured_from = start + warmup;
+    while start.elapsed() < warmup + seconds {
+        let t = Instant::now();
+        file.write_all_at(&record, (i % BLOCKS) * stride)?;
+        file.sync_data()?;
+        if t >= measured_from {
+            samples.push(t.elapsed().as_nanos() as u64);
+        }
+        i += 1;
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    let n = samples.len() as u64;
+    Ok(row(
+        "server.device.fdatasync".to_string(),
+        format!(
+            "the device: pwrite {} B over a written block + fdatasync",
+            config.record_bytes
+        ),
+        "closed loop, one thread",
+        &samples,
+        seconds.as_secs_f64(),
+        n,
+        n * config.record_bytes as u64,
+    ))
+}
+
+/// The Rust clients' PutRecords against [`sink`]: the ceiling of the comparison.
+async fn put_records_ceiling(config: &ChildConfig) -> Result<Json> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(sink(listener));
+    let client = Client::new(
+        &endpoint,
+        Some(Credentials {
+            access_key: KEY.into(),
+            secret: SECRET.into(),
+        }),
+        "us-east-1",
+        Encoding::Json,
+    )?;
+    let result = put_records_rows(config, "sink", &client).await;
+    server.abort();
+    result
+}
+
+/// Accepts connections and answers every HTTP/1.1 request on them, after reading its
+/// body, with the same successful PutRecords reply of [`BATCH_RECORDS`] records.
+async fn sink(listener: tokio::net::TcpListener) {
+    let entry = r#"{"SequenceNumber":"49590338271490256608559692538361571095921575989136588898","ShardId":"shardId-000000000000"}"#;
+    let body = format!(
+        r#"{{"FailedRecordCount":0,"Records":[{}],"EncryptionType":"NONE"}}"#,
+        vec![entry; BATCH_RECORDS].join(",")
+    );
+    let reply: Arc<[u8]> = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\n\
+         x-amzn-requestid: sink\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+    .into();
+    while let Ok((stream, _)) = listener.accept().await {
+        let reply = Arc::clone(&reply);
+        tokio::spawn(async move {
+            let _ = sink_connection(stream, &reply).await;
+        });
+    }
+}
+
+async fn sink_connection(mut stream: tokio::net::TcpStream, reply: &[u8]) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        // The head, then as many body bytes as its content-length says.
+        let head_end = loop {
+            if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+        }
+        buffer.drain(..head_end + length);
+        stream.write_all(reply).await?;
+    }
 }
 
 struct Timed {
