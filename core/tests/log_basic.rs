@@ -208,6 +208,65 @@ fn spare_segments_are_prepared_ahead_and_used() {
 }
 
 #[test]
+fn spares_are_allocate_only_after_a_roll_found_none_ready_then_zeroed_again() {
+    use tidelog::log::Preallocation;
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    let mut seq = 0u128;
+    // Appends until the log asks for a spare (at most 4 MiB of records).
+    fn until_request(log: &mut tidelog::log::Log, seq: &mut u128) -> tidelog::log::SpareRequest {
+        for _ in 0..4_000 {
+            if let Some(r) = log.spare_request() {
+                return r;
+            }
+            *seq += 1;
+            log.append(*seq, 0, "k", &[7u8; 1000]).unwrap();
+        }
+        panic!("no spare was asked for");
+    }
+    let first = until_request(&mut log, &mut seq);
+    assert_eq!(first.fill, Preallocation::Zeroed, "the default");
+    // Never installed: the log fills its segments and rolls without a spare ready.
+    let mut rolled_without = 0;
+    let mut written = 0u64;
+    while rolled_without < 2 && written < (8 << 20) {
+        seq += 1;
+        log.append(seq, 0, "k", &[7u8; 1000]).unwrap();
+        written += 1000;
+        rolled_without = segment_files(tmp.path()).len();
+    }
+    log.spare_failed(&first);
+    let mut fills = Vec::new();
+    for _ in 0..20 {
+        let r = until_request(&mut log, &mut seq);
+        fills.push(r.fill);
+        storage.create_segment(&r.path, r.capacity, r.fill).unwrap();
+        log.install_spare(r);
+        // Fill the active segment until the spare is taken by a roll.
+        let segments = segment_files(tmp.path()).len();
+        while segment_files(tmp.path()).len() == segments {
+            seq += 1;
+            log.append(seq, 0, "k", &[7u8; 1000]).unwrap();
+        }
+    }
+    let allocated = fills
+        .iter()
+        .take_while(|f| **f == Preallocation::Allocated)
+        .count();
+    assert_eq!(allocated, 16, "{fills:?}");
+    assert!(
+        fills[16..].iter().all(|f| *f == Preallocation::Zeroed),
+        "{fills:?}"
+    );
+    // Whatever the fill, the records read back in order.
+    let all = read_all(&log);
+    assert_eq!(all.len() as u128, seq);
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+    log.close().unwrap();
+}
+
+#[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
