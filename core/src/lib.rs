@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 
 pub mod clock;
+mod codec;
 pub mod crypto;
 pub mod engine;
 pub mod error;

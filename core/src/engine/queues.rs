@@ -1313,12 +1313,7 @@ impl Engine {
         queue_arn: &str,
         receipt_handles: &[String],
     ) -> Result<QueueBatchOutput> {
-        check_batch_len("Entries", receipt_handles.len())?;
-        let ops: Vec<(&str, EntryOp)> = receipt_handles
-            .iter()
-            .map(|h| (h.as_str(), EntryOp::Acknowledge))
-            .collect();
-        self.entry_ops(queue_arn, &ops, false)
+        self.acknowledge(queue_arn, receipt_handles, false)
     }
 
     /// AcknowledgeDeadLetterQueueRecords: the dead letters of these handles are
@@ -1328,12 +1323,22 @@ impl Engine {
         queue_arn: &str,
         receipt_handles: &[String],
     ) -> Result<QueueBatchOutput> {
+        self.acknowledge(queue_arn, receipt_handles, true)
+    }
+
+    /// Acknowledges records (`dead_letters`: dead letters) by their handles.
+    fn acknowledge(
+        &self,
+        queue_arn: &str,
+        receipt_handles: &[String],
+        dead_letters: bool,
+    ) -> Result<QueueBatchOutput> {
         check_batch_len("Entries", receipt_handles.len())?;
         let ops: Vec<(&str, EntryOp)> = receipt_handles
             .iter()
             .map(|h| (h.as_str(), EntryOp::Acknowledge))
             .collect();
-        self.entry_ops(queue_arn, &ops, true)
+        self.entry_ops(queue_arn, &ops, dead_letters)
     }
 
     /// UpdateQueueRecordsVisibility: each record is in flight for its new timeout from

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::state::{Delivery, Entry};
+use crate::codec::{Reader, Writer};
 use crate::stream::catalog::{
     CatalogDecodeError, POLICY_BYTES_MAX, TAG_KEY_CHARS_MAX, TAG_VALUE_CHARS_MAX,
     TAGS_PER_STREAM_MAX,
@@ -95,74 +96,6 @@ pub fn journal_file_name(id: u64) -> String {
     format!("{id:016x}.journal")
 }
 
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u128(&mut self, v: u128) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], CatalogDecodeError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(CatalogDecodeError::Truncated { field })?;
-        let slice = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(slice)
-    }
-    fn array<const N: usize>(
-        &mut self,
-        field: &'static str,
-    ) -> Result<[u8; N], CatalogDecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N, field)?);
-        Ok(out)
-    }
-    fn u8(&mut self, field: &'static str) -> Result<u8, CatalogDecodeError> {
-        Ok(self.take(1, field)?[0])
-    }
-    fn u32(&mut self, field: &'static str) -> Result<u32, CatalogDecodeError> {
-        Ok(u32::from_le_bytes(self.array(field)?))
-    }
-    fn u64(&mut self, field: &'static str) -> Result<u64, CatalogDecodeError> {
-        Ok(u64::from_le_bytes(self.array(field)?))
-    }
-    fn u128(&mut self, field: &'static str) -> Result<u128, CatalogDecodeError> {
-        Ok(u128::from_le_bytes(self.array(field)?))
-    }
-    fn str(&mut self, field: &'static str, max_bytes: usize) -> Result<String, CatalogDecodeError> {
-        let len = self.u32(field)? as usize;
-        if len > max_bytes {
-            return Err(CatalogDecodeError::Invalid { field });
-        }
-        let bytes = self.take(len, field)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| CatalogDecodeError::Invalid { field })?;
-        Ok(text.to_string())
-    }
-    fn done(&self) -> bool {
-        self.at == self.bytes.len()
-    }
-}
-
 const NONE_U32: u32 = u32::MAX;
 const NONE_U64: u64 = u64::MAX;
 
@@ -172,9 +105,9 @@ pub fn encode_catalog(queues: &[QueueDefinition]) -> Vec<u8> {
     w.u32(queues.len() as u32);
     for q in queues {
         w.u64(q.id);
-        w.str(&q.name);
+        w.str32(&q.name);
         w.u64(q.stream_id);
-        w.str(&q.stream);
+        w.str32(&q.stream);
         w.u64(q.stream_created_ms);
         let (code, ts) = match q.start {
             QueueStart::TrimHorizon => (0, 0),
@@ -192,13 +125,13 @@ pub fn encode_catalog(queues: &[QueueDefinition]) -> Vec<u8> {
         w.u32(q.max_receive_count.unwrap_or(NONE_U32));
         w.u32(q.tags.len() as u32);
         for (k, v) in &q.tags {
-            w.str(k);
-            w.str(v);
+            w.str32(k);
+            w.str32(v);
         }
         match &q.policy {
             Some(p) => {
                 w.u8(1);
-                w.str(p);
+                w.str32(p);
             }
             None => w.u8(0),
         }
@@ -221,7 +154,7 @@ pub fn frame_catalog_body(body: &[u8]) -> Vec<u8> {
 
 /// Decodes and checks a queue catalog file.
 pub fn decode_catalog(file: &[u8]) -> Result<Vec<QueueDefinition>, CatalogDecodeError> {
-    let mut r = Reader { bytes: file, at: 0 };
+    let mut r = Reader::new(file);
     if r.array::<8>("header")? != QUEUE_CATALOG_MAGIC {
         return Err(CatalogDecodeError::BadMagic);
     }
@@ -245,7 +178,7 @@ pub fn decode_catalog(file: &[u8]) -> Result<Vec<QueueDefinition>, CatalogDecode
     if crc32fast::hash(body) != crc {
         return Err(CatalogDecodeError::Checksum { part: "body" });
     }
-    let mut r = Reader { bytes: body, at: 0 };
+    let mut r = Reader::new(body);
     let count = r.u32("queue count")? as usize;
     if count > QUEUES_MAX {
         return Err(CatalogDecodeError::Invalid {
@@ -255,14 +188,14 @@ pub fn decode_catalog(file: &[u8]) -> Result<Vec<QueueDefinition>, CatalogDecode
     let mut queues = Vec::with_capacity(count);
     for _ in 0..count {
         let id = r.u64("queue id")?;
-        let name = r.str("queue name", NAME_CHARS_MAX)?;
+        let name = r.str32("queue name", NAME_CHARS_MAX)?;
         if crate::stream::names::validate_stream_name(&name).is_err() {
             return Err(CatalogDecodeError::Invalid {
                 field: "queue name",
             });
         }
         let stream_id = r.u64("stream id")?;
-        let stream = r.str("stream name", NAME_CHARS_MAX)?;
+        let stream = r.str32("stream name", NAME_CHARS_MAX)?;
         let stream_created_ms = r.u64("stream creation time")?;
         let code = r.u8("starting position")?;
         let ts = r.u64("starting timestamp")?;
@@ -300,13 +233,13 @@ pub fn decode_catalog(file: &[u8]) -> Result<Vec<QueueDefinition>, CatalogDecode
         }
         let mut tags = BTreeMap::new();
         for _ in 0..tag_count {
-            let k = r.str("tag key", TAG_KEY_CHARS_MAX * 4)?;
-            let v = r.str("tag value", TAG_VALUE_CHARS_MAX * 4)?;
+            let k = r.str32("tag key", TAG_KEY_CHARS_MAX * 4)?;
+            let v = r.str32("tag value", TAG_VALUE_CHARS_MAX * 4)?;
             tags.insert(k, v);
         }
         let policy = match r.u8("policy flag")? {
             0 => None,
-            1 => Some(r.str("policy", POLICY_BYTES_MAX)?),
+            1 => Some(r.str32("policy", POLICY_BYTES_MAX)?),
             _ => {
                 return Err(CatalogDecodeError::Invalid {
                     field: "policy flag",
@@ -439,7 +372,7 @@ pub fn decode_journal(file: &[u8], id: u64) -> Result<JournalRead, CatalogDecode
 }
 
 fn decode_entry(body: &[u8]) -> Result<Entry, CatalogDecodeError> {
-    let mut r = Reader { bytes: body, at: 0 };
+    let mut r = Reader::new(body);
     let entry = match r.u8("entry type")? {
         1 => Entry::Frontier {
             shard: r.u32("frontier shard")?,

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::hashkey::HashRange;
+use crate::codec::{Reader, Writer};
 use crate::io::Storage;
 
 /// Magic number of the catalog file.
@@ -554,87 +555,6 @@ impl std::fmt::Display for CatalogDecodeError {
     }
 }
 
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u128(&mut self, v: u128) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn str(&mut self, s: &str) {
-        self.u16(s.len() as u16);
-        self.0.extend_from_slice(s.as_bytes());
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], CatalogDecodeError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(CatalogDecodeError::Truncated { field })?;
-        let slice = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(slice)
-    }
-    fn u8(&mut self, field: &'static str) -> Result<u8, CatalogDecodeError> {
-        Ok(self.take(1, field)?[0])
-    }
-    fn u16(&mut self, field: &'static str) -> Result<u16, CatalogDecodeError> {
-        Ok(u16::from_le_bytes(
-            self.take(2, field)?.try_into().unwrap_or_default(),
-        ))
-    }
-    fn u32(&mut self, field: &'static str) -> Result<u32, CatalogDecodeError> {
-        Ok(u32::from_le_bytes(
-            self.take(4, field)?.try_into().unwrap_or_default(),
-        ))
-    }
-    fn u64(&mut self, field: &'static str) -> Result<u64, CatalogDecodeError> {
-        Ok(u64::from_le_bytes(
-            self.take(8, field)?.try_into().unwrap_or_default(),
-        ))
-    }
-    fn u128(&mut self, field: &'static str) -> Result<u128, CatalogDecodeError> {
-        Ok(u128::from_le_bytes(
-            self.take(16, field)?.try_into().unwrap_or_default(),
-        ))
-    }
-    fn str(&mut self, field: &'static str, max_chars: usize) -> Result<String, CatalogDecodeError> {
-        let len = self.u16(field)? as usize;
-        if len > max_chars * 4 {
-            return Err(CatalogDecodeError::Invalid { field });
-        }
-        let bytes = self.take(len, field)?;
-        let text = std::str::from_utf8(bytes).map_err(|_| CatalogDecodeError::Invalid { field })?;
-        if text.chars().count() > max_chars {
-            return Err(CatalogDecodeError::Invalid { field });
-        }
-        Ok(text.to_string())
-    }
-    fn count(&mut self, field: &'static str, max: usize) -> Result<usize, CatalogDecodeError> {
-        let n = self.u32(field)? as usize;
-        if n > max {
-            return Err(CatalogDecodeError::Invalid { field });
-        }
-        Ok(n)
-    }
-}
-
 fn opt(v: u32) -> Option<u32> {
     (v != NONE_U32).then_some(v)
 }
@@ -653,7 +573,7 @@ fn encode_body(data: &CatalogData, version: u16) -> Vec<u8> {
     w.u32(data.streams.len() as u32);
     for s in &data.streams {
         w.u64(s.id);
-        w.str(&s.name);
+        w.str16(&s.name);
         w.u8(s.status.code());
         w.u64(s.created_ms);
         w.u32(s.retention_hours);
@@ -661,8 +581,8 @@ fn encode_body(data: &CatalogData, version: u16) -> Vec<u8> {
         w.u32(s.next_shard_index);
         w.u32(s.tags.len() as u32);
         for (k, v) in &s.tags {
-            w.str(k);
-            w.str(v);
+            w.str16(k);
+            w.str16(v);
         }
         w.u32(s.shards.len() as u32);
         for sh in &s.shards {
@@ -695,8 +615,8 @@ fn encode_body(data: &CatalogData, version: u16) -> Vec<u8> {
 fn encode_tags(w: &mut Writer, tags: &BTreeMap<String, String>) {
     w.u32(tags.len() as u32);
     for (k, v) in tags {
-        w.str(k);
-        w.str(v);
+        w.str16(k);
+        w.str16(v);
     }
 }
 
@@ -707,7 +627,7 @@ fn encode_settings(w: &mut Writer, s: &StreamSettings) {
     w.u32(s.key_slots.len() as u32);
     for k in &s.key_slots {
         w.u32(k.slot);
-        w.str(&k.key_id);
+        w.str16(&k.key_id);
         w.u16(k.wrapped_key.len() as u16);
         w.0.extend_from_slice(&k.wrapped_key);
         w.u64(k.created_ms);
@@ -721,17 +641,17 @@ fn encode_settings(w: &mut Writer, s: &StreamSettings) {
     w.u8(s.shard_level_metrics);
     w.u32(s.consumers.len() as u32);
     for c in &s.consumers {
-        w.str(&c.name);
+        w.str16(&c.name);
         w.u64(c.created_ms);
         w.u64(c.active_ms);
         w.u8(u8::from(c.gone_ms.is_some()));
         w.u64(c.gone_ms.unwrap_or(0));
         encode_tags(w, &c.tags);
         w.u8(u8::from(c.policy.is_some()));
-        w.str(c.policy.as_deref().unwrap_or(""));
+        w.str16(c.policy.as_deref().unwrap_or(""));
     }
     w.u8(u8::from(s.policy.is_some()));
-    w.str(s.policy.as_deref().unwrap_or(""));
+    w.str16(s.policy.as_deref().unwrap_or(""));
     w.u32(s.warm_throughput_mibps);
     w.u32(s.mode_switches_ms.len() as u32);
     for &t in &s.mode_switches_ms {
@@ -752,8 +672,8 @@ fn decode_tags(
     let tag_count = r.count("tag_count", max)?;
     let mut tags = BTreeMap::new();
     for _ in 0..tag_count {
-        let key = r.str("tag.key", TAG_KEY_CHARS_MAX)?;
-        let value = r.str("tag.value", TAG_VALUE_CHARS_MAX)?;
+        let key = r.str16("tag.key", TAG_KEY_CHARS_MAX)?;
+        let value = r.str16("tag.value", TAG_VALUE_CHARS_MAX)?;
         // Keys are written in order, each once.
         if tags
             .keys()
@@ -790,7 +710,7 @@ fn decode_policy(
     field: &'static str,
 ) -> Result<Option<String>, CatalogDecodeError> {
     let present = r.u8(field)?;
-    let text = r.str(field, POLICY_BYTES_MAX)?;
+    let text = r.str16(field, POLICY_BYTES_MAX)?;
     match (present, text.is_empty()) {
         (0, true) => Ok(None),
         (1, false) if text.len() <= POLICY_BYTES_MAX => Ok(Some(text)),
@@ -814,7 +734,7 @@ fn decode_settings(r: &mut Reader<'_>) -> Result<StreamSettings, CatalogDecodeEr
     let mut key_slots: Vec<KeySlot> = Vec::with_capacity(slot_count);
     for _ in 0..slot_count {
         let slot = r.u32("key_slot.slot")?;
-        let key_id = r.str("key_slot.key_id", KEY_ID_CHARS_MAX)?;
+        let key_id = r.str16("key_slot.key_id", KEY_ID_CHARS_MAX)?;
         let len = r.u16("key_slot.wrapped_len")? as usize;
         if len > WRAPPED_KEY_BYTES_MAX || key_id.is_empty() {
             return Err(CatalogDecodeError::Invalid {
@@ -855,7 +775,7 @@ fn decode_settings(r: &mut Reader<'_>) -> Result<StreamSettings, CatalogDecodeEr
     let consumer_count = r.count("settings.consumer_count", CONSUMER_RECORDS_MAX)?;
     let mut consumers: Vec<ConsumerRecord> = Vec::with_capacity(consumer_count);
     for _ in 0..consumer_count {
-        let name = r.str("consumer.name", CONSUMER_NAME_CHARS_MAX)?;
+        let name = r.str16("consumer.name", CONSUMER_NAME_CHARS_MAX)?;
         if super::names::validate_consumer_name(&name).is_err() {
             return Err(CatalogDecodeError::Invalid {
                 field: "consumer.name",
@@ -976,7 +896,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
     if crc32fast::hash(body) != body_crc {
         return Err(CatalogDecodeError::Checksum { part: "body" });
     }
-    let mut r = Reader { bytes: body, at: 0 };
+    let mut r = Reader::new(body);
     let epoch = r.u32("epoch")?;
     let next_stream_id = r.u64("next_stream_id")?;
     let mut secret = [0u8; 32];
@@ -985,7 +905,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
     let mut streams = Vec::with_capacity(stream_count.min(1024));
     for _ in 0..stream_count {
         let id = r.u64("stream.id")?;
-        let name = r.str("stream.name", super::names::STREAM_NAME_CHARS_MAX)?;
+        let name = r.str16("stream.name", super::names::STREAM_NAME_CHARS_MAX)?;
         super::names::validate_stream_name(&name).map_err(|_| CatalogDecodeError::Invalid {
             field: "stream.name",
         })?;
@@ -1097,7 +1017,7 @@ pub fn decode(file: &[u8]) -> Result<CatalogData, CatalogDecodeError> {
             earliest_end_ms: r.u64("account.earliest_end_ms")?,
         }
     };
-    if r.at != body.len() {
+    if !r.done() {
         return Err(CatalogDecodeError::Invalid {
             field: "trailing bytes",
         });
@@ -1244,7 +1164,7 @@ mod tests {
         w.u32(data.streams.len() as u32);
         for s in &data.streams {
             w.u64(s.id);
-            w.str(&s.name);
+            w.str16(&s.name);
             w.u8(s.status.code());
             w.u64(s.created_ms);
             w.u32(s.retention_hours);
