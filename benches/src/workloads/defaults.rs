@@ -267,55 +267,17 @@ fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult>
                 engine.create_stream("d", 2)?;
                 let keys = [key_for_shard("k", 0, 2), key_for_shard("k", 1, 2)];
                 let data = vec![0x5au8; RECORD_BYTES];
-                let measuring = AtomicBool::new(false);
-                let stop = AtomicBool::new(false);
-                let start = Barrier::new(callers + 1);
-                let results = std::thread::scope(|inner| {
-                    let handles: Vec<_> = (0..callers)
-                        .map(|t| {
-                            let (engine, keys, data) = (&engine, &keys, &data);
-                            let (measuring, stop, start) = (&measuring, &stop, &start);
-                            let bench_cpus = &bench_cpus;
-                            inner.spawn(move || -> Result<Latency> {
-                                if setup == Setup::Tuned && pin {
-                                    crate::sys::pin_current_thread(bench_cpus);
-                                }
-                                let mut latency = Latency::new();
-                                let mut i = t;
-                                start.wait();
-                                while !stop.load(Ordering::Relaxed) {
-                                    let sent = Instant::now();
-                                    engine.put_record(
-                                        "d",
-                                        &keys[i % 2],
-                                        data,
-                                        PutOptions::default(),
-                                    )?;
-                                    if measuring.load(Ordering::Relaxed) {
-                                        latency.record(sent.elapsed());
-                                    }
-                                    i += 1;
-                                }
-                                Ok(latency)
-                            })
-                        })
-                        .collect();
-                    start.wait();
-                    std::thread::sleep(warmup);
-                    measuring.store(true, Ordering::Relaxed);
-                    let began = Instant::now();
-                    std::thread::sleep(duration);
-                    measuring.store(false, Ordering::Relaxed);
-                    let seconds = began.elapsed().as_secs_f64();
-                    stop.store(true, Ordering::Relaxed);
-                    let mut latency = Latency::new();
-                    for handle in handles {
-                        let one = handle
-                            .join()
-                            .map_err(|_| "a caller thread panicked".to_string())??;
-                        latency.merge(&one);
+                let results = timed_callers(callers, warmup, duration, |t| {
+                    if setup == Setup::Tuned && pin {
+                        crate::sys::pin_current_thread(&bench_cpus);
                     }
-                    Ok::<_, super::BoxError>((latency, seconds))
+                    let (engine, keys, data) = (&engine, &keys, &data);
+                    let mut i = t;
+                    move || {
+                        engine.put_record("d", &keys[i % 2], data, PutOptions::default())?;
+                        i += 1;
+                        Ok(())
+                    }
                 });
                 engine.close()?;
                 let (latency, seconds) = results?;
@@ -362,55 +324,22 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
                     log.len()
                 });
                 let data = vec![0x5au8; RECORD_BYTES];
-                let measuring = AtomicBool::new(false);
-                let stop = AtomicBool::new(false);
-                let start = Barrier::new(callers + 1);
-                let results = std::thread::scope(|inner| {
-                    let handles: Vec<_> = (0..callers)
-                        .map(|_| {
-                            let tx = tx.clone();
-                            let data = &data;
-                            let (measuring, stop, start) = (&measuring, &stop, &start);
-                            inner.spawn(move || -> Result<Latency> {
-                                let mut latency = Latency::new();
-                                let me = std::thread::current();
-                                start.wait();
-                                while !stop.load(Ordering::Relaxed) {
-                                    let sent = Instant::now();
-                                    let done = Arc::new(AtomicBool::new(false));
-                                    let handed = Handed {
-                                        caller: me.clone(),
-                                        done: done.clone(),
-                                    };
-                                    tx.send((handed, data.to_vec()))
-                                        .map_err(|_| "the hand-off's server stopped".to_string())?;
-                                    while !done.load(Ordering::Acquire) {
-                                        std::thread::park();
-                                    }
-                                    if measuring.load(Ordering::Relaxed) {
-                                        latency.record(sent.elapsed());
-                                    }
-                                }
-                                Ok(latency)
-                            })
-                        })
-                        .collect();
-                    start.wait();
-                    std::thread::sleep(warmup);
-                    measuring.store(true, Ordering::Relaxed);
-                    let began = Instant::now();
-                    std::thread::sleep(duration);
-                    measuring.store(false, Ordering::Relaxed);
-                    let seconds = began.elapsed().as_secs_f64();
-                    stop.store(true, Ordering::Relaxed);
-                    let mut latency = Latency::new();
-                    for handle in handles {
-                        let one = handle
-                            .join()
-                            .map_err(|_| "a caller thread panicked".to_string())??;
-                        latency.merge(&one);
+                let results = timed_callers(callers, warmup, duration, |_| {
+                    let (tx, data) = (tx.clone(), &data);
+                    let me = std::thread::current();
+                    move || {
+                        let done = Arc::new(AtomicBool::new(false));
+                        let handed = Handed {
+                            caller: me.clone(),
+                            done: done.clone(),
+                        };
+                        tx.send((handed, data.to_vec()))
+                            .map_err(|_| "the hand-off's server stopped".to_string())?;
+                        while !done.load(Ordering::Acquire) {
+                            std::thread::park();
+                        }
+                        Ok(())
                     }
-                    Ok::<_, super::BoxError>((latency, seconds))
                 });
                 drop(tx);
                 server
@@ -425,6 +354,61 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
             })
             .join()
             .map_err(|_| "the run's thread panicked".to_string())?
+    })
+}
+
+/// Runs `callers` threads in a closed loop through `warmup`, then times every call for
+/// `duration`: each thread first runs `setup(thread index)` (its pinning, its own
+/// handles) and then calls what that returns until told to stop. Returns the merged
+/// latency and the measured seconds.
+fn timed_callers<S, C>(
+    callers: usize,
+    warmup: std::time::Duration,
+    duration: std::time::Duration,
+    setup: S,
+) -> Result<(Latency, f64)>
+where
+    S: Fn(usize) -> C + Sync,
+    C: FnMut() -> Result<()>,
+{
+    let measuring = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
+    let start = Barrier::new(callers + 1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..callers)
+            .map(|t| {
+                let (setup, measuring, stop, start) = (&setup, &measuring, &stop, &start);
+                scope.spawn(move || -> Result<Latency> {
+                    let mut call = setup(t);
+                    let mut latency = Latency::new();
+                    start.wait();
+                    while !stop.load(Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        call()?;
+                        if measuring.load(Ordering::Relaxed) {
+                            latency.record(sent.elapsed());
+                        }
+                    }
+                    Ok(latency)
+                })
+            })
+            .collect();
+        start.wait();
+        std::thread::sleep(warmup);
+        measuring.store(true, Ordering::Relaxed);
+        let began = Instant::now();
+        std::thread::sleep(duration);
+        measuring.store(false, Ordering::Relaxed);
+        let seconds = began.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        let mut latency = Latency::new();
+        for handle in handles {
+            let one = handle
+                .join()
+                .map_err(|_| "a caller thread panicked".to_string())??;
+            latency.merge(&one);
+        }
+        Ok((latency, seconds))
     })
 }
 
