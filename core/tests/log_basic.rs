@@ -267,6 +267,107 @@ fn spares_are_allocate_only_after_a_roll_found_none_ready_then_zeroed_again() {
 }
 
 #[test]
+fn a_busy_log_keeps_two_spares_and_a_miss_makes_a_small_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let max: u64 = 8 << 20;
+    let config = LogConfig {
+        segment_bytes_initial: 1 << 20,
+        segment_bytes_max: max,
+        ..LogConfig::default()
+    };
+    let (mut log, _) = open(&storage, tmp.path(), &config);
+    let mut seq = 0u128;
+    let mut append = |log: &mut tidelog::log::Log| {
+        seq += 1;
+        log.append(seq, 0, "k", &[7u8; 1000]).unwrap();
+    };
+    let len = |p: &std::path::PathBuf| std::fs::metadata(p).unwrap().len();
+    // Grow to the largest segments, serving every spare request at once.
+    while segment_files(tmp.path())
+        .last()
+        .is_none_or(|p| len(p) < max)
+    {
+        append(&mut log);
+        if let Some(r) = log.spare_request() {
+            storage.create_segment(&r.path, r.capacity, r.fill).unwrap();
+            log.install_spare(r);
+        }
+    }
+    // Busy: a second spare is asked for while the first waits, and no third.
+    let mut ready = 0;
+    while let Some(r) = log.spare_request() {
+        assert_eq!(r.capacity, max);
+        storage.create_segment(&r.path, r.capacity, r.fill).unwrap();
+        log.install_spare(r);
+        ready += 1;
+        assert!(ready <= 2, "a third spare was asked for");
+    }
+    let spares = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "spare")
+            })
+            .count()
+    };
+    assert_eq!(spares(tmp.path()), 2);
+    // No more spares served: two rolls use the ready ones, the third finds none and
+    // makes a small segment itself.
+    let before = segment_files(tmp.path()).len();
+    while segment_files(tmp.path()).len() < before + 3 {
+        append(&mut log);
+    }
+    let files = segment_files(tmp.path());
+    let sizes: Vec<u64> = files[before..].iter().map(len).collect();
+    assert_eq!(sizes, vec![max, max, 4 << 20], "{sizes:?}");
+    assert_eq!(spares(tmp.path()), 0);
+    // After the miss a spare is due at once, however empty the new segment is.
+    let next = log
+        .spare_request()
+        .expect("a spare is due right after a miss");
+    assert_eq!(next.fill, tidelog::log::Preallocation::Allocated);
+    log.spare_failed(&next);
+    let all = read_all(&log);
+    assert_eq!(all.len() as u128, seq);
+    log.close().unwrap();
+}
+
+#[test]
+fn an_allocate_only_segment_is_in_the_page_cache_when_created() {
+    // The appender must not fault and zero the new segment's pages itself: every page
+    // is cached once `create_segment` returns. util-linux's `fincore` counts a file's
+    // resident bytes (mincore); without it this test can say nothing.
+    use tidelog::log::Preallocation;
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let len: u64 = 64 << 20;
+    let path = tmp.path().join("spare-1.spare");
+    storage
+        .create_segment(&path, len, Preallocation::Allocated)
+        .unwrap();
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    let out = match std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--raw", "-o", "RES"])
+        .arg(&path)
+        .output()
+    {
+        Ok(out) if out.status.success() => out,
+        other => {
+            eprintln!("fincore unavailable ({other:?}): page cache not checked");
+            return;
+        }
+    };
+    let resident: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(resident, len, "resident bytes of the new segment");
+    assert!(std::fs::read(&path).unwrap().iter().all(|b| *b == 0));
+}
+
+#[test]
 fn a_second_open_of_the_same_directory_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();

@@ -6,7 +6,7 @@
 //!   000000000000000000000000000000000001000.seg   sealed segment  (records, then zeros)
 //!   000000000000000000000000000000000001000.idx   its sparse index (derived; rebuilt if lost)
 //!   000000000000000000000000000000000052311.seg   active segment  (mapped read-write)
-//!   spare-3.spare                                the next segment, zero-filled ahead of need
+//!   spare-3.spare                                a next segment, prepared ahead of need (up to two)
 //! ```
 //!
 //! Invariants (each is tested in this module's tests or `core/tests/log_*.rs`):
@@ -41,6 +41,7 @@ mod recovery;
 mod retention;
 mod segment;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,6 +72,17 @@ use segment::{DurableState, Segment, SegmentWriter};
 /// allocation on the appending thread (measured 15-63 ms for 64 MiB under write load).
 /// Allocate-only segments cost the first sync of each page a metadata write instead.
 const SPARES_ALLOCATED_AFTER_MISS: u32 = 16;
+
+/// The largest segment a roll that found no spare creates itself, on the appending
+/// thread: preparing a file costs time in proportion to its size (allocation, then its
+/// pages brought into the page cache), so a miss makes a small segment and the
+/// segments after it grow back by doubling, each prepared off that thread.
+const MISS_SEGMENT_BYTES: u64 = 4 << 20;
+
+/// Spares a log keeps ready once its segments have grown to their largest (a busy log):
+/// two, so a preparation that runs late (its thread shares a CPU with callers) still
+/// has a whole segment's time before a roll needs it. Smaller logs keep one.
+const SPARES_AHEAD_BUSY: usize = 2;
 
 /// How a log sizes and checks things. [`LogConfig::default`] gives Kinesis-like values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +217,8 @@ pub struct Log {
     shared: Arc<LogShared>,
     active: Option<SegmentWriter>,
     finishing: Vec<SegmentWriter>,
-    spare: Option<SpareRequest>,
+    /// Prepared spares, oldest first.
+    spares: VecDeque<SpareRequest>,
     spare_pending: bool,
     spare_counter: u64,
     /// Spares still to make allocate-only because a roll found none ready (see
@@ -286,7 +299,7 @@ impl Log {
             shared,
             active: recovered.active,
             finishing: recovered.finishing,
-            spare: None,
+            spares: VecDeque::new(),
             spare_pending: false,
             spare_counter: 0,
             spares_allocated: 0,
@@ -504,19 +517,24 @@ impl Log {
     fn roll(&mut self, seq: u128, frame: usize, created_ms: u64) -> LogResult<()> {
         let needed = (RECORDS_OFFSET + frame) as u64;
         let final_path = self.shared.dir.join(segment_file_name(seq));
-        let (source, capacity) = match self.spare.take() {
-            Some(spare) if spare.capacity >= needed => {
+        // A spare too small for this frame (made before the segments grew, or for an
+        // ordinary frame when this one is huge) is left for a later roll.
+        let ready = self.spares.iter().position(|s| s.capacity >= needed);
+        let (source, capacity) = match ready.and_then(|i| self.spares.remove(i)) {
+            Some(spare) => {
                 self.spares_allocated = self.spares_allocated.saturating_sub(1);
                 (spare.path, spare.capacity)
             }
-            other => {
+            None => {
                 // No spare ready: never make the append wait for a zero fill (tens to
                 // hundreds of ms for a large segment); allocate only. The zero fills
                 // are not keeping up with the appends, so the next spares are made
                 // allocate-only too, off this thread.
                 self.spares_allocated = SPARES_ALLOCATED_AFTER_MISS;
-                self.spare = other;
-                let capacity = self.next_capacity().max(round_up_page(needed));
+                let capacity = self
+                    .next_capacity()
+                    .min(MISS_SEGMENT_BYTES)
+                    .max(round_up_page(needed));
                 let path = self.next_spare_path();
                 self.create_file(&path, capacity, Preallocation::Allocated)?;
                 (path, capacity)
@@ -578,19 +596,31 @@ impl Log {
     }
 
     /// If the next segment should be prepared now (the active one is half full and no
-    /// spare is ready), the file to create. The caller creates it with
+    /// spare is ready, or the log is busy and fewer than [`SPARES_AHEAD_BUSY`] are), the
+    /// file to create. The caller creates it with
     /// [`Storage::create_segment`] (on any thread) and hands it back with
     /// [`install_spare`](Self::install_spare).
     pub fn spare_request(&mut self) -> Option<SpareRequest> {
-        if self.spare.is_some() || self.spare_pending || self.failed.is_some() {
+        if self.spare_pending || self.failed.is_some() {
+            return None;
+        }
+        let busy = self
+            .active
+            .as_ref()
+            .is_some_and(|w| w.seg.capacity >= self.config.segment_bytes_max);
+        let wanted = if busy { SPARES_AHEAD_BUSY } else { 1 };
+        if self.spares.len() >= wanted {
             return None;
         }
         // Half full, or at once where segments have grown to their largest (a busy
         // log: the fill gets the whole segment's time). Idle logs keep no spare early.
-        let due = self.active.as_ref().is_none_or(|w| {
-            w.current.end * 2 >= w.seg.capacity as usize
-                || w.seg.capacity >= self.config.segment_bytes_max
-        });
+        // After a miss, at once: the appends are outrunning the preparation.
+        let due = busy
+            || self.spares_allocated > 0
+            || self
+                .active
+                .as_ref()
+                .is_none_or(|w| w.current.end * 2 >= w.seg.capacity as usize);
         if !due {
             return None;
         }
@@ -611,8 +641,11 @@ impl Log {
     /// Accepts a spare created for `request`.
     pub fn install_spare(&mut self, request: SpareRequest) {
         self.spare_pending = false;
-        if let Some(old) = self.spare.replace(request) {
-            let _ = self.storage.remove_file(&old.path);
+        self.spares.push_back(request);
+        while self.spares.len() > SPARES_AHEAD_BUSY {
+            if let Some(old) = self.spares.pop_front() {
+                let _ = self.storage.remove_file(&old.path);
+            }
         }
     }
 
@@ -762,7 +795,7 @@ impl Log {
         self.sync()?;
         // A seal written by the second sync's follow-up needs one more flush.
         self.sync()?;
-        if let Some(spare) = self.spare.take() {
+        for spare in self.spares.drain(..) {
             let _ = self.storage.remove_file(&spare.path);
         }
         Ok(())
