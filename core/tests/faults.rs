@@ -104,6 +104,67 @@ fn a_failed_write_changes_nothing_and_the_next_write_works() {
 }
 
 #[test]
+fn a_failed_batch_write_acknowledges_none_of_the_batch() {
+    // A batch's records are staged and written with one pwritev when the batch ends.
+    // If that write fails, no record of the batch is acknowledged, none is readable,
+    // and the shard refuses writes until reopened (like after a failed fsync).
+    use tidelog::PutRecordsEntry;
+    let tmp = tempfile::tempdir().unwrap();
+    let (faulty, config, engine) = faulty_engine(tmp.path());
+    let before = engine.put_record("s", "k", b"before", os()).unwrap();
+    let data: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 100]).collect();
+    let entries: Vec<PutRecordsEntry<'_>> = data
+        .iter()
+        .map(|d| PutRecordsEntry {
+            partition_key: "k",
+            data: d,
+            explicit_hash_key: None,
+        })
+        .collect();
+    let mut fault = Fault::once_after(FaultOp::WriteAt, "streams", 0, io::ErrorKind::Other);
+    fault.short_write_bytes = Some(150);
+    faulty.inject(fault);
+    let out = engine
+        .put_records("s", &entries, Some(Durability::Os))
+        .unwrap();
+    assert_eq!(out.failed_record_count, 5);
+    for r in &out.records {
+        let err = r.as_ref().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    }
+    let seen: Vec<u128> = read_shard(&engine, "s", SHARD)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(seen, vec![before.sequence_number]);
+    let err = engine.put_record("s", "k", b"after", os()).unwrap_err();
+    assert!(
+        matches!(err, Error::Storage(LogError::Failed { .. })),
+        "{err}"
+    );
+    let _ = engine.close();
+    faulty.clear();
+    // Reopened: the part of the batch that landed was zeroed again, so nothing of it
+    // comes back; the shard takes batches again.
+    let engine = Engine::open(config).unwrap();
+    let seen: Vec<u128> = read_shard(&engine, "s", SHARD)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(seen, vec![before.sequence_number]);
+    let out = engine
+        .put_records("s", &entries, Some(Durability::Sync))
+        .unwrap();
+    assert_eq!(out.failed_record_count, 0);
+    let read: Vec<Vec<u8>> = read_shard(&engine, "s", SHARD)
+        .into_iter()
+        .skip(1)
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(read, data);
+}
+
+#[test]
 fn a_short_write_leaves_no_garbage_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let (faulty, config, engine) = faulty_engine(tmp.path());

@@ -252,7 +252,7 @@ fn spares_are_allocate_only_after_a_roll_found_none_ready_then_zeroed_again() {
     }
     let allocated = fills
         .iter()
-        .take_while(|f| **f == Preallocation::Allocated)
+        .take_while(|f| **f == Preallocation::AllocatedCached)
         .count();
     assert_eq!(allocated, 16, "{fills:?}");
     assert!(
@@ -267,7 +267,7 @@ fn spares_are_allocate_only_after_a_roll_found_none_ready_then_zeroed_again() {
 }
 
 #[test]
-fn a_busy_log_keeps_two_spares_and_a_miss_makes_a_small_segment() {
+fn a_busy_log_keeps_two_spares_and_a_miss_allocates_one_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
     let max: u64 = 8 << 20;
@@ -317,20 +317,21 @@ fn a_busy_log_keeps_two_spares_and_a_miss_makes_a_small_segment() {
     };
     assert_eq!(spares(tmp.path()), 2);
     // No more spares served: two rolls use the ready ones, the third finds none and
-    // makes a small segment itself.
+    // allocates a segment itself.
     let before = segment_files(tmp.path()).len();
     while segment_files(tmp.path()).len() < before + 3 {
         append(&mut log);
     }
     let files = segment_files(tmp.path());
     let sizes: Vec<u64> = files[before..].iter().map(len).collect();
-    assert_eq!(sizes, vec![max, max, 4 << 20], "{sizes:?}");
+    assert_eq!(sizes, vec![max, max, max], "{sizes:?}");
     assert_eq!(spares(tmp.path()), 0);
     // After the miss a spare is due at once, however empty the new segment is.
     let next = log
         .spare_request()
         .expect("a spare is due right after a miss");
-    assert_eq!(next.fill, tidelog::log::Preallocation::Allocated);
+    // Written through the mapping: its pages are cached ahead.
+    assert_eq!(next.fill, tidelog::log::Preallocation::AllocatedCached);
     log.spare_failed(&next);
     let all = read_all(&log);
     assert_eq!(all.len() as u128, seq);
@@ -338,33 +339,131 @@ fn a_busy_log_keeps_two_spares_and_a_miss_makes_a_small_segment() {
 }
 
 #[test]
+fn staged_appends_are_published_when_flushed_in_order_and_across_rolls() {
+    use tidelog::log::WriteVia;
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let (mut log, _) = open(&storage, tmp.path(), &small_config());
+    let mut expected: Vec<(u128, Vec<u8>)> = Vec::new();
+    fn put(
+        log: &mut tidelog::log::Log,
+        expected: &mut Vec<(u128, Vec<u8>)>,
+        via: WriteVia,
+        len: usize,
+    ) {
+        let seq = expected.len() as u128 + 1;
+        let data = payload(seq as u64, len);
+        log.append_via(seq, seq as u64, "k", &data, via).unwrap();
+        expected.push((seq, data));
+    }
+    // Staged records are invisible until the batch is flushed.
+    for _ in 0..3 {
+        put(&mut log, &mut expected, WriteVia::Staged, 100);
+    }
+    assert!(read_all(&log).is_empty());
+    assert_eq!(log.last_seq(), Some(3));
+    log.flush_staged().unwrap();
+    assert_eq!(read_all(&log).len(), 3);
+    // A record of another kind writes the stage first: order holds.
+    put(&mut log, &mut expected, WriteVia::Staged, 50);
+    put(&mut log, &mut expected, WriteVia::Mapping, 60);
+    put(&mut log, &mut expected, WriteVia::Staged, 70);
+    put(&mut log, &mut expected, WriteVia::Syscall, 80);
+    assert_eq!(read_all(&log).len(), 7);
+    // Enough staged bytes to roll several 64 KiB segments inside one batch.
+    for i in 0..400 {
+        put(&mut log, &mut expected, WriteVia::Staged, 300 + i % 700);
+    }
+    log.flush_staged().unwrap();
+    assert!(segment_files(tmp.path()).len() >= 3);
+    let rows = read_all(&log);
+    assert_eq!(rows.len(), expected.len());
+    for (row, (seq, data)) in rows.iter().zip(&expected) {
+        assert_eq!(row.0, *seq);
+        assert_eq!(&row.3, data, "record {seq}");
+    }
+    // A sync writes what is staged first; after a reopen everything is there.
+    put(&mut log, &mut expected, WriteVia::Staged, 10);
+    log.sync().unwrap();
+    log.close().unwrap();
+    let (log, report) = open(&storage, tmp.path(), &small_config());
+    assert!(report.tail.is_none(), "{report:?}");
+    let rows = read_all(&log);
+    assert_eq!(rows.len(), expected.len());
+    assert!(
+        rows.iter()
+            .zip(&expected)
+            .all(|(r, (s, d))| r.0 == *s && &r.3 == d)
+    );
+}
+
+#[test]
 fn an_allocate_only_segment_is_in_the_page_cache_when_created() {
-    // The appender must not fault and zero the new segment's pages itself: every page
-    // is cached once `create_segment` returns. util-linux's `fincore` counts a file's
-    // resident bytes (mincore); without it this test can say nothing.
+    // A segment for appends through the mapping: the appender must not fault and zero
+    // its pages itself, so every page is cached once `create_segment` returns. One for
+    // pwritev appends is left out of the cache (a full-page write needs no page first).
+    // util-linux's `fincore` counts a file's resident bytes (mincore); without it this
+    // test can say nothing.
     use tidelog::log::Preallocation;
     let tmp = tempfile::tempdir().unwrap();
     let storage = fs();
     let len: u64 = 64 << 20;
-    let path = tmp.path().join("spare-1.spare");
-    storage
-        .create_segment(&path, len, Preallocation::Allocated)
-        .unwrap();
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
-    let out = match std::process::Command::new("fincore")
-        .args(["--bytes", "--noheadings", "--raw", "-o", "RES"])
-        .arg(&path)
-        .output()
-    {
-        Ok(out) if out.status.success() => out,
-        other => {
-            eprintln!("fincore unavailable ({other:?}): page cache not checked");
-            return;
-        }
+    for (name, fill, cached) in [
+        ("spare-1.spare", Preallocation::AllocatedCached, len),
+        ("spare-2.spare", Preallocation::Allocated, 0),
+    ] {
+        let path = tmp.path().join(name);
+        storage.create_segment(&path, len, fill).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        let out = match std::process::Command::new("fincore")
+            .args(["--bytes", "--noheadings", "--raw", "-o", "RES"])
+            .arg(&path)
+            .output()
+        {
+            Ok(out) if out.status.success() => out,
+            other => {
+                eprintln!("fincore unavailable ({other:?}): page cache not checked");
+                return;
+            }
+        };
+        let resident: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        assert_eq!(resident, cached, "resident bytes of a {fill:?} segment");
+        assert!(std::fs::read(&path).unwrap().iter().all(|b| *b == 0));
+    }
+}
+
+#[test]
+fn spares_are_cached_ahead_only_for_logs_written_through_the_mapping() {
+    use tidelog::log::{Preallocation, WriteVia};
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = fs();
+    let config = LogConfig {
+        preallocation: Preallocation::Allocated,
+        ..small_config()
     };
-    let resident: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    assert_eq!(resident, len, "resident bytes of the new segment");
-    assert!(std::fs::read(&path).unwrap().iter().all(|b| *b == 0));
+    let (mut log, _) = open(&storage, tmp.path(), &config);
+    let mut fills = Vec::new();
+    let mut seq = 0u128;
+    for via in [WriteVia::Mapping, WriteVia::Staged, WriteVia::Syscall] {
+        let request = loop {
+            seq += 1;
+            log.append_via(seq, 0, "k", &[3u8; 500], via).unwrap();
+            log.flush_staged().unwrap();
+            if let Some(r) = log.spare_request() {
+                break r;
+            }
+        };
+        fills.push(request.fill);
+        log.spare_failed(&request);
+    }
+    assert_eq!(
+        fills,
+        vec![
+            Preallocation::AllocatedCached,
+            Preallocation::Allocated,
+            Preallocation::Allocated
+        ]
+    );
 }
 
 #[test]

@@ -390,7 +390,7 @@ fn run_program(
 ) -> Result<Value> {
     let preallocation = match ctx.args.preallocation[0] {
         Preallocation::Zeroed => "zeroed",
-        Preallocation::Allocated => "allocated",
+        Preallocation::Allocated | Preallocation::AllocatedCached => "allocated",
     };
     let ms = |d: Duration| d.as_millis().max(1).to_string();
     let mut child = ctx.spawn_child(

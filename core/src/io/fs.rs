@@ -188,11 +188,15 @@ impl Storage for FsStorage {
             Preallocation::Zeroed => zero_fill(&file, 0, len),
             // No sync: the allocation becomes durable with the first fdatasync of the
             // segment (and a segment found short after a crash is extended on open).
-            // Then the whole file is brought into the page cache here, off the
-            // appending thread (see `fill_page_cache`).
             Preallocation::Allocated => {
                 rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
                     .map_err(io::Error::from)
+            }
+            Preallocation::AllocatedCached => {
+                rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len)
+                    .map_err(io::Error::from)
+                    // The whole file brought into the page cache here, off the
+                    // appending thread (see `fill_page_cache`).
                     .map(|()| fill_page_cache(&file, len))
             }
         };

@@ -66,7 +66,15 @@ pub enum Preallocation {
     Zeroed,
     /// Allocated only (unwritten extents, which read as zeros), not synced: creating a
     /// segment is O(1), but the first sync of each block also converts its extent.
+    /// Its pages are not in the page cache: right for a segment written with `pwritev`
+    /// (a full-page write neither faults nor zeroes the page first).
     Allocated,
+    /// [`Allocated`](Self::Allocated), and then read whole so every page is in the page
+    /// cache before the segment is mapped: for a segment written through its mapping,
+    /// whose first touch of each readahead window would otherwise allocate and zero up
+    /// to 8 MiB of pages on the appending thread. The log asks for it when its appends
+    /// go mostly through the mapping.
+    AllocatedCached,
 }
 
 /// An open segment file: writes that bypass the mapping, and durability. Held by the

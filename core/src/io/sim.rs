@@ -469,7 +469,7 @@ impl Storage for SimStorage {
                 st.syncs += 1;
                 vec![0u8; len]
             }
-            Preallocation::Allocated => Vec::new(),
+            Preallocation::Allocated | Preallocation::AllocatedCached => Vec::new(),
         };
         Self::link_new(
             &mut st,

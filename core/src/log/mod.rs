@@ -73,12 +73,6 @@ use segment::{DurableState, Segment, SegmentWriter};
 /// Allocate-only segments cost the first sync of each page a metadata write instead.
 const SPARES_ALLOCATED_AFTER_MISS: u32 = 16;
 
-/// The largest segment a roll that found no spare creates itself, on the appending
-/// thread: preparing a file costs time in proportion to its size (allocation, then its
-/// pages brought into the page cache), so a miss makes a small segment and the
-/// segments after it grow back by doubling, each prepared off that thread.
-const MISS_SEGMENT_BYTES: u64 = 4 << 20;
-
 /// Spares a log keeps ready once its segments have grown to their largest (a busy log):
 /// two, so a preparation that runs late (its thread shares a CPU with callers) still
 /// has a whole segment's time before a roll needs it. Smaller logs keep one.
@@ -224,6 +218,12 @@ pub struct Log {
     /// Spares still to make allocate-only because a roll found none ready (see
     /// [`SPARES_ALLOCATED_AFTER_MISS`]).
     spares_allocated: u32,
+    /// Frame bytes appended through the mapping, and otherwise (pwritev, staged),
+    /// since the last spare request: an allocate-only spare is cached ahead
+    /// ([`Preallocation::AllocatedCached`]) only for a log written mostly through
+    /// its mapping.
+    mapped_bytes: u64,
+    written_bytes: u64,
     dir_generation: u64,
     dir_synced_generation: u64,
     last_seq: Option<u128>,
@@ -303,6 +303,8 @@ impl Log {
             spare_pending: false,
             spare_counter: 0,
             spares_allocated: 0,
+            mapped_bytes: 0,
+            written_bytes: 0,
             dir_generation: 0,
             dir_synced_generation: 0,
             last_seq: recovered.last_seq,
@@ -450,6 +452,10 @@ impl Log {
             return Err(LogError::InvalidFlags { flags });
         }
         self.check_frame(Some(seq), key, data)?;
+        if via != WriteVia::Staged {
+            // Frames land in order: staged ones first.
+            self.flush_staged()?;
+        }
         let frame = align_up(RECORD_HEADER_BYTES + key.len() + data.len());
         let fits = self.active.as_ref().is_some_and(|w| w.room() >= frame);
         if !fits {
@@ -477,7 +483,16 @@ impl Log {
             unreachable!()
         };
         active.append(seq, timestamp_ms, key, data, flags, via)?;
+        let staged = active.staged_bytes();
+        if via == WriteVia::Mapping {
+            self.mapped_bytes += frame as u64;
+        } else {
+            self.written_bytes += frame as u64;
+        }
         self.last_seq = Some(seq);
+        if staged >= segment::STAGE_FLUSH_BYTES {
+            self.flush_staged()?;
+        }
         Ok(())
     }
 
@@ -513,8 +528,27 @@ impl Log {
             })
     }
 
+    /// Writes the frames appended with [`WriteVia::Staged`] and publishes them. The
+    /// caller of staged appends calls this when its batch ends, before it acknowledges
+    /// any of them: an error here means none of the staged frames was kept (the bytes
+    /// that landed are zeroed again), and the log is failed like after a failed sync.
+    pub fn flush_staged(&mut self) -> LogResult<()> {
+        self.check_failed()?;
+        let Some(active) = self.active.as_mut() else {
+            return Ok(());
+        };
+        if !active.has_staged() {
+            return Ok(());
+        }
+        let path = active.seg.path.clone();
+        let written = active.flush_stage();
+        written.map_err(|err| self.fail("append to", &path, err))
+    }
+
     /// Starts a new segment whose first record will be `seq` and needs `frame` bytes.
     fn roll(&mut self, seq: u128, frame: usize, created_ms: u64) -> LogResult<()> {
+        // The segment being left keeps its frames in order: its stage is written first.
+        self.flush_staged()?;
         let needed = (RECORDS_OFFSET + frame) as u64;
         let final_path = self.shared.dir.join(segment_file_name(seq));
         // A spare too small for this frame (made before the segments grew, or for an
@@ -531,10 +565,9 @@ impl Log {
                 // are not keeping up with the appends, so the next spares are made
                 // allocate-only too, off this thread.
                 self.spares_allocated = SPARES_ALLOCATED_AFTER_MISS;
-                let capacity = self
-                    .next_capacity()
-                    .min(MISS_SEGMENT_BYTES)
-                    .max(round_up_page(needed));
+                // Allocate-only and not cached: O(1) whatever its size (a smaller
+                // segment would only bring the next roll, and miss, sooner).
+                let capacity = self.next_capacity().max(round_up_page(needed));
                 let path = self.next_spare_path();
                 self.create_file(&path, capacity, Preallocation::Allocated)?;
                 (path, capacity)
@@ -626,10 +659,13 @@ impl Log {
         }
         self.spare_pending = true;
         let capacity = self.next_capacity();
-        let fill = if self.spares_allocated > 0 {
-            Preallocation::Allocated
-        } else {
-            self.config.preallocation
+        let mapped = self.mapped_bytes >= self.written_bytes;
+        self.mapped_bytes = 0;
+        self.written_bytes = 0;
+        let fill = match self.config.preallocation {
+            Preallocation::Zeroed if self.spares_allocated == 0 => Preallocation::Zeroed,
+            _ if mapped => Preallocation::AllocatedCached,
+            _ => Preallocation::Allocated,
         };
         Some(SpareRequest {
             path: self.next_spare_path(),
@@ -678,7 +714,8 @@ impl Log {
                     base_seq: w.seg.base_seq,
                     path: w.seg.path.clone(),
                     real_file: w.sync_handle().is_real_file(),
-                    covers: w.current,
+                    // Staged frames are not in the page cache yet: not covered.
+                    covers: w.written(),
                     header_writes: w.header_writes(),
                 });
             }
@@ -768,7 +805,7 @@ impl Log {
     /// Makes everything appended so far durable (blocking fdatasync of each dirty
     /// segment, oldest first, and the directory after a roll).
     pub fn sync(&mut self) -> LogResult<()> {
-        self.check_failed()?;
+        self.flush_staged()?;
         let plan = self.plan_sync();
         if plan.is_empty() {
             return self.complete_sync(plan);

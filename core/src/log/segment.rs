@@ -44,7 +44,18 @@ pub enum WriteVia {
     /// A `pwritev` to the file: a system call (~2-5 µs here), but the fdatasync that
     /// follows is as fast as the device allows. For appends about to be synced.
     Syscall,
+    /// Gathered in memory and written with one `pwritev` per batch, when the batch ends
+    /// ([`Log::flush_staged`](super::Log::flush_staged)) or reaches
+    /// [`STAGE_FLUSH_BYTES`]; published only then. For batches: one system call instead
+    /// of one per record, and no page faults (a full-page write into the page cache
+    /// neither faults nor zeroes the page first: 6 GB/s here, against 2.3-2.8 GB/s for
+    /// a copy into the mapping of a new segment and 5 GB/s into one already cached).
+    Staged,
 }
+
+/// Staged bytes that are written at once, without waiting for the batch's end: bounds
+/// the memory a log holds for staging (the buffer is freed after each flush).
+pub const STAGE_FLUSH_BYTES: usize = 256 << 10;
 
 /// Which stream and shard a log belongs to (written into every segment header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -197,6 +208,13 @@ pub struct SegmentWriter {
     pub checkpoint_end: usize,
     header_writes: u64,
     header_synced: u64,
+    /// Frames appended with [`WriteVia::Staged`] and not yet written: the bytes of
+    /// `[written.end, current.end)`, padding included.
+    stage: Vec<u8>,
+    /// Index points of the staged frames (pushed when they are written).
+    stage_points: Vec<IndexPoint>,
+    /// The state as written to the page cache and published (`current` less the stage).
+    written: DurableState,
     /// A sealed checkpoint has been written (durable after the next sync).
     pub seal_written: bool,
     /// The on-disk checkpoint says the log was closed cleanly here; it must be turned
@@ -226,6 +244,9 @@ impl SegmentWriter {
             checkpoint_end,
             header_writes: 0,
             header_synced: 0,
+            stage: Vec::new(),
+            stage_points: Vec::new(),
+            written: current,
             seal_written: false,
             closed_on_disk: false,
         }
@@ -286,8 +307,8 @@ impl SegmentWriter {
         self.seg.capacity as usize - self.current.end
     }
 
-    /// Appends one frame (the caller checked room and ordering) and publishes it.
-    /// Returns the frame's size in bytes.
+    /// Appends one frame (the caller checked room and ordering) and publishes it (a
+    /// staged frame: when the stage is written). Returns the frame's size in bytes.
     #[inline]
     pub fn append(
         &mut self,
@@ -298,6 +319,10 @@ impl SegmentWriter {
         flags: u16,
         via: WriteVia,
     ) -> LogResult<usize> {
+        debug_assert!(
+            via == WriteVia::Staged || self.stage.is_empty(),
+            "the log writes staged frames before any other"
+        );
         let offset = self.current.end;
         let header = record::encode_header_flagged(seq, timestamp_ms, key, data, flags);
         let frame_bytes = RECORD_HEADER_BYTES + key.len() + data.len();
@@ -307,6 +332,29 @@ impl SegmentWriter {
             .check_writable(offset, frame_bytes)
             .map_err(bounds)?;
         let parts = [header.as_bytes(), key, data];
+        if via == WriteVia::Staged {
+            if self.stage.is_empty() {
+                self.stage.reserve(STAGE_FLUSH_BYTES);
+            }
+            for part in parts {
+                self.stage.extend_from_slice(part);
+            }
+            let padded = super::format::align_up(frame_bytes);
+            self.stage
+                .resize(self.stage.len() + (padded - frame_bytes), 0);
+            if let Some(point) = self.index_builder.observe(offset as u64, seq, timestamp_ms) {
+                self.stage_points.push(point);
+            }
+            self.current = DurableState {
+                end: offset + padded,
+                last_record_offset: offset,
+                last_seq: seq,
+                record_count: self.current.record_count + 1,
+                max_timestamp_ms: self.current.max_timestamp_ms.max(timestamp_ms),
+            };
+            debug_assert_eq!(self.written.end + self.stage.len(), self.current.end);
+            return Ok(frame_bytes);
+        }
         let written = match via {
             WriteVia::Syscall => match self.file.write_at(offset as u64, &parts) {
                 Ok(()) => true,
@@ -318,7 +366,7 @@ impl SegmentWriter {
                     return Err(LogError::io("append to", path.clone(), e));
                 }
             },
-            WriteVia::Mapping => false,
+            WriteVia::Mapping | WriteVia::Staged => false,
         };
         if !written {
             let mut at = offset;
@@ -342,8 +390,53 @@ impl SegmentWriter {
         Ok(frame_bytes)
     }
 
+    /// True if staged frames wait to be written.
+    pub fn has_staged(&self) -> bool {
+        !self.stage.is_empty()
+    }
+
+    /// Bytes of staged frames waiting to be written.
+    pub fn staged_bytes(&self) -> usize {
+        self.stage.len()
+    }
+
+    /// The state written to the page cache (what a sync planned now may cover).
+    pub fn written(&self) -> DurableState {
+        self.written
+    }
+
+    /// Writes the staged frames with one `pwritev` (through the mapping where the
+    /// storage has no file), pushes their index points and publishes them. On an
+    /// error, whatever part landed is zeroed again and nothing is published; the
+    /// caller fails the log (the staged frames' puts must not be acknowledged).
+    pub fn flush_stage(&mut self) -> std::io::Result<()> {
+        if self.stage.is_empty() {
+            return Ok(());
+        }
+        let from = self.written.end;
+        let stage = std::mem::take(&mut self.stage);
+        let result = match self.file.write_at(from as u64, &[&stage]) {
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => self
+                .writer
+                .write(from, &stage)
+                .map_err(std::io::Error::other),
+            other => other,
+        };
+        if let Err(e) = result {
+            let _ = self.writer.zero(from, stage.len());
+            self.stage_points.clear();
+            return Err(e);
+        }
+        for point in self.stage_points.drain(..) {
+            self.seg.index.push(point);
+        }
+        self.publish();
+        Ok(())
+    }
+
     fn publish(&mut self) {
         let state = self.current;
+        self.written = state;
         self.writer.publish(state.end);
         let seg = &self.seg;
         seg.max_timestamp_ms

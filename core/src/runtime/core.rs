@@ -25,6 +25,13 @@
 //! drops the watchdog (the maintenance timer is registered then), so an idle core
 //! still has no periodic wake-ups.
 //!
+//! # How records reach the page cache
+//! A lone `os` record is copied into the segment's mapping (no system call: the lowest
+//! latency). The records of a batch (a request of several) are staged and written with
+//! one `pwritev` when the request ends, then published and acknowledged; a failed write
+//! acknowledges none of them and poisons the shard's log. A lone `sync` record, and any
+//! record of 16 KiB or more, is written with its own `pwritev`.
+//!
 //! # Group commit
 //! A `sync` put is appended (through `pwritev`, which keeps the following fdatasync
 //! cheap) and its acknowledgement queued. When no sync is running, the core starts
@@ -290,17 +297,20 @@ fn shard_not_found(key: ShardKey) -> Error {
 }
 
 impl CoreShard {
+    /// Appends one entry; `batch` when it is one of several in a request (staged: the
+    /// caller ends the request with [`Log::flush_staged`]).
     fn put_one(
         &mut self,
         entry: PutEntry,
         durability: Durability,
+        batch: bool,
         now_ns: u64,
         now_ms: u64,
     ) -> PutOutcome {
         if !self.open {
             return Err(PutFailure::ShardClosed(entry));
         }
-        self.append_one(&entry, durability, now_ns, now_ms)
+        self.append_one(&entry, durability, batch, now_ns, now_ms)
             .map_err(PutFailure::Failed)
     }
 
@@ -308,6 +318,7 @@ impl CoreShard {
         &mut self,
         entry: &PutEntry,
         durability: Durability,
+        batch: bool,
         now_ns: u64,
         now_ms: u64,
     ) -> Result<u128, Error> {
@@ -333,7 +344,14 @@ impl CoreShard {
             });
         }
         let ts = now_ms.max(self.last_ts);
-        let via = if durability == Durability::Sync || bytes >= SYSCALL_WRITE_MIN_BYTES {
+        // A batch's records go out in one pwritev (staged), large ones each in their
+        // own; a lone record through the mapping (the lowest latency) unless a sync
+        // follows (see `WriteVia`).
+        let via = if bytes >= SYSCALL_WRITE_MIN_BYTES {
+            WriteVia::Syscall
+        } else if batch {
+            WriteVia::Staged
+        } else if durability == Durability::Sync {
             WriteVia::Syscall
         } else {
             WriteVia::Mapping
@@ -448,10 +466,18 @@ impl CoreState {
                 };
                 let now_ns = self.ctx.clock.monotonic_ns();
                 let now_ms = self.ctx.clock.now_ms();
-                let outcomes: Vec<PutOutcome> = entries
+                let batch = entries.len() > 1;
+                let mut outcomes: Vec<PutOutcome> = entries
                     .into_iter()
-                    .map(|e| shard.put_one(e, durability, now_ns, now_ms))
+                    .map(|e| shard.put_one(e, durability, batch, now_ns, now_ms))
                     .collect();
+                if batch && let Err(e) = shard.log.flush_staged() {
+                    // None of the staged records was kept: none is acknowledged.
+                    let err = Error::from(e);
+                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                        *outcome = Err(PutFailure::Failed(clone_sync_error(&err)));
+                    }
+                }
                 let any_ok = outcomes.iter().any(|o| o.is_ok());
                 if any_ok && !shard.touched {
                     shard.touched = true;
