@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use glommio::{CpuSet, LocalExecutorBuilder, Placement, PoolPlacement};
+use glommio::{LocalExecutorBuilder, Placement, PoolPlacement};
 
 use self::core::{CoreContext, Request};
 use self::mailbox::{MailboxSender, mailbox};
@@ -148,12 +148,7 @@ enum Started {
 }
 
 /// Spawns a core thread and waits for its loop to run.
-fn start_core(
-    i: usize,
-    ctx: Arc<CoreContext>,
-    placement: Placement,
-    blocking: PoolPlacement,
-) -> Result<Started> {
+fn start_core(i: usize, ctx: Arc<CoreContext>, placement: Placement) -> Result<Started> {
     let (sender, receiver) = mailbox::<Request>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::result::Result<(), String>>();
     let preempt_timer = ctx.preempt_timer;
@@ -174,9 +169,10 @@ fn start_core(
                 // while it is runnable (`core.rs`, `Watchdog`); before the loop first
                 // runs there is none, so a start that stalls is retried below.
                 .preempt_timer(preempt_timer)
-                // Spare segments are prepared on the blocking pool (see
-                // `blocking_pool_placement`).
-                .blocking_thread_pool_placement(blocking)
+                // Spare segments are prepared on the blocking pool, unbound, at the
+                // lowest priority (`core.rs`, `SPARE_NICE`): it runs on whichever CPU
+                // has time to spare and yields to the core and to callers.
+                .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
                 .make();
             match executor {
                 Err(e) => {
@@ -209,34 +205,11 @@ fn start_core(
     })
 }
 
-/// Where a core's blocking pool (spare segments: tens of ms of page zeroing and copying
-/// per 64 MiB) runs. With pinned cores and CPUs left over, on those CPUs only: unbound,
-/// the scheduler put it on a core's CPU and the core lost that CPU to it for 10-66 ms
-/// at a time (measured: 38 preemptions in a 3 s batched run, puts of 9-20 ms around each
-/// roll). Otherwise unbound (every CPU has a core, or cores are not pinned).
-fn blocking_pool_placement(core_cpus: Option<&[usize]>) -> PoolPlacement {
-    let unbound = PoolPlacement::Unbound(1);
-    let Some(cores) = core_cpus else {
-        return unbound;
-    };
-    let Ok(online) = CpuSet::online() else {
-        return unbound;
-    };
-    let free = online.filter(|l| !cores.contains(&l.cpu));
-    if free.is_empty() {
-        unbound
-    } else {
-        PoolPlacement::Fenced(1, free)
-    }
-}
-
 impl Runtime {
     /// Starts one core per context, pinned to `cpus[i]` when given. A core whose loop
     /// does not run in time is abandoned and started again (see [`start_core`]).
     pub fn start(contexts: Vec<Arc<CoreContext>>, cpus: Option<&[usize]>) -> Result<Self> {
         let mut cores = Vec::with_capacity(contexts.len());
-        // The CPUs cores are pinned to: the first of `cpus`, one per core.
-        let core_cpus = cpus.map(|c| &c[..c.len().min(contexts.len())]);
         for (i, ctx) in contexts.into_iter().enumerate() {
             let placement = || match cpus.and_then(|c| c.get(i)) {
                 Some(&cpu) => Placement::Fixed(cpu),
@@ -244,12 +217,7 @@ impl Runtime {
             };
             let mut outcome = Started::Stuck;
             for _ in 0..START_ATTEMPTS {
-                outcome = start_core(
-                    i,
-                    Arc::clone(&ctx),
-                    placement(),
-                    blocking_pool_placement(core_cpus),
-                )?;
+                outcome = start_core(i, Arc::clone(&ctx), placement())?;
                 if !matches!(outcome, Started::Stuck) {
                     break;
                 }
@@ -360,28 +328,5 @@ mod tests {
     fn usable_cpus_within_allowed() {
         let usable = usable_cpus();
         assert!(usable >= 1 && usable <= allowed_cpus().len().max(1));
-    }
-
-    #[test]
-    fn the_blocking_pool_stays_off_the_cores_cpus_when_others_exist() {
-        assert_eq!(blocking_pool_placement(None), PoolPlacement::Unbound(1));
-        let online = CpuSet::online().unwrap();
-        let all: Vec<usize> = online.clone().into_iter().map(|l| l.cpu).collect();
-        assert_eq!(
-            blocking_pool_placement(Some(&all)),
-            PoolPlacement::Unbound(1),
-            "no CPU without a core"
-        );
-        if all.len() >= 2 {
-            let cores = [all[0]];
-            match blocking_pool_placement(Some(&cores)) {
-                PoolPlacement::Fenced(1, set) => {
-                    let cpus: Vec<usize> = set.into_iter().map(|l| l.cpu).collect();
-                    assert_eq!(cpus.len(), all.len() - 1);
-                    assert!(!cpus.contains(&all[0]));
-                }
-                other => panic!("expected a fence, got {other:?}"),
-            }
-        }
     }
 }
