@@ -1112,3 +1112,23 @@ pub async fn run(ctx: Arc<CoreContext>, mailbox: MailboxReceiver<Request>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spare_thread_lowers_only_itself_to_the_lowest_priority() {
+        let own = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let nice = std::thread::spawn(|| {
+            lower_priority();
+            lower_priority(); // once is enough; a second call changes nothing
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(nice, SPARE_NICE);
+        let after = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert_eq!(after, own, "the calling thread keeps its priority");
+    }
+}
