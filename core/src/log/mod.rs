@@ -537,7 +537,7 @@ impl Log {
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
-        if !active.has_staged() {
+        if active.staged_bytes() == 0 {
             return Ok(());
         }
         let path = active.seg.path.clone();

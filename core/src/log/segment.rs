@@ -332,30 +332,19 @@ impl SegmentWriter {
             .check_writable(offset, frame_bytes)
             .map_err(bounds)?;
         let parts = [header.as_bytes(), key, data];
-        if via == WriteVia::Staged {
-            if self.stage.is_empty() {
-                self.stage.reserve(STAGE_FLUSH_BYTES);
-            }
-            for part in parts {
-                self.stage.extend_from_slice(part);
-            }
-            let padded = super::format::align_up(frame_bytes);
-            self.stage
-                .resize(self.stage.len() + (padded - frame_bytes), 0);
-            if let Some(point) = self.index_builder.observe(offset as u64, seq, timestamp_ms) {
-                self.stage_points.push(point);
-            }
-            self.current = DurableState {
-                end: offset + padded,
-                last_record_offset: offset,
-                last_seq: seq,
-                record_count: self.current.record_count + 1,
-                max_timestamp_ms: self.current.max_timestamp_ms.max(timestamp_ms),
-            };
-            debug_assert_eq!(self.written.end + self.stage.len(), self.current.end);
-            return Ok(frame_bytes);
-        }
+        let padded = super::format::align_up(frame_bytes);
         let written = match via {
+            WriteVia::Staged => {
+                if self.stage.is_empty() {
+                    self.stage.reserve(STAGE_FLUSH_BYTES);
+                }
+                for part in parts {
+                    self.stage.extend_from_slice(part);
+                }
+                self.stage
+                    .resize(self.stage.len() + (padded - frame_bytes), 0);
+                true
+            }
             WriteVia::Syscall => match self.file.write_at(offset as u64, &parts) {
                 Ok(()) => true,
                 Err(e) if e.kind() == std::io::ErrorKind::Unsupported => false,
@@ -366,7 +355,7 @@ impl SegmentWriter {
                     return Err(LogError::io("append to", path.clone(), e));
                 }
             },
-            WriteVia::Mapping | WriteVia::Staged => false,
+            WriteVia::Mapping => false,
         };
         if !written {
             let mut at = offset;
@@ -375,24 +364,27 @@ impl SegmentWriter {
                 at += part.len();
             }
         }
+        let staged = via == WriteVia::Staged;
         if let Some(point) = self.index_builder.observe(offset as u64, seq, timestamp_ms) {
-            self.seg.index.push(point);
+            if staged {
+                self.stage_points.push(point); // pushed when the stage is written
+            } else {
+                self.seg.index.push(point);
+            }
         }
-        let end = offset + super::format::align_up(frame_bytes);
         self.current = DurableState {
-            end,
+            end: offset + padded,
             last_record_offset: offset,
             last_seq: seq,
             record_count: self.current.record_count + 1,
             max_timestamp_ms: self.current.max_timestamp_ms.max(timestamp_ms),
         };
+        if staged {
+            debug_assert_eq!(self.written.end + self.stage.len(), self.current.end);
+            return Ok(frame_bytes);
+        }
         self.publish();
         Ok(frame_bytes)
-    }
-
-    /// True if staged frames wait to be written.
-    pub fn has_staged(&self) -> bool {
-        !self.stage.is_empty()
     }
 
     /// Bytes of staged frames waiting to be written.
