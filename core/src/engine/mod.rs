@@ -563,6 +563,7 @@ impl Engine {
                     hand_off: config.machine == Machine::Shared && spin_slots == 0,
                     maintenance_interval: config.maintenance_interval,
                     sync_driver: config.sync_driver,
+                    spare_nice: crate::runtime::core::spare_nice(usable, core_count),
                     preempt_timer: config.preempt_timer,
                 })
             })

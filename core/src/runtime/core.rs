@@ -100,6 +100,9 @@ pub struct CoreContext {
     pub maintenance_interval: Duration,
     /// How group commits are made durable.
     pub sync_driver: SyncDriver,
+    /// The nice value of the thread preparing this core's spare segments
+    /// ([`spare_nice`]).
+    pub spare_nice: i32,
     /// glommio's preemption timer (`EngineConfig::preempt_timer`).
     pub preempt_timer: Duration,
 }
@@ -827,26 +830,42 @@ fn after_batch(state: &State) {
     start_spares(state);
 }
 
-/// The nice value of the thread preparing spare segments. A spare costs that thread
-/// tens of ms of CPU per 64 MiB (zeros written, or pages read into the cache). At the
-/// default priority it took the core's own CPU for 10-66 ms at a time when the core
-/// was saturated (measured: 38 preemptions in a 3 s batched run); fenced off the
-/// core's CPU instead, it took the callers' CPU and a busy core's single-record puts
-/// fell from 363-432 k/s to 232-243 k/s. At nice 19 it runs in any CPU's idle time and
-/// yields to the core and callers; when it falls behind, rolls allocate their segment
-/// themselves (O(1), see `Log::roll`).
-const SPARE_NICE: i32 = 19;
+/// The nice value of the thread preparing spare segments where some CPU this process
+/// may use runs no core. A spare costs that thread tens of ms of CPU per 64 MiB (zeros
+/// written, or pages read into the cache). At the default priority it took the core's
+/// own CPU for 10-66 ms at a time when the core was saturated (measured: 38
+/// preemptions in a 3 s batched run); fenced off the core's CPU instead, it took the
+/// callers' CPU and a busy core's single-record puts fell from 363-432 k/s to
+/// 232-243 k/s. At nice 19 it runs in the free CPU's idle time and yields to the core
+/// and callers; when it falls behind, rolls allocate their segment themselves (O(1),
+/// see `Log::roll`).
+pub const SPARE_NICE_BESIDE_FREE_CPU: i32 = 19;
 
-/// Lowers the calling (blocking pool) thread to [`SPARE_NICE`], once. Best effort.
-fn lower_priority() {
+/// The spare thread's nice value for a core of an engine with `cores` cores on
+/// `usable` CPUs. Where the cores occupy every usable CPU there is no idle time to run
+/// in: at nice 19 the spare thread was starved on the cores' CPUs and the puts' p99
+/// doubled (one CPU, one core, 2 callers: worst run 115-119 µs at nice 19 against
+/// 64-67 µs at nice 0, back to back), so it keeps the default priority there.
+pub fn spare_nice(usable: usize, cores: usize) -> i32 {
+    if usable > cores {
+        SPARE_NICE_BESIDE_FREE_CPU
+    } else {
+        0
+    }
+}
+
+/// Sets the calling (blocking pool) thread's nice value to `nice`, once (each pool
+/// thread serves one core, whose value never changes). Best effort; 0 changes nothing.
+fn lower_priority(nice: i32) {
     thread_local! {
         static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     LOWERED.with(|lowered| {
         if !lowered.get() {
             lowered.set(true);
-            let _ =
-                rustix::process::setpriority_process(Some(rustix::thread::gettid()), SPARE_NICE);
+            if nice != 0 {
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice);
+            }
         }
     });
 }
@@ -875,12 +894,13 @@ fn start_spares(state: &State) {
             (key, request, Arc::clone(&st.ctx.storage))
         };
         let (key, request, storage) = job;
+        let nice = state.borrow().ctx.spare_nice;
         let state = Rc::clone(state);
         glommio::spawn_local(async move {
             let job = request.clone();
             let result = glommio::executor()
                 .spawn_blocking(move || {
-                    lower_priority();
+                    lower_priority(nice);
                     storage.create_segment(&job.path, job.capacity, job.fill)
                 })
                 .await;
@@ -1121,14 +1141,34 @@ mod tests {
     fn the_spare_thread_lowers_only_itself_to_the_lowest_priority() {
         let own = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         let nice = std::thread::spawn(|| {
-            lower_priority();
-            lower_priority(); // once is enough; a second call changes nothing
+            lower_priority(SPARE_NICE_BESIDE_FREE_CPU);
+            lower_priority(5); // once is enough; a second call changes nothing
             rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
         })
         .join()
         .unwrap();
-        assert_eq!(nice, SPARE_NICE);
+        assert_eq!(nice, SPARE_NICE_BESIDE_FREE_CPU);
         let after = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         assert_eq!(after, own, "the calling thread keeps its priority");
+        let kept = std::thread::spawn(|| {
+            lower_priority(0);
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(kept, own, "nice 0 leaves the thread as it was started");
+    }
+
+    #[test]
+    fn the_spare_thread_is_lowered_only_where_a_cpu_runs_no_core() {
+        assert_eq!(spare_nice(2, 1), SPARE_NICE_BESIDE_FREE_CPU);
+        assert_eq!(spare_nice(16, 4), SPARE_NICE_BESIDE_FREE_CPU);
+        assert_eq!(spare_nice(1, 1), 0);
+        assert_eq!(spare_nice(2, 2), 0);
+        assert_eq!(
+            spare_nice(2, 3),
+            0,
+            "more cores than CPUs: no idle CPU either"
+        );
     }
 }

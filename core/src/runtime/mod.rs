@@ -169,9 +169,10 @@ fn start_core(i: usize, ctx: Arc<CoreContext>, placement: Placement) -> Result<S
                 // while it is runnable (`core.rs`, `Watchdog`); before the loop first
                 // runs there is none, so a start that stalls is retried below.
                 .preempt_timer(preempt_timer)
-                // Spare segments are prepared on the blocking pool, unbound, at the
-                // lowest priority (`core.rs`, `SPARE_NICE`): it runs on whichever CPU
-                // has time to spare and yields to the core and to callers.
+                // Spare segments are prepared on the blocking pool, unbound: it runs
+                // on whichever CPU has time to spare. Where a CPU runs no core it does
+                // so at the lowest priority, yielding to the core and to callers
+                // (`core.rs`, `spare_nice`).
                 .blocking_thread_pool_placement(PoolPlacement::Unbound(1))
                 .make();
             match executor {
