@@ -10,7 +10,17 @@ use std::path::Path;
 /// field of `/proc/self/task/*/schedstat`). Threads that exited are not counted, so
 /// measure windows while the threads that work are alive.
 pub fn process_cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    cpu_ns_of("/proc/self")
+}
+
+/// [`process_cpu_ns`] of another process (a server the bench started), by pid; 0 when
+/// it cannot be read.
+pub fn process_cpu_ns_of(pid: u32) -> u64 {
+    cpu_ns_of(&format!("/proc/{pid}"))
+}
+
+fn cpu_ns_of(proc_dir: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(Path::new(proc_dir).join("task")) else {
         return 0;
     };
     tasks

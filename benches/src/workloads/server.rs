@@ -169,7 +169,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
             records: row["records"].as_u64().unwrap_or(0),
             data_bytes: row["bytes"].as_u64().unwrap_or(0),
             latency,
-            cpu_ns: None,
+            cpu_ns: row["cpu_ns"].as_u64(),
         });
     }
     for note in doc["notes"].as_array().into_iter().flatten() {
@@ -368,7 +368,8 @@ async fn measure_all(config: &ChildConfig) -> Result<Json> {
             Encoding::Json,
         )?;
         prepare(&client).await?;
-        rows.extend(rust_client(config, name, &client).await?);
+        let pid = server.child.id();
+        rows.extend(rust_client(config, name, &client, pid).await?);
         if *name == "tidelog" {
             rows.push(subscribe_latency(config, &client).await?);
         }
@@ -433,7 +434,12 @@ fn put_record_input(data: &[u8], key: &str) -> Map {
         .with("Data", Value::Bytes(data.to_vec().into()))
 }
 
-async fn rust_client(config: &ChildConfig, name: &str, client: &Client) -> Result<Vec<Json>> {
+async fn rust_client(
+    config: &ChildConfig,
+    name: &str,
+    client: &Client,
+    server_pid: u32,
+) -> Result<Vec<Json>> {
     let data = vec![b'r'; config.record_bytes];
     let warmup = Duration::from_secs_f64(config.warmup);
     let seconds = Duration::from_secs_f64(config.seconds);
@@ -492,12 +498,22 @@ async fn rust_client(config: &ChildConfig, name: &str, client: &Client) -> Resul
         timed.moved * config.record_bytes as u64,
     ));
 
-    rows.push(put_records_rows(config, name, client).await?);
+    rows.push(put_records_rows(config, name, client, Some(server_pid)).await?);
     Ok(rows)
 }
 
 /// PutRecords throughput: `--producers` clients, 500 records each call, closed loop.
-async fn put_records_rows(config: &ChildConfig, name: &str, client: &Client) -> Result<Json> {
+/// PutRecords throughput: `config.producers` clients in a closed loop. With
+/// `server_pid`, the row also carries the server process's CPU time over the measured
+/// interval (read after the warm-up and when the interval ends), so CPU per request is
+/// reported beside throughput: on a shared 2-CPU machine throughput moves with the
+/// neighbours, CPU per request much less.
+async fn put_records_rows(
+    config: &ChildConfig,
+    name: &str,
+    client: &Client,
+    server_pid: Option<u32>,
+) -> Result<Json> {
     let data = vec![b'r'; config.record_bytes];
     let warmup = Duration::from_secs_f64(config.warmup);
     let seconds = Duration::from_secs_f64(config.seconds);
@@ -530,6 +546,14 @@ async fn put_records_rows(config: &ChildConfig, name: &str, client: &Client) -> 
             .await
         }));
     }
+    let server_cpu = server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            let before = crate::sys::process_cpu_ns_of(pid);
+            tokio::time::sleep(seconds).await;
+            crate::sys::process_cpu_ns_of(pid).saturating_sub(before)
+        })
+    });
     let (mut samples, mut moved, mut longest) = (Vec::new(), 0, 0.0f64);
     for t in tasks {
         let timed = t.await??;
@@ -537,7 +561,7 @@ async fn put_records_rows(config: &ChildConfig, name: &str, client: &Client) -> 
         moved += timed.moved;
         longest = longest.max(timed.seconds);
     }
-    Ok(row(
+    let mut row = row(
         format!("server.{name}.rust.put_records"),
         format!(
             "{name}: PutRecords of {BATCH_RECORDS} x {} B, {} Rust clients",
@@ -548,7 +572,14 @@ async fn put_records_rows(config: &ChildConfig, name: &str, client: &Client) -> 
         longest,
         moved,
         moved * config.record_bytes as u64,
-    ))
+    );
+    if let Some(cpu) = server_cpu {
+        let cpu_ns = cpu.await?;
+        if cpu_ns > 0 {
+            row["cpu_ns"] = json!(cpu_ns);
+        }
+    }
+    Ok(row)
 }
 
 /// The floor of any answer that waits for an fdatasync: a record-sized overwrite of an
@@ -616,7 +647,7 @@ async fn put_records_ceiling(config: &ChildConfig) -> Result<Json> {
         "us-east-1",
         Encoding::Json,
     )?;
-    let result = put_records_rows(config, "sink", &client).await;
+    let result = put_records_rows(config, "sink", &client, None).await;
     server.abort();
     result
 }
