@@ -26,6 +26,15 @@ use crate::errors::to_py;
 
 /// The bytes of a record's data: `bytes` and `str` are borrowed, other buffers copied.
 pub(crate) fn payload<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>> {
+    payload_named(obj, || what.to_string())
+}
+
+/// [`payload`], naming the argument only when it is wrong (a batch's entries would
+/// otherwise format a name per record for nothing).
+pub(crate) fn payload_named<'a>(
+    obj: &'a Bound<'_, PyAny>,
+    what: impl FnOnce() -> String,
+) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(bytes) = obj.cast::<PyBytes>() {
         return Ok(Cow::Borrowed(bytes.as_bytes()));
     }
@@ -35,7 +44,8 @@ pub(crate) fn payload<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow
     match PyBuffer::<u8>::get(obj) {
         Ok(buffer) => Ok(Cow::Owned(buffer.to_vec(obj.py())?)),
         Err(_) => Err(PyTypeError::new_err(format!(
-            "{what} must be bytes, bytearray, memoryview (of bytes) or str, not {}",
+            "{} must be bytes, bytearray, memoryview (of bytes) or str, not {}",
+            what(),
             type_name(obj)
         ))),
     }
@@ -43,10 +53,19 @@ pub(crate) fn payload<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow
 
 /// A `str` argument, or a `TypeError` naming it.
 pub(crate) fn text<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<&'a str> {
+    text_named(obj, || what.to_string())
+}
+
+/// [`text`], naming the argument only when it is wrong.
+pub(crate) fn text_named<'a>(
+    obj: &'a Bound<'_, PyAny>,
+    what: impl FnOnce() -> String,
+) -> PyResult<&'a str> {
     match obj.cast::<PyString>() {
         Ok(s) => s.to_str(),
         Err(_) => Err(PyTypeError::new_err(format!(
-            "{what} must be str, not {}",
+            "{} must be str, not {}",
+            what(),
             type_name(obj)
         ))),
     }

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use tidelog::engine::{ShardDescription, ShardFilter};
 use tidelog::stream::metrics::ShardMetrics;
 use tidelog::stream::names::{has_shard_id_form, parse_shard_id};
@@ -28,7 +29,7 @@ use tidelog::{
 use crate::clock::ManualClock;
 use crate::convert::{
     self, datetime_from_ms, decimal_text, durability_name, limits_dict, opt_uint, payload,
-    position, text, uint,
+    payload_named, position, text, text_named, uint,
 };
 use crate::errors::{OrRaise, to_py};
 use crate::records::RecordBatch;
@@ -662,8 +663,8 @@ impl Engine {
     }
 
     /// Puts many records: each entry `(partition_key, data)` or `(partition_key, data,
-    /// explicit_hash_key)`. Returns one item per entry, in order: `(shard_id,
-    /// sequence_number)` or the `tidelog.Error` that entry failed with.
+    /// explicit_hash_key)`. Returns one item per entry, in order: a `tidelog.PutResult`
+    /// or the `tidelog.Error` that entry failed with.
     #[pyo3(signature = (stream, records, durability=None))]
     fn put_records<'py>(
         &self,
@@ -712,8 +713,8 @@ impl Engine {
         let mut converted = Vec::with_capacity(parts.len());
         for (i, part) in parts.iter().enumerate() {
             converted.push((
-                text(&part.key, &format!("records[{i}] partition key"))?,
-                payload(&part.data, &format!("records[{i}] data"))?,
+                text_named(&part.key, || format!("records[{i}] partition key"))?,
+                payload_named(&part.data, || format!("records[{i}] data"))?,
                 part.hash
                     .as_ref()
                     .map(|h| decimal_text(h, &format!("records[{i}] explicit hash key")))
@@ -731,16 +732,28 @@ impl Engine {
         let out = py
             .detach(|| self.engine.put_records(stream, &entries, durability))
             .or_raise()?;
-        let list = PyList::empty(py);
+        let make = PutResultMaker::get(py)?;
+        // Records of a batch land on few shards: one str per shard, shared.
+        let mut shard_names: Vec<(String, Bound<'py, PyString>)> = Vec::new();
+        let mut items = Vec::with_capacity(out.records.len());
         for result in out.records {
-            match result {
+            items.push(match result {
                 Ok(put) => {
-                    list.append((put.shard_id, put.sequence_number.to_string(), put.encrypted))?
+                    let shard = match shard_names.iter().find(|(id, _)| *id == put.shard_id) {
+                        Some((_, name)) => name.clone(),
+                        None => {
+                            let name = PyString::new(py, &put.shard_id);
+                            shard_names.push((put.shard_id, name.clone()));
+                            name
+                        }
+                    };
+                    let sequence = PyString::new(py, &put.sequence_number.to_string());
+                    make.make(py, shard, sequence, put.encrypted)?
                 }
-                Err(e) => list.append(to_py(e).into_value(py))?,
-            }
+                Err(e) => to_py(e).into_value(py).into_bound(py).into_any(),
+            });
         }
-        Ok(list)
+        PyList::new(py, items)
     }
 
     /// A shard iterator (an opaque token, valid for five minutes).
@@ -823,6 +836,57 @@ impl Engine {
 }
 
 /// The Python objects of one PutRecords entry, kept alive while their bytes are lent.
+/// Builds `tidelog.PutResult` instances (a frozen, slotted dataclass) without running
+/// its Python `__init__`: `object.__new__` and the three slot descriptors' `__set__`,
+/// looked up once. Measured on 500-record batches: the Python-side construction cost
+/// 595 ns per record, a third of the call.
+struct PutResultMaker {
+    class: Py<PyAny>,
+    new: Py<PyAny>,
+    shard_id: Py<PyAny>,
+    sequence_number: Py<PyAny>,
+    encrypted: Py<PyAny>,
+}
+
+impl PutResultMaker {
+    fn get(py: Python<'_>) -> PyResult<&'static PutResultMaker> {
+        static MAKER: PyOnceLock<PutResultMaker> = PyOnceLock::new();
+        MAKER.get_or_try_init(py, || {
+            let class = py.import("tidelog._types")?.getattr("PutResult")?;
+            let setter = |name: &str| -> PyResult<Py<PyAny>> {
+                Ok(class.getattr(name)?.getattr("__set__")?.unbind())
+            };
+            Ok(PutResultMaker {
+                new: py
+                    .import("builtins")?
+                    .getattr("object")?
+                    .getattr("__new__")?
+                    .unbind(),
+                shard_id: setter("shard_id")?,
+                sequence_number: setter("sequence_number")?,
+                encrypted: setter("encrypted")?,
+                class: class.unbind(),
+            })
+        })
+    }
+
+    fn make<'py>(
+        &self,
+        py: Python<'py>,
+        shard_id: Bound<'py, PyString>,
+        sequence_number: Bound<'py, PyString>,
+        encrypted: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let result = self.new.bind(py).call1((self.class.bind(py),))?;
+        self.shard_id.bind(py).call1((&result, shard_id))?;
+        self.sequence_number
+            .bind(py)
+            .call1((&result, sequence_number))?;
+        self.encrypted.bind(py).call1((&result, encrypted))?;
+        Ok(result)
+    }
+}
+
 struct EntryObjects<'py> {
     key: Bound<'py, PyAny>,
     data: Bound<'py, PyAny>,

@@ -271,6 +271,23 @@ def test_put_records_per_entry_results(engine: tidelog.Engine) -> None:
     results = engine.put_records("s", [("a", b"1"), ("b", "2"), ("c", b"3", 0), ("d", b"4", None)])
     assert all(isinstance(r, tidelog.PutResult) for r in results)
     assert results[2].shard_id == "shardId-000000000000"  # type: ignore[union-attr]
+    # Built natively, they are the same frozen dataclass put_record returns.
+    first = results[0]
+    assert isinstance(first, tidelog.PutResult)
+    assert dataclasses.asdict(first) == {
+        "shard_id": first.shard_id, "sequence_number": first.sequence_number, "encrypted": False,
+    }
+    assert first == tidelog.PutResult(first.shard_id, first.sequence_number, False)
+    assert hash(first) == hash(tidelog.PutResult(first.shard_id, first.sequence_number, False))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.shard_id = "shardId-000000000001"  # type: ignore[misc]
+    assert len({int(r.sequence_number) for r in results if isinstance(r, tidelog.PutResult)}) == 4
+    single = engine.put_record("s", "e", b"5")
+    assert type(single) is type(first) and int(single.sequence_number) > max(
+        (int(r.sequence_number) for r in results
+         if isinstance(r, tidelog.PutResult) and r.shard_id == single.shard_id),
+        default=-1,
+    )
     with pytest.raises(tidelog.ValidationError, match="1 to 500"):
         engine.put_records("s", [])
     with pytest.raises(tidelog.ValidationError, match="1 to 500"):

@@ -734,8 +734,8 @@ class Engine:
                 f"PutRecords takes 1 to {_PUT_RECORDS_MAX} records; more than "
                 f"{_PUT_RECORDS_MAX} given"
             )
-        results = self._native.put_records(stream, batch, durability)
-        return [r if isinstance(r, Error) else PutResult(*r) for r in results]
+        # The native call builds the PutResults itself (no Python __init__ per record).
+        return self._native.put_records(stream, batch, durability)
 
     # -- reads -------------------------------------------------------------------------
 

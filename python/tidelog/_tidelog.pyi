@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Literal, final, overload
 
-from ._types import ChildShard, EndedShard
+from ._types import ChildShard, EndedShard, PutResult
 
 __all__ = [
     "__version__",
@@ -279,7 +279,7 @@ class Engine:
         stream: str,
         records: Iterable[Sequence[Any]],
         durability: str | None = None,
-    ) -> list[tuple[str, str, bool] | Error]: ...
+    ) -> list[PutResult | Error]: ...
     def get_shard_iterator(
         self,
         stream: str,

@@ -885,8 +885,8 @@ class KinesisClient:
             if isinstance(result, Error):
                 records.append({"ErrorCode": type(result).kinesis_name, "ErrorMessage": str(result)})
             else:
-                records.append({"SequenceNumber": result[1], "ShardId": result[0]})
-                encrypted = encrypted or result[2]
+                records.append({"SequenceNumber": result.sequence_number, "ShardId": result.shard_id})
+                encrypted = encrypted or result.encrypted
         failed = sum(1 for r in records if "ErrorCode" in r)
         return self._ok({"FailedRecordCount": failed, "Records": records,
                          "EncryptionType": "KMS" if encrypted else "NONE"})
