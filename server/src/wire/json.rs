@@ -5,18 +5,20 @@
 //! (epoch seconds, fractions allowed) becomes milliseconds. serde_json refuses nesting
 //! deeper than 128 levels, invalid UTF-8 and trailing bytes; each is a
 //! SerializationException for the caller, never a panic.
+//!
+//! The per-record members of a batch cost no allocation for their names (the common
+//! member names are interned), and a blob is decoded (SIMD base64) into a buffer of
+//! exactly its length, which `Bytes` then owns as is.
 #![forbid(unsafe_code)]
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use super::shapes::{MemberKind, Service, member_kind};
-use super::value::{Map, Value};
+use super::value::{Key, Map, Value};
 
 /// Decodes a JSON 1.1 request body (an empty body is `{}`). The top level must be an
 /// object.
@@ -52,6 +54,53 @@ pub fn encode(value: &Value) -> Vec<u8> {
 fn seconds_to_ms(seconds: f64) -> Option<i64> {
     let ms = (seconds * 1000.0).round();
     (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
+}
+
+/// Member names a request repeats per record, or that nearly every request has: kept
+/// as static names instead of an allocation each.
+const COMMON_MEMBERS: &[&str] = &[
+    "Data",
+    "PartitionKey",
+    "ExplicitHashKey",
+    "Records",
+    "StreamName",
+    "StreamARN",
+    "DeliveryStreamName",
+    "ShardIterator",
+    "Limit",
+    "ShardId",
+];
+
+/// A map key: a common member name as its static string, any other owned.
+struct MemberName;
+
+impl<'de> DeserializeSeed<'de> for MemberName {
+    type Value = Key;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberName {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(match COMMON_MEMBERS.iter().find(|&&m| m == v) {
+            Some(&name) => Key::Borrowed(name),
+            None => Key::Owned(v.to_owned()),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Key, E> {
+        Ok(match COMMON_MEMBERS.iter().find(|&&m| m == v) {
+            Some(&name) => Key::Borrowed(name),
+            None => Key::Owned(v),
+        })
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -110,10 +159,10 @@ impl<'de> Visitor<'de> for Seed {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         match self.kind {
-            MemberKind::Blob => BASE64
-                .decode(v)
+            MemberKind::Blob => base64_simd::STANDARD
+                .decode_to_vec(v)
                 .map(|b| Value::Bytes(Bytes::from(b)))
-                .map_err(|e| E::custom(format!("a blob member is not valid base64: {e}"))),
+                .map_err(|_| E::custom("a blob member is not valid base64")),
             _ => Ok(Value::Str(v.to_string())),
         }
     }
@@ -137,7 +186,7 @@ impl<'de> Visitor<'de> for Seed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::with_capacity(access.size_hint().unwrap_or(0).min(64));
-        while let Some(key) = access.next_key::<String>()? {
+        while let Some(key) = access.next_key_seed(MemberName)? {
             let kind = member_kind(self.service, &key);
             let value = access.next_value_seed(Seed {
                 service: self.service,
@@ -158,7 +207,7 @@ impl Serialize for Value {
             Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
             Value::Float(_) => s.serialize_unit(),
             Value::Str(v) => s.serialize_str(v),
-            Value::Bytes(b) => s.serialize_str(&BASE64.encode(b)),
+            Value::Bytes(b) => s.serialize_str(&base64_simd::STANDARD.encode_to_string(b)),
             Value::Timestamp(ms) => {
                 if ms % 1000 == 0 {
                     s.serialize_i64(ms / 1000)
@@ -225,6 +274,35 @@ mod tests {
         assert!(decode(Service::Kinesis, b"{} x").is_err());
         assert!(decode(Service::Kinesis, b"{\"Timestamp\":1e300}").is_err());
         assert_eq!(decode(Service::Kinesis, b"  ").unwrap(), Map::new());
+    }
+
+    #[test]
+    fn member_names_are_kept_whether_common_escaped_or_unknown() {
+        // "\u0044ata" is "Data" written with an escape: still the blob member.
+        let body = br#"{"Records":[{"\u0044ata":"aGk=","PartitionKey":"k","Odd":"x"}]}"#;
+        let m = decode(Service::Kinesis, body).unwrap();
+        let Some(Value::List(records)) = m.get("Records") else {
+            panic!("records")
+        };
+        let record = records[0].as_map().unwrap();
+        assert_eq!(
+            record.get("Data"),
+            Some(&Value::Bytes(Bytes::from_static(b"hi")))
+        );
+        assert_eq!(record.get("PartitionKey"), Some(&Value::Str("k".into())));
+        assert_eq!(record.get("Odd"), Some(&Value::Str("x".into())));
+        // Padding is required and a blob of every length decodes to exactly its bytes.
+        assert!(decode(Service::Kinesis, br#"{"Data":"aGk"}"#).is_err());
+        for len in 0..8usize {
+            let data: Vec<u8> = (0..len as u8).collect();
+            let text = base64_simd::STANDARD.encode_to_string(&data);
+            let m = decode(
+                Service::Kinesis,
+                format!(r#"{{"Data":"{text}"}}"#).as_bytes(),
+            )
+            .unwrap();
+            assert_eq!(m.get("Data"), Some(&Value::Bytes(Bytes::from(data))));
+        }
     }
 
     #[test]
