@@ -71,6 +71,8 @@ struct RunResult {
     latency: Latency,
     seconds: f64,
     cores: usize,
+    /// The machine's own CPU-to-CPU round trip just before the run ([`round_trip_ns`]).
+    round_trip_ns: Option<u64>,
 }
 
 /// Runs the workload.
@@ -94,7 +96,10 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     setup.name(),
                     run + 1
                 ));
-                runs.push(one_run(ctx, *setup, callers)?);
+                let round_trip = round_trip_ns(&cpus);
+                let mut result = one_run(ctx, *setup, callers)?;
+                result.round_trip_ns = round_trip;
+                runs.push(result);
             }
         }
         // The medians each setup is weighed against: the tuned setup's, or on one CPU
@@ -170,6 +175,26 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                 min99,
                 max99
             ));
+            // Each run's p50 beside the machine's CPU-to-CPU round trip measured just
+            // before it: a host that moves the VM's CPUs apart slows both together.
+            if runs.iter().any(|r| r.round_trip_ns.is_some()) {
+                let pairs: Vec<String> = runs
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} ns ({} ns)",
+                            r.latency.quantile_ns(0.5),
+                            r.round_trip_ns.map_or("-".to_string(), |n| n.to_string())
+                        )
+                    })
+                    .collect();
+                ctx.report.note(format!(
+                    "defaults: {} with {callers} caller(s), each run's p50 (CPU round trip \
+                     before it): {}",
+                    setup.name(),
+                    pairs.join(", ")
+                ));
+            }
             let ((base50, base99), against) = match setup {
                 Setup::Tuned | Setup::Handoff => continue,
                 Setup::Defaults => (tuned, "tuned"),
@@ -285,6 +310,7 @@ fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult>
                     latency,
                     seconds,
                     cores,
+                    round_trip_ns: None,
                 })
             })
             .join()
@@ -350,11 +376,60 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
                     latency,
                     seconds,
                     cores: 0,
+                    round_trip_ns: None,
                 })
             })
             .join()
             .map_err(|_| "the run's thread panicked".to_string())?
     })
+}
+
+/// The machine's CPU-to-CPU round trip, ns: two threads pinned to the first two CPUs
+/// pass a counter back and forth through one atomic (both spinning) in five 4 ms
+/// windows; the median of the windows' mean round trips (a window the host or the
+/// kernel preempted does not count). `None` with one CPU. No engine is involved: on a
+/// VM it moves with where the host places the virtual CPUs.
+fn round_trip_ns(cpus: &[usize]) -> Option<u64> {
+    use std::sync::atomic::AtomicU64;
+    const WINDOWS: usize = 5;
+    let (&a, &b) = (cpus.first()?, cpus.get(1)?);
+    let ball = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let mut means = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            crate::sys::pin_current_thread(&[b]);
+            while !stop.load(Ordering::Relaxed) {
+                let now = ball.load(Ordering::Acquire);
+                if now % 2 == 1 {
+                    ball.store(now + 1, Ordering::Release);
+                }
+                std::hint::spin_loop();
+            }
+        });
+        let player = scope.spawn(|| {
+            crate::sys::pin_current_thread(&[a]);
+            let mut next = 1u64;
+            let mut means = Vec::with_capacity(WINDOWS);
+            for _ in 0..WINDOWS {
+                let start = Instant::now();
+                let mut rounds = 0u64;
+                while start.elapsed() < std::time::Duration::from_millis(4) {
+                    ball.store(next, Ordering::Release);
+                    while ball.load(Ordering::Acquire) != next + 1 {
+                        std::hint::spin_loop();
+                    }
+                    next += 2;
+                    rounds += 1;
+                }
+                means.push((start.elapsed().as_nanos() / u128::from(rounds.max(1))) as u64);
+            }
+            stop.store(true, Ordering::Relaxed);
+            means
+        });
+        player.join().unwrap_or_default()
+    });
+    means.sort_unstable();
+    means.get(means.len() / 2).copied()
 }
 
 /// Runs `callers` threads in a closed loop through `warmup`, then times every call for
