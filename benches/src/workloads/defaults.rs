@@ -71,8 +71,9 @@ struct RunResult {
     latency: Latency,
     seconds: f64,
     cores: usize,
-    /// The machine's own CPU-to-CPU round trip just before the run ([`round_trip_ns`]).
-    round_trip_ns: Option<u64>,
+    /// The machine's own CPU-to-CPU round trip just before and just after the run
+    /// ([`round_trip_ns`]).
+    round_trip_ns: Option<(u64, u64)>,
 }
 
 /// Runs the workload.
@@ -96,9 +97,9 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     setup.name(),
                     run + 1
                 ));
-                let round_trip = round_trip_ns(&cpus);
+                let before = round_trip_ns(&cpus);
                 let mut result = one_run(ctx, *setup, callers)?;
-                result.round_trip_ns = round_trip;
+                result.round_trip_ns = before.zip(round_trip_ns(&cpus));
                 runs.push(result);
             }
         }
@@ -176,21 +177,23 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                 max99
             ));
             // Each run's p50 beside the machine's CPU-to-CPU round trip measured just
-            // before it: a host that moves the VM's CPUs apart slows both together.
+            // before and just after it: a host that moves the VM's CPUs apart slows
+            // every cross-CPU hand-off.
             if runs.iter().any(|r| r.round_trip_ns.is_some()) {
                 let pairs: Vec<String> = runs
                     .iter()
                     .map(|r| {
                         format!(
-                            "{} ns ({} ns)",
+                            "{} ns ({})",
                             r.latency.quantile_ns(0.5),
-                            r.round_trip_ns.map_or("-".to_string(), |n| n.to_string())
+                            r.round_trip_ns
+                                .map_or("-".to_string(), |(b, a)| format!("{b}/{a} ns"))
                         )
                     })
                     .collect();
                 ctx.report.note(format!(
                     "defaults: {} with {callers} caller(s), each run's p50 (CPU round trip \
-                     before it): {}",
+                     before/after it): {}",
                     setup.name(),
                     pairs.join(", ")
                 ));
