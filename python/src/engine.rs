@@ -835,7 +835,6 @@ impl Engine {
     }
 }
 
-/// The Python objects of one PutRecords entry, kept alive while their bytes are lent.
 /// Builds `tidelog.PutResult` instances (a frozen, slotted dataclass) without running
 /// its Python `__init__`: `object.__new__` and the three slot descriptors' `__set__`,
 /// looked up once. Measured on 500-record batches: the Python-side construction cost
@@ -887,6 +886,7 @@ impl PutResultMaker {
     }
 }
 
+/// The Python objects of one PutRecords entry, kept alive while their bytes are lent.
 struct EntryObjects<'py> {
     key: Bound<'py, PyAny>,
     data: Bound<'py, PyAny>,

@@ -9,8 +9,6 @@
 //! of milliseconds, integers in their shortest form, other numbers as 64-bit floats.
 #![forbid(unsafe_code)]
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use ciborium::value::Value as Cbor;
 
@@ -68,11 +66,7 @@ fn convert(service: Service, kind: MemberKind, value: Cbor) -> Result<Value, Str
             i64::try_from(n).map_or(Value::Float(n as f64), Value::Int)
         }
         (_, Cbor::Float(f)) => Value::Float(f),
-        (MemberKind::Blob, Cbor::Text(t)) => Value::Bytes(Bytes::from(
-            BASE64
-                .decode(t)
-                .map_err(|e| format!("a blob member is not valid base64: {e}"))?,
-        )),
+        (MemberKind::Blob, Cbor::Text(t)) => Value::Bytes(super::json::decode_blob(&t)?),
         (_, Cbor::Text(t)) => Value::Str(t),
         (_, Cbor::Bytes(b)) => Value::Bytes(Bytes::from(b)),
         (_, Cbor::Tag(_, inner)) => convert(service, kind, *inner)?,

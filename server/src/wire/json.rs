@@ -88,18 +88,31 @@ impl<'de> Visitor<'de> for MemberName {
         f.write_str("a member name")
     }
 
+    // serde_json hands keys over as `&str` (borrowed, or unescaped into its scratch);
+    // `visit_string`'s default forwards here.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
         Ok(match COMMON_MEMBERS.iter().find(|&&m| m == v) {
             Some(&name) => Key::Borrowed(name),
             None => Key::Owned(v.to_owned()),
         })
     }
+}
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Key, E> {
-        Ok(match COMMON_MEMBERS.iter().find(|&&m| m == v) {
-            Some(&name) => Key::Borrowed(name),
-            None => Key::Owned(v),
-        })
+/// A blob member's base64 text (standard alphabet, padded) as its bytes, for the JSON
+/// and CBOR decoders both: SIMD decoding into a buffer of exactly the decoded length
+/// (which `Bytes` owns as is). A bad blob is described by the scalar decoder, which
+/// names the offending byte and offset; only the error path pays for it.
+pub(super) fn decode_blob(text: &str) -> Result<Bytes, String> {
+    match base64_simd::STANDARD.decode_to_vec(text) {
+        Ok(bytes) => Ok(Bytes::from(bytes)),
+        Err(_) => {
+            use base64::Engine as _;
+            let why = match base64::engine::general_purpose::STANDARD.decode(text) {
+                Err(e) => e.to_string(),
+                Ok(_) => "not padded to a multiple of 4 characters".to_string(),
+            };
+            Err(format!("a blob member is not valid base64: {why}"))
+        }
     }
 }
 
@@ -159,10 +172,7 @@ impl<'de> Visitor<'de> for Seed {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         match self.kind {
-            MemberKind::Blob => base64_simd::STANDARD
-                .decode_to_vec(v)
-                .map(|b| Value::Bytes(Bytes::from(b)))
-                .map_err(|_| E::custom("a blob member is not valid base64")),
+            MemberKind::Blob => decode_blob(v).map(Value::Bytes).map_err(E::custom),
             _ => Ok(Value::Str(v.to_string())),
         }
     }
@@ -293,6 +303,11 @@ mod tests {
         assert_eq!(record.get("Odd"), Some(&Value::Str("x".into())));
         // Padding is required and a blob of every length decodes to exactly its bytes.
         assert!(decode(Service::Kinesis, br#"{"Data":"aGk"}"#).is_err());
+        let bad = decode(Service::Kinesis, br#"{"Data":"aG!="}"#).unwrap_err();
+        assert!(
+            bad.contains("not valid base64") && bad.contains("offset 2"),
+            "{bad}"
+        );
         for len in 0..8usize {
             let data: Vec<u8> = (0..len as u8).collect();
             let text = base64_simd::STANDARD.encode_to_string(&data);
