@@ -420,6 +420,83 @@ fn put_records_per_entry_results() {
     assert_eq!(total_after, 500, "refused requests wrote nothing");
 }
 
+/// A large PutRecords goes to its cores in chunks: every record still lands on the
+/// shard its explicit hash key names (repeated keys are parsed once), in the call's
+/// order, with its own data; and a bad entry anywhere in the call, even after the first
+/// chunks' worth of good ones, writes nothing.
+#[test]
+fn large_put_records_keep_order_and_routing_across_chunks() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 2).unwrap();
+    let low = "0".to_string();
+    let high = u128::MAX.to_string();
+    // Runs of repeated keys, switching between the two shards at irregular places.
+    let aims: Vec<&String> = (0..500)
+        .map(|i| {
+            if (i / 7 + i / 61) % 2 == 0 {
+                &low
+            } else {
+                &high
+            }
+        })
+        .collect();
+    let data: Vec<Vec<u8>> = (0..500)
+        .map(|i| format!("record {i:03}").into_bytes())
+        .collect();
+    let entries: Vec<PutRecordsEntry<'_>> = (0..500)
+        .map(|i| PutRecordsEntry {
+            partition_key: "k",
+            data: &data[i],
+            explicit_hash_key: Some(aims[i].as_str()),
+        })
+        .collect();
+
+    let mut bad = entries.clone();
+    bad[450] = PutRecordsEntry {
+        explicit_hash_key: Some("not a number"),
+        ..entries[450]
+    };
+    assert!(matches!(
+        engine.put_records("s", &bad, None),
+        Err(Error::Validation(Validation::ExplicitHashKey(_)))
+    ));
+    for shard in ["shardId-000000000000", "shardId-000000000001"] {
+        assert!(
+            read_shard(&engine, "s", shard).is_empty(),
+            "{shard} was written"
+        );
+    }
+
+    let out = engine.put_records("s", &entries, None).unwrap();
+    assert_eq!(out.failed_record_count, 0);
+    for (i, r) in out.records.iter().enumerate() {
+        let want = if aims[i] == &low {
+            "shardId-000000000000"
+        } else {
+            "shardId-000000000001"
+        };
+        assert_eq!(r.as_ref().unwrap().shard_id, want, "entry {i}");
+    }
+    for (shard, aim) in [
+        ("shardId-000000000000", &low),
+        ("shardId-000000000001", &high),
+    ] {
+        let want: Vec<Vec<u8>> = (0..500)
+            .filter(|&i| aims[i] == aim)
+            .map(|i| data[i].clone())
+            .collect();
+        let got: Vec<Vec<u8>> = read_shard(&engine, "s", shard)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        assert!(
+            want.len() > 128,
+            "the test must fill several chunks per shard"
+        );
+        assert_eq!(got, want, "{shard}");
+    }
+}
+
 #[test]
 fn iterators_of_all_five_types() {
     let (_tmp, engine) = engine();

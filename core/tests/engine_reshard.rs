@@ -16,7 +16,10 @@ use tidelog::engine::{ShardDescription, ShardFilter};
 use tidelog::error::{InvalidArgument, Validation};
 use tidelog::io::{Fault, FaultOp, FaultyStorage, FsStorage, Storage};
 use tidelog::stream::catalog::{ShardState, StreamStatus};
-use tidelog::{Durability, Engine, Error, Limits, PutOptions, StartingPosition, SubscriptionEvent};
+use tidelog::{
+    Durability, Engine, Error, Limits, PutOptions, PutRecordsEntry, StartingPosition,
+    SubscriptionEvent,
+};
 
 fn open_engine(dir: &std::path::Path) -> Engine {
     let mut config = engine_config(dir, None);
@@ -81,6 +84,41 @@ fn reshards_under_concurrent_puts_lose_nothing_and_keep_key_order() {
             })
         })
         .collect();
+    // And one producer of PutRecords calls, each going to its shards in several
+    // requests (chunks), with each key's records next to each other in the call.
+    let batches = {
+        let engine = engine.clone();
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut acked: Vec<(String, u32, u128)> = Vec::new();
+            let mut round = 0u32;
+            while !stop.load(Ordering::Relaxed) || round < 20 {
+                let texts: Vec<(String, u32, String)> = (0..300)
+                    .map(|j| {
+                        let key = format!("b-k{}", j / 30);
+                        let counter = round * 30 + j % 30;
+                        let data = format!("{key}:{counter}");
+                        (key, counter, data)
+                    })
+                    .collect();
+                let entries: Vec<PutRecordsEntry<'_>> = texts
+                    .iter()
+                    .map(|(key, _, data)| PutRecordsEntry {
+                        partition_key: key,
+                        data: data.as_bytes(),
+                        explicit_hash_key: None,
+                    })
+                    .collect();
+                let out = engine.put_records("s", &entries, None).unwrap();
+                assert_eq!(out.failed_record_count, 0, "{:?}", out.records);
+                for ((key, counter, _), r) in texts.into_iter().zip(out.records) {
+                    acked.push((key, counter, r.unwrap().sequence_number));
+                }
+                round += 1;
+            }
+            acked
+        })
+    };
     // Several rounds of every kind of reshard while the producers run.
     std::thread::sleep(Duration::from_millis(20));
     engine
@@ -115,6 +153,7 @@ fn reshards_under_concurrent_puts_lose_nothing_and_keep_key_order() {
     stop.store(true, Ordering::Relaxed);
     let acked: Vec<(String, u32, u128)> = producers
         .into_iter()
+        .chain([batches])
         .flat_map(|t| t.join().unwrap())
         .collect();
 

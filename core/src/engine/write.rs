@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::{Durability, Engine, StreamRuntime};
 use crate::error::{Error, Result, Validation};
 use crate::log::validate_key;
-use crate::runtime::core::{PutEntry, PutFailure, PutOutcome, Request};
+use crate::runtime::core::{PutBatch, PutReply, Request};
 use crate::runtime::reply::{self, Pending};
 use crate::stream::catalog::{RecordDistribution, StreamStatus};
 use crate::stream::hashkey::{Routing, hash_key, parse_hash_key};
@@ -80,8 +80,82 @@ impl<T> WaitWith<T> for Pending<T> {
     }
 }
 
-/// An entry with the hash key it routes by.
-type Routable = (u128, PutEntry);
+/// A PutRecords call that passed validation.
+struct ValidatedPut {
+    runtime: Arc<StreamRuntime>,
+    /// Each entry's hash key, in the call's order.
+    hashes: Vec<u128>,
+    sealer: Option<Arc<crate::crypto::RecordCipher>>,
+}
+
+/// A PutRecords sends a shard's entries to its core once this many have gathered...
+const CHUNK_RECORDS: usize = 128;
+/// ...or this many bytes of keys and data, whichever comes first. Small enough that
+/// the core starts appending early in a 500-record call and the caller's copying
+/// overlaps its appends; large enough that a chunk's send, reply and `pwritev` stay
+/// a small share of its cost.
+const CHUNK_BYTES: usize = 128 * 1024;
+
+/// Entries of one shard on their way to its core, with where each came from.
+struct Chunk {
+    /// The entries' positions in the call.
+    members: Vec<usize>,
+    batch: PutBatch,
+    /// The shard's `openings` when the call first routed to it (every chunk of the
+    /// call for that shard carries the same).
+    openings: u64,
+}
+
+/// The chunks being filled, one per (shard, core) the call reaches so far.
+struct Chunks {
+    open: Vec<((u32, usize), Chunk)>,
+    sealer: Option<Arc<crate::crypto::RecordCipher>>,
+}
+
+impl Chunks {
+    fn new(sealer: Option<Arc<crate::crypto::RecordCipher>>) -> Self {
+        Self {
+            open: Vec::new(),
+            sealer,
+        }
+    }
+
+    /// Adds entry `i` for `target` (`openings` reads the shard's count, the first time
+    /// the call reaches it); returns the chunk if that filled it.
+    fn add(
+        &mut self,
+        target: (u32, usize),
+        openings: impl FnOnce() -> u64,
+        i: usize,
+        entry: &PutRecordsEntry<'_>,
+    ) -> Option<Chunk> {
+        let slot = match self.open.iter().position(|(t, _)| *t == target) {
+            Some(slot) => slot,
+            None => {
+                self.open.push((target, self.empty_chunk(openings())));
+                self.open.len() - 1
+            }
+        };
+        let chunk = &mut self.open[slot].1;
+        chunk.members.push(i);
+        chunk.batch.push(entry.partition_key, entry.data, None);
+        if chunk.batch.len() >= CHUNK_RECORDS || chunk.batch.bytes() >= CHUNK_BYTES {
+            let openings = chunk.openings;
+            let fresh = self.empty_chunk(openings);
+            Some(std::mem::replace(&mut self.open[slot].1, fresh))
+        } else {
+            None
+        }
+    }
+
+    fn empty_chunk(&self, openings: u64) -> Chunk {
+        Chunk {
+            members: Vec::with_capacity(CHUNK_RECORDS),
+            batch: PutBatch::with_capacity(CHUNK_RECORDS, 0, self.sealer.clone()),
+            openings,
+        }
+    }
+}
 
 fn gave_up(stream: &StreamRuntime) -> Error {
     Error::StreamBusy {
@@ -101,6 +175,16 @@ impl Engine {
         explicit_hash_key: Option<&str>,
         max: usize,
     ) -> Result<u128> {
+        Self::check_key_and_size(key, data, max)?;
+        match explicit_hash_key {
+            Some(text) => parse_hash_key(text)
+                .ok_or_else(|| Validation::ExplicitHashKey(text.to_string()).into()),
+            None => Ok(hash_key(key)),
+        }
+    }
+
+    /// The partition key's rules and the record's size against `max` bytes.
+    fn check_key_and_size(key: &str, data: &[u8], max: usize) -> Result<()> {
         validate_key(key).map_err(Validation::PartitionKey)?;
         let bytes = key.len() + data.len();
         if bytes > max {
@@ -110,11 +194,7 @@ impl Engine {
             }
             .into());
         }
-        match explicit_hash_key {
-            Some(text) => parse_hash_key(text)
-                .ok_or_else(|| Validation::ExplicitHashKey(text.to_string()).into()),
-            None => Ok(hash_key(key)),
-        }
+        Ok(())
     }
 
     /// The shard (and its core) a record goes to: the one owning its hash key, or,
@@ -159,17 +239,40 @@ impl Engine {
         stream: &StreamRuntime,
         index: u32,
         core: usize,
-        entries: Vec<PutEntry>,
+        entries: PutBatch,
+        openings_seen: Option<u64>,
         durability: Durability,
-    ) -> Result<Pending<Vec<PutOutcome>>> {
+    ) -> Result<Pending<PutReply>> {
         let (reply, pending) = reply::channel();
         self.sender(core)?.send(Request::Put {
             key: (stream.id, index),
             entries,
+            openings_seen,
             durability,
             reply,
         })?;
         Ok(pending)
+    }
+
+    /// Sends one chunk of a PutRecords to its shard's core.
+    fn send_chunk(
+        &self,
+        stream: &StreamRuntime,
+        index: u32,
+        core: usize,
+        chunk: Chunk,
+        durability: Durability,
+    ) -> Result<(u32, Vec<usize>, bool, Pending<PutReply>)> {
+        let sealed = chunk.batch.sealer.is_some();
+        let pending = self.send_put(
+            stream,
+            index,
+            core,
+            chunk.batch,
+            Some(chunk.openings),
+            durability,
+        )?;
+        Ok((index, chunk.members, sealed, pending))
     }
 
     fn record_too_large(bytes: usize, max: usize) -> Result<()> {
@@ -189,7 +292,7 @@ impl Engine {
         key: &str,
         data: &[u8],
         options: &PutOptions<'_>,
-    ) -> Result<(Arc<StreamRuntime>, u128, PutEntry, Durability)> {
+    ) -> Result<(Arc<StreamRuntime>, u128, PutBatch, Durability)> {
         let ceiling = self.inner.config.log.record_bytes_max as usize;
         let hash = self.check_record(key, data, options.explicit_hash_key, ceiling)?;
         let seq_for_ordering = match options.sequence_number_for_ordering {
@@ -203,17 +306,22 @@ impl Engine {
         Self::record_too_large(key.len() + data.len(), runtime.live.load().record_bytes_max)?;
         let sealer = self.sealer_for(&runtime)?;
         let durability = options.durability.unwrap_or(self.inner.config.durability);
-        Ok((
-            runtime,
-            hash,
-            PutEntry {
-                key: key.to_string(),
-                data: data.to_vec(),
-                seq_for_ordering,
-                sealer,
+        let mut batch = PutBatch::with_capacity(1, key.len() + data.len(), sealer);
+        batch.push(key, data, seq_for_ordering);
+        Ok((runtime, hash, batch, durability))
+    }
+
+    /// The one outcome of a one-record put: its sequence number, the batch back (the
+    /// shard had closed), or the error.
+    fn single_outcome(reply: PutReply) -> Result<std::result::Result<u128, PutBatch>> {
+        match reply {
+            PutReply::Done(mut outcomes) => match outcomes.pop() {
+                Some(Ok(seq)) => Ok(Ok(seq)),
+                Some(Err(e)) => Err(e),
+                None => Err(Error::Internal("empty put reply")),
             },
-            durability,
-        ))
+            PutReply::ShardClosed(batch) => Ok(Err(batch)),
+        }
     }
 
     /// PutRecord: appends one record to the shard its partition key (or explicit hash
@@ -226,28 +334,26 @@ impl Engine {
         data: &[u8],
         options: PutOptions<'_>,
     ) -> Result<PutRecordOutput> {
-        let (runtime, hash, mut entry, durability) =
+        let (runtime, hash, mut batch, durability) =
             self.prepare_put(stream, partition_key, data, &options)?;
         let spin = self.inner.config.reply_spin;
         let deadline = Instant::now() + REROUTE_WAIT;
         loop {
             let routing = runtime.routing.load_full();
             let (index, core) = Self::route(&runtime, hash)?;
-            let encrypted = entry.sealer.is_some();
-            let mut outcome = self
-                .send_put(&runtime, index, core, vec![entry], durability)?
+            let encrypted = batch.sealer.is_some();
+            let reply = self
+                .send_put(&runtime, index, core, batch, None, durability)?
                 .wait_with(self, spin)?;
-            match outcome.pop() {
-                Some(Ok(seq)) => {
+            match Self::single_outcome(reply)? {
+                Ok(seq) => {
                     return Ok(PutRecordOutput {
                         shard_id: names::shard_id(index),
                         sequence_number: seq,
                         encrypted,
                     });
                 }
-                Some(Err(PutFailure::ShardClosed(back))) => entry = back,
-                Some(Err(PutFailure::Failed(e))) => return Err(e),
-                None => return Err(Error::Internal("empty put reply")),
+                Err(back) => batch = back,
             }
             // The shard closed under the put (a reshard): wait for the new routing.
             while Arc::ptr_eq(&routing, &runtime.routing.load_full()) {
@@ -271,26 +377,24 @@ impl Engine {
         let prepared = self.prepare_put(stream, partition_key, data, &options);
         let engine = self.clone();
         async move {
-            let (runtime, hash, mut entry, durability) = prepared?;
+            let (runtime, hash, mut batch, durability) = prepared?;
             let deadline = Instant::now() + REROUTE_WAIT;
             loop {
                 let routing = runtime.routing.load_full();
                 let (index, core) = Self::route(&runtime, hash)?;
-                let encrypted = entry.sealer.is_some();
-                let mut outcome = engine
-                    .send_put(&runtime, index, core, vec![entry], durability)?
+                let encrypted = batch.sealer.is_some();
+                let reply = engine
+                    .send_put(&runtime, index, core, batch, None, durability)?
                     .await?;
-                match outcome.pop() {
-                    Some(Ok(seq)) => {
+                match Self::single_outcome(reply)? {
+                    Ok(seq) => {
                         return Ok(PutRecordOutput {
                             shard_id: names::shard_id(index),
                             sequence_number: seq,
                             encrypted,
                         });
                     }
-                    Some(Err(PutFailure::ShardClosed(back))) => entry = back,
-                    Some(Err(PutFailure::Failed(e))) => return Err(e),
-                    None => return Err(Error::Internal("empty put reply")),
+                    Err(back) => batch = back,
                 }
                 while Arc::ptr_eq(&routing, &runtime.routing.load_full()) {
                     if Instant::now() >= deadline {
@@ -302,11 +406,15 @@ impl Engine {
         }
     }
 
-    fn prepare_put_records(
+    /// Checks a PutRecords call whole before anything is sent (a bad entry fails the
+    /// call with nothing written): the entry count and total size, each record against
+    /// the key rules and sizes. Returns the stream, each entry's hash key and the
+    /// stream's sealer.
+    fn validate_put_records(
         &self,
         stream: &str,
         entries: &[PutRecordsEntry<'_>],
-    ) -> Result<(Arc<StreamRuntime>, Vec<Routable>)> {
+    ) -> Result<ValidatedPut> {
         let limits = &self.inner.config.limits;
         if entries.is_empty() || entries.len() > limits.put_records_entries_max {
             return Err(Validation::PutRecordsEntries {
@@ -331,13 +439,22 @@ impl Engine {
             .into());
         }
         let mut hashes = Vec::with_capacity(entries.len());
+        // Batches often repeat an explicit hash key (a producer aiming at one shard):
+        // one that equals the previous entry's is not parsed again.
+        let mut last_explicit: Option<(&str, u128)> = None;
         for e in entries {
-            hashes.push(self.check_record(
-                e.partition_key,
-                e.data,
-                e.explicit_hash_key,
-                ceiling,
-            )?);
+            let hash = match (e.explicit_hash_key, last_explicit) {
+                (Some(text), Some((last, hash))) if text == last => {
+                    Self::check_key_and_size(e.partition_key, e.data, ceiling)?;
+                    hash
+                }
+                (explicit, _) => {
+                    let hash = self.check_record(e.partition_key, e.data, explicit, ceiling)?;
+                    last_explicit = explicit.map(|text| (text, hash));
+                    hash
+                }
+            };
+            hashes.push(hash);
         }
         let runtime = self.stream(stream)?;
         let record_max = runtime.live.load().record_bytes_max;
@@ -352,96 +469,88 @@ impl Engine {
             Self::record_too_large(e.partition_key.len() + e.data.len(), record_max)?;
         }
         let sealer = self.sealer_for(&runtime)?;
-        let prepared = entries
-            .iter()
-            .zip(hashes)
-            .map(|(e, hash)| {
-                (
-                    hash,
-                    PutEntry {
-                        key: e.partition_key.to_string(),
-                        data: e.data.to_vec(),
-                        seq_for_ordering: None,
-                        sealer: sealer.clone(),
-                    },
-                )
-            })
-            .collect();
-        Ok((runtime, prepared))
+        Ok(ValidatedPut {
+            runtime,
+            hashes,
+            sealer,
+        })
     }
 
     /// PutRecords: up to 500 records and 5 MiB in one call. Each entry succeeds or
     /// fails on its own (a throttled entry does not fail the others). Entries for the
     /// same shard are appended in the order given.
+    ///
+    /// The whole call is validated first; then each shard's entries go to its core in
+    /// chunks ([`CHUNK_RECORDS`], [`CHUNK_BYTES`]) as they are copied, so the core
+    /// appends one chunk while this thread copies the next, and this thread turns one
+    /// chunk's replies into results while the core appends the next.
     pub fn put_records(
         &self,
         stream: &str,
         entries: &[PutRecordsEntry<'_>],
         durability: Option<Durability>,
     ) -> Result<PutRecordsOutput> {
-        let (runtime, prepared) = self.prepare_put_records(stream, entries)?;
+        let ValidatedPut {
+            runtime,
+            hashes,
+            sealer,
+        } = self.validate_put_records(stream, entries)?;
         let durability = durability.unwrap_or(self.inner.config.durability);
         let spin = self.inner.config.reply_spin;
         let mut results: Vec<Option<Result<PutRecordOutput>>> =
-            (0..prepared.len()).map(|_| None).collect();
-        let hashes: Vec<u128> = prepared.iter().map(|(h, _)| *h).collect();
-        let mut todo: Vec<(usize, PutEntry)> =
-            prepared.into_iter().map(|(_, e)| e).enumerate().collect();
+            (0..entries.len()).map(|_| None).collect();
+        // Entries still to place: all of them at first; after a reshard closed shards
+        // under the put, those that came back (copied again from the caller's).
+        let mut todo: Vec<usize> = (0..entries.len()).collect();
         let deadline = Instant::now() + REROUTE_WAIT;
-        while !todo.is_empty() {
+        loop {
             let routing = runtime.routing.load_full();
             let distribution = runtime.live.load().distribution;
             let shards = runtime.shards.load_full();
-            // Group by shard, keeping the given order within each shard.
-            let mut groups: BTreeMap<(u32, usize), (Vec<usize>, Vec<PutEntry>)> = BTreeMap::new();
-            for (i, entry) in todo {
+            let mut chunks = Chunks::new(sealer.clone());
+            let mut waits = Vec::new();
+            for &i in &todo {
                 let (index, core) =
                     Self::route_in(&runtime, &routing, distribution, &shards, hashes[i])?;
-                let group = groups.entry((index, core)).or_default();
-                group.0.push(i);
-                group.1.push(entry);
+                let openings = || shards.get(&index).map_or(0, |s| s.openings());
+                if let Some(full) = chunks.add((index, core), openings, i, &entries[i]) {
+                    waits.push(self.send_chunk(&runtime, index, core, full, durability)?);
+                }
             }
-            let mut waits = Vec::with_capacity(groups.len());
-            for ((index, core), (members, batch)) in groups {
-                let sealed: Vec<bool> = batch.iter().map(|e| e.sealer.is_some()).collect();
-                waits.push((
-                    index,
-                    members,
-                    sealed,
-                    self.send_put(&runtime, index, core, batch, durability)?,
-                ));
+            for ((index, core), chunk) in chunks.open {
+                if chunk.batch.is_empty() {
+                    continue; // its entries went out when it filled
+                }
+                waits.push(self.send_chunk(&runtime, index, core, chunk, durability)?);
             }
             let mut retry = Vec::new();
-            for (index, members, sealed, pending) in waits {
-                let outcomes = pending.wait_with(self, spin)?;
-                // Formatted once per shard, copied per record.
-                let shard_id = names::shard_id(index);
-                for ((i, outcome), encrypted) in members.into_iter().zip(outcomes).zip(sealed) {
-                    match outcome {
-                        Ok(seq) => {
-                            results[i] = Some(Ok(PutRecordOutput {
+            for (index, members, encrypted, pending) in waits {
+                match pending.wait_with(self, spin)? {
+                    PutReply::Done(outcomes) => {
+                        // Formatted once per chunk, copied per record.
+                        let shard_id = names::shard_id(index);
+                        for (i, outcome) in members.into_iter().zip(outcomes) {
+                            results[i] = Some(outcome.map(|seq| PutRecordOutput {
                                 shard_id: shard_id.clone(),
                                 sequence_number: seq,
                                 encrypted,
-                            }))
+                            }));
                         }
-                        Err(PutFailure::ShardClosed(back)) => retry.push((i, back)),
-                        Err(PutFailure::Failed(e)) => results[i] = Some(Err(e)),
                     }
+                    PutReply::ShardClosed(_) => retry.extend(members),
                 }
             }
-            retry.sort_unstable_by_key(|(i, _)| *i);
+            if retry.is_empty() {
+                break;
+            }
+            retry.sort_unstable();
             todo = retry;
-            if !todo.is_empty() {
-                // Some shards closed under the put (a reshard): wait for new routing.
-                while Arc::ptr_eq(&routing, &runtime.routing.load_full())
-                    && Instant::now() < deadline
-                {
-                    std::thread::sleep(REROUTE_POLL);
-                }
-                if Instant::now() >= deadline {
-                    break;
-                }
+            // Some shards closed under the put (a reshard): wait for new routing.
+            while Arc::ptr_eq(&routing, &runtime.routing.load_full()) && Instant::now() < deadline {
+                std::thread::sleep(REROUTE_POLL);
+            }
+            if Instant::now() >= deadline {
+                break;
             }
         }
         let records: Vec<Result<PutRecordOutput>> = results

@@ -141,6 +141,8 @@ pub struct ShardShared {
     /// What recovery found when the shard's log was opened.
     pub recovery: RecoveryReport,
     state: AtomicU8,
+    /// Closes and reopens so far (see [`openings`](Self::openings)).
+    openings: AtomicU64,
     ending_seq: Mutex<Option<u128>>,
     /// The stream's largest record: the write bucket holds at least this many bytes,
     /// so a large record can burst past the per-second rate (set by the engine).
@@ -175,6 +177,7 @@ impl ShardShared {
             retention,
             recovery,
             state: AtomicU8::new(state_code(state)),
+            openings: AtomicU64::new(0),
             ending_seq: Mutex::new(ending_seq),
             write_burst_bytes: AtomicU64::new(0),
         }
@@ -199,8 +202,18 @@ impl ShardShared {
         }
     }
 
+    /// How many times the shard was closed or reopened (changed on the core, before
+    /// the state). A PutRecords whose records reach the shard in several requests
+    /// sends the value it saw with each, and the core refuses a request made before a
+    /// change: if one of its requests met the shard closed, none of the later ones is
+    /// appended before it is (a reopen in between cannot reorder the call's records).
+    pub fn openings(&self) -> u64 {
+        self.openings.load(Ordering::Acquire)
+    }
+
     /// Marks the shard closed at `ending_seq` (its last record, or its start if empty).
     pub fn close(&self, ending_seq: u128) {
+        self.openings.fetch_add(1, Ordering::AcqRel);
         *self.ending_seq.lock().unwrap_or_else(|p| p.into_inner()) = Some(ending_seq);
         self.state
             .store(state_code(ShardState::Closed), Ordering::Release);
@@ -209,6 +222,7 @@ impl ShardShared {
 
     /// Undoes [`close`](Self::close) (a reshard that could not be committed).
     pub fn reopen(&self) {
+        self.openings.fetch_add(1, Ordering::AcqRel);
         *self.ending_seq.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.state
             .store(state_code(ShardState::Open), Ordering::Release);
