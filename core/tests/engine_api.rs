@@ -420,6 +420,59 @@ fn put_records_per_entry_results() {
     assert_eq!(total_after, 500, "refused requests wrote nothing");
 }
 
+/// Entries routed by the same text as the one before reuse its hash key: runs of
+/// repeated keys, explicit hash keys and switches between the two all still land on
+/// the shard that owns their hash key.
+#[test]
+fn put_records_route_runs_of_repeated_keys_like_single_puts() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 4).unwrap();
+    let shards = engine.describe_stream("s").unwrap().shards;
+    let owner = |h: u128| {
+        shards
+            .iter()
+            .find(|s| s.hash_range.start <= h && h <= s.hash_range.end)
+            .unwrap()
+            .shard_id
+            .clone()
+    };
+    let max = u128::MAX.to_string();
+    let mid = (u128::MAX / 3).to_string();
+    let plan: Vec<(&str, Option<&str>)> = vec![
+        ("a", None),
+        ("a", None),
+        ("b", None),
+        ("b", None),
+        ("a", Some(&max)),
+        ("a", None),
+        ("a", Some(&max)),
+        ("a", Some(&max)),
+        ("c", Some(&max)),
+        ("c", None),
+        ("c", Some("0")),
+        ("c", Some(&mid)),
+        ("customer-42", None),
+        ("a", None),
+    ];
+    let entries: Vec<PutRecordsEntry<'_>> = plan
+        .iter()
+        .map(|(key, explicit)| PutRecordsEntry {
+            partition_key: key,
+            data: b"x",
+            explicit_hash_key: *explicit,
+        })
+        .collect();
+    let out = engine.put_records("s", &entries, None).unwrap();
+    for (i, ((key, explicit), r)) in plan.iter().zip(&out.records).enumerate() {
+        let h = explicit.map_or_else(|| hash_key(key), |text| text.parse().unwrap());
+        assert_eq!(
+            r.as_ref().unwrap().shard_id,
+            owner(h),
+            "entry {i}: {key:?} {explicit:?}"
+        );
+    }
+}
+
 /// A large PutRecords goes to its cores in chunks: every record still lands on the
 /// shard its explicit hash key names (repeated keys are parsed once), in the call's
 /// order, with its own data; and a bad entry anywhere in the call, even after the first

@@ -439,18 +439,24 @@ impl Engine {
             .into());
         }
         let mut hashes = Vec::with_capacity(entries.len());
-        // Batches often repeat an explicit hash key (a producer aiming at one shard):
-        // one that equals the previous entry's is not parsed again.
-        let mut last_explicit: Option<(&str, u128)> = None;
+        // Batches often repeat what routes them (one device's key, or an explicit hash
+        // key aiming at one shard): an entry routed by the same text as the previous
+        // one reuses its hash key instead of hashing or parsing again.
+        let mut last: Option<(Option<&str>, &str, u128)> = None;
         for e in entries {
-            let hash = match (e.explicit_hash_key, last_explicit) {
-                (Some(text), Some((last, hash))) if text == last => {
+            let same = |(explicit, key, _): &(Option<&str>, &str, u128)| match e.explicit_hash_key {
+                Some(text) => *explicit == Some(text),
+                None => explicit.is_none() && *key == e.partition_key,
+            };
+            let hash = match last {
+                Some(previous) if same(&previous) => {
                     Self::check_key_and_size(e.partition_key, e.data, ceiling)?;
-                    hash
+                    previous.2
                 }
-                (explicit, _) => {
+                _ => {
+                    let explicit = e.explicit_hash_key;
                     let hash = self.check_record(e.partition_key, e.data, explicit, ceiling)?;
-                    last_explicit = explicit.map(|text| (text, hash));
+                    last = Some((explicit, e.partition_key, hash));
                     hash
                 }
             };
