@@ -30,6 +30,16 @@ fn cpu_ns_of(proc_dir: &str) -> u64 {
         .sum()
 }
 
+/// Page faults of this process so far, minor and major (`/proc/self/stat` fields 10
+/// and 12; threads that exited still count).
+pub fn page_faults() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count fields after its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((fields.get(7)?.parse().ok()?, fields.get(9)?.parse().ok()?))
+}
+
 /// A field of `/proc/self/status` in bytes (those lines are in kB).
 pub fn status_bytes(field: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;

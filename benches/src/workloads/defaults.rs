@@ -74,6 +74,8 @@ struct RunResult {
     /// The machine's own CPU-to-CPU round trip just before and just after the run
     /// ([`round_trip_ns`]).
     round_trip_ns: Option<(u64, u64)>,
+    /// The process's page faults during the run, minor and major.
+    faults: Option<(u64, u64)>,
 }
 
 /// Runs the workload.
@@ -98,7 +100,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     run + 1
                 ));
                 let before = round_trip_ns(&cpus);
+                let faults_before = crate::sys::page_faults();
                 let mut result = one_run(ctx, *setup, callers)?;
+                result.faults = faults_before
+                    .zip(crate::sys::page_faults())
+                    .map(|((min0, maj0), (min1, maj1))| (min1 - min0, maj1 - maj0));
                 result.round_trip_ns = before.zip(round_trip_ns(&cpus));
                 runs.push(result);
             }
@@ -183,17 +189,24 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                 let pairs: Vec<String> = runs
                     .iter()
                     .map(|r| {
+                        let per_k = |n: u64| n as f64 * 1000.0 / r.latency.count().max(1) as f64;
                         format!(
-                            "{} ns ({})",
+                            "{} ns ({}; {})",
                             r.latency.quantile_ns(0.5),
                             r.round_trip_ns
-                                .map_or("-".to_string(), |(b, a)| format!("{b}/{a} ns"))
+                                .map_or("-".to_string(), |(b, a)| format!("{b}/{a} ns")),
+                            r.faults.map_or("-".to_string(), |(minor, major)| format!(
+                                "{:.1}/{:.1} faults per 1k puts, {:.0} per s",
+                                per_k(minor),
+                                per_k(major),
+                                (minor + major) as f64 / r.seconds.max(1e-9)
+                            ))
                         )
                     })
                     .collect();
                 ctx.report.note(format!(
                     "defaults: {} with {callers} caller(s), each run's p50 (CPU round trip \
-                     before/after it): {}",
+                     before/after it; minor/major page faults of the process during it): {}",
                     setup.name(),
                     pairs.join(", ")
                 ));
@@ -314,6 +327,7 @@ fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult>
                     seconds,
                     cores,
                     round_trip_ns: None,
+                    faults: None,
                 })
             })
             .join()
@@ -380,6 +394,7 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
                     seconds,
                     cores: 0,
                     round_trip_ns: None,
+                    faults: None,
                 })
             })
             .join()
