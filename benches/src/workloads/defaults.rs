@@ -76,6 +76,9 @@ struct RunResult {
     round_trip_ns: Option<(u64, u64)>,
     /// The process's page faults during the run, minor and major.
     faults: Option<(u64, u64)>,
+    /// How fast each of the first two CPUs ran a fixed chain of arithmetic just before
+    /// and just after the run ([`compute_ns`]).
+    compute_ns: Option<([u64; 2], [u64; 2])>,
 }
 
 /// Runs the workload.
@@ -99,6 +102,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     setup.name(),
                     run + 1
                 ));
+                let compute_before = compute_ns(&cpus);
                 let before = round_trip_ns(&cpus);
                 let faults_before = crate::sys::page_faults();
                 let mut result = one_run(ctx, *setup, callers)?;
@@ -106,6 +110,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     .zip(crate::sys::page_faults())
                     .map(|((min0, maj0), (min1, maj1))| (min1 - min0, maj1 - maj0));
                 result.round_trip_ns = before.zip(round_trip_ns(&cpus));
+                result.compute_ns = compute_before.zip(compute_ns(&cpus));
                 runs.push(result);
             }
         }
@@ -191,7 +196,7 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                     .map(|r| {
                         let per_k = |n: u64| n as f64 * 1000.0 / r.latency.count().max(1) as f64;
                         format!(
-                            "{} ns ({}; {})",
+                            "{} ns ({}; {}; {})",
                             r.latency.quantile_ns(0.5),
                             r.round_trip_ns
                                 .map_or("-".to_string(), |(b, a)| format!("{b}/{a} ns")),
@@ -200,13 +205,18 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
                                 per_k(minor),
                                 per_k(major),
                                 (minor + major) as f64 / r.seconds.max(1e-9)
+                            )),
+                            r.compute_ns.map_or("-".to_string(), |(b, a)| format!(
+                                "compute {}+{}/{}+{} ns",
+                                b[0], b[1], a[0], a[1]
                             ))
                         )
                     })
                     .collect();
                 ctx.report.note(format!(
                     "defaults: {} with {callers} caller(s), each run's p50 (CPU round trip \
-                     before/after it; minor/major page faults of the process during it): {}",
+                     before/after it; minor/major page faults of the process during it; \
+                     a fixed arithmetic chain on CPU 0 + CPU 1 before/after it): {}",
                     setup.name(),
                     pairs.join(", ")
                 ));
@@ -328,6 +338,7 @@ fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult>
                     cores,
                     round_trip_ns: None,
                     faults: None,
+                    compute_ns: None,
                 })
             })
             .join()
@@ -395,11 +406,43 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
                     cores: 0,
                     round_trip_ns: None,
                     faults: None,
+                    compute_ns: None,
                 })
             })
             .join()
             .map_err(|_| "the run's thread panicked".to_string())?
     })
+}
+
+/// How long a fixed chain of 100,000 dependent multiply-adds takes on each of the first
+/// two CPUs, ns (median of 5; a thread pinned to each in turn). A host that shares a
+/// vCPU's core with another guest (SMT) or slows its clock shows here, where the
+/// cross-CPU round trip would not move.
+fn compute_ns(cpus: &[usize]) -> Option<[u64; 2]> {
+    let one = |cpu: usize| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    crate::sys::pin_current_thread(&[cpu]);
+                    let mut times: Vec<u64> = (0..5)
+                        .map(|round| {
+                            let start = Instant::now();
+                            let mut x = std::hint::black_box(0x9e37_79b9_7f4a_7c15u64 + round);
+                            for _ in 0..100_000 {
+                                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                            }
+                            std::hint::black_box(x);
+                            start.elapsed().as_nanos() as u64
+                        })
+                        .collect();
+                    times.sort_unstable();
+                    times[times.len() / 2]
+                })
+                .join()
+                .ok()
+        })
+    };
+    Some([one(*cpus.first()?)?, one(*cpus.get(1)?)?])
 }
 
 /// The machine's CPU-to-CPU round trip, ns: two threads pinned to the first two CPUs
