@@ -6,7 +6,7 @@
 //! AUTO ignores the keys and deals its records to the open shards in turn.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -109,6 +109,12 @@ struct Chunk {
 /// The chunks being filled, one per (shard, core) the call reaches so far.
 struct Chunks {
     open: Vec<((u32, usize), Chunk)>,
+    /// Where each target's chunk is in `open` (looked up only when an entry goes
+    /// somewhere else than the one before it: a call over many shards stays
+    /// O(entries), not O(entries × shards)).
+    slots: HashMap<(u32, usize), usize>,
+    /// The slot the previous entry went to.
+    last: Option<usize>,
     sealer: Option<Arc<crate::crypto::RecordCipher>>,
 }
 
@@ -116,42 +122,65 @@ impl Chunks {
     fn new(sealer: Option<Arc<crate::crypto::RecordCipher>>) -> Self {
         Self {
             open: Vec::new(),
+            slots: HashMap::new(),
+            last: None,
             sealer,
         }
     }
 
     /// Adds entry `i` for `target` (`openings` reads the shard's count, the first time
-    /// the call reaches it); returns the chunk if that filled it.
+    /// the call reaches it; `left` counts this entry and those after it in the round);
+    /// returns the chunk if that filled it.
     fn add(
         &mut self,
         target: (u32, usize),
         openings: impl FnOnce() -> u64,
         i: usize,
         entry: &PutRecordsEntry<'_>,
+        left: usize,
     ) -> Option<Chunk> {
-        let slot = match self.open.iter().position(|(t, _)| *t == target) {
+        let record_bytes = entry.partition_key.len() + entry.data.len();
+        let slot = match self.last.filter(|&s| self.open[s].0 == target) {
             Some(slot) => slot,
-            None => {
-                self.open.push((target, self.empty_chunk(openings())));
-                self.open.len() - 1
-            }
+            None => match self.slots.get(&target) {
+                Some(&slot) => slot,
+                None => {
+                    // The first shard a call reaches usually takes most of it: room for
+                    // a full chunk of records like this one. Others start empty.
+                    let records = if self.open.is_empty() {
+                        left.min(CHUNK_RECORDS)
+                    } else {
+                        0
+                    };
+                    let chunk = self.empty_chunk(openings(), records, record_bytes);
+                    self.open.push((target, chunk));
+                    self.slots.insert(target, self.open.len() - 1);
+                    self.open.len() - 1
+                }
+            },
         };
+        self.last = Some(slot);
         let chunk = &mut self.open[slot].1;
         chunk.members.push(i);
         chunk.batch.push(entry.partition_key, entry.data, None);
         if chunk.batch.len() >= CHUNK_RECORDS || chunk.batch.bytes() >= CHUNK_BYTES {
             let openings = chunk.openings;
-            let fresh = self.empty_chunk(openings);
+            // The same shard likely takes what is left, as it took this chunk.
+            let fresh = self.empty_chunk(openings, (left - 1).min(CHUNK_RECORDS), record_bytes);
             Some(std::mem::replace(&mut self.open[slot].1, fresh))
         } else {
             None
         }
     }
 
-    fn empty_chunk(&self, openings: u64) -> Chunk {
+    /// An empty chunk with room for `records` records of about `record_bytes` each.
+    fn empty_chunk(&self, openings: u64, records: usize, record_bytes: usize) -> Chunk {
+        let bytes = records
+            .saturating_mul(record_bytes)
+            .min(CHUNK_BYTES.saturating_add(record_bytes));
         Chunk {
-            members: Vec::with_capacity(CHUNK_RECORDS),
-            batch: PutBatch::with_capacity(CHUNK_RECORDS, 0, self.sealer.clone()),
+            members: Vec::with_capacity(records),
+            batch: PutBatch::with_capacity(records, bytes, self.sealer.clone()),
             openings,
         }
     }
@@ -515,11 +544,12 @@ impl Engine {
             let shards = runtime.shards.load_full();
             let mut chunks = Chunks::new(sealer.clone());
             let mut waits = Vec::new();
-            for &i in &todo {
+            for (n, &i) in todo.iter().enumerate() {
                 let (index, core) =
                     Self::route_in(&runtime, &routing, distribution, &shards, hashes[i])?;
                 let openings = || shards.get(&index).map_or(0, |s| s.openings());
-                if let Some(full) = chunks.add((index, core), openings, i, &entries[i]) {
+                let left = todo.len() - n;
+                if let Some(full) = chunks.add((index, core), openings, i, &entries[i], left) {
                     waits.push(self.send_chunk(&runtime, index, core, full, durability)?);
                 }
             }
