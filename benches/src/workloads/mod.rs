@@ -19,6 +19,7 @@ pub mod limits;
 pub mod log;
 pub mod ondemand;
 pub mod peers;
+pub mod placement;
 pub mod put;
 pub mod python;
 pub mod recovery;
@@ -85,6 +86,9 @@ pub enum Workload {
     Peers,
     /// The Python API (a release extension) as a notebook calls it.
     Python,
+    /// The host's placement of the VM's CPUs (their round trip) beside the tuned put's
+    /// p50, window by window (not part of `all`).
+    Placement,
 }
 
 impl Workload {
@@ -132,11 +136,12 @@ impl Workload {
             Self::Defaults => "defaults",
             Self::Peers => "peers",
             Self::Python => "python",
+            Self::Placement => "placement",
         }
     }
 
     /// Workloads run only when named (they need an optional feature).
-    pub const EXTRA: [Workload; 1] = [Self::Sql];
+    pub const EXTRA: [Workload; 2] = [Self::Sql, Self::Placement];
 
     /// The workload with this name.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -175,6 +180,7 @@ impl Workload {
             Self::Defaults => defaults::run(ctx),
             Self::Peers => peers::run(ctx),
             Self::Python => python::run(ctx),
+            Self::Placement => placement::run(ctx),
         }
     }
 }
