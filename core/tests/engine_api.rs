@@ -287,6 +287,60 @@ fn put_errors_change_nothing() {
     assert_eq!(read_shard(&engine, "s", "shardId-000000000000").len(), 1);
 }
 
+/// Single puts on one thread hand the same buffers back and forth with the core: every
+/// record must read back exactly as put, whatever the put before it was (bigger,
+/// smaller, refused, too big to keep), and each put's reply must be its own.
+#[test]
+fn single_puts_on_one_thread_each_read_back_as_put() {
+    let (_tmp, engine) = engine();
+    engine.create_stream("s", 1).unwrap();
+    let sizes = [1024usize, 3, 100_000, 0, 70_000, 1, 65_536, 2048, 5];
+    let mut want: Vec<(u128, Vec<u8>)> = Vec::new();
+    for (round, &size) in sizes.iter().enumerate() {
+        let data: Vec<u8> = (0..size).map(|i| (i * 7 + round) as u8).collect();
+        let key = format!("key-{}", "k".repeat(round * 5));
+        let out = engine
+            .put_record("s", &key, &data, PutOptions::default())
+            .unwrap();
+        if let Some((last, _)) = want.last() {
+            assert!(out.sequence_number > *last, "round {round}");
+        }
+        want.push((out.sequence_number, data));
+        // A put the core refuses (its ordering number is from another epoch) in
+        // between: nothing written, and the next put is unaffected.
+        let foreign = (u128::from(u32::MAX) << 96).to_string();
+        let refused = engine.put_record(
+            "s",
+            "k",
+            b"refused",
+            PutOptions {
+                sequence_number_for_ordering: Some(&foreign),
+                ..Default::default()
+            },
+        );
+        assert!(
+            matches!(
+                refused,
+                Err(Error::InvalidArgument(
+                    InvalidArgument::SequenceForOrdering { .. }
+                ))
+            ),
+            "round {round}: {refused:?}"
+        );
+    }
+    let got = read_shard(&engine, "s", "shardId-000000000000");
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.0, w.0, "record {i}: sequence number");
+        assert!(
+            g.1 == w.1,
+            "record {i}: {} bytes read, {} put",
+            g.1.len(),
+            w.1.len()
+        );
+    }
+}
+
 #[test]
 fn sequence_number_for_ordering() {
     let (_tmp, engine) = engine();

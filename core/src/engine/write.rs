@@ -28,6 +28,44 @@ const REROUTE_WAIT: Duration = Duration::from_secs(10);
 /// Pause between looks at the routing table while it has not changed yet.
 const REROUTE_POLL: Duration = Duration::from_micros(50);
 
+/// The biggest batch a thread keeps for its next put (bytes of keys and data): a
+/// thread that once put a large record does not hold its buffer for good.
+const SPARE_BATCH_BYTES_MAX: usize = 64 * 1024;
+
+thread_local! {
+    /// The last one-record batch that came back to this thread, emptied, for its next
+    /// put: the buffers go between this thread and the cores and are not allocated per
+    /// put (see [`PutBatch`]).
+    static SPARE_BATCH: std::cell::Cell<Option<PutBatch>> = const { std::cell::Cell::new(None) };
+}
+
+/// A batch for one record: this thread's spare if it has one, else a new one.
+fn one_record_batch(
+    key: &str,
+    data: &[u8],
+    seq_for_ordering: Option<u128>,
+    sealer: Option<Arc<crate::crypto::RecordCipher>>,
+) -> PutBatch {
+    let mut batch = match SPARE_BATCH.with(std::cell::Cell::take) {
+        Some(mut spare) => {
+            spare.recycle(sealer);
+            spare.reserve(1, key.len() + data.len());
+            spare
+        }
+        None => PutBatch::with_capacity(1, key.len() + data.len(), sealer),
+    };
+    batch.push(key, data, seq_for_ordering);
+    batch
+}
+
+/// Keeps `batch` (back from a core) as this thread's spare, if it is not too big.
+fn keep_spare(mut batch: PutBatch) {
+    if batch.capacity() <= SPARE_BATCH_BYTES_MAX {
+        batch.recycle(None);
+        SPARE_BATCH.with(|spare| spare.set(Some(batch)));
+    }
+}
+
 /// Options of a put.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PutOptions<'a> {
@@ -335,8 +373,7 @@ impl Engine {
         Self::record_too_large(key.len() + data.len(), runtime.live.load().record_bytes_max)?;
         let sealer = self.sealer_for(&runtime)?;
         let durability = options.durability.unwrap_or(self.inner.config.durability);
-        let mut batch = PutBatch::with_capacity(1, key.len() + data.len(), sealer);
-        batch.push(key, data, seq_for_ordering);
+        let batch = one_record_batch(key, data, seq_for_ordering, sealer);
         Ok((runtime, hash, batch, durability))
     }
 
@@ -344,11 +381,17 @@ impl Engine {
     /// shard had closed), or the error.
     fn single_outcome(reply: PutReply) -> Result<std::result::Result<u128, PutBatch>> {
         match reply {
-            PutReply::Done(mut outcomes) => match outcomes.pop() {
-                Some(Ok(seq)) => Ok(Ok(seq)),
-                Some(Err(e)) => Err(e),
-                None => Err(Error::Internal("empty put reply")),
-            },
+            PutReply::Done(mut batch) => {
+                let outcome = batch.single_outcome();
+                keep_spare(batch);
+                match outcome {
+                    Some(Ok(seq)) => Ok(Ok(seq)),
+                    Some(Err(e)) => Err(e),
+                    None => Err(Error::Internal(
+                        "a one-record put answered with no outcome or several",
+                    )),
+                }
+            }
             PutReply::ShardClosed(batch) => Ok(Err(batch)),
         }
     }
@@ -562,7 +605,8 @@ impl Engine {
             let mut retry = Vec::new();
             for (index, members, encrypted, pending) in waits {
                 match pending.wait_with(self, spin)? {
-                    PutReply::Done(outcomes) => {
+                    PutReply::Done(mut batch) => {
+                        let outcomes = batch.take_outcomes();
                         // Formatted once per chunk, copied per record.
                         let shard_id = names::shard_id(index);
                         for (i, outcome) in members.into_iter().zip(outcomes) {

@@ -127,12 +127,20 @@ pub struct ShardSpec {
 }
 
 /// Records to put on one shard: their keys and data back to back in one buffer, so a
-/// request costs one allocation on the caller's thread and one free on the core, not
-/// two of each per record.
+/// request costs one allocation on the caller's thread, not two per record.
+///
+/// The core answers with the batch itself ([`PutReply::Done`]): it writes the outcomes
+/// into the batch's own `outcomes` and hands the whole thing back, so the buffers go
+/// back and forth between the caller and the core instead of being allocated on one
+/// thread and freed on the other (glibc's arenas make that pattern cost a cross-CPU
+/// trip through the allocator's state per put; see docs/benchmarks.md). A caller may
+/// keep a batch that came back and [`recycle`](Self::recycle) it for its next put.
 #[derive(Debug, Default)]
 pub struct PutBatch {
     bytes: Vec<u8>,
     entries: Vec<BatchEntry>,
+    /// Filled by the core: one outcome per record, in order. Empty on the way there.
+    outcomes: Vec<Result<u128, Error>>,
     /// Seal the records with this cipher once their sequence numbers are known (the
     /// stream is encrypted); their frames then carry `FRAME_FLAG_ENCRYPTED`.
     pub sealer: Option<Arc<crate::crypto::RecordCipher>>,
@@ -157,7 +165,43 @@ impl PutBatch {
         Self {
             bytes: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(records),
+            outcomes: Vec::with_capacity(records),
             sealer,
+        }
+    }
+
+    /// Empties the batch for another put, keeping its buffers: no record, no outcome,
+    /// `sealer` as given.
+    pub fn recycle(&mut self, sealer: Option<Arc<crate::crypto::RecordCipher>>) {
+        self.bytes.clear();
+        self.entries.clear();
+        self.outcomes.clear();
+        self.sealer = sealer;
+    }
+
+    /// Room for `records` more records of `bytes` more key and data bytes.
+    pub fn reserve(&mut self, records: usize, bytes: usize) {
+        self.bytes.reserve(bytes);
+        self.entries.reserve(records);
+    }
+
+    /// The bytes this batch holds allocated for keys and data (what keeping it costs).
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// The core's outcomes, taken out of the batch (one per record, in order).
+    pub fn take_outcomes(&mut self) -> Vec<Result<u128, Error>> {
+        std::mem::take(&mut self.outcomes)
+    }
+
+    /// The outcome of a one-record batch; `None` if the core gave no outcome, or more
+    /// than one.
+    pub fn single_outcome(&mut self) -> Option<Result<u128, Error>> {
+        if self.outcomes.len() == 1 {
+            self.outcomes.pop()
+        } else {
+            None
         }
     }
 
@@ -204,9 +248,9 @@ impl PutBatch {
 /// A core's answer to a put.
 #[derive(Debug)]
 pub enum PutReply {
-    /// One outcome per record, in order: its sequence number, or why it was not
-    /// appended (refused or failed, for good).
-    Done(Vec<Result<u128, Error>>),
+    /// The batch back, its `outcomes` filled: one per record, in order, its sequence
+    /// number or why it was not appended (refused or failed, for good).
+    Done(PutBatch),
     /// The shard had closed (resharding) before the request reached it: nothing was
     /// appended, and the batch comes back untouched to be routed again.
     ShardClosed(PutBatch),
@@ -307,7 +351,8 @@ struct CoreShard {
 enum Ack {
     Put {
         key: ShardKey,
-        outcomes: Vec<Result<u128, Error>>,
+        /// The batch, its outcomes filled, to hand back once synced.
+        batch: PutBatch,
         reply: Reply<PutReply>,
     },
     Flush {
@@ -515,7 +560,7 @@ impl CoreState {
             Request::Open { shards, reply } => reply.send(self.open_shards(shards)),
             Request::Put {
                 key,
-                entries,
+                mut entries,
                 openings_seen,
                 durability,
                 reply,
@@ -531,12 +576,14 @@ impl CoreState {
                 let now_ns = self.ctx.clock.monotonic_ns();
                 let now_ms = self.ctx.clock.now_ms();
                 let batch = entries.len() > 1;
+                let mut outcomes = std::mem::take(&mut entries.outcomes);
+                outcomes.clear();
                 let sealer = entries.sealer.as_deref();
-                let mut outcomes: Vec<Result<u128, Error>> = entries
-                    .iter()
-                    .map(|e| shard.append_one(e, sealer, durability, batch, now_ns, now_ms))
-                    .collect();
-                drop(entries);
+                outcomes.extend(
+                    entries
+                        .iter()
+                        .map(|e| shard.append_one(e, sealer, durability, batch, now_ns, now_ms)),
+                );
                 if batch && let Err(e) = shard.log.flush_staged() {
                     // None of the staged records was kept: none is acknowledged.
                     let err = Error::from(e);
@@ -549,14 +596,15 @@ impl CoreState {
                     shard.touched = true;
                     self.touched.push(key);
                 }
+                entries.outcomes = outcomes;
                 if any_ok && durability == Durability::Sync {
                     self.acks.push(Ack::Put {
                         key,
-                        outcomes,
+                        batch: entries,
                         reply,
                     });
                 } else {
-                    reply.send(Ok(PutReply::Done(outcomes)));
+                    reply.send(Ok(PutReply::Done(entries)));
                 }
             }
             Request::Close { key, reply } => {
@@ -784,15 +832,15 @@ fn finish_round(
         match ack {
             Ack::Put {
                 key,
-                mut outcomes,
+                mut batch,
                 reply,
             } => {
                 if let Some(err) = failed.get(&key) {
-                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                    for outcome in batch.outcomes.iter_mut().filter(|o| o.is_ok()) {
                         *outcome = Err(clone_sync_error(err));
                     }
                 }
-                reply.send(Ok(PutReply::Done(outcomes)));
+                reply.send(Ok(PutReply::Done(batch)));
             }
             Ack::Flush { reply } => match failed.values().next() {
                 Some(err) => reply.send(Err(clone_sync_error(err))),
@@ -1023,15 +1071,15 @@ async fn shutdown(state: &State) {
         match ack {
             Ack::Put {
                 key,
-                mut outcomes,
+                mut batch,
                 reply,
             } => {
                 if !synced_ok.contains(&key) {
-                    for outcome in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                    for outcome in batch.outcomes.iter_mut().filter(|o| o.is_ok()) {
                         *outcome = Err(Error::Closed);
                     }
                 }
-                reply.send(Ok(PutReply::Done(outcomes)));
+                reply.send(Ok(PutReply::Done(batch)));
             }
             Ack::Flush { reply } => reply.send(Ok(())),
         }
@@ -1222,6 +1270,33 @@ mod tests {
             .map(|(k, d, a)| (k.as_bytes(), *d, *a))
             .collect();
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn a_recycled_put_batch_is_empty_and_keeps_its_buffers() {
+        let mut batch = PutBatch::with_capacity(1, 0, None);
+        batch.push("key", &[1u8; 4000], Some(9));
+        batch.outcomes.push(Ok(42));
+        let capacity = batch.capacity();
+        assert!(capacity >= 4003);
+        assert!(matches!(batch.single_outcome(), Some(Ok(42))));
+        batch.outcomes.push(Ok(1));
+        batch.recycle(None);
+        assert!(batch.is_empty());
+        assert_eq!(batch.bytes(), 0);
+        assert!(
+            batch.single_outcome().is_none(),
+            "no outcome survives a recycle"
+        );
+        assert_eq!(batch.capacity(), capacity);
+        batch.reserve(1, 10);
+        batch.push("k2", b"fresh", None);
+        let back: Vec<_> = batch.iter().collect();
+        assert_eq!(back, vec![(&b"k2"[..], &b"fresh"[..], None)]);
+        // Not one outcome: not a one-record answer.
+        batch.outcomes.extend([Ok(1), Ok(2)]);
+        assert!(batch.single_outcome().is_none());
+        assert_eq!(batch.take_outcomes().len(), 2);
     }
 
     #[test]
