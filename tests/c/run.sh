@@ -97,17 +97,29 @@ step "Valgrind memcheck ($(valgrind --version))"
 # timer allows (EngineConfig::preempt_timer explains the start-up race).
 gcc -shared -fPIC -O2 -Wall -Wextra -Werror tests/c/valgrind/uring_wait_shim.c \
     -o "$build/uring_wait_shim.so" -ldl
+# --fair-sched=yes: Valgrind runs one thread at a time, and its default lock (a pipe)
+# lets the thread that releases it take it straight back. A core polling its io_uring
+# then kept it for minutes while the thread preparing its spare segment, which the
+# closing core waits for, never ran (seen twice on 2026-12-04: test_api and the C++
+# example hung in Engine::close). The fair lock hands it round in order. The timeout
+# turns any other hang into a failure that says so, not a stalled CI run.
 failed=0
 for name in "${tests[@]}" example; do
     log=$build/$name.valgrind.log
-    if LD_PRELOAD=$build/uring_wait_shim.so TL_PREEMPT_TIMER_US=500000 \
-        valgrind --quiet --error-exitcode=99 --leak-check=full \
+    status=0
+    LD_PRELOAD=$build/uring_wait_shim.so TL_PREEMPT_TIMER_US=500000 \
+        timeout 900 valgrind --quiet --fair-sched=yes --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
-        --track-origins=yes --log-file="$log" "$build/$name" > "$log.out" 2>&1; then
+        --track-origins=yes --log-file="$log" "$build/$name" > "$log.out" 2>&1 || status=$?
+    if [ "$status" = 0 ]; then
         echo "$name under valgrind: $(tail -n 1 "$log.out"); no memcheck errors, no leaks"
     else
         failed=1
-        echo "$name under valgrind FAILED:"
+        if [ "$status" = 124 ]; then
+            echo "$name under valgrind FAILED: still running after 900 s (a hang), killed:"
+        else
+            echo "$name under valgrind FAILED (exit $status):"
+        fi
         cat "$log.out" "$log"
     fi
 done
@@ -117,7 +129,8 @@ gcc -std=c11 -g $(pkg-config --cflags tidelog) tests/c/valgrind/must_fail.c \
 rm -rf "$build/must_fail.data"
 set +e
 LD_PRELOAD=$build/uring_wait_shim.so TL_PREEMPT_TIMER_US=500000 \
-    valgrind --quiet --error-exitcode=99 --log-file="$build/must_fail.valgrind.log" \
+    timeout 900 valgrind --quiet --fair-sched=yes --error-exitcode=99 \
+    --log-file="$build/must_fail.valgrind.log" \
     "$build/must_fail" "$build/must_fail.data" > /dev/null 2>&1
 status=$?
 set -e
