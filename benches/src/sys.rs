@@ -1,7 +1,7 @@
 //! What the bench reads from and asks of the operating system: CPU time of the
 //! process (from `/proc`, nanosecond resolution), memory (anonymous and file-backed
-//! resident pages), open descriptors, disk use under a directory, CPU pinning, and the
-//! open-file limit.
+//! resident pages), open descriptors, disk use under a directory, CPU pinning, the
+//! round trip between two CPUs, and the open-file limit.
 #![forbid(unsafe_code)]
 
 use std::path::Path;
@@ -121,6 +121,48 @@ pub fn pin_current_thread(cpus: &[usize]) {
         set.set(cpu);
     }
     let _ = rustix::thread::sched_setaffinity(None, &set);
+}
+
+/// The CPU-to-CPU round trip between CPUs `a` and `b`: two threads pinned there pass
+/// a counter back and forth through one atomic (both spinning) for `span`; returns the
+/// mean round trip, ns, of each batch of `batch` round trips. No engine is involved: on
+/// a VM it moves with where the host places the virtual CPUs (docs/benchmarks.md).
+pub fn cpu_round_trips(a: usize, b: usize, span: std::time::Duration, batch: u64) -> Vec<u64> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let ball = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            pin_current_thread(&[b]);
+            while !stop.load(Ordering::Relaxed) {
+                let now = ball.load(Ordering::Acquire);
+                if now % 2 == 1 {
+                    ball.store(now + 1, Ordering::Release);
+                }
+                std::hint::spin_loop();
+            }
+        });
+        let player = scope.spawn(|| {
+            pin_current_thread(&[a]);
+            let start = std::time::Instant::now();
+            let mut next = 1u64;
+            let mut means = Vec::new();
+            while start.elapsed() < span {
+                let began = std::time::Instant::now();
+                for _ in 0..batch {
+                    ball.store(next, Ordering::Release);
+                    while ball.load(Ordering::Acquire) != next + 1 {
+                        std::hint::spin_loop();
+                    }
+                    next += 2;
+                }
+                means.push(began.elapsed().as_nanos() as u64 / batch.max(1));
+            }
+            stop.store(true, Ordering::Relaxed);
+            means
+        });
+        player.join().unwrap_or_default()
+    })
 }
 
 /// Lets the calling thread run on every allowed CPU again.

@@ -85,6 +85,20 @@ struct RunResult {
     compute_ns: Option<([u64; 2], [u64; 2])>,
 }
 
+impl RunResult {
+    /// A run's calls; the machine's figures around it are filled in by [`run`].
+    fn new(latency: Latency, seconds: f64, cores: usize) -> Self {
+        Self {
+            latency,
+            seconds,
+            cores,
+            round_trip_ns: None,
+            faults: None,
+            compute_ns: None,
+        }
+    }
+}
+
 /// Runs the workload.
 pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     let cpus = crate::sys::allowed_cpus();
@@ -355,14 +369,7 @@ fn one_run(ctx: &mut Ctx<'_>, setup: Setup, callers: usize) -> Result<RunResult>
                 });
                 engine.close()?;
                 let (latency, seconds) = results?;
-                Ok(RunResult {
-                    latency,
-                    seconds,
-                    cores,
-                    round_trip_ns: None,
-                    faults: None,
-                    compute_ns: None,
-                })
+                Ok(RunResult::new(latency, seconds, cores))
             })
             .join()
             .map_err(|_| "the run's thread panicked".to_string())?
@@ -513,17 +520,9 @@ fn paired_run(ctx: &mut Ctx<'_>, callers: usize, tuned_first: bool) -> Result<[R
                 defaults.close()?;
                 tuned.close()?;
                 let ([defaults_latency, tuned_latency], seconds) = measured?;
-                let result = |latency, seconds, cores| RunResult {
-                    latency,
-                    seconds,
-                    cores,
-                    round_trip_ns: None,
-                    faults: None,
-                    compute_ns: None,
-                };
                 Ok([
-                    result(defaults_latency, seconds[0], cores[0]),
-                    result(tuned_latency, seconds[1], cores[1]),
+                    RunResult::new(defaults_latency, seconds[0], cores[0]),
+                    RunResult::new(tuned_latency, seconds[1], cores[1]),
                 ])
             })
             .join()
@@ -585,14 +584,7 @@ fn handoff_run(ctx: &mut Ctx<'_>, callers: usize) -> Result<RunResult> {
                     .join()
                     .map_err(|_| "the hand-off's server panicked".to_string())?;
                 let (latency, seconds) = results?;
-                Ok(RunResult {
-                    latency,
-                    seconds,
-                    cores: 0,
-                    round_trip_ns: None,
-                    faults: None,
-                    compute_ns: None,
-                })
+                Ok(RunResult::new(latency, seconds, 0))
             })
             .join()
             .map_err(|_| "the run's thread panicked".to_string())?
@@ -630,50 +622,12 @@ fn compute_ns(cpus: &[usize]) -> Option<[u64; 2]> {
     Some([one(*cpus.first()?)?, one(*cpus.get(1)?)?])
 }
 
-/// The machine's CPU-to-CPU round trip, ns: two threads pinned to the first two CPUs
-/// pass a counter back and forth through one atomic (both spinning) in five 4 ms
-/// windows; the median of the windows' mean round trips (a window the host or the
-/// kernel preempted does not count). `None` with one CPU. No engine is involved: on a
-/// VM it moves with where the host places the virtual CPUs.
+/// The machine's CPU-to-CPU round trip, ns, between the first two CPUs
+/// ([`crate::sys::cpu_round_trips`] over 20 ms): the median of the batches' means, so
+/// a batch the host or the kernel preempted does not move it. `None` with one CPU.
 fn round_trip_ns(cpus: &[usize]) -> Option<u64> {
-    use std::sync::atomic::AtomicU64;
-    const WINDOWS: usize = 5;
     let (&a, &b) = (cpus.first()?, cpus.get(1)?);
-    let ball = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let mut means = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            crate::sys::pin_current_thread(&[b]);
-            while !stop.load(Ordering::Relaxed) {
-                let now = ball.load(Ordering::Acquire);
-                if now % 2 == 1 {
-                    ball.store(now + 1, Ordering::Release);
-                }
-                std::hint::spin_loop();
-            }
-        });
-        let player = scope.spawn(|| {
-            crate::sys::pin_current_thread(&[a]);
-            let mut next = 1u64;
-            let mut means = Vec::with_capacity(WINDOWS);
-            for _ in 0..WINDOWS {
-                let start = Instant::now();
-                let mut rounds = 0u64;
-                while start.elapsed() < std::time::Duration::from_millis(4) {
-                    ball.store(next, Ordering::Release);
-                    while ball.load(Ordering::Acquire) != next + 1 {
-                        std::hint::spin_loop();
-                    }
-                    next += 2;
-                    rounds += 1;
-                }
-                means.push((start.elapsed().as_nanos() / u128::from(rounds.max(1))) as u64);
-            }
-            stop.store(true, Ordering::Relaxed);
-            means
-        });
-        player.join().unwrap_or_default()
-    });
+    let mut means = crate::sys::cpu_round_trips(a, b, Duration::from_millis(20), 200);
     means.sort_unstable();
     means.get(means.len() / 2).copied()
 }

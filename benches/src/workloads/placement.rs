@@ -19,7 +19,6 @@
 //! measures nothing.
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tidelog::{Durability, Machine, PutOptions};
@@ -160,42 +159,11 @@ pub fn run(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The fastest mean round trip over batches of 200 between a thread pinned to `a` and
-/// one pinned to `b`, both spinning, over [`PROBE`].
+/// The fastest mean round trip over batches of 200 between CPUs `a` and `b` over
+/// [`PROBE`] (a batch the host or the kernel preempted does not count).
 fn fastest_round_trip(a: usize, b: usize) -> u64 {
-    const BATCH: u64 = 200;
-    let ball = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            crate::sys::pin_current_thread(&[b]);
-            while !stop.load(Ordering::Relaxed) {
-                let now = ball.load(Ordering::Acquire);
-                if now % 2 == 1 {
-                    ball.store(now + 1, Ordering::Release);
-                }
-                std::hint::spin_loop();
-            }
-        });
-        let player = scope.spawn(|| {
-            crate::sys::pin_current_thread(&[a]);
-            let start = Instant::now();
-            let mut next = 1u64;
-            let mut best = u64::MAX;
-            while start.elapsed() < PROBE {
-                let batch = Instant::now();
-                for _ in 0..BATCH {
-                    ball.store(next, Ordering::Release);
-                    while ball.load(Ordering::Acquire) != next + 1 {
-                        std::hint::spin_loop();
-                    }
-                    next += 2;
-                }
-                best = best.min(batch.elapsed().as_nanos() as u64 / BATCH);
-            }
-            stop.store(true, Ordering::Relaxed);
-            best
-        });
-        player.join().unwrap_or(u64::MAX)
-    })
+    crate::sys::cpu_round_trips(a, b, PROBE, 200)
+        .into_iter()
+        .min()
+        .unwrap_or(u64::MAX)
 }
